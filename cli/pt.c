@@ -1,0 +1,2 @@
+#include "pt.h"
+int main (void) { return 0; }

@@ -1,0 +1,9 @@
+/* pt-config.c — placeholder, being written
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt-config"
+
+#include "config.h"
+
+#include "pt.h"

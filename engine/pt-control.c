@@ -1,0 +1,9 @@
+/* pt-control.c — placeholder, being written
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt-control"
+
+#include "config.h"
+
+#include "pt.h"

@@ -1,0 +1,57 @@
+/* pt-error.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt-error"
+
+#include "config.h"
+
+#include "pt.h"
+
+G_DEFINE_QUARK (pt-signal-error-quark, pt_signal_error)
+G_DEFINE_QUARK (pt-ice-error-quark, pt_ice_error)
+G_DEFINE_QUARK (pt-quic-error-quark, pt_quic_error)
+G_DEFINE_QUARK (pt-tunnel-error-quark, pt_tunnel_error)
+G_DEFINE_QUARK (pt-config-error-quark, pt_config_error)
+
+const char *
+pt_proto_to_string (PtProto proto)
+{
+  switch (proto)
+    {
+    case PT_PROTO_TCP: return "tcp";
+    case PT_PROTO_UDP: return "udp";
+    }
+  return "invalid";
+}
+
+const char *
+pt_path_kind_to_string (PtPathKind kind)
+{
+  switch (kind)
+    {
+    case PT_PATH_KIND_HOST:  return "host";
+    case PT_PATH_KIND_SRFLX: return "srflx";
+    case PT_PATH_KIND_PRFLX: return "prflx";
+    case PT_PATH_KIND_RELAY: return "relay";
+    case PT_PATH_KIND_NONE:  return "none";
+    }
+  return "invalid";
+}
+
+const char *
+pt_tunnel_state_to_string (PtTunnelState state)
+{
+  switch (state)
+    {
+    case PT_TUNNEL_STATE_NEW:                return "new";
+    case PT_TUNNEL_STATE_GATHERING:          return "gathering";
+    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER: return "waiting-for-answer";
+    case PT_TUNNEL_STATE_CHECKING:           return "checking";
+    case PT_TUNNEL_STATE_HANDSHAKE:          return "handshake";
+    case PT_TUNNEL_STATE_UP:                 return "up";
+    case PT_TUNNEL_STATE_CLOSED:             return "closed";
+    case PT_TUNNEL_STATE_FAILED:             return "failed";
+    }
+  return "invalid";
+}

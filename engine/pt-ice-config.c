@@ -1,0 +1,9 @@
+/* pt-ice-config.c — placeholder, being written
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt-ice-config"
+
+#include "config.h"
+
+#include "pt.h"

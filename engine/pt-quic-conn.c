@@ -1,0 +1,9 @@
+/* pt-quic-conn.c — placeholder, being written
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt-quic-conn"
+
+#include "config.h"
+
+#include "pt.h"

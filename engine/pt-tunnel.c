@@ -1,0 +1,9 @@
+/* pt-tunnel.c — placeholder, being written
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt-tunnel"
+
+#include "config.h"
+
+#include "pt.h"

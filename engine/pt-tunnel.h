@@ -1,0 +1,84 @@
+/* pt-tunnel.h — one tunnel between two peers
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * A client tunnel listens locally for each forward and carries what arrives
+ * to the server, which connects to the forward's source if its allow-list
+ * permits. State, path kind and counters are GObject properties (notify on
+ * change) so a UI can bind to them.
+ *
+ * Client:  add_forward()… → create_offer_async() → (deliver offer, get answer)
+ *          → set_answer() → state walks CHECKING, HANDSHAKE, UP; "forward-ready" per listener.
+ * Server:  set_allow_list() → accept_offer_async() → (deliver answer) → same states.
+ */
+#pragma once
+
+#if !defined(PT_INSIDE) && !defined(PT_COMPILATION)
+# error "Only <pt.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "pt-allow-list.h"
+#include "pt-ice-config.h"
+#include "pt-signal.h"
+#include "pt-types.h"
+
+G_BEGIN_DECLS
+
+#define PT_TYPE_TUNNEL (pt_tunnel_get_type ())
+G_DECLARE_FINAL_TYPE (PtTunnel, pt_tunnel, PT, TUNNEL, GObject)
+
+PtTunnel      *pt_tunnel_new                 (PtTunnelRole          role,
+                                              PtIceConfig          *ice_config);
+
+PtTunnelRole   pt_tunnel_get_role            (PtTunnel             *self);
+PtTunnelState  pt_tunnel_get_state           (PtTunnel             *self);
+PtPathKind     pt_tunnel_get_path_kind       (PtTunnel             *self);
+guint64        pt_tunnel_get_bytes_sent      (PtTunnel             *self);
+guint64        pt_tunnel_get_bytes_received  (PtTunnel             *self);
+guint          pt_tunnel_get_active_connections (PtTunnel          *self);
+/* Why the tunnel failed or closed, or NULL. */
+const GError  *pt_tunnel_get_error           (PtTunnel             *self);
+
+/* Client: requests @spec from the server and listens on @listen_address
+ * ("127.0.0.1:2222", "[::1]:0"); opens the listener now so a busy port fails early. */
+gboolean       pt_tunnel_add_forward         (PtTunnel             *self,
+                                              const PtForwardSpec  *spec,
+                                              const char           *listen_address,
+                                              GError              **error);
+/* Client: the bound listener addresses, in add_forward() order ("127.0.0.1:40211"). */
+GPtrArray     *pt_tunnel_dup_listen_addresses (PtTunnel            *self);
+
+/* Server: what each protocol may reach. An empty or unset list allows nothing. */
+void           pt_tunnel_set_allow_list      (PtTunnel             *self,
+                                              PtProto               proto,
+                                              PtAllowList          *allow_list);
+
+/* Client: gathers candidates and returns the offer. */
+void           pt_tunnel_create_offer_async  (PtTunnel             *self,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+PtSignal      *pt_tunnel_create_offer_finish (PtTunnel             *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+/* Client: takes the server's answer (checked for session and freshness) and connects. */
+gboolean       pt_tunnel_set_answer          (PtTunnel             *self,
+                                              const PtSignal       *answer,
+                                              GError              **error);
+
+/* Server: checks the offer, gathers, returns the answer and starts connecting. */
+void           pt_tunnel_accept_offer_async  (PtTunnel             *self,
+                                              const PtSignal       *offer,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+PtSignal      *pt_tunnel_accept_offer_finish (PtTunnel             *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+/* Closes cleanly (tells the peer); state becomes CLOSED. */
+void           pt_tunnel_close               (PtTunnel             *self);
+
+G_END_DECLS

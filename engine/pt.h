@@ -1,0 +1,16 @@
+/* pt.h — the PeerTunnel engine: the only header app/ and cli/ include
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#define PT_INSIDE
+# include "pt-types.h"
+# include "pt-enum-types.h"
+# include "pt-error.h"
+# include "pt-signal.h"
+# include "pt-allow-list.h"
+# include "pt-config.h"
+# include "pt-ice-config.h"
+# include "pt-tunnel.h"
+#undef PT_INSIDE
