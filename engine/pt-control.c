@@ -212,9 +212,19 @@ _pt_control_message_encode (const PtControlMessage *msg)
         g_return_val_if_fail (msg->verdicts->len >= 1, NULL);
         g_return_val_if_fail (msg->verdicts->len <= PT_SIGNAL_MAX_FORWARDS, NULL);
 
-        /* Share the frame between the reasons so that it always fits. */
+        /* Reasons are cut to PT_CONTROL_MAX_REASON; if they still do not fit
+         * in one frame together, each gets an equal share of it. */
         n = msg->verdicts->len;
-        budget = MIN (PT_CONTROL_MAX_REASON, (PT_CONTROL_MAX_FRAME - 1 - 3 * n) / n);
+        budget = PT_CONTROL_MAX_REASON;
+        payload_len = 1 + 3 * n;
+        for (guint i = 0; i < n; i++)
+          {
+            const PtVerdict *verdict = g_ptr_array_index (msg->verdicts, i);
+
+            payload_len += MIN (budget, verdict->reason != NULL ? strlen (verdict->reason) : 0);
+          }
+        if (payload_len > PT_CONTROL_MAX_FRAME)
+          budget = (PT_CONTROL_MAX_FRAME - 1 - 3 * n) / n;
 
         put_u8 (out, n);
         for (guint i = 0; i < n; i++)

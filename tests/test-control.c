@@ -257,6 +257,24 @@ test_long_reasons_fit (void)
       g_assert_true (g_str_has_prefix (reason->str, v->reason));
     }
 
+  /* One long reason among short ones fits whole. */
+  {
+    g_autoptr(PtControlMessage) mixed = _pt_control_message_new (PT_CONTROL_VERDICT);
+    g_autoptr(PtControlMessage) decoded = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+    g_autofree char *full = g_strnfill (PT_CONTROL_MAX_REASON, 'r');
+    const PtVerdict *v;
+
+    _pt_control_message_add_verdict (mixed, FALSE, full);
+    for (guint i = 1; i < 9; i++)
+      _pt_control_message_add_verdict (mixed, TRUE, "ok");
+    bytes = _pt_control_message_encode (mixed);
+    data = g_bytes_get_data (bytes, &len);
+    decoded = decode_one (data, len);
+    v = g_ptr_array_index (decoded->verdicts, 0);
+    g_assert_cmpstr (v->reason, ==, full);
+  }
+
   g_string_free (reason, TRUE);
 }
 
