@@ -1,0 +1,727 @@
+/* pt-cli.c — what the pt subcommands share: options, output, stdin blocks
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt"
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+
+#include "pt-cli.h"
+
+static gboolean json_output;
+
+/* Output */
+
+static void
+append_json_string (GString    *out,
+                    const char *str)
+{
+  g_string_append_c (out, '"');
+  for (const unsigned char *p = (const unsigned char *) str; *p; p++)
+    {
+      switch (*p)
+        {
+        case '"':  g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        default:
+          if (*p < 0x20 || *p == 0x7f)
+            g_string_append_printf (out, "\\u%04x", *p);
+          else
+            g_string_append_c (out, *p);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+write_stderr_line (GString *line)
+{
+  g_string_append_c (line, '\n');
+  fwrite (line->str, 1, line->len, stderr);
+  fflush (stderr);
+}
+
+void
+pt_cli_set_json (gboolean json)
+{
+  json_output = json;
+}
+
+gboolean
+pt_cli_is_json (void)
+{
+  return json_output;
+}
+
+static void
+emit_vevent (const char *event,
+             const char *first_key,
+             va_list     args)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+
+  if (json_output)
+    {
+      g_string_append (line, "{\"event\":");
+      append_json_string (line, event);
+      for (const char *key = first_key; key != NULL; key = va_arg (args, const char *))
+        {
+          g_string_append_c (line, ',');
+          if (key[0] == '#')
+            {
+              append_json_string (line, key + 1);
+              g_string_append_printf (line, ":%" G_GUINT64_FORMAT, va_arg (args, guint64));
+            }
+          else
+            {
+              const char *value = va_arg (args, const char *);
+
+              append_json_string (line, key);
+              g_string_append_c (line, ':');
+              append_json_string (line, value ? value : "");
+            }
+        }
+      g_string_append_c (line, '}');
+    }
+  else
+    {
+      g_string_append_printf (line, "pt: %s", event);
+      for (const char *key = first_key; key != NULL; key = va_arg (args, const char *))
+        {
+          if (key[0] == '#')
+            g_string_append_printf (line, " %s=%" G_GUINT64_FORMAT, key + 1, va_arg (args, guint64));
+          else
+            {
+              const char *value = va_arg (args, const char *);
+
+              g_string_append_printf (line, " %s=%s", key, value ? value : "");
+            }
+        }
+    }
+
+  write_stderr_line (line);
+}
+
+void
+pt_cli_event (const char *event,
+              const char *first_key,
+              ...)
+{
+  va_list args;
+
+  va_start (args, first_key);
+  emit_vevent (event, first_key, args);
+  va_end (args);
+}
+
+static void
+message_line (const char *event,
+              const char *prefix,
+              const char *message)
+{
+  if (json_output)
+    pt_cli_event (event, "message", message, NULL);
+  else
+    {
+      g_autoptr(GString) line = g_string_new (prefix);
+
+      g_string_append (line, message);
+      write_stderr_line (line);
+    }
+}
+
+void
+pt_cli_usage_error (const char *format,
+                    ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  message_line ("error", "pt: ", message);
+}
+
+void
+pt_cli_error (const char *format,
+              ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  message_line ("error", "pt: error: ", message);
+}
+
+void
+pt_cli_info (const char *format,
+             ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  message_line ("info", "pt: ", message);
+}
+
+/* Engine log messages become lines of the same output format. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags   level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         user_data)
+{
+  const char *domain = NULL, *message = NULL;
+  const char *level_name;
+  g_autoptr(GString) line = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+        domain = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        message = fields[i].value;
+    }
+
+  if ((level & G_LOG_LEVEL_DEBUG) && !g_log_writer_default_would_drop (level, domain))
+    level_name = "debug";
+  else if (level & G_LOG_LEVEL_DEBUG)
+    return G_LOG_WRITER_HANDLED;
+  else if (level & G_LOG_LEVEL_INFO)
+    {
+      if (g_log_writer_default_would_drop (level, domain))
+        return G_LOG_WRITER_HANDLED;
+      level_name = "info";
+    }
+  else if (level & G_LOG_LEVEL_MESSAGE)
+    level_name = "message";
+  else if (level & G_LOG_LEVEL_WARNING)
+    level_name = "warning";
+  else
+    return g_log_writer_standard_streams (level, fields, n_fields, user_data);
+
+  line = g_string_new (NULL);
+  if (json_output)
+    {
+      g_string_append (line, "{\"event\":\"log\",\"level\":");
+      append_json_string (line, level_name);
+      g_string_append (line, ",\"domain\":");
+      append_json_string (line, domain ? domain : "");
+      g_string_append (line, ",\"message\":");
+      append_json_string (line, message ? message : "");
+      g_string_append_c (line, '}');
+    }
+  else
+    g_string_append_printf (line, "pt: %s%s%s: %s", level_name, domain ? " " : "",
+                            domain ? domain : "", message ? message : "");
+  write_stderr_line (line);
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* Options */
+
+static const char ice_description[] =
+  "Connectivity options:\n"
+  "  STUN finds this machine's public address; TURN relays the traffic when no direct\n"
+  "  path works. Without --stun-server or --no-stun, public STUN servers are used\n"
+  "  (an unreachable one costs at most a few seconds).\n";
+
+GOptionContext *
+pt_cli_context_new (const char         *command,
+                    const char         *parameter_string,
+                    const char         *summary,
+                    const char         *description,
+                    const GOptionEntry *entries,
+                    PtCliCommon        *common)
+{
+  const GOptionEntry ice_entries[] = {
+    { "stun-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->stun_servers,
+      "STUN server to learn the public address from (repeatable)", "HOST:PORT" },
+    { "no-stun", 0, 0, G_OPTION_ARG_NONE, &common->no_stun,
+      "Use no STUN server (LAN, offline)", NULL },
+    { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->turn_servers,
+      "TURN relay, turn://USER:PASS@HOST:PORT[?transport=tcp] or turns://… (repeatable; "
+      "visible to other local users on the command line: prefer --config)", "URL" },
+    { "relay-only", 0, 0, G_OPTION_ARG_NONE, &common->relay_only,
+      "Only use TURN-relayed paths (hides this machine's addresses from the peer)", NULL },
+    { "local-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->local_addresses,
+      "Offer host candidates only from this local address (repeatable)", "ADDR" },
+    { NULL }
+  };
+  const GOptionEntry output_entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &common->json,
+      "Print events on stderr as one JSON object per line", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &common->verbose,
+      "Print the engine's debug messages", NULL },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &common->config,
+      "Read options from FILE (key file; the command line overrides it)", "FILE" },
+    { NULL }
+  };
+  g_autofree char *full = g_strdup_printf ("%s%s%s", parameter_string ? parameter_string : "",
+                                           parameter_string ? " — " : "", summary);
+  GOptionContext *context = g_option_context_new (full);
+  GOptionGroup *ice_group;
+  g_autofree char *prgname = g_strdup_printf ("pt %s", command);
+
+  g_set_prgname (prgname);
+  g_option_context_set_summary (context, NULL);
+  g_option_context_set_description (context, description);
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_main_entries (context, output_entries, NULL);
+
+  ice_group = g_option_group_new ("ice", ice_description, "Show connectivity options", NULL, NULL);
+  g_option_group_add_entries (ice_group, ice_entries);
+  g_option_context_add_group (context, ice_group);
+  /* Connectivity options matter to everyone: show them in --help. */
+  g_option_context_set_help_enabled (context, TRUE);
+  return context;
+}
+
+static gsize
+count_entries (const GOptionEntry *entries)
+{
+  gsize n = 0;
+
+  while (entries[n].long_name != NULL)
+    n++;
+  return n;
+}
+
+/* Copies what the file set into options the command line left alone. */
+static void
+merge_shadow (const GOptionEntry *real,
+              const GOptionEntry *shadow)
+{
+  switch (real->arg)
+    {
+    case G_OPTION_ARG_NONE:
+      *(gboolean *) real->arg_data |= *(gboolean *) shadow->arg_data;
+      break;
+    case G_OPTION_ARG_STRING:
+    case G_OPTION_ARG_FILENAME:
+      if (*(char **) real->arg_data == NULL && *(char **) shadow->arg_data != NULL)
+        *(char **) real->arg_data = g_strdup (*(char **) shadow->arg_data);
+      break;
+    case G_OPTION_ARG_STRING_ARRAY:
+    case G_OPTION_ARG_FILENAME_ARRAY:
+      if (*(char ***) real->arg_data == NULL && *(char ***) shadow->arg_data != NULL)
+        *(char ***) real->arg_data = g_strdupv (*(char ***) shadow->arg_data);
+      break;
+    case G_OPTION_ARG_INT:
+      if (*(int *) real->arg_data == 0)
+        *(int *) real->arg_data = *(int *) shadow->arg_data;
+      break;
+    case G_OPTION_ARG_CALLBACK:
+    case G_OPTION_ARG_DOUBLE:
+    case G_OPTION_ARG_INT64:
+      break;
+    }
+}
+
+static char *
+find_config_arg (int    argc,
+                 char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--"))
+        break;
+      if (g_str_equal (argv[i], "--config") && i + 1 < argc)
+        return argv[i + 1];
+      if (g_str_has_prefix (argv[i], "--config="))
+        return argv[i] + strlen ("--config=");
+    }
+  return NULL;
+}
+
+gboolean
+pt_cli_parse (GOptionContext     *context,
+              const char         *group,
+              const GOptionEntry *entries,
+              PtCliCommon        *common,
+              int                *argc,
+              char             ***argv)
+{
+  g_autoptr(GError) error = NULL;
+  const char *config_path = find_config_arg (*argc, *argv);
+  g_autoptr(GKeyFile) key_file = NULL;
+  g_autoptr(GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
+  g_autofree GOptionEntry *all = NULL;
+  g_autofree GOptionEntry *shadow = NULL;
+  g_autofree guint64 *slots = NULL;
+  gsize n_cmd = count_entries (entries);
+  gsize n;
+
+  /* Every option, command and common, in one table: the file may set any of them. */
+  {
+    GOptionEntry common_entries[] = {
+      { "stun-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->stun_servers, NULL, NULL },
+      { "no-stun", 0, 0, G_OPTION_ARG_NONE, &common->no_stun, NULL, NULL },
+      { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->turn_servers, NULL, NULL },
+      { "relay-only", 0, 0, G_OPTION_ARG_NONE, &common->relay_only, NULL, NULL },
+      { "local-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->local_addresses, NULL, NULL },
+      { "json", 0, 0, G_OPTION_ARG_NONE, &common->json, NULL, NULL },
+      { "verbose", 0, 0, G_OPTION_ARG_NONE, &common->verbose, NULL, NULL },
+    };
+    gsize n_common = G_N_ELEMENTS (common_entries);
+
+    n = n_cmd + n_common;
+    all = g_new0 (GOptionEntry, n + 1);
+    memcpy (all, entries, n_cmd * sizeof (GOptionEntry));
+    memcpy (all + n_cmd, common_entries, sizeof common_entries);
+  }
+
+  if (config_path != NULL)
+    {
+      key_file = pt_config_load (config_path, &error);
+      if (key_file == NULL)
+        {
+          pt_cli_usage_error ("%s", error->message);
+          return FALSE;
+        }
+
+      /* The file fills a shadow copy; the command line then wins per option. */
+      shadow = g_memdup2 (all, (n + 1) * sizeof (GOptionEntry));
+      slots = g_new0 (guint64, n);
+      for (gsize i = 0; i < n; i++)
+        shadow[i].arg_data = &slots[i];
+
+      if (!pt_config_apply (key_file, config_path, group, shadow, owned, &error))
+        {
+          pt_cli_usage_error ("%s", error->message);
+          return FALSE;
+        }
+    }
+
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      pt_cli_usage_error ("%s (see “%s --help”)", error->message, g_get_prgname ());
+      return FALSE;
+    }
+
+  if (shadow != NULL)
+    for (gsize i = 0; i < n; i++)
+      merge_shadow (&all[i], &shadow[i]);
+
+  pt_cli_set_json (common->json);
+  if (common->verbose)
+    g_log_set_debug_enabled (TRUE);
+  g_log_set_writer_func (log_writer, NULL, NULL);
+
+  return TRUE;
+}
+
+void
+pt_cli_common_clear (PtCliCommon *common)
+{
+  g_clear_pointer (&common->stun_servers, g_strfreev);
+  g_clear_pointer (&common->turn_servers, g_strfreev);
+  g_clear_pointer (&common->local_addresses, g_strfreev);
+  g_clear_pointer (&common->config, g_free);
+}
+
+PtIceConfig *
+pt_cli_make_ice_config (PtCliCommon *common)
+{
+  g_autoptr(PtIceConfig) config = pt_ice_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (common->no_stun && common->stun_servers != NULL)
+    {
+      pt_cli_usage_error ("--no-stun and --stun-server contradict each other: use one");
+      return NULL;
+    }
+
+  if (common->stun_servers != NULL)
+    {
+      for (guint i = 0; common->stun_servers[i] != NULL; i++)
+        if (!pt_ice_config_add_stun_server (config, common->stun_servers[i], &error))
+          goto usage;
+    }
+  else if (!common->no_stun)
+    {
+      for (guint i = 0; pt_default_stun_servers[i] != NULL; i++)
+        pt_ice_config_add_stun_server (config, pt_default_stun_servers[i], NULL);
+    }
+
+  for (guint i = 0; common->turn_servers && common->turn_servers[i]; i++)
+    if (!pt_ice_config_add_turn_server (config, common->turn_servers[i], &error))
+      goto usage;
+
+  for (guint i = 0; common->local_addresses && common->local_addresses[i]; i++)
+    if (!pt_ice_config_add_local_address (config, common->local_addresses[i], &error))
+      goto usage;
+
+  if (common->relay_only && pt_ice_config_get_turn_servers (config)->len == 0)
+    {
+      pt_cli_usage_error ("--relay-only needs at least one --turn server");
+      return NULL;
+    }
+  pt_ice_config_set_relay_only (config, common->relay_only);
+
+  return g_steal_pointer (&config);
+
+usage:
+  pt_cli_usage_error ("%s", error->message);
+  return NULL;
+}
+
+/* Tunnel events */
+
+static void
+tunnel_state_cb (PtTunnel   *tunnel,
+                 GParamSpec *pspec,
+                 const char *session)
+{
+  PtTunnelState state = pt_tunnel_get_state (tunnel);
+  PtPathKind path = pt_tunnel_get_path_kind (tunnel);
+  const char *path_str = path == PT_PATH_KIND_NONE ? NULL : pt_path_kind_to_string (path);
+
+  if (session != NULL && path_str != NULL)
+    pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), "path", path_str,
+                  "session", session, NULL);
+  else if (session != NULL)
+    pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), "session", session, NULL);
+  else if (path_str != NULL)
+    pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), "path", path_str, NULL);
+  else
+    pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), NULL);
+}
+
+static void
+tunnel_rejected_cb (PtTunnel   *tunnel,
+                    const char *forward,
+                    const char *reason,
+                    const char *session)
+{
+  pt_cli_event ("rejected", "forward", forward, "reason", reason,
+                session ? "session" : NULL, session, NULL);
+}
+
+void
+pt_cli_follow_tunnel (PtTunnel   *tunnel,
+                      const char *session)
+{
+  char *copy = g_strdup (session);
+
+  g_object_set_data_full (G_OBJECT (tunnel), "pt-cli-session", copy, g_free);
+  g_signal_connect (tunnel, "notify::state", G_CALLBACK (tunnel_state_cb), copy);
+  g_signal_connect (tunnel, "forward-rejected", G_CALLBACK (tunnel_rejected_cb), copy);
+}
+
+/* Standard input */
+
+typedef struct
+{
+  GDataInputStream *input;
+  GCancellable     *cancellable;
+  GString          *block;
+  gboolean          in_block;
+  PtBlockFunc       func;
+  gpointer          user_data;
+} BlockReader;
+
+static BlockReader *reader;
+
+static void read_next_line (void);
+
+static void
+reader_free (BlockReader *r)
+{
+  g_clear_object (&r->input);
+  g_clear_object (&r->cancellable);
+  g_string_free (r->block, TRUE);
+  g_free (r);
+}
+
+static void
+line_read_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  BlockReader *r = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  gsize len;
+
+  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object), result, &len, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      reader_free (r);
+      return;
+    }
+
+  if (line == NULL)
+    {
+      PtBlockFunc func = r->func;
+      gpointer data = r->user_data;
+
+      if (error != NULL)
+        pt_cli_error ("cannot read standard input: %s", error->message);
+      if (r->in_block)
+        {
+          /* Hand over what arrived: the decoder says it is truncated. */
+          g_autofree char *partial = g_string_free (g_steal_pointer (&r->block), FALSE);
+
+          r->block = g_string_new (NULL);
+          r->in_block = FALSE;
+          func (partial, data);
+        }
+      if (reader == r)
+        reader = NULL;
+      reader_free (r);
+      func (NULL, data);
+      return;
+    }
+
+  if (!r->in_block && strstr (line, "-----BEGIN PEERTUNNEL") != NULL)
+    r->in_block = TRUE;
+
+  if (r->in_block)
+    {
+      g_string_append (r->block, line);
+      g_string_append_c (r->block, '\n');
+      if (r->block->len > 64 * 1024)
+        {
+          pt_cli_error ("the pasted block is far too long (over 64 KiB): ignoring it");
+          g_string_truncate (r->block, 0);
+          r->in_block = FALSE;
+        }
+      else if (pt_signal_is_end_line (line))
+        {
+          g_autofree char *block = g_strdup (r->block->str);
+
+          g_string_truncate (r->block, 0);
+          r->in_block = FALSE;
+          r->func (block, r->user_data);
+          if (reader != r)
+            return; /* reading was stopped */
+        }
+    }
+
+  read_next_line ();
+}
+
+static void
+read_next_line (void)
+{
+  g_data_input_stream_read_line_async (reader->input, G_PRIORITY_DEFAULT, reader->cancellable,
+                                       line_read_cb, reader);
+}
+
+void
+pt_cli_read_blocks (PtBlockFunc func,
+                    gpointer    user_data)
+{
+  g_autoptr(GInputStream) stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+
+  g_return_if_fail (reader == NULL);
+
+  reader = g_new0 (BlockReader, 1);
+  reader->input = g_data_input_stream_new (stdin_stream);
+  g_data_input_stream_set_newline_type (reader->input, G_DATA_STREAM_NEWLINE_TYPE_ANY);
+  reader->cancellable = g_cancellable_new ();
+  reader->block = g_string_new (NULL);
+  reader->func = func;
+  reader->user_data = user_data;
+  read_next_line ();
+}
+
+void
+pt_cli_stop_reading (void)
+{
+  if (reader == NULL)
+    return;
+  g_cancellable_cancel (reader->cancellable);
+  reader = NULL; /* freed by the cancelled read's callback */
+}
+
+gboolean
+pt_cli_write_stdout (const char *text)
+{
+  gsize len = strlen (text);
+
+  if (fwrite (text, 1, len, stdout) != len || fflush (stdout) != 0)
+    {
+      pt_cli_error ("cannot write to standard output: %s", g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Process */
+
+typedef struct
+{
+  GCallback func;
+  gpointer  user_data;
+} TerminateHandler;
+
+static TerminateHandler terminate_handler;
+
+static gboolean
+terminate_cb (gpointer user_data)
+{
+  if (terminate_handler.func != NULL)
+    ((void (*) (gpointer)) terminate_handler.func) (terminate_handler.user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+pt_cli_on_terminate (GCallback func,
+                     gpointer  user_data)
+{
+  static gboolean installed;
+
+  terminate_handler.func = func;
+  terminate_handler.user_data = user_data;
+  if (!installed)
+    {
+      installed = TRUE;
+      g_unix_signal_add (SIGINT, terminate_cb, NULL);
+      g_unix_signal_add (SIGTERM, terminate_cb, NULL);
+      g_unix_signal_add (SIGHUP, terminate_cb, NULL);
+    }
+}
+
+static gboolean
+drain_deadline_cb (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+pt_cli_drain (void)
+{
+  gboolean expired = FALSE;
+  guint deadline = g_timeout_add (2000, drain_deadline_cb, &expired);
+
+  while (pt_tunnel_is_anything_closing () && !expired)
+    g_main_context_iteration (NULL, TRUE);
+
+  if (!expired)
+    g_source_remove (deadline);
+  /* Let sources freed during the close run their destructors. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}

@@ -1,4 +1,4 @@
-/* pt-ice.c — placeholder, being written
+/* pt-ice.c — one ICE session (libnice) carrying datagrams
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -6,4 +6,800 @@
 
 #include "config.h"
 
-#include "pt.h"
+#include <string.h>
+
+#include <agent.h>
+
+#include "pt-ice-private.h"
+
+struct _PtIce
+{
+  GObject           parent_instance;
+
+  PtIceConfig      *config;
+  NiceAgent        *agent;
+  guint             stream_id;
+  gboolean          controlling;
+
+  PtIceReceiveFunc  receive_func;
+  gpointer          receive_data;
+
+  PtPathKind        path_kind;
+  gboolean          connected;
+  gboolean          failed;
+  gboolean          closed;
+
+  /* Gathering */
+  GTask            *gather_task;
+  GSource          *gather_timeout;
+  guint             resolves_pending;
+  char             *stun_ip;         /* first STUN server that resolved */
+  guint16           stun_port;
+  GPtrArray        *turn_ips;        /* parallel to config's TURN servers; NULL = unresolved */
+  GCancellable     *resolve_cancellable;
+};
+
+enum { PROP_0, PROP_PATH_KIND, N_PROPS };
+enum { CONNECTED, FAILED, N_SIGNALS };
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+static guint pending_closes;
+
+G_DEFINE_FINAL_TYPE (PtIce, pt_ice, G_TYPE_OBJECT)
+
+static void pt_ice_start_gathering (PtIce *self);
+
+guint
+_pt_ice_get_pending_closes (void)
+{
+  return pending_closes;
+}
+
+static void
+agent_closed_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_debug ("agent %p closed", object);
+  pending_closes--;
+  g_object_unref (object);
+}
+
+void
+_pt_ice_close (PtIce *self)
+{
+  g_return_if_fail (PT_IS_ICE (self));
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+
+  if (self->resolve_cancellable != NULL)
+    g_cancellable_cancel (self->resolve_cancellable);
+
+  if (self->agent != NULL)
+    {
+      NiceAgent *agent = g_steal_pointer (&self->agent);
+
+      g_signal_handlers_disconnect_by_data (agent, self);
+      if (self->stream_id != 0)
+        nice_agent_attach_recv (agent, self->stream_id, 1, NULL, NULL, NULL);
+      pending_closes++;
+      /* The callback drops our reference once TURN allocations are released. */
+      nice_agent_close_async (agent, agent_closed_cb, NULL);
+    }
+}
+
+static void
+pt_ice_dispose (GObject *object)
+{
+  PtIce *self = PT_ICE (object);
+
+  _pt_ice_close (self);
+  g_clear_pointer (&self->gather_timeout, g_source_destroy);
+  G_OBJECT_CLASS (pt_ice_parent_class)->dispose (object);
+}
+
+static void
+pt_ice_finalize (GObject *object)
+{
+  PtIce *self = PT_ICE (object);
+
+  g_clear_pointer (&self->config, pt_ice_config_unref);
+  g_clear_pointer (&self->turn_ips, g_ptr_array_unref);
+  g_clear_object (&self->resolve_cancellable);
+  g_free (self->stun_ip);
+  G_OBJECT_CLASS (pt_ice_parent_class)->finalize (object);
+}
+
+static void
+pt_ice_get_property (GObject    *object,
+                     guint       prop_id,
+                     GValue     *value,
+                     GParamSpec *pspec)
+{
+  PtIce *self = PT_ICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_PATH_KIND:
+      g_value_set_enum (value, self->path_kind);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pt_ice_class_init (PtIceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pt_ice_dispose;
+  object_class->finalize = pt_ice_finalize;
+  object_class->get_property = pt_ice_get_property;
+
+  properties[PROP_PATH_KIND] =
+    g_param_spec_enum ("path-kind", NULL, NULL,
+                       PT_TYPE_PATH_KIND, PT_PATH_KIND_NONE,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[CONNECTED] = g_signal_new ("connected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                     0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+pt_ice_init (PtIce *self)
+{
+  self->path_kind = PT_PATH_KIND_NONE;
+}
+
+PtIce *
+_pt_ice_new (gboolean     controlling,
+             PtIceConfig *config)
+{
+  PtIce *self = g_object_new (PT_TYPE_ICE, NULL);
+
+  self->controlling = controlling;
+  self->config = pt_ice_config_ref (config);
+  return self;
+}
+
+/* Conversions between libnice and the signaling types */
+
+static PtPathKind
+path_kind_from_nice (NiceCandidateType type)
+{
+  switch (type)
+    {
+    case NICE_CANDIDATE_TYPE_HOST:             return PT_PATH_KIND_HOST;
+    case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: return PT_PATH_KIND_SRFLX;
+    case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE:   return PT_PATH_KIND_PRFLX;
+    case NICE_CANDIDATE_TYPE_RELAYED:          return PT_PATH_KIND_RELAY;
+    }
+  return PT_PATH_KIND_NONE;
+}
+
+static NiceCandidateType
+path_kind_to_nice (PtPathKind kind)
+{
+  switch (kind)
+    {
+    case PT_PATH_KIND_HOST:  return NICE_CANDIDATE_TYPE_HOST;
+    case PT_PATH_KIND_SRFLX: return NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE;
+    case PT_PATH_KIND_PRFLX: return NICE_CANDIDATE_TYPE_PEER_REFLEXIVE;
+    case PT_PATH_KIND_RELAY: return NICE_CANDIDATE_TYPE_RELAYED;
+    case PT_PATH_KIND_NONE:  break;
+    }
+  return NICE_CANDIDATE_TYPE_HOST;
+}
+
+static PtTransport
+transport_from_nice (NiceCandidateTransport transport)
+{
+  switch (transport)
+    {
+    case NICE_CANDIDATE_TRANSPORT_UDP:         return PT_TRANSPORT_UDP;
+    case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE:  return PT_TRANSPORT_TCP_ACTIVE;
+    case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE: return PT_TRANSPORT_TCP_PASSIVE;
+    case NICE_CANDIDATE_TRANSPORT_TCP_SO:      return PT_TRANSPORT_TCP_SO;
+    }
+  return PT_TRANSPORT_UDP;
+}
+
+static NiceCandidateTransport
+transport_to_nice (PtTransport transport)
+{
+  switch (transport)
+    {
+    case PT_TRANSPORT_UDP:         return NICE_CANDIDATE_TRANSPORT_UDP;
+    case PT_TRANSPORT_TCP_ACTIVE:  return NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE;
+    case PT_TRANSPORT_TCP_PASSIVE: return NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE;
+    case PT_TRANSPORT_TCP_SO:      return NICE_CANDIDATE_TRANSPORT_TCP_SO;
+    }
+  return NICE_CANDIDATE_TRANSPORT_UDP;
+}
+
+static NiceRelayType
+relay_type_from_transport (PtTurnTransport transport)
+{
+  switch (transport)
+    {
+    case PT_TURN_TRANSPORT_UDP: return NICE_RELAY_TYPE_TURN_UDP;
+    case PT_TURN_TRANSPORT_TCP: return NICE_RELAY_TYPE_TURN_TCP;
+    case PT_TURN_TRANSPORT_TLS: return NICE_RELAY_TYPE_TURN_TLS;
+    }
+  return NICE_RELAY_TYPE_TURN_UDP;
+}
+
+static gboolean
+candidate_to_pt (const NiceCandidate *nc,
+                 PtCandidate         *out)
+{
+  struct sockaddr_storage ss;
+
+  memset (out, 0, sizeof *out);
+  out->type = path_kind_from_nice (nc->type);
+  out->transport = transport_from_nice (nc->transport);
+  out->priority = nc->priority;
+  g_strlcpy (out->foundation, nc->foundation, sizeof out->foundation);
+  out->port = nice_address_get_port (&nc->addr);
+
+  nice_address_copy_to_sockaddr (&nc->addr, (struct sockaddr *) &ss);
+  if (ss.ss_family == AF_INET)
+    {
+      out->family = 4;
+      memcpy (out->addr, &((struct sockaddr_in *) &ss)->sin_addr, 4);
+    }
+  else if (ss.ss_family == AF_INET6)
+    {
+      const struct in6_addr *a6 = &((struct sockaddr_in6 *) &ss)->sin6_addr;
+
+      /* Link-local addresses need a scope the peer cannot know. */
+      if (IN6_IS_ADDR_LINKLOCAL (a6))
+        return FALSE;
+      out->family = 6;
+      memcpy (out->addr, a6, 16);
+    }
+  else
+    return FALSE;
+
+  return out->port != 0 && out->foundation[0] != '\0';
+}
+
+/* Gathering */
+
+static void
+update_path_kind (PtIce      *self,
+                  PtPathKind  kind)
+{
+  if (self->path_kind == kind)
+    return;
+  g_debug ("path kind: %s → %s", pt_path_kind_to_string (self->path_kind),
+           pt_path_kind_to_string (kind));
+  self->path_kind = kind;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH_KIND]);
+}
+
+static void
+finish_gathering (PtIce *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->gather_task);
+
+  g_clear_pointer (&self->gather_timeout, g_source_destroy);
+  if (task == NULL)
+    return;
+
+  if (self->closed)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "gathering was cancelled");
+      return;
+    }
+
+  {
+    g_autoptr(PtSignal) probe = pt_signal_new (PT_SIGNAL_KIND_OFFER);
+
+    _pt_ice_fill_local (self, probe);
+    if (probe->candidates->len == 0)
+      {
+        g_task_return_new_error (task, PT_ICE_ERROR, PT_ICE_ERROR_GATHERING,
+                                 pt_ice_config_get_relay_only (self->config)
+                                 ? "no relayed candidate could be gathered: check the --turn "
+                                   "servers (address, credentials, transport)"
+                                 : "no usable network address was found on this machine");
+        return;
+      }
+    g_debug ("gathered %u candidates", probe->candidates->len);
+  }
+
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_gathering_done (NiceAgent *agent,
+                   guint      stream_id,
+                   PtIce     *self)
+{
+  g_debug ("candidate gathering done");
+  finish_gathering (self);
+}
+
+static gboolean
+gather_timeout_cb (gpointer user_data)
+{
+  PtIce *self = user_data;
+
+  g_debug ("gathering deadline reached: going on with what was found");
+  self->gather_timeout = NULL;
+  finish_gathering (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_component_state_changed (NiceAgent *agent,
+                            guint      stream_id,
+                            guint      component_id,
+                            guint      state,
+                            PtIce     *self)
+{
+  g_debug ("component state: %s", nice_component_state_to_string (state));
+
+  if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+      !self->connected)
+    {
+      NiceCandidate *local = NULL, *remote = NULL;
+
+      if (nice_agent_get_selected_pair (agent, stream_id, component_id, &local, &remote))
+        {
+          PtPathKind kind = path_kind_from_nice (local->type);
+          PtPathKind rkind = path_kind_from_nice (remote->type);
+
+          if (kind == PT_PATH_KIND_RELAY || rkind == PT_PATH_KIND_RELAY)
+            kind = PT_PATH_KIND_RELAY;
+          else if (rkind > kind)
+            kind = rkind;
+          update_path_kind (self, kind);
+        }
+      self->connected = TRUE;
+      g_signal_emit (self, signals[CONNECTED], 0);
+    }
+  else if (state == NICE_COMPONENT_STATE_FAILED && !self->failed)
+    {
+      g_autoptr(GError) error = NULL;
+
+      self->failed = TRUE;
+      error = g_error_new (PT_ICE_ERROR, PT_ICE_ERROR_FAILED,
+                           "no network path to the peer worked (all ICE checks failed): "
+                           "if both sides are behind strict NATs or firewalls, add a TURN "
+                           "server with --turn");
+      g_signal_emit (self, signals[FAILED], 0, error);
+    }
+}
+
+static void
+on_new_selected_pair (NiceAgent     *agent,
+                      guint          stream_id,
+                      guint          component_id,
+                      NiceCandidate *local,
+                      NiceCandidate *remote,
+                      PtIce         *self)
+{
+  PtPathKind kind = path_kind_from_nice (local->type);
+  PtPathKind rkind = path_kind_from_nice (remote->type);
+
+  if (kind == PT_PATH_KIND_RELAY || rkind == PT_PATH_KIND_RELAY)
+    kind = PT_PATH_KIND_RELAY;
+  else if (rkind > kind)
+    kind = rkind;
+  update_path_kind (self, kind);
+}
+
+static void
+recv_cb (NiceAgent *agent,
+         guint      stream_id,
+         guint      component_id,
+         guint      len,
+         gchar     *buf,
+         gpointer   user_data)
+{
+  PtIce *self = user_data;
+
+  if (self->receive_func != NULL)
+    self->receive_func ((const guint8 *) buf, len, self->receive_data);
+}
+
+static void
+pt_ice_start_gathering (PtIce *self)
+{
+  GMainContext *context = g_main_context_get_thread_default ();
+  const char * const *local_addresses = pt_ice_config_get_local_addresses (self->config);
+  GPtrArray *turn = pt_ice_config_get_turn_servers (self->config);
+  gboolean relay_only = pt_ice_config_get_relay_only (self->config);
+
+  if (self->closed)
+    {
+      finish_gathering (self);
+      return;
+    }
+
+  self->agent = nice_agent_new_full (context, NICE_COMPATIBILITY_RFC5245,
+                                     NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+  g_object_set (self->agent,
+                "controlling-mode", self->controlling,
+                "ice-tcp", FALSE,
+                "ice-udp", TRUE,
+                "force-relay", relay_only,
+                /* An unreachable STUN server costs about a second, not half a minute. */
+                "stun-initial-timeout", 200,
+                "stun-max-retransmissions", 3,
+                NULL);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->agent), "upnp") != NULL)
+    g_object_set (self->agent, "upnp", FALSE, NULL);
+
+  if (self->stun_ip != NULL && !relay_only)
+    g_object_set (self->agent,
+                  "stun-server", self->stun_ip,
+                  "stun-server-port", (guint) self->stun_port,
+                  NULL);
+
+  for (guint i = 0; local_addresses[i] != NULL; i++)
+    {
+      NiceAddress addr;
+
+      nice_address_init (&addr);
+      if (nice_address_set_from_string (&addr, local_addresses[i]))
+        nice_agent_add_local_address (self->agent, &addr);
+    }
+
+  g_signal_connect (self->agent, "candidate-gathering-done",
+                    G_CALLBACK (on_gathering_done), self);
+  g_signal_connect (self->agent, "component-state-changed",
+                    G_CALLBACK (on_component_state_changed), self);
+  g_signal_connect (self->agent, "new-selected-pair-full",
+                    G_CALLBACK (on_new_selected_pair), self);
+
+  self->stream_id = nice_agent_add_stream (self->agent, 1);
+  nice_agent_set_stream_name (self->agent, self->stream_id, "application");
+
+  for (guint i = 0; i < turn->len; i++)
+    {
+      const PtTurnServer *server = g_ptr_array_index (turn, i);
+      const char *ip = g_ptr_array_index (self->turn_ips, i);
+
+      if (ip == NULL)
+        continue;
+      nice_agent_set_relay_info (self->agent, self->stream_id, 1, ip, server->port,
+                                 server->username, server->password,
+                                 relay_type_from_transport (server->transport));
+    }
+
+  nice_agent_attach_recv (self->agent, self->stream_id, 1, context, recv_cb, self);
+
+  self->gather_timeout = g_timeout_source_new (PT_ICE_GATHER_TIMEOUT_MS);
+  g_source_set_callback (self->gather_timeout, gather_timeout_cb, self, NULL);
+  g_source_set_static_name (self->gather_timeout, "[pt] ICE gathering deadline");
+  g_source_attach (self->gather_timeout, context);
+  g_source_unref (self->gather_timeout);
+
+  if (!nice_agent_gather_candidates (self->agent, self->stream_id))
+    {
+      g_autoptr(GTask) task = g_steal_pointer (&self->gather_task);
+
+      g_clear_pointer (&self->gather_timeout, g_source_destroy);
+      g_task_return_new_error (task, PT_ICE_ERROR, PT_ICE_ERROR_GATHERING,
+                               "ICE could not start gathering candidates "
+                               "(no usable local address or bad relay settings)");
+    }
+}
+
+/* Name resolution with a deadline */
+
+typedef struct
+{
+  PtIce *self;      /* owned */
+  int    turn_index; /* -1: a STUN server */
+  int    stun_index;
+  guint16 port;
+} ResolveData;
+
+static void
+resolve_done (PtIce *self)
+{
+  if (--self->resolves_pending == 0)
+    {
+      g_clear_pointer (&self->gather_timeout, g_source_destroy);
+      pt_ice_start_gathering (self);
+    }
+}
+
+static char *
+pick_address (GList *addresses)
+{
+  /* Prefer IPv4: that is what most STUN/TURN deployments answer on. */
+  for (GList *l = addresses; l; l = l->next)
+    if (g_inet_address_get_family (l->data) == G_SOCKET_FAMILY_IPV4)
+      return g_inet_address_to_string (l->data);
+  return addresses ? g_inet_address_to_string (addresses->data) : NULL;
+}
+
+static void
+lookup_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  ResolveData *data = user_data;
+  g_autoptr(PtIce) self = data->self;
+  g_autoptr(GError) error = NULL;
+  GList *addresses;
+
+  addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (object), result, &error);
+  if (addresses == NULL)
+    g_debug ("lookup failed: %s", error->message);
+
+  if (addresses != NULL && self->resolves_pending > 0)
+    {
+      if (data->turn_index >= 0)
+        g_ptr_array_index (self->turn_ips, data->turn_index) = pick_address (addresses);
+      else if (self->stun_ip == NULL)
+        {
+          /* Servers resolve in parallel; the first in the user's order that
+           * answered in time wins only when it comes first — good enough. */
+          self->stun_ip = pick_address (addresses);
+          self->stun_port = data->port;
+        }
+    }
+  g_resolver_free_addresses (addresses);
+  g_free (data);
+
+  if (self->resolves_pending > 0)
+    resolve_done (self);
+}
+
+static gboolean
+resolve_timeout_cb (gpointer user_data)
+{
+  PtIce *self = user_data;
+
+  g_debug ("name resolution deadline reached: going on without the slow servers");
+  self->gather_timeout = NULL;
+  self->resolves_pending = 0;
+  g_cancellable_cancel (self->resolve_cancellable);
+  pt_ice_start_gathering (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+resolve (PtIce      *self,
+         const char *host,
+         guint16     port,
+         int         turn_index)
+{
+  g_autoptr(GResolver) resolver = NULL;
+  ResolveData *data;
+
+  if (g_hostname_is_ip_address (host))
+    {
+      if (turn_index >= 0)
+        g_ptr_array_index (self->turn_ips, turn_index) = g_strdup (host);
+      else if (self->stun_ip == NULL)
+        {
+          self->stun_ip = g_strdup (host);
+          self->stun_port = port;
+        }
+      return;
+    }
+
+  data = g_new0 (ResolveData, 1);
+  data->self = g_object_ref (self);
+  data->turn_index = turn_index;
+  data->port = port;
+  resolver = g_resolver_get_default ();
+  self->resolves_pending++;
+  g_resolver_lookup_by_name_async (resolver, host, self->resolve_cancellable, lookup_cb, data);
+}
+
+void
+_pt_ice_gather_async (PtIce               *self,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  const char * const *stun = pt_ice_config_get_stun_servers (self->config);
+  GPtrArray *turn = pt_ice_config_get_turn_servers (self->config);
+  gboolean relay_only = pt_ice_config_get_relay_only (self->config);
+
+  g_return_if_fail (PT_IS_ICE (self));
+  g_return_if_fail (self->gather_task == NULL && self->agent == NULL);
+
+  self->gather_task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (self->gather_task, _pt_ice_gather_async);
+  self->resolve_cancellable = g_cancellable_new ();
+  self->turn_ips = g_ptr_array_new_full (turn->len, g_free);
+  g_ptr_array_set_size (self->turn_ips, turn->len);
+
+  /* Count the lookups first so that one finishing early cannot start gathering. */
+  self->resolves_pending = 1;
+
+  for (guint i = 0; stun[i] != NULL && !relay_only; i++)
+    {
+      g_autoptr(GSocketConnectable) addr = g_network_address_parse (stun[i], 3478, NULL);
+
+      if (addr != NULL)
+        resolve (self, g_network_address_get_hostname (G_NETWORK_ADDRESS (addr)),
+                 g_network_address_get_port (G_NETWORK_ADDRESS (addr)), -1);
+    }
+
+  for (guint i = 0; i < turn->len; i++)
+    {
+      const PtTurnServer *server = g_ptr_array_index (turn, i);
+
+      resolve (self, server->host, server->port, i);
+    }
+
+  if (self->resolves_pending > 1)
+    {
+      self->gather_timeout = g_timeout_source_new (PT_ICE_RESOLVE_TIMEOUT_MS);
+      g_source_set_callback (self->gather_timeout, resolve_timeout_cb, self, NULL);
+      g_source_set_static_name (self->gather_timeout, "[pt] ICE resolve deadline");
+      g_source_attach (self->gather_timeout, g_main_context_get_thread_default ());
+      g_source_unref (self->gather_timeout);
+    }
+
+  resolve_done (self);
+}
+
+gboolean
+_pt_ice_gather_finish (PtIce         *self,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static int
+compare_candidates (gconstpointer a,
+                    gconstpointer b)
+{
+  const PtCandidate *ca = a, *cb = b;
+
+  /* Relayed and reflexive first (they are what crosses NATs), then by priority. */
+  if ((ca->type == PT_PATH_KIND_HOST) != (cb->type == PT_PATH_KIND_HOST))
+    return ca->type == PT_PATH_KIND_HOST ? 1 : -1;
+  return ca->priority < cb->priority ? 1 : ca->priority > cb->priority ? -1 : 0;
+}
+
+void
+_pt_ice_fill_local (PtIce    *self,
+                    PtSignal *signal)
+{
+  g_autofree char *ufrag = NULL;
+  g_autofree char *pwd = NULL;
+  g_autoptr(GArray) all = g_array_new (FALSE, TRUE, sizeof (PtCandidate));
+  gboolean relay_only = pt_ice_config_get_relay_only (self->config);
+  GSList *list;
+
+  if (self->agent == NULL)
+    return;
+
+  nice_agent_get_local_credentials (self->agent, self->stream_id, &ufrag, &pwd);
+  g_free (signal->ufrag);
+  g_free (signal->pwd);
+  signal->ufrag = g_steal_pointer (&ufrag);
+  signal->pwd = g_steal_pointer (&pwd);
+
+  list = nice_agent_get_local_candidates (self->agent, self->stream_id, 1);
+  for (GSList *l = list; l; l = l->next)
+    {
+      PtCandidate c;
+
+      if (!candidate_to_pt (l->data, &c))
+        continue;
+      if (relay_only && c.type != PT_PATH_KIND_RELAY)
+        continue;
+      g_array_append_val (all, c);
+    }
+  g_slist_free_full (list, (GDestroyNotify) nice_candidate_free);
+
+  g_array_sort (all, compare_candidates);
+  g_array_set_size (signal->candidates, 0);
+  g_array_append_vals (signal->candidates, all->data, MIN (all->len, PT_ICE_MAX_OFFERED));
+}
+
+gboolean
+_pt_ice_set_remote (PtIce           *self,
+                    const PtSignal  *remote,
+                    GError         **error)
+{
+  GSList *list = NULL;
+  int added;
+
+  g_return_val_if_fail (PT_IS_ICE (self), FALSE);
+
+  if (self->agent == NULL)
+    {
+      g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE, "ICE is not ready for the peer yet");
+      return FALSE;
+    }
+
+  if (!nice_agent_set_remote_credentials (self->agent, self->stream_id, remote->ufrag, remote->pwd))
+    {
+      g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE, "the peer's ICE credentials were rejected");
+      return FALSE;
+    }
+
+  for (guint i = 0; i < remote->candidates->len; i++)
+    {
+      const PtCandidate *c = &g_array_index (remote->candidates, PtCandidate, i);
+      NiceCandidate *nc = nice_candidate_new (path_kind_to_nice (c->type));
+      struct sockaddr_storage ss = { 0 };
+
+      if (c->family == 4)
+        {
+          struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
+
+          sin->sin_family = AF_INET;
+          memcpy (&sin->sin_addr, c->addr, 4);
+        }
+      else
+        {
+          struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+
+          sin6->sin6_family = AF_INET6;
+          memcpy (&sin6->sin6_addr, c->addr, 16);
+        }
+      nice_address_set_from_sockaddr (&nc->addr, (struct sockaddr *) &ss);
+      nice_address_set_port (&nc->addr, c->port);
+      nc->transport = transport_to_nice (c->transport);
+      nc->priority = c->priority;
+      nc->stream_id = self->stream_id;
+      nc->component_id = 1;
+      g_strlcpy (nc->foundation, c->foundation, sizeof nc->foundation);
+      list = g_slist_prepend (list, nc);
+    }
+  list = g_slist_reverse (list);
+
+  added = nice_agent_set_remote_candidates (self->agent, self->stream_id, 1, list);
+  g_slist_free_full (list, (GDestroyNotify) nice_candidate_free);
+
+  if (added <= 0)
+    {
+      g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE,
+                   "none of the peer's %u network candidates can be used from here",
+                   remote->candidates->len);
+      return FALSE;
+    }
+
+  g_debug ("%d remote candidates added", added);
+  return TRUE;
+}
+
+void
+_pt_ice_set_receive_func (PtIce            *self,
+                          PtIceReceiveFunc  func,
+                          gpointer          user_data)
+{
+  self->receive_func = func;
+  self->receive_data = user_data;
+}
+
+void
+_pt_ice_send (PtIce        *self,
+              const guint8 *data,
+              gsize         len)
+{
+  if (self->agent == NULL || !self->connected)
+    return;
+  /* Losing a datagram here is fine: QUIC retransmits. */
+  nice_agent_send (self->agent, self->stream_id, 1, len, (const char *) data);
+}
+
+PtPathKind
+_pt_ice_get_path_kind (PtIce *self)
+{
+  return self->path_kind;
+}

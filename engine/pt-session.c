@@ -1,4 +1,4 @@
-/* pt-session.c — placeholder, being written
+/* pt-session.c — the tunnel protocol over one QUIC connection
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -6,4 +6,1330 @@
 
 #include "config.h"
 
-#include "pt.h"
+#include <string.h>
+
+#include "pt-control-private.h"
+#include "pt-session-private.h"
+
+typedef struct _TcpConn TcpConn;
+
+typedef struct
+{
+  PtSession      *session;        /* unowned */
+  guint           index;
+  PtForwardSpec  *spec;
+  gboolean        accepted;
+  char           *reason;         /* server: why it was refused */
+  GInetSocketAddress *target;     /* server: the checked address */
+  GSocket        *socket;         /* client: listener (TCP) or bound socket (UDP) */
+  GSource        *source;
+} Forward;
+
+struct _TcpConn
+{
+  PtSession  *session;            /* unowned */
+  Forward    *forward;
+  gint64      stream_id;
+  GSocket    *socket;
+  GSource    *in_source;
+  GSource    *out_source;
+  GQueue      out_queue;          /* GBytes from the tunnel waiting for the socket */
+  gsize       out_offset;         /* into the head of out_queue */
+  gboolean    connecting;         /* server: non-blocking connect in progress */
+  gboolean    header_pending;     /* server: forward index not read yet */
+  gboolean    local_eof;          /* socket reached EOF: FIN queued on the stream */
+  gboolean    remote_fin;         /* stream FIN received */
+  gboolean    write_shut;         /* socket write side shut down */
+  gboolean    stream_closed;
+};
+
+typedef struct
+{
+  PtSession      *session;        /* unowned */
+  Forward        *forward;
+  guint32         flow_id;
+  GSocketAddress *peer;           /* client: the local UDP peer */
+  GSocket        *socket;         /* server: a connected UDP socket */
+  GSource        *source;
+  gint64          last_active;
+} UdpFlow;
+
+struct _PtSession
+{
+  GObject          parent_instance;
+
+  PtQuicConn      *conn;
+  gboolean         is_client;
+  gboolean         up;
+  gboolean         stopped;
+
+  GPtrArray       *forwards;       /* Forward* */
+  PtAllowList     *allowed_tcp;
+  PtAllowList     *allowed_udp;
+
+  gint64           control_stream;
+  PtControlParser *parser;
+  guint            resolves_pending;
+  GCancellable    *cancellable;
+
+  GHashTable      *tcp_conns;      /* stream id → TcpConn* */
+  GHashTable      *udp_flows;      /* flow id → UdpFlow* */
+  GHashTable      *udp_by_peer;    /* client: "forward/addr:port" → UdpFlow* (unowned) */
+  guint32          next_flow_id;
+  GSource         *udp_sweep;
+
+  guint64          bytes_sent;
+  guint64          bytes_received;
+};
+
+enum { PROP_0, PROP_ACTIVE_CONNECTIONS, PROP_BYTES_SENT, PROP_BYTES_RECEIVED, N_PROPS };
+enum { UP, REJECTED, FAILED, N_SIGNALS };
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (PtSession, pt_session, G_TYPE_OBJECT)
+
+static void tcp_conn_pump_in  (TcpConn *tc);
+static void tcp_conn_flush_out (TcpConn *tc);
+static void tcp_conn_maybe_finish (TcpConn *tc);
+
+static GSource *
+watch_socket (GSocket       *socket,
+              GIOCondition   condition,
+              GSourceFunc    func,
+              gpointer       data)
+{
+  GSource *source = g_socket_create_source (socket, condition, NULL);
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_source_unref (*source);
+      *source = NULL;
+    }
+}
+
+static void
+session_fail (PtSession  *self,
+              GError     *error)
+{
+  if (self->stopped)
+    return;
+  g_debug ("session failed: %s", error->message);
+  g_signal_emit (self, signals[FAILED], 0, error);
+}
+
+static void
+add_bytes (PtSession *self,
+           gboolean   sent,
+           gsize      n)
+{
+  if (sent)
+    {
+      self->bytes_sent += n;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_SENT]);
+    }
+  else
+    {
+      self->bytes_received += n;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_RECEIVED]);
+    }
+}
+
+/* Forwards */
+
+static void
+forward_free (Forward *forward)
+{
+  clear_source (&forward->source);
+  if (forward->socket != NULL)
+    g_socket_close (forward->socket, NULL);
+  g_clear_object (&forward->socket);
+  g_clear_object (&forward->target);
+  g_free (forward->reason);
+  pt_forward_spec_free (forward->spec);
+  g_free (forward);
+}
+
+static Forward *
+forward_new (PtSession           *self,
+             const PtForwardSpec *spec)
+{
+  Forward *forward = g_new0 (Forward, 1);
+
+  forward->session = self;
+  forward->index = self->forwards->len;
+  forward->spec = pt_forward_spec_copy (spec);
+  g_ptr_array_add (self->forwards, forward);
+  return forward;
+}
+
+/* TCP connections */
+
+static void
+tcp_conn_free (TcpConn *tc)
+{
+  clear_source (&tc->in_source);
+  clear_source (&tc->out_source);
+  if (tc->socket != NULL)
+    g_socket_close (tc->socket, NULL);
+  g_clear_object (&tc->socket);
+  g_queue_clear_full (&tc->out_queue, (GDestroyNotify) g_bytes_unref);
+  g_free (tc);
+}
+
+static void
+tcp_conn_remove (TcpConn *tc)
+{
+  PtSession *self = tc->session;
+
+  g_debug ("stream %" G_GINT64_FORMAT ": connection finished", tc->stream_id);
+  /* Frees tc through the table's value destructor. */
+  g_hash_table_remove (self->tcp_conns, (gpointer) (gintptr) tc->stream_id);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE_CONNECTIONS]);
+}
+
+static void
+tcp_conn_abort (TcpConn *tc)
+{
+  if (!tc->stream_closed)
+    _pt_quic_conn_stream_abort (tc->session->conn, tc->stream_id, 1);
+  tcp_conn_remove (tc);
+}
+
+static gboolean
+tcp_conn_in_cb (GSocket      *socket,
+                GIOCondition  condition,
+                gpointer      user_data)
+{
+  TcpConn *tc = user_data;
+
+  g_clear_pointer (&tc->in_source, g_source_unref);
+  tcp_conn_pump_in (tc);
+  return G_SOURCE_REMOVE;
+}
+
+/* Socket → stream, while the stream's unacked queue has room. */
+static void
+tcp_conn_pump_in (TcpConn *tc)
+{
+  PtSession *self = tc->session;
+
+  while (!tc->local_eof && !tc->connecting)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree guint8 *buf = NULL;
+      gssize n;
+
+      if (_pt_quic_conn_stream_get_queued (self->conn, tc->stream_id) >= PT_SESSION_MAX_QUEUED)
+        return; /* resumed from "stream-acked" */
+
+      buf = g_malloc (PT_SESSION_READ_CHUNK);
+      n = g_socket_receive (tc->socket, (char *) buf, PT_SESSION_READ_CHUNK, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          if (tc->in_source == NULL)
+            tc->in_source = watch_socket (tc->socket, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                          (GSourceFunc) tcp_conn_in_cb, tc);
+          return;
+        }
+      if (n < 0)
+        {
+          g_debug ("stream %" G_GINT64_FORMAT ": socket read failed: %s",
+                   tc->stream_id, error->message);
+          tcp_conn_abort (tc);
+          return;
+        }
+      if (n == 0)
+        {
+          g_debug ("stream %" G_GINT64_FORMAT ": local EOF, sending FIN", tc->stream_id);
+          tc->local_eof = TRUE;
+          _pt_quic_conn_stream_shutdown_write (self->conn, tc->stream_id);
+          tcp_conn_maybe_finish (tc);
+          return;
+        }
+
+      add_bytes (self, TRUE, n);
+      _pt_quic_conn_stream_send (self->conn, tc->stream_id,
+                                 g_bytes_new_take (g_steal_pointer (&buf), n));
+    }
+}
+
+static gboolean
+tcp_conn_out_cb (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      user_data)
+{
+  TcpConn *tc = user_data;
+
+  g_clear_pointer (&tc->out_source, g_source_unref);
+
+  if (tc->connecting)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!g_socket_check_connect_result (socket, &error))
+        {
+          g_message ("connecting to %s failed: %s",
+                     tc->forward->spec->host, error->message);
+          tcp_conn_abort (tc);
+          return G_SOURCE_REMOVE;
+        }
+      g_debug ("stream %" G_GINT64_FORMAT ": connected", tc->stream_id);
+      tc->connecting = FALSE;
+      tcp_conn_pump_in (tc);
+      if (g_hash_table_lookup (tc->session->tcp_conns, (gpointer) (gintptr) tc->stream_id) != tc)
+        return G_SOURCE_REMOVE;
+    }
+
+  tcp_conn_flush_out (tc);
+  return G_SOURCE_REMOVE;
+}
+
+/* Stream → socket; flow-control credit goes back as bytes reach the socket. */
+static void
+tcp_conn_flush_out (TcpConn *tc)
+{
+  PtSession *self = tc->session;
+
+  if (tc->connecting)
+    return;
+
+  while (!g_queue_is_empty (&tc->out_queue))
+    {
+      g_autoptr(GError) error = NULL;
+      GBytes *head = g_queue_peek_head (&tc->out_queue);
+      gsize len;
+      const guint8 *data = g_bytes_get_data (head, &len);
+      gssize n;
+
+      n = g_socket_send (tc->socket, (const char *) data + tc->out_offset,
+                         len - tc->out_offset, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          if (tc->out_source == NULL)
+            tc->out_source = watch_socket (tc->socket, G_IO_OUT | G_IO_ERR | G_IO_HUP,
+                                           (GSourceFunc) tcp_conn_out_cb, tc);
+          return;
+        }
+      if (n < 0)
+        {
+          g_debug ("stream %" G_GINT64_FORMAT ": socket write failed: %s",
+                   tc->stream_id, error->message);
+          tcp_conn_abort (tc);
+          return;
+        }
+
+      add_bytes (self, FALSE, n);
+      _pt_quic_conn_stream_consumed (self->conn, tc->stream_id, n);
+      tc->out_offset += n;
+      if (tc->out_offset == len)
+        {
+          g_bytes_unref (g_queue_pop_head (&tc->out_queue));
+          tc->out_offset = 0;
+        }
+    }
+
+  if (tc->remote_fin && !tc->write_shut)
+    {
+      g_debug ("stream %" G_GINT64_FORMAT ": FIN received, shutting down socket writes",
+               tc->stream_id);
+      tc->write_shut = TRUE;
+      g_socket_shutdown (tc->socket, FALSE, TRUE, NULL);
+    }
+
+  tcp_conn_maybe_finish (tc);
+}
+
+static void
+tcp_conn_maybe_finish (TcpConn *tc)
+{
+  /* Both directions done and QUIC forgot the stream: nothing left to carry. */
+  if (tc->local_eof && tc->write_shut && tc->stream_closed)
+    tcp_conn_remove (tc);
+}
+
+static TcpConn *
+tcp_conn_new (PtSession *self,
+              Forward   *forward,
+              gint64     stream_id,
+              GSocket   *socket)
+{
+  TcpConn *tc = g_new0 (TcpConn, 1);
+
+  tc->session = self;
+  tc->forward = forward;
+  tc->stream_id = stream_id;
+  tc->socket = socket;
+  g_queue_init (&tc->out_queue);
+  g_hash_table_insert (self->tcp_conns, (gpointer) (gintptr) stream_id, tc);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE_CONNECTIONS]);
+  return tc;
+}
+
+/* Client: a local application connected to a forward's listener. */
+static gboolean
+tcp_accept_cb (GSocket      *socket,
+               GIOCondition  condition,
+               gpointer      user_data)
+{
+  Forward *forward = user_data;
+  PtSession *self = forward->session;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) client = g_socket_accept (socket, NULL, &error);
+      guint8 header = forward->index;
+      gint64 stream_id;
+      TcpConn *tc;
+
+      if (client == NULL)
+        {
+          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            g_message ("accepting a connection failed: %s", error->message);
+          break;
+        }
+
+      stream_id = _pt_quic_conn_open_stream (self->conn, &error);
+      if (stream_id < 0)
+        {
+          g_message ("cannot carry a new connection: %s", error->message);
+          continue; /* dropping the socket closes it */
+        }
+
+      g_socket_set_blocking (client, FALSE);
+      tc = tcp_conn_new (self, forward, stream_id, g_steal_pointer (&client));
+      g_debug ("stream %" G_GINT64_FORMAT ": new connection for %s",
+               stream_id, forward->spec->host);
+      _pt_quic_conn_stream_send (self->conn, stream_id, g_bytes_new (&header, 1));
+      tcp_conn_pump_in (tc);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+/* Server: a data stream named its forward; connect to the checked address. */
+static void
+tcp_conn_connect (TcpConn *tc,
+                  guint8   index)
+{
+  PtSession *self = tc->session;
+  g_autoptr(GError) error = NULL;
+  Forward *forward;
+  GSocket *socket;
+
+  if (index >= self->forwards->len ||
+      !(forward = g_ptr_array_index (self->forwards, index))->accepted ||
+      forward->spec->proto != PT_PROTO_TCP)
+    {
+      g_message ("a stream asked for forward %u, which was not granted: refusing it", index);
+      tcp_conn_abort (tc);
+      return;
+    }
+
+  tc->forward = forward;
+  socket = g_socket_new (g_socket_address_get_family (G_SOCKET_ADDRESS (forward->target)),
+                         G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  if (socket == NULL)
+    {
+      g_message ("cannot create a socket: %s", error->message);
+      tcp_conn_abort (tc);
+      return;
+    }
+  g_socket_set_blocking (socket, FALSE);
+  tc->socket = socket;
+  tc->connecting = TRUE;
+
+  if (!g_socket_connect (socket, G_SOCKET_ADDRESS (forward->target), NULL, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
+    {
+      g_message ("connecting to %s failed: %s", forward->spec->host, error->message);
+      tcp_conn_abort (tc);
+      return;
+    }
+
+  /* Even a connect that finished at once completes in tcp_conn_out_cb(),
+   * so that there is one path from "connecting" to "carrying data". */
+  tc->out_source = watch_socket (socket, G_IO_OUT | G_IO_ERR | G_IO_HUP,
+                                 (GSourceFunc) tcp_conn_out_cb, tc);
+}
+
+/* UDP flows */
+
+static void
+udp_flow_free (UdpFlow *flow)
+{
+  clear_source (&flow->source);
+  if (flow->socket != NULL)
+    g_socket_close (flow->socket, NULL);
+  g_clear_object (&flow->socket);
+  g_clear_object (&flow->peer);
+  g_free (flow);
+}
+
+static char *
+udp_peer_key (Forward        *forward,
+              GSocketAddress *address)
+{
+  g_autofree char *addr = g_inet_address_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+
+  return g_strdup_printf ("%u/%s/%u", forward->index, addr,
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+}
+
+static void
+udp_flow_remove (UdpFlow *flow)
+{
+  PtSession *self = flow->session;
+
+  if (flow->peer != NULL)
+    {
+      g_autofree char *key = udp_peer_key (flow->forward, flow->peer);
+
+      g_hash_table_remove (self->udp_by_peer, key);
+    }
+  g_hash_table_remove (self->udp_flows, GUINT_TO_POINTER (flow->flow_id));
+}
+
+static void
+udp_send_datagram (PtSession    *self,
+                   UdpFlow      *flow,
+                   const guint8 *payload,
+                   gsize         len)
+{
+  guint8 buf[PT_DATAGRAM_HEADER_LEN + 65536];
+  gsize header;
+
+  if (len + PT_DATAGRAM_HEADER_LEN > _pt_quic_conn_get_max_datagram (self->conn))
+    {
+      g_debug ("dropping a %zu-byte UDP datagram: larger than the path carries", len);
+      return;
+    }
+  header = _pt_datagram_header_write (buf, flow->forward->index, flow->flow_id);
+  memcpy (buf + header, payload, len);
+  if (_pt_quic_conn_send_datagram (self->conn, buf, header + len))
+    add_bytes (self, TRUE, len);
+  flow->last_active = g_get_monotonic_time ();
+}
+
+static gboolean
+udp_sweep_cb (gpointer user_data)
+{
+  PtSession *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  UdpFlow *flow;
+  GPtrArray *idle = g_ptr_array_new ();
+
+  g_hash_table_iter_init (&iter, self->udp_flows);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &flow))
+    if (now - flow->last_active > PT_SESSION_UDP_IDLE_S * G_USEC_PER_SEC)
+      g_ptr_array_add (idle, flow);
+
+  for (guint i = 0; i < idle->len; i++)
+    {
+      flow = g_ptr_array_index (idle, i);
+      g_debug ("UDP flow %u idle for %d s: forgetting it", flow->flow_id, PT_SESSION_UDP_IDLE_S);
+      udp_flow_remove (flow);
+    }
+  g_ptr_array_unref (idle);
+
+  if (g_hash_table_size (self->udp_flows) > 0)
+    return G_SOURCE_CONTINUE;
+
+  g_clear_pointer (&self->udp_sweep, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static UdpFlow *
+udp_flow_new (PtSession *self,
+              Forward   *forward,
+              guint32    flow_id)
+{
+  UdpFlow *flow = g_new0 (UdpFlow, 1);
+
+  flow->session = self;
+  flow->forward = forward;
+  flow->flow_id = flow_id;
+  flow->last_active = g_get_monotonic_time ();
+  g_hash_table_insert (self->udp_flows, GUINT_TO_POINTER (flow_id), flow);
+
+  if (self->udp_sweep == NULL)
+    {
+      self->udp_sweep = g_timeout_source_new_seconds (PT_SESSION_UDP_IDLE_S / 4);
+      g_source_set_callback (self->udp_sweep, udp_sweep_cb, self, NULL);
+      g_source_attach (self->udp_sweep, g_main_context_get_thread_default ());
+    }
+  return flow;
+}
+
+/* Client: datagrams from local UDP peers of a forward. */
+static gboolean
+udp_listener_cb (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      user_data)
+{
+  Forward *forward = user_data;
+  PtSession *self = forward->session;
+  guint8 buf[65536];
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocketAddress) from = NULL;
+      g_autofree char *key = NULL;
+      UdpFlow *flow;
+      gssize n;
+
+      n = g_socket_receive_from (socket, &from, (char *) buf, sizeof buf, NULL, &error);
+      if (n < 0)
+        break;
+
+      key = udp_peer_key (forward, from);
+      flow = g_hash_table_lookup (self->udp_by_peer, key);
+      if (flow == NULL)
+        {
+          if (g_hash_table_size (self->udp_flows) >= PT_SESSION_MAX_UDP_FLOWS)
+            {
+              g_debug ("too many UDP flows: dropping a datagram from a new peer");
+              continue;
+            }
+          flow = udp_flow_new (self, forward, self->next_flow_id++);
+          flow->peer = g_object_ref (from);
+          g_hash_table_insert (self->udp_by_peer, g_steal_pointer (&key), flow);
+          g_debug ("UDP flow %u: new local peer", flow->flow_id);
+        }
+      udp_send_datagram (self, flow, buf, n);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+/* Server: replies from the target of a flow. */
+static gboolean
+udp_target_cb (GSocket      *socket,
+               GIOCondition  condition,
+               gpointer      user_data)
+{
+  UdpFlow *flow = user_data;
+  guint8 buf[65536];
+
+  for (;;)
+    {
+      gssize n = g_socket_receive (socket, (char *) buf, sizeof buf, NULL, NULL);
+
+      if (n < 0)
+        break;
+      udp_send_datagram (flow->session, flow, buf, n);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_datagram (PtQuicConn *conn,
+             GBytes     *bytes,
+             PtSession  *self)
+{
+  const guint8 *payload;
+  gsize payload_len;
+  guint8 index;
+  guint32 flow_id;
+  UdpFlow *flow;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  if (!self->up || !_pt_datagram_header_parse (data, len, &index, &flow_id, &payload, &payload_len))
+    return;
+
+  flow = g_hash_table_lookup (self->udp_flows, GUINT_TO_POINTER (flow_id));
+
+  if (self->is_client)
+    {
+      if (flow == NULL || flow->forward->index != index)
+        return;
+      if (g_socket_send_to (flow->forward->socket, flow->peer, (const char *) payload,
+                            payload_len, NULL, NULL) >= 0)
+        add_bytes (self, FALSE, payload_len);
+      flow->last_active = g_get_monotonic_time ();
+      return;
+    }
+
+  if (flow == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      Forward *forward;
+      GSocket *socket;
+
+      if (index >= self->forwards->len ||
+          !(forward = g_ptr_array_index (self->forwards, index))->accepted ||
+          forward->spec->proto != PT_PROTO_UDP)
+        return;
+      if (g_hash_table_size (self->udp_flows) >= PT_SESSION_MAX_UDP_FLOWS)
+        return;
+
+      socket = g_socket_new (g_socket_address_get_family (G_SOCKET_ADDRESS (forward->target)),
+                             G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+      if (socket == NULL || !g_socket_connect (socket, G_SOCKET_ADDRESS (forward->target), NULL, &error))
+        {
+          g_message ("cannot reach %s over UDP: %s", forward->spec->host, error->message);
+          g_clear_object (&socket);
+          return;
+        }
+      g_socket_set_blocking (socket, FALSE);
+      flow = udp_flow_new (self, forward, flow_id);
+      flow->socket = socket;
+      flow->source = watch_socket (socket, G_IO_IN, (GSourceFunc) udp_target_cb, flow);
+      g_debug ("UDP flow %u: new, to %s", flow_id, forward->spec->host);
+    }
+  else if (flow->forward->index != index)
+    return;
+
+  if (g_socket_send (flow->socket, (const char *) payload, payload_len, NULL, NULL) >= 0)
+    add_bytes (self, FALSE, payload_len);
+  flow->last_active = g_get_monotonic_time ();
+}
+
+/* Control stream */
+
+static void
+send_control (PtSession              *self,
+              const PtControlMessage *msg)
+{
+  g_autoptr(GBytes) frame = _pt_control_message_encode (msg);
+
+  _pt_quic_conn_stream_send (self->conn, self->control_stream, frame);
+}
+
+static void
+session_go_up (PtSession *self)
+{
+  self->up = TRUE;
+
+  if (self->is_client)
+    for (guint i = 0; i < self->forwards->len; i++)
+      {
+        Forward *forward = g_ptr_array_index (self->forwards, i);
+
+        forward->source = watch_socket (forward->socket, G_IO_IN,
+                                        forward->spec->proto == PT_PROTO_TCP
+                                        ? (GSourceFunc) tcp_accept_cb
+                                        : (GSourceFunc) udp_listener_cb,
+                                        forward);
+      }
+
+  g_debug ("session up");
+  g_signal_emit (self, signals[UP], 0);
+}
+
+static void
+send_verdicts (PtSession *self)
+{
+  g_autoptr(PtControlMessage) msg = _pt_control_message_new (PT_CONTROL_VERDICT);
+
+  for (guint i = 0; i < self->forwards->len; i++)
+    {
+      Forward *forward = g_ptr_array_index (self->forwards, i);
+
+      _pt_control_message_add_verdict (msg, forward->accepted,
+                                       forward->accepted ? "" : forward->reason);
+    }
+
+  send_control (self, msg);
+  session_go_up (self);
+}
+
+static void
+reject_forward (PtSession  *self,
+                Forward    *forward,
+                const char *reason)
+{
+  g_autofree char *uri = pt_forward_spec_to_string (forward->spec);
+
+  forward->accepted = FALSE;
+  g_free (forward->reason);
+  forward->reason = g_strdup (reason);
+  g_signal_emit (self, signals[REJECTED], 0, uri, reason);
+}
+
+typedef struct
+{
+  PtSession *self;
+  Forward   *forward;
+} ResolveData;
+
+static void
+forward_resolved_cb (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autofree ResolveData *data = user_data;
+  g_autoptr(GError) error = NULL;
+  PtSession *self = data->self;
+  Forward *forward = data->forward;
+  PtAllowList *allowed;
+  GList *addresses;
+
+  addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (object), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_object_unref (self);
+      return;
+    }
+
+  allowed = forward->spec->proto == PT_PROTO_TCP ? self->allowed_tcp : self->allowed_udp;
+
+  if (addresses == NULL)
+    {
+      g_autofree char *reason = g_strdup_printf ("the server cannot resolve “%s”",
+                                                 forward->spec->host);
+      reject_forward (self, forward, reason);
+    }
+  else
+    {
+      /* Connect later to exactly the address checked here. */
+      for (GList *l = addresses; l != NULL; l = l->next)
+        if (allowed != NULL && pt_allow_list_contains (allowed, l->data))
+          {
+            forward->target = G_INET_SOCKET_ADDRESS (
+              g_inet_socket_address_new (l->data, forward->spec->port));
+            forward->accepted = TRUE;
+            break;
+          }
+
+      if (!forward->accepted)
+        {
+          g_autofree char *addr = g_inet_address_to_string (addresses->data);
+          g_autofree char *list = allowed ? pt_allow_list_to_string (allowed) : g_strdup ("nothing");
+          g_autofree char *reason =
+            g_strdup_printf ("%s is not in the server's allowed %s networks (%s)",
+                             addr, forward->spec->proto == PT_PROTO_TCP ? "TCP" : "UDP", list);
+          reject_forward (self, forward, reason);
+        }
+      else
+        g_debug ("forward %u allowed: %s", forward->index, forward->spec->host);
+    }
+  g_resolver_free_addresses (addresses);
+
+  if (--self->resolves_pending == 0 && !self->stopped)
+    send_verdicts (self);
+  g_object_unref (self);
+}
+
+static void
+handle_hello (PtSession        *self,
+              PtControlMessage *msg)
+{
+  g_autoptr(GResolver) resolver = g_resolver_get_default ();
+
+  if (self->forwards->len > 0 || msg->version != PT_CONTROL_VERSION)
+    {
+      g_autoptr(GError) error =
+        g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_PROTOCOL,
+                     msg->version != PT_CONTROL_VERSION
+                     ? "the client speaks another tunnel protocol version: update both sides"
+                     : "the client sent HELLO twice");
+      session_fail (self, error);
+      return;
+    }
+
+  self->resolves_pending = msg->forwards->len;
+  for (guint i = 0; i < msg->forwards->len; i++)
+    {
+      Forward *forward = forward_new (self, g_ptr_array_index (msg->forwards, i));
+      ResolveData *data = g_new0 (ResolveData, 1);
+
+      data->self = g_object_ref (self);
+      data->forward = forward;
+      g_resolver_lookup_by_name_async (resolver, forward->spec->host, self->cancellable,
+                                       forward_resolved_cb, data);
+    }
+}
+
+static void
+handle_verdict (PtSession        *self,
+                PtControlMessage *msg)
+{
+  g_autoptr(GString) refused = NULL;
+
+  if (msg->verdicts->len != self->forwards->len)
+    {
+      g_autoptr(GError) error =
+        g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_PROTOCOL,
+                     "the server answered for %u forwards, %u were asked for",
+                     msg->verdicts->len, self->forwards->len);
+      session_fail (self, error);
+      return;
+    }
+
+  for (guint i = 0; i < msg->verdicts->len; i++)
+    {
+      PtVerdict *verdict = g_ptr_array_index (msg->verdicts, i);
+      Forward *forward = g_ptr_array_index (self->forwards, i);
+      g_autofree char *uri = pt_forward_spec_to_string (forward->spec);
+
+      forward->accepted = verdict->accepted;
+      if (verdict->accepted)
+        continue;
+
+      if (refused == NULL)
+        refused = g_string_new (NULL);
+      else
+        g_string_append (refused, "; ");
+      g_string_append_printf (refused, "server refused %s: %s", uri, verdict->reason);
+    }
+
+  if (refused != NULL)
+    {
+      g_autoptr(GError) error = g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_REJECTED,
+                                             "%s", refused->str);
+      session_fail (self, error);
+      return;
+    }
+
+  session_go_up (self);
+}
+
+static void
+handle_control_data (PtSession *self,
+                     GBytes    *bytes)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  _pt_control_parser_feed (self->parser, data, len);
+  _pt_quic_conn_stream_consumed (self->conn, self->control_stream, len);
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PtControlMessage) msg = _pt_control_parser_next (self->parser, &error);
+
+      if (msg == NULL)
+        {
+          if (error != NULL)
+            session_fail (self, error);
+          return;
+        }
+
+      switch (msg->type)
+        {
+        case PT_CONTROL_HELLO:
+          if (self->is_client)
+            goto unexpected;
+          handle_hello (self, msg);
+          break;
+
+        case PT_CONTROL_VERDICT:
+          if (!self->is_client || self->up)
+            goto unexpected;
+          handle_verdict (self, msg);
+          break;
+
+        case PT_CONTROL_CLOSE:
+          {
+            g_autoptr(GError) closed =
+              g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_CLOSED,
+                           "the peer closed the tunnel: %s", msg->reason);
+            session_fail (self, closed);
+            return;
+          }
+
+        unexpected:
+        default:
+          {
+            g_autoptr(GError) bad = g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_PROTOCOL,
+                                                 "unexpected control message %d", msg->type);
+            session_fail (self, bad);
+            return;
+          }
+        }
+    }
+}
+
+/* QUIC stream events */
+
+static void
+on_stream_opened (PtQuicConn *conn,
+                  gint64      stream_id,
+                  PtSession  *self)
+{
+  TcpConn *tc;
+
+  if (self->is_client)
+    {
+      _pt_quic_conn_stream_abort (conn, stream_id, 1); /* servers open no streams */
+      return;
+    }
+
+  if (self->control_stream < 0)
+    {
+      self->control_stream = stream_id;
+      g_debug ("stream %" G_GINT64_FORMAT ": control", stream_id);
+      return;
+    }
+
+  tc = tcp_conn_new (self, NULL, stream_id, NULL);
+  tc->header_pending = TRUE;
+  tc->connecting = TRUE;
+}
+
+static void
+on_stream_data (PtQuicConn *conn,
+                gint64      stream_id,
+                GBytes     *bytes,
+                gboolean    fin,
+                PtSession  *self)
+{
+  TcpConn *tc;
+
+  if (stream_id == self->control_stream)
+    {
+      handle_control_data (self, bytes);
+      return;
+    }
+
+  tc = g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id);
+  if (tc == NULL)
+    return;
+
+  if (tc->header_pending && g_bytes_get_size (bytes) > 0)
+    {
+      const guint8 *data = g_bytes_get_data (bytes, NULL);
+      guint8 index = data[0];
+      g_autoptr(GBytes) rest = g_bytes_new_from_bytes (bytes, 1, g_bytes_get_size (bytes) - 1);
+
+      tc->header_pending = FALSE;
+      _pt_quic_conn_stream_consumed (conn, stream_id, 1);
+      if (g_bytes_get_size (rest) > 0)
+        g_queue_push_tail (&tc->out_queue, g_bytes_ref (rest));
+      tc->remote_fin = fin;
+      tcp_conn_connect (tc, index);
+      return;
+    }
+  else if (tc->header_pending)
+    {
+      if (fin)
+        tcp_conn_abort (tc);
+      return;
+    }
+
+  if (g_bytes_get_size (bytes) > 0)
+    g_queue_push_tail (&tc->out_queue, g_bytes_ref (bytes));
+  if (fin)
+    tc->remote_fin = TRUE;
+  tcp_conn_flush_out (tc);
+}
+
+static void
+on_stream_acked (PtQuicConn *conn,
+                 gint64      stream_id,
+                 PtSession  *self)
+{
+  TcpConn *tc = g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id);
+
+  if (tc != NULL && tc->in_source == NULL && !tc->local_eof &&
+      _pt_quic_conn_stream_get_queued (conn, stream_id) < PT_SESSION_MAX_QUEUED / 2)
+    tcp_conn_pump_in (tc);
+}
+
+static void
+on_stream_reset (PtQuicConn *conn,
+                 gint64      stream_id,
+                 PtSession  *self)
+{
+  TcpConn *tc = g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id);
+
+  if (tc != NULL)
+    {
+      g_debug ("stream %" G_GINT64_FORMAT ": reset by the peer", stream_id);
+      tcp_conn_abort (tc);
+    }
+}
+
+static void
+on_stream_closed (PtQuicConn *conn,
+                  gint64      stream_id,
+                  PtSession  *self)
+{
+  TcpConn *tc = g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id);
+
+  if (tc == NULL)
+    return;
+
+  tc->stream_closed = TRUE;
+  if (tc->local_eof && tc->write_shut)
+    tcp_conn_remove (tc);
+  else if (!tc->remote_fin || tc->header_pending)
+    tcp_conn_remove (tc); /* closed without FIN: it was reset */
+}
+
+/* Object */
+
+static void
+pt_session_dispose (GObject *object)
+{
+  PtSession *self = PT_SESSION (object);
+
+  _pt_session_stop (self);
+  if (self->conn != NULL)
+    g_signal_handlers_disconnect_by_data (self->conn, self);
+  g_clear_object (&self->conn);
+  G_OBJECT_CLASS (pt_session_parent_class)->dispose (object);
+}
+
+static void
+pt_session_finalize (GObject *object)
+{
+  PtSession *self = PT_SESSION (object);
+
+  g_clear_pointer (&self->tcp_conns, g_hash_table_unref);
+  g_clear_pointer (&self->udp_by_peer, g_hash_table_unref);
+  g_clear_pointer (&self->udp_flows, g_hash_table_unref);
+  g_clear_pointer (&self->forwards, g_ptr_array_unref);
+  g_clear_pointer (&self->allowed_tcp, pt_allow_list_unref);
+  g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
+  g_clear_pointer (&self->parser, _pt_control_parser_free);
+  g_clear_object (&self->cancellable);
+  G_OBJECT_CLASS (pt_session_parent_class)->finalize (object);
+}
+
+static void
+pt_session_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  PtSession *self = PT_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_ACTIVE_CONNECTIONS:
+      g_value_set_uint (value, _pt_session_get_active_connections (self));
+      break;
+    case PROP_BYTES_SENT:
+      g_value_set_uint64 (value, self->bytes_sent);
+      break;
+    case PROP_BYTES_RECEIVED:
+      g_value_set_uint64 (value, self->bytes_received);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pt_session_class_init (PtSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pt_session_dispose;
+  object_class->finalize = pt_session_finalize;
+  object_class->get_property = pt_session_get_property;
+
+  properties[PROP_ACTIVE_CONNECTIONS] =
+    g_param_spec_uint ("active-connections", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_BYTES_SENT] =
+    g_param_spec_uint64 ("bytes-sent", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_BYTES_RECEIVED] =
+    g_param_spec_uint64 ("bytes-received", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[UP] = g_signal_new ("up", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                              0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[REJECTED] = g_signal_new ("rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                    0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                                    G_TYPE_STRING, G_TYPE_STRING);
+  signals[FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+pt_session_init (PtSession *self)
+{
+  self->control_stream = -1;
+  self->forwards = g_ptr_array_new_with_free_func ((GDestroyNotify) forward_free);
+  self->tcp_conns = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) tcp_conn_free);
+  self->udp_flows = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) udp_flow_free);
+  self->udp_by_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->parser = _pt_control_parser_new ();
+  self->cancellable = g_cancellable_new ();
+}
+
+static PtSession *
+pt_session_new (PtQuicConn *conn,
+                gboolean    is_client)
+{
+  PtSession *self = g_object_new (PT_TYPE_SESSION, NULL);
+
+  self->conn = g_object_ref (conn);
+  self->is_client = is_client;
+  g_signal_connect (conn, "stream-opened", G_CALLBACK (on_stream_opened), self);
+  g_signal_connect (conn, "stream-data", G_CALLBACK (on_stream_data), self);
+  g_signal_connect (conn, "stream-acked", G_CALLBACK (on_stream_acked), self);
+  g_signal_connect (conn, "stream-reset", G_CALLBACK (on_stream_reset), self);
+  g_signal_connect (conn, "stream-closed", G_CALLBACK (on_stream_closed), self);
+  g_signal_connect (conn, "datagram", G_CALLBACK (on_datagram), self);
+  return self;
+}
+
+PtSession *
+_pt_session_new_client (PtQuicConn *conn,
+                        GPtrArray  *forwards,
+                        GPtrArray  *sockets)
+{
+  PtSession *self = pt_session_new (conn, TRUE);
+
+  g_return_val_if_fail (forwards->len == sockets->len, self);
+
+  for (guint i = 0; i < forwards->len; i++)
+    {
+      Forward *forward = forward_new (self, g_ptr_array_index (forwards, i));
+
+      forward->socket = g_object_ref (g_ptr_array_index (sockets, i));
+    }
+  return self;
+}
+
+PtSession *
+_pt_session_new_server (PtQuicConn  *conn,
+                        PtAllowList *allowed_tcp,
+                        PtAllowList *allowed_udp)
+{
+  PtSession *self = pt_session_new (conn, FALSE);
+
+  self->allowed_tcp = allowed_tcp ? pt_allow_list_ref (allowed_tcp) : NULL;
+  self->allowed_udp = allowed_udp ? pt_allow_list_ref (allowed_udp) : NULL;
+  return self;
+}
+
+void
+_pt_session_start (PtSession *self)
+{
+  g_autoptr(PtControlMessage) hello = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!self->is_client)
+    return; /* the server waits for HELLO */
+
+  self->control_stream = _pt_quic_conn_open_stream (self->conn, &error);
+  if (self->control_stream < 0)
+    {
+      session_fail (self, error);
+      return;
+    }
+
+  hello = _pt_control_message_new (PT_CONTROL_HELLO);
+  hello->version = PT_CONTROL_VERSION;
+  for (guint i = 0; i < self->forwards->len; i++)
+    {
+      Forward *forward = g_ptr_array_index (self->forwards, i);
+
+      g_ptr_array_add (hello->forwards, pt_forward_spec_copy (forward->spec));
+    }
+  send_control (self, hello);
+}
+
+void
+_pt_session_stop (PtSession *self)
+{
+  if (self->stopped)
+    return;
+  self->stopped = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  clear_source (&self->udp_sweep);
+  g_hash_table_remove_all (self->tcp_conns);
+  g_hash_table_remove_all (self->udp_by_peer);
+  g_hash_table_remove_all (self->udp_flows);
+  for (guint i = 0; i < self->forwards->len; i++)
+    {
+      Forward *forward = g_ptr_array_index (self->forwards, i);
+
+      clear_source (&forward->source);
+    }
+}
+
+guint
+_pt_session_get_active_connections (PtSession *self)
+{
+  return g_hash_table_size (self->tcp_conns) + g_hash_table_size (self->udp_flows);
+}
+
+guint64
+_pt_session_get_bytes_sent (PtSession *self)
+{
+  return self->bytes_sent;
+}
+
+guint64
+_pt_session_get_bytes_received (PtSession *self)
+{
+  return self->bytes_received;
+}
+
+GSocket *
+_pt_session_bind_forward (PtProto      proto,
+                          const char  *listen_address,
+                          GError     **error)
+{
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *spec = NULL;
+
+  /* "2222" alone means 127.0.0.1:2222: nothing is exposed beyond this machine by default. */
+  if (g_ascii_string_to_unsigned (listen_address, 10, 0, 65535, NULL, NULL))
+    spec = g_strdup_printf ("127.0.0.1:%s", listen_address);
+  else
+    spec = g_strdup (listen_address);
+
+  connectable = g_network_address_parse (spec, 0, NULL);
+  if (connectable == NULL ||
+      !g_hostname_is_ip_address (g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable))))
+    {
+      g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN,
+                   "“%s” is not a local listen address: expected [ADDR:]PORT, "
+                   "e.g. 2222, 127.0.0.1:2222 or [::1]:2222",
+                   listen_address);
+      return NULL;
+    }
+
+  {
+    g_autoptr(GInetAddress) inet =
+      g_inet_address_new_from_string (g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)));
+
+    address = g_inet_socket_address_new (inet, g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
+  }
+
+  socket = g_socket_new (g_socket_address_get_family (address),
+                         proto == PT_PROTO_TCP ? G_SOCKET_TYPE_STREAM : G_SOCKET_TYPE_DATAGRAM,
+                         proto == PT_PROTO_TCP ? G_SOCKET_PROTOCOL_TCP : G_SOCKET_PROTOCOL_UDP,
+                         &local_error);
+  if (socket == NULL ||
+      !g_socket_bind (socket, address, proto == PT_PROTO_TCP, &local_error) ||
+      (proto == PT_PROTO_TCP && !g_socket_listen (socket, &local_error)))
+    {
+      g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN,
+                   "cannot listen on %s (%s): %s", spec, pt_proto_to_string (proto),
+                   local_error->message);
+      return NULL;
+    }
+
+  g_socket_set_blocking (socket, FALSE);
+  return g_steal_pointer (&socket);
+}

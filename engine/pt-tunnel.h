@@ -81,4 +81,9 @@ PtSignal      *pt_tunnel_accept_offer_finish (PtTunnel             *self,
 /* Closes cleanly (tells the peer); state becomes CLOSED. */
 void           pt_tunnel_close               (PtTunnel             *self);
 
+/* Closed tunnels release TURN allocations in the background: before exiting,
+ * a process runs the thread-default main context until this returns FALSE
+ * (or a short deadline passes). */
+gboolean       pt_tunnel_is_anything_closing (void);
+
 G_END_DECLS

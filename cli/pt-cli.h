@@ -1,0 +1,93 @@
+/* pt-cli.h — what the pt subcommands share: options, output, stdin blocks
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "pt.h"
+
+G_BEGIN_DECLS
+
+#define PT_EXIT_OK      0
+#define PT_EXIT_FAILURE 1
+#define PT_EXIT_USAGE   2
+
+typedef int (*PtCommandFunc) (int argc, char **argv);
+
+typedef struct
+{
+  const char    *name;
+  PtCommandFunc  func;
+  const char    *summary;
+} PtCommand;
+
+/* Options every tunnel command takes. */
+typedef struct
+{
+  char     **stun_servers;
+  gboolean   no_stun;
+  char     **turn_servers;
+  gboolean   relay_only;
+  char     **local_addresses;
+  gboolean   json;
+  gboolean   verbose;
+  char      *config;
+} PtCliCommon;
+
+/* Builds an option context for "pt @command" with the common ICE and output
+ * options added as a group; @entries are the command's own. */
+GOptionContext *pt_cli_context_new       (const char         *command,
+                                          const char         *parameter_string,
+                                          const char         *summary,
+                                          const char         *description,
+                                          const GOptionEntry *entries,
+                                          PtCliCommon        *common);
+/* Loads --config (if given) into the entries, then parses argv over it.
+ * Prints a usage error itself; returns FALSE then (exit with PT_EXIT_USAGE). */
+gboolean        pt_cli_parse             (GOptionContext     *context,
+                                          const char         *group,
+                                          const GOptionEntry *entries,
+                                          PtCliCommon        *common,
+                                          int                *argc,
+                                          char             ***argv);
+void            pt_cli_common_clear      (PtCliCommon        *common);
+/* NULL after printing a usage error. */
+PtIceConfig    *pt_cli_make_ice_config   (PtCliCommon        *common);
+
+/* Output: human lines or one JSON object per line, on stderr. */
+void            pt_cli_set_json          (gboolean            json);
+gboolean        pt_cli_is_json           (void);
+void            pt_cli_usage_error       (const char         *format,
+                                          ...) G_GNUC_PRINTF (1, 2);
+void            pt_cli_error             (const char         *format,
+                                          ...) G_GNUC_PRINTF (1, 2);
+void            pt_cli_info              (const char         *format,
+                                          ...) G_GNUC_PRINTF (1, 2);
+/* An event: NULL-terminated key, value pairs; values are strings except keys
+ * listed with a leading '#' which take a guint64 (e.g. "#bytes_sent", n). */
+void            pt_cli_event             (const char         *event,
+                                          const char         *first_key,
+                                          ...) G_GNUC_NULL_TERMINATED;
+void            pt_cli_follow_tunnel     (PtTunnel           *tunnel,
+                                          const char         *session);
+
+/* Reads armored blocks from standard input, one at a time. */
+typedef void (*PtBlockFunc) (const char *block,   /* NULL at end of input */
+                             gpointer    user_data);
+void            pt_cli_read_blocks       (PtBlockFunc         func,
+                                          gpointer            user_data);
+void            pt_cli_stop_reading      (void);
+/* Writes @text to stdout and flushes it. */
+gboolean        pt_cli_write_stdout      (const char         *text);
+
+/* Quits @loop on SIGINT/SIGTERM, after calling @func. */
+void            pt_cli_on_terminate      (GCallback           func,
+                                          gpointer            user_data);
+/* Lets TURN allocations be released before the process exits. */
+void            pt_cli_drain             (void);
+
+int pt_cmd_client (int argc, char **argv);
+int pt_cmd_server (int argc, char **argv);
+int pt_cmd_demo   (int argc, char **argv);
+
+G_END_DECLS

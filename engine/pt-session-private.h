@@ -1,0 +1,56 @@
+/* pt-session-private.h — the tunnel protocol over one QUIC connection
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Client: sends HELLO with its forwards on the control stream, waits for the
+ * VERDICT, then turns every connection accepted on a forward's TCP listener
+ * into a QUIC stream and every UDP peer of a forward's socket into a flow of
+ * DATAGRAM frames.
+ * Server: answers HELLO after resolving each forward's source once and
+ * checking the address against the allow-list of its protocol; later streams
+ * and flows connect to exactly that checked address.
+ *
+ * Signals:
+ *   "up"        ()                           verdicts exchanged; forwards work
+ *   "rejected"  (gchar *forward, gchar *why) server: a forward was refused
+ *   "failed"    (GError *error)              the session cannot go on
+ * Properties: "active-connections", "bytes-sent", "bytes-received" (payload bytes).
+ */
+#pragma once
+
+#include "pt.h"
+#include "pt-quic-conn-private.h"
+
+G_BEGIN_DECLS
+
+#define PT_SESSION_MAX_QUEUED      (1024 * 1024)  /* per TCP stream, unacked bytes */
+#define PT_SESSION_READ_CHUNK      (64 * 1024)
+#define PT_SESSION_UDP_IDLE_S      60
+#define PT_SESSION_MAX_UDP_FLOWS   1024
+
+#define PT_TYPE_SESSION (pt_session_get_type ())
+G_DECLARE_FINAL_TYPE (PtSession, pt_session, PT, SESSION, GObject)
+
+/* @forwards: PtForwardSpec*; @sockets: bound GSocket* (TCP listening / UDP), same order. */
+PtSession *_pt_session_new_client (PtQuicConn  *conn,
+                                   GPtrArray   *forwards,
+                                   GPtrArray   *sockets);
+PtSession *_pt_session_new_server (PtQuicConn  *conn,
+                                   PtAllowList *allowed_tcp,
+                                   PtAllowList *allowed_udp);
+/* Call once the QUIC handshake completed. */
+void       _pt_session_start      (PtSession   *self);
+/* Closes every forwarded connection. */
+void       _pt_session_stop       (PtSession   *self);
+
+guint      _pt_session_get_active_connections (PtSession *self);
+guint64    _pt_session_get_bytes_sent         (PtSession *self);
+guint64    _pt_session_get_bytes_received     (PtSession *self);
+
+/* Binds the local end of a client forward: a listening TCP socket or a UDP
+ * socket on @listen_address ("127.0.0.1:2222", "[::1]:0", "2222"). */
+GSocket   *_pt_session_bind_forward (PtProto      proto,
+                                     const char  *listen_address,
+                                     GError     **error);
+
+G_END_DECLS
