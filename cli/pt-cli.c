@@ -65,6 +65,42 @@ pt_cli_is_json (void)
   return json_output;
 }
 
+#define FIELD(name) ((const char *) g_hash_table_lookup (fields, name))
+
+/* One readable line per event: "pt: up via a host path [session 1a2b…]". */
+static void
+format_human (GString    *line,
+              const char *event,
+              GHashTable *fields)
+{
+  g_string_append (line, "pt: ");
+
+  if (g_str_equal (event, "state"))
+    {
+      g_string_append (line, FIELD ("state"));
+      if (FIELD ("path") != NULL)
+        g_string_append_printf (line, " via a %s path", FIELD ("path"));
+    }
+  else if (g_str_equal (event, "offer"))
+    g_string_append_printf (line, "offer asks for %s", FIELD ("forward"));
+  else if (g_str_equal (event, "rejected"))
+    g_string_append_printf (line, "refused %s: %s", FIELD ("forward"), FIELD ("reason"));
+  else if (g_str_equal (event, "closed"))
+    g_string_append_printf (line, "closed after carrying %s bytes out and %s bytes in",
+                            FIELD ("bytes_sent"), FIELD ("bytes_received"));
+  else if (g_str_equal (event, "error"))
+    g_string_append_printf (line, "error: %s", FIELD ("message"));
+  else if (g_str_equal (event, "ready"))
+    g_string_append_printf (line, "ready %s", FIELD ("listen"));
+  else
+    g_string_append_printf (line, "%s %s", event, FIELD ("message") ? FIELD ("message") : "");
+
+  if (FIELD ("session") != NULL)
+    g_string_append_printf (line, " [session %s]", FIELD ("session"));
+}
+
+#undef FIELD
+
 static void
 emit_vevent (const char *event,
              const char *first_key,
@@ -97,20 +133,18 @@ emit_vevent (const char *event,
     }
   else
     {
-      g_string_append_printf (line, "pt: %s", event);
+      g_autoptr(GHashTable) fields = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+
       for (const char *key = first_key; key != NULL; key = va_arg (args, const char *))
         {
           if (key[0] == '#')
-            g_string_append_printf (line, " %s=%" G_GUINT64_FORMAT, key + 1, va_arg (args, guint64));
+            g_hash_table_insert (fields, (gpointer) (key + 1),
+                                 g_strdup_printf ("%" G_GUINT64_FORMAT, va_arg (args, guint64)));
           else
-            {
-              const char *value = va_arg (args, const char *);
-
-              g_string_append_printf (line, " %s=%s", key, value ? value : "");
-            }
+            g_hash_table_insert (fields, (gpointer) key, g_strdup (va_arg (args, const char *)));
         }
+      format_human (line, event, fields);
     }
-
   write_stderr_line (line);
 }
 
