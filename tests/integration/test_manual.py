@@ -283,7 +283,8 @@ class TestManual(Base):
                     else:
                         got.add(data)
                     outstanding = max(0, outstanding - 1)
-                return len(got), foreign, corrupt
+                missing = sorted(sent[k][d] for d in sent[k] if d not in got)
+                return len(got), foreign, corrupt, missing
             finally:
                 sock.close()
 
@@ -291,14 +292,43 @@ class TestManual(Base):
         for w in workers:
             w.start()
         results = [w.join_ok(self.deadline.bound(90)) for w in workers]
-        for k, (n, foreign, corrupt) in enumerate(results):
+        for k, (n, foreign, corrupt, missing) in enumerate(results):
             self.assertEqual(foreign, [], "client %d received datagrams not meant for it" % k)
             self.assertEqual(corrupt, [], "client %d received corrupted payloads (seq)" % k)
             self.assertGreaterEqual(n, int(0.9 * n_dgrams),
                                     "client %d: only %d of %d replies" % (k, n, n_dgrams))
             if n != n_dgrams:
-                sys.stderr.write("NOTE: udp client %d got %d of %d replies on loopback\n"
-                                 % (k, n, n_dgrams))
+                sys.stderr.write("NOTE: udp client %d got %d of %d replies on loopback"
+                                 " (missing seq %s)\n" % (k, n, n_dgrams, missing))
+
+    def test_udp_datagram_sizes(self):
+        """Every datagram size up to 1200 bytes is carried (one at a time,
+        up to 3 tries each, so congestion cannot explain a loss)."""
+        echo = self.udp_echo()
+        srv = self.server("--allowed-udp", "127.0.0.1/32")
+        cli, (addr,) = self.pair(srv, echo.uri)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        lost = []
+        try:
+            for size in (1, 100, 512, 1000, 1100, 1135, 1136, 1150, 1180, 1200):
+                data = os.urandom(size)
+                for attempt in range(3):
+                    sock.sendto(data, addr)
+                    sock.settimeout(self.deadline.bound(1.0))
+                    try:
+                        while True:
+                            got, peer = sock.recvfrom(65535)
+                            if got == data:
+                                break
+                    except socket.timeout:
+                        continue
+                    break
+                else:
+                    lost.append(size)
+        finally:
+            sock.close()
+        self.assertEqual(lost, [], "datagrams of these sizes (bytes) never came back")
 
     # 5 -------------------------------------------------------------------
     def _assert_refused(self, cli, srv, source):
@@ -529,6 +559,40 @@ class TestManual(Base):
         rc = cli.wait_exit(self.deadline.bound(5))
         self.assertIn(rc, (0, 1), "client exit status %r" % rc)
 
+    def test_server_exits_on_stdin_eof(self):
+        """stdin EOF with no live session: exit 0; with a live session the
+        server keeps serving until that session ends."""
+        srv = self.server("--allowed-tcp", "127.0.0.1/32", name="server-idle")
+        srv.close_stdin()
+        rc = srv.wait_exit(self.deadline.bound(5))
+        self.assertEqual(rc, 0, "idle server: exit status %r after stdin EOF" % rc)
+
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.server("--allowed-tcp", "127.0.0.1/32")
+        cli, (addr,) = self.pair(srv, echo.uri)
+        srv.close_stdin()
+        # the live session must still carry data after the server's stdin ended
+        self.assert_echo(addr, 64 * 1024)
+        self.assertTrue(srv.alive(), "server exited on stdin EOF with a live session")
+        cli.signal(signal.SIGTERM)
+        self.assertEqual(cli.wait_exit(self.deadline.bound(5)), 0)
+        rc = srv.wait_exit(self.deadline.bound(30))
+        self.assertEqual(rc, 0, "server exit status %r after its last session ended" % rc)
+
+    def test_text_mode_ready(self):
+        """Without --json the client prints `ready 127.0.0.1:PORT`."""
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.server("--allowed-tcp", "127.0.0.1/32")
+        ice = ["--local-address", "127.0.0.1", "--no-stun"]
+        cli = self.client(echo.uri, ice=ice)
+        self.join(cli, srv)
+        idx, line, ev = cli.wait_err(
+            lambda l, e: re.match(r"^ready 127\.0\.0\.1:\d+$", l.strip()) is not None,
+            self.deadline.bound(T_READY), "a `ready 127.0.0.1:PORT` line")
+        self.assertIsNone(ev)
+        self.assertEqual(cli.events, [], "JSON on stderr without --json")
+        self.assert_echo(H.split_hostport(line.strip().split()[1]), 64 * 1024)
+
     # 13 ------------------------------------------------------------------
     def test_config_file(self):
         echo = self.tcp_service(H.echo_handler, "echo")
@@ -597,7 +661,8 @@ def main(argv):
     sys.stderr.write("pt binary: %s\n" % PT)
     if not os.access(PT, os.X_OK):
         sys.stderr.write("pt binary not found or not executable: %s\n" % PT)
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result)
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result,
+                                    descriptions=False)
     try:
         result = runner.run(suite)
     finally:
