@@ -721,3 +721,30 @@ def start_coturn(tmpdir, deadline, user="u", password="p"):
 
 def make_tmpdir(prefix):
     return tempfile.mkdtemp(prefix=prefix)
+
+
+def tcp_connections_to(port, pids):
+    """Number of ESTABLISHED TCP connections to 127.0.0.1:@port owned by
+    the processes @pids (Linux /proc; None where /proc is not readable)."""
+    inodes = set()
+    try:
+        for pid in pids:
+            fd_dir = "/proc/%d/fd" % pid
+            for fd in os.listdir(fd_dir):
+                try:
+                    link = os.readlink(os.path.join(fd_dir, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        with open("/proc/net/tcp") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return None
+    want = "0100007F:%04X" % port
+    n = 0
+    for row in rows:
+        cols = row.split()
+        if cols[2] == want and cols[3] == "01" and cols[9] in inodes:
+            n += 1
+    return n

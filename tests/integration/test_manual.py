@@ -440,6 +440,11 @@ class TestManual(Base):
         if "path" in sup:
             self.assertEqual(sup["path"], "relay", "server's tunnel path is %r" % sup["path"])
         self.assert_echo(addr, 1 * MiB)
+        if "transport=tcp" in suffix:
+            n = H.tcp_connections_to(port, [cli.pid, srv.pid])
+            if n is not None:
+                self.assertGreaterEqual(n, 2, "with ?transport=tcp, client and server should "
+                                        "each hold a TCP connection to coturn; found %d" % n)
 
     def test_relay_only_coturn(self):
         self._relay("")
