@@ -204,7 +204,16 @@ on_quic_closed (PtQuicConn *quic,
                 GError     *error,
                 PtTunnel   *self)
 {
-  if (error != NULL)
+  if (error != NULL && self->role == PT_TUNNEL_ROLE_SERVER && self->state == PT_TUNNEL_STATE_UP &&
+      g_error_matches (error, PT_QUIC_ERROR, PT_QUIC_ERROR_PEER_CLOSED))
+    {
+      /* A client leaving, even upset (say, at a refused forward), is how a
+       * server's session ends: keep its reason, but it is no failure here. */
+      g_clear_error (&self->error);
+      self->error = g_error_copy (error);
+      pt_tunnel_finish (self);
+    }
+  else if (error != NULL)
     pt_tunnel_fail (self, error);
   else
     {
