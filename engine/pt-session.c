@@ -259,8 +259,11 @@ tcp_conn_pump_in (TcpConn *tc)
         }
 
       add_bytes (self, TRUE, n);
-      _pt_quic_conn_stream_send (self->conn, tc->stream_id,
-                                 g_bytes_new_take (g_steal_pointer (&buf), n));
+      {
+        g_autoptr(GBytes) chunk = g_bytes_new_take (g_steal_pointer (&buf), n);
+
+        _pt_quic_conn_stream_send (self->conn, tc->stream_id, chunk);
+      }
     }
 }
 
@@ -411,7 +414,11 @@ tcp_accept_cb (GSocket      *socket,
       tc = tcp_conn_new (self, forward, stream_id, g_steal_pointer (&client));
       g_debug ("stream %" G_GINT64_FORMAT ": new connection for %s",
                stream_id, forward->spec->host);
-      _pt_quic_conn_stream_send (self->conn, stream_id, g_bytes_new (&header, 1));
+      {
+        g_autoptr(GBytes) bytes = g_bytes_new (&header, 1);
+
+        _pt_quic_conn_stream_send (self->conn, stream_id, bytes);
+      }
       tcp_conn_pump_in (tc);
     }
 
