@@ -646,7 +646,11 @@ line_read_cb (GObject      *object,
           r->in_block = FALSE;
           r->func (block, r->user_data);
           if (reader != r)
-            return; /* reading was stopped */
+            {
+              /* Stopped from the callback: no read is pending to free it. */
+              reader_free (r);
+              return;
+            }
         }
     }
 
