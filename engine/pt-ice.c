@@ -9,8 +9,13 @@
 #include <string.h>
 
 #include <agent.h>
+#include <gnutls/crypto.h>
 
 #include "pt-ice-private.h"
+#include "pt-stun-private.h"
+
+#define PT_ICE_PROBE_TIMEOUT_MS  1500
+#define PT_ICE_PROBE_RESEND_MS   300
 
 struct _PtIce
 {
@@ -33,10 +38,19 @@ struct _PtIce
   GTask            *gather_task;
   GSource          *gather_timeout;
   guint             resolves_pending;
-  char             *stun_ip;         /* first STUN server that resolved */
+  GPtrArray        *stun_addrs;      /* GInetSocketAddress*, parallel to the STUN servers; NULL = unresolved */
+  char             *stun_ip;         /* the one given to libnice */
   guint16           stun_port;
   GPtrArray        *turn_ips;        /* parallel to config's TURN servers; NULL = unresolved */
   GCancellable     *resolve_cancellable;
+
+  /* Probing several STUN servers */
+  GSocket          *probe_socket[2]; /* IPv4, IPv6 */
+  GSource          *probe_watch[2];
+  GSource          *probe_resend;
+  GPtrArray        *probe_targets;   /* GInetSocketAddress*, those that resolved */
+  guint8           *probe_txids;
+  guint             probe_sends;
 };
 
 enum { PROP_0, PROP_PATH_KIND, N_PROPS };
@@ -49,6 +63,7 @@ static guint pending_closes;
 G_DEFINE_FINAL_TYPE (PtIce, pt_ice, G_TYPE_OBJECT)
 
 static void pt_ice_start_gathering (PtIce *self);
+static void stop_probe (PtIce *self);
 
 guint
 _pt_ice_get_pending_closes (void)
@@ -97,6 +112,7 @@ pt_ice_dispose (GObject *object)
   PtIce *self = PT_ICE (object);
 
   _pt_ice_close (self);
+  stop_probe (self);
   g_clear_pointer (&self->gather_timeout, g_source_destroy);
   G_OBJECT_CLASS (pt_ice_parent_class)->dispose (object);
 }
@@ -108,6 +124,7 @@ pt_ice_finalize (GObject *object)
 
   g_clear_pointer (&self->config, pt_ice_config_unref);
   g_clear_pointer (&self->turn_ips, g_ptr_array_unref);
+  g_clear_pointer (&self->stun_addrs, g_ptr_array_unref);
   g_clear_object (&self->resolve_cancellable);
   g_free (self->stun_ip);
   G_OBJECT_CLASS (pt_ice_parent_class)->finalize (object);
@@ -496,14 +513,180 @@ pt_ice_start_gathering (PtIce *self)
     }
 }
 
+/* STUN servers: libnice takes one, so when there are several, the first to
+ * answer a Binding request gets the job. */
+
+static void
+set_stun_address (PtIce      *self,
+                  int         index,
+                  char       *ip,      /* owned */
+                  guint16     port)
+{
+  g_autofree char *owned = ip;
+  g_autoptr(GInetAddress) inet = ip ? g_inet_address_new_from_string (ip) : NULL;
+
+  if (inet == NULL || index < 0 || (guint) index >= self->stun_addrs->len)
+    return;
+  g_clear_object (&g_ptr_array_index (self->stun_addrs, index));
+  g_ptr_array_index (self->stun_addrs, index) = g_inet_socket_address_new (inet, port);
+}
+
+static void
+use_stun_server (PtIce              *self,
+                 GInetSocketAddress *address)
+{
+  g_free (self->stun_ip);
+  self->stun_ip = g_inet_address_to_string (g_inet_socket_address_get_address (address));
+  self->stun_port = g_inet_socket_address_get_port (address);
+  g_debug ("STUN server: %s port %u", self->stun_ip, self->stun_port);
+}
+
+static void
+stop_probe (PtIce *self)
+{
+  for (guint f = 0; f < 2; f++)
+    {
+      if (self->probe_watch[f] != NULL)
+        {
+          g_source_destroy (self->probe_watch[f]);
+          g_clear_pointer (&self->probe_watch[f], g_source_unref);
+        }
+      if (self->probe_socket[f] != NULL)
+        g_socket_close (self->probe_socket[f], NULL);
+      g_clear_object (&self->probe_socket[f]);
+    }
+  g_clear_pointer (&self->probe_resend, g_source_destroy);
+  g_clear_pointer (&self->probe_targets, g_ptr_array_unref);
+  g_clear_pointer (&self->probe_txids, g_free);
+}
+
+static void
+finish_probe (PtIce              *self,
+              GInetSocketAddress *winner)
+{
+  if (winner != NULL)
+    use_stun_server (self, winner);
+  else
+    g_debug ("no STUN server answered within %d ms: going on without one",
+             PT_ICE_PROBE_TIMEOUT_MS);
+  stop_probe (self);
+  pt_ice_start_gathering (self);
+}
+
+static void
+send_probes (PtIce *self)
+{
+  for (guint i = 0; i < self->probe_targets->len; i++)
+    {
+      GSocketAddress *target = g_ptr_array_index (self->probe_targets, i);
+      guint f = g_socket_address_get_family (target) == G_SOCKET_FAMILY_IPV4 ? 0 : 1;
+      guint8 request[PT_STUN_HEADER_LEN];
+
+      if (self->probe_socket[f] == NULL)
+        continue;
+      _pt_stun_write_binding_request (request, self->probe_txids + i * PT_STUN_TXID_LEN);
+      /* Unreachable networks fail here at once: the others still get a chance. */
+      g_socket_send_to (self->probe_socket[f], target, (const char *) request,
+                        sizeof request, NULL, NULL);
+    }
+  self->probe_sends++;
+}
+
+static gboolean
+probe_resend_cb (gpointer user_data)
+{
+  PtIce *self = user_data;
+
+  if ((self->probe_sends + 1) * PT_ICE_PROBE_RESEND_MS > PT_ICE_PROBE_TIMEOUT_MS)
+    {
+      self->probe_resend = NULL;
+      finish_probe (self, NULL);
+      return G_SOURCE_REMOVE;
+    }
+  send_probes (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+probe_readable_cb (GSocket      *socket,
+                   GIOCondition  condition,
+                   gpointer      user_data)
+{
+  PtIce *self = user_data;
+  guint8 buf[1500];
+
+  for (;;)
+    {
+      gssize n = g_socket_receive (socket, (char *) buf, sizeof buf, NULL, NULL);
+      int index;
+
+      if (n < 0)
+        return G_SOURCE_CONTINUE;
+
+      index = _pt_stun_match_response (buf, n, self->probe_txids, self->probe_targets->len);
+      if (index >= 0)
+        {
+          g_autoptr(GInetSocketAddress) winner =
+            g_object_ref (g_ptr_array_index (self->probe_targets, index));
+
+          finish_probe (self, winner);
+          return G_SOURCE_REMOVE;
+        }
+    }
+}
+
+static void
+choose_stun_server (PtIce *self)
+{
+  g_autoptr(GPtrArray) targets = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; self->stun_addrs && i < self->stun_addrs->len; i++)
+    if (g_ptr_array_index (self->stun_addrs, i) != NULL)
+      g_ptr_array_add (targets, g_object_ref (g_ptr_array_index (self->stun_addrs, i)));
+
+  if (targets->len <= 1 || self->closed)
+    {
+      if (targets->len == 1)
+        use_stun_server (self, g_ptr_array_index (targets, 0));
+      pt_ice_start_gathering (self);
+      return;
+    }
+
+  g_debug ("probing %u STUN servers", targets->len);
+  self->probe_targets = g_steal_pointer (&targets);
+  self->probe_txids = g_malloc (self->probe_targets->len * PT_STUN_TXID_LEN);
+  gnutls_rnd (GNUTLS_RND_NONCE, self->probe_txids, self->probe_targets->len * PT_STUN_TXID_LEN);
+
+  for (guint f = 0; f < 2; f++)
+    {
+      GSocketFamily family = f == 0 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6;
+
+      self->probe_socket[f] = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM,
+                                            G_SOCKET_PROTOCOL_UDP, NULL);
+      if (self->probe_socket[f] == NULL)
+        continue;
+      g_socket_set_blocking (self->probe_socket[f], FALSE);
+      self->probe_watch[f] = g_socket_create_source (self->probe_socket[f], G_IO_IN, NULL);
+      g_source_set_callback (self->probe_watch[f], (GSourceFunc) probe_readable_cb, self, NULL);
+      g_source_attach (self->probe_watch[f], g_main_context_get_thread_default ());
+    }
+
+  send_probes (self);
+  self->probe_resend = g_timeout_source_new (PT_ICE_PROBE_RESEND_MS);
+  g_source_set_callback (self->probe_resend, probe_resend_cb, self, NULL);
+  g_source_set_static_name (self->probe_resend, "[pt] STUN probe");
+  g_source_attach (self->probe_resend, g_main_context_get_thread_default ());
+  g_source_unref (self->probe_resend);
+}
+
 /* Name resolution with a deadline */
 
 typedef struct
 {
-  PtIce *self;      /* owned */
-  int    turn_index; /* -1: a STUN server */
-  int    stun_index;
-  guint16 port;
+  PtIce   *self;       /* owned */
+  int      turn_index; /* -1: a STUN server */
+  int      stun_index; /* -1: a TURN server */
+  guint16  port;
 } ResolveData;
 
 static void
@@ -512,7 +695,7 @@ resolve_done (PtIce *self)
   if (--self->resolves_pending == 0)
     {
       g_clear_pointer (&self->gather_timeout, g_source_destroy);
-      pt_ice_start_gathering (self);
+      choose_stun_server (self);
     }
 }
 
@@ -544,13 +727,8 @@ lookup_cb (GObject      *object,
     {
       if (data->turn_index >= 0)
         g_ptr_array_index (self->turn_ips, data->turn_index) = pick_address (addresses);
-      else if (self->stun_ip == NULL)
-        {
-          /* Servers resolve in parallel; the first in the user's order that
-           * answered in time wins only when it comes first — good enough. */
-          self->stun_ip = pick_address (addresses);
-          self->stun_port = data->port;
-        }
+      else
+        set_stun_address (self, data->stun_index, pick_address (addresses), data->port);
     }
   g_resolver_free_addresses (addresses);
   g_free (data);
@@ -568,7 +746,7 @@ resolve_timeout_cb (gpointer user_data)
   self->gather_timeout = NULL;
   self->resolves_pending = 0;
   g_cancellable_cancel (self->resolve_cancellable);
-  pt_ice_start_gathering (self);
+  choose_stun_server (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -576,7 +754,8 @@ static void
 resolve (PtIce      *self,
          const char *host,
          guint16     port,
-         int         turn_index)
+         int         turn_index,
+         int         stun_index)
 {
   g_autoptr(GResolver) resolver = NULL;
   ResolveData *data;
@@ -585,17 +764,15 @@ resolve (PtIce      *self,
     {
       if (turn_index >= 0)
         g_ptr_array_index (self->turn_ips, turn_index) = g_strdup (host);
-      else if (self->stun_ip == NULL)
-        {
-          self->stun_ip = g_strdup (host);
-          self->stun_port = port;
-        }
+      else
+        set_stun_address (self, stun_index, g_strdup (host), port);
       return;
     }
 
   data = g_new0 (ResolveData, 1);
   data->self = g_object_ref (self);
   data->turn_index = turn_index;
+  data->stun_index = stun_index;
   data->port = port;
   resolver = g_resolver_get_default ();
   self->resolves_pending++;
@@ -620,6 +797,8 @@ _pt_ice_gather_async (PtIce               *self,
   self->resolve_cancellable = g_cancellable_new ();
   self->turn_ips = g_ptr_array_new_full (turn->len, g_free);
   g_ptr_array_set_size (self->turn_ips, turn->len);
+  self->stun_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_object_unref);
+  g_ptr_array_set_size (self->stun_addrs, g_strv_length ((char **) stun));
 
   /* Count the lookups first so that one finishing early cannot start gathering. */
   self->resolves_pending = 1;
@@ -630,14 +809,14 @@ _pt_ice_gather_async (PtIce               *self,
 
       if (addr != NULL)
         resolve (self, g_network_address_get_hostname (G_NETWORK_ADDRESS (addr)),
-                 g_network_address_get_port (G_NETWORK_ADDRESS (addr)), -1);
+                 g_network_address_get_port (G_NETWORK_ADDRESS (addr)), -1, i);
     }
 
   for (guint i = 0; i < turn->len; i++)
     {
       const PtTurnServer *server = g_ptr_array_index (turn, i);
 
-      resolve (self, server->host, server->port, i);
+      resolve (self, server->host, server->port, i, -1);
     }
 
   if (self->resolves_pending > 1)
