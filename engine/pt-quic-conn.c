@@ -38,8 +38,10 @@
 #define PT_QUIC_DATA_EVENT_MAX     (64 * 1024)
 #define PT_QUIC_MAX_CLOSE_RESENDS  64
 #define PT_QUIC_MAX_REASON_LEN     256
+#define PT_QUIC_STALL_TIMEOUT_MS   10000
 
 #define PT_QUIC_INITIAL_RTT        (100 * NGTCP2_MILLISECONDS)
+#define PT_QUIC_MAX_ACK_DELAY      (5 * NGTCP2_MILLISECONDS)
 #define PT_QUIC_MAX_WINDOW         (16 * 1024 * 1024)
 #define PT_QUIC_MAX_STREAM_WINDOW  (6 * 1024 * 1024)
 #define PT_QUIC_INITIAL_MAX_DATA   (8 * 1024 * 1024)
@@ -145,6 +147,7 @@ struct _PtQuicConn
   GQueue            pending_rx;     /* GBytes received while busy */
 
   gboolean          peer_certificate_rejected;
+  gint64            stalled_since;  /* µs, 0 when not stalled: see pt_quic_conn_check_stall() */
   GBytes           *close_packet;   /* our CONNECTION_CLOSE, resent in the closing period */
   guint             received_after_close;
 
@@ -202,7 +205,7 @@ pt_quic_conn_enter_state (PtQuicConn  *self,
   if (self->state == state)
     return;
 
-  g_debug ("%s %p: %s → %s",
+  g_debug ("%s %p: %s -> %s",
            self->is_client ? "Client" : "Server", self,
            pt_quic_state_to_string (self->state),
            pt_quic_state_to_string (state));
@@ -386,6 +389,43 @@ pt_quic_conn_queue_event (PtQuicConn      *self,
   return event;
 }
 
+/* ngtcp2 0.12 counts the PINGs it adds to ACK-only packets as bytes in
+ * flight but arms no probe timeout for them.  If every ACK for such packets
+ * is lost while the congestion window is full, nothing can ever be sent
+ * again (the peer's keepalives keep the connection from idling out): a
+ * silent hang.  Detect it, so that it becomes an error after a while.
+ * Returns the deadline in µs, or -1. */
+static gint64
+pt_quic_conn_check_stall (PtQuicConn *self)
+{
+  ngtcp2_conn_stat stat;
+
+  if (self->state != PT_QUIC_STATE_ESTABLISHED)
+    {
+      self->stalled_since = 0;
+      return -1;
+    }
+
+  ngtcp2_conn_get_conn_stat (self->conn, &stat);
+  if (stat.bytes_in_flight < stat.cwnd || stat.loss_detection_timer != UINT64_MAX)
+    {
+      if (self->stalled_since != 0)
+        g_debug ("%s %p: no longer stalled", self->is_client ? "Client" : "Server", self);
+      self->stalled_since = 0;
+      return -1;
+    }
+
+  if (self->stalled_since == 0)
+    {
+      g_debug ("%s %p: congestion window full and no probe timer (%" G_GUINT64_FORMAT
+               " bytes in flight): watching for a stall",
+               self->is_client ? "Client" : "Server", self, (guint64) stat.bytes_in_flight);
+      self->stalled_since = g_get_monotonic_time ();
+    }
+
+  return self->stalled_since + (gint64) PT_QUIC_STALL_TIMEOUT_MS * 1000;
+}
+
 static void
 pt_quic_conn_rearm (PtQuicConn *self)
 {
@@ -411,8 +451,12 @@ pt_quic_conn_rearm (PtQuicConn *self)
 
           /* Round up: the timer must not fire before the expiry, or
            * ngtcp2_conn_handle_expiry() has nothing to do and we spin. */
+          gint64 stall_deadline = pt_quic_conn_check_stall (self);
+
           if (expiry != UINT64_MAX)
             ready_time = (gint64) ((expiry + NGTCP2_MICROSECONDS - 1) / NGTCP2_MICROSECONDS);
+          if (stall_deadline >= 0 && (ready_time < 0 || stall_deadline < ready_time))
+            ready_time = stall_deadline;
         }
     }
 
@@ -835,7 +879,7 @@ pt_quic_conn_peer_close_error (PtQuicConn *self)
   ngtcp2_conn_get_connection_close_error (self->conn, &ccerr);
   reason = pt_quic_sanitize_reason (ccerr.reason, ccerr.reasonlen);
 
-  g_debug ("The peer closed the connection (type %d, error 0x%" G_GINT64_MODIFIER "x, reason “%s”)",
+  g_debug ("The peer closed the connection (type %d, error 0x%" G_GINT64_MODIFIER "x, reason '%s')",
            (int) ccerr.type, (guint64) ccerr.error_code, reason ? reason : "");
 
   switch (ccerr.type)
@@ -998,14 +1042,39 @@ on_get_new_connection_id (ngtcp2_conn *conn,
   return 0;
 }
 
+static void
+pt_quic_conn_established (PtQuicConn *self)
+{
+  pt_quic_conn_enter_state (self, PT_QUIC_STATE_ESTABLISHED);
+  pt_quic_conn_queue_event (self, PT_QUIC_EVENT_HANDSHAKE_COMPLETED, -1);
+}
+
+/* A server has verified the client's certificate when its TLS handshake
+ * completes.  A TLS 1.3 client completes before the server has seen the
+ * client's certificate: it waits for HANDSHAKE_DONE (confirmation), so that
+ * "handshake-completed" always means both sides accepted each other. */
 static int
 on_handshake_completed (ngtcp2_conn *conn,
                         void        *user_data)
 {
   PtQuicConn *self = user_data;
 
-  pt_quic_conn_enter_state (self, PT_QUIC_STATE_ESTABLISHED);
-  pt_quic_conn_queue_event (self, PT_QUIC_EVENT_HANDSHAKE_COMPLETED, -1);
+  if (self->is_client)
+    g_debug ("Client %p: TLS handshake done, waiting for the server's confirmation", self);
+  else
+    pt_quic_conn_established (self);
+
+  return 0;
+}
+
+static int
+on_handshake_confirmed (ngtcp2_conn *conn,
+                        void        *user_data)
+{
+  PtQuicConn *self = user_data;
+
+  if (self->is_client)
+    pt_quic_conn_established (self);
 
   return 0;
 }
@@ -1349,6 +1418,7 @@ pt_quic_conn_create (PtQuicConn          *self,
   callbacks.rand = pt_quic_rand;
   callbacks.get_new_connection_id = on_get_new_connection_id;
   callbacks.handshake_completed = on_handshake_completed;
+  callbacks.handshake_confirmed = on_handshake_confirmed;
   callbacks.stream_open = on_stream_open;
   callbacks.recv_stream_data = on_recv_stream_data;
   callbacks.acked_stream_data_offset = on_acked_stream_data_offset;
@@ -1374,6 +1444,7 @@ pt_quic_conn_create (PtQuicConn          *self,
   params.initial_max_streams_bidi = PT_QUIC_MAX_STREAMS_BIDI;
   params.initial_max_streams_uni = 0;
   params.max_idle_timeout = (ngtcp2_duration) PT_QUIC_IDLE_TIMEOUT_MS * NGTCP2_MILLISECONDS;
+  params.max_ack_delay = PT_QUIC_MAX_ACK_DELAY;
   params.max_datagram_frame_size = 65535;
   params.disable_active_migration = 1;
   params.grease_quic_bit = 0;   /* ngtcp2 0.12 overrides this: see pt_quic_rand() */
@@ -1476,6 +1547,26 @@ pt_quic_conn_on_timer (gpointer user_data)
       const guint8 *data = g_bytes_get_data (packet, &len);
 
       pt_quic_conn_read (self, data, len);
+    }
+
+  if (self->stalled_since != 0 &&
+      self->state == PT_QUIC_STATE_ESTABLISHED &&
+      g_get_monotonic_time () >= self->stalled_since + (gint64) PT_QUIC_STALL_TIMEOUT_MS * 1000 &&
+      pt_quic_conn_check_stall (self) >= 0)
+    {
+      ngtcp2_connection_close_error ccerr;
+      static const char reason[] = "stalled: no acknowledgements";
+
+      ngtcp2_connection_close_error_default (&ccerr);
+      ngtcp2_connection_close_error_set_transport_error (&ccerr, NGTCP2_INTERNAL_ERROR,
+                                                         (const uint8_t *) reason,
+                                                         strlen (reason));
+      pt_quic_conn_send_close (self, &ccerr);
+      pt_quic_conn_set_closed (self,
+                               g_error_new (PT_QUIC_ERROR, PT_QUIC_ERROR_IDLE_TIMEOUT,
+                                            "the connection stalled: no acknowledgement from "
+                                            "the peer for %d s (the path loses too many packets)",
+                                            PT_QUIC_STALL_TIMEOUT_MS / 1000));
     }
 
   if (self->state != PT_QUIC_STATE_CLOSED && self->conn != NULL)

@@ -4,7 +4,8 @@
  *
  * Each connection's send function queues the packet for the other one; an
  * idle source delivers the queue, so no call ever re-enters a connection
- * from inside its own send function.  The pipe can drop every n-th packet.
+ * from inside its own send function.  The pipe can drop every n-th packet
+ * of each direction.
  * Every wait runs the main loop against a deadline.
  */
 #define G_LOG_DOMAIN "test-quic"
@@ -65,6 +66,7 @@ typedef struct
   GQueue     packets;           /* GBytes */
   guint      idle_id;
   Side      *to;
+  guint      n_packets;
 } Direction;
 
 struct _Fixture
@@ -146,7 +148,8 @@ pipe_send (const guint8 *packet,
     f->n_fixed_bit_cleared++;
 
   f->n_packets++;
-  if (f->drop_every != 0 && f->n_packets % f->drop_every == 0)
+  dir->n_packets++;
+  if (f->drop_every != 0 && dir->n_packets % f->drop_every == 0)
     {
       f->n_dropped++;
       return;
@@ -428,6 +431,12 @@ both_established (Fixture *f)
 }
 
 static gboolean
+client_closed (Fixture *f)
+{
+  return f->client.closed_count > 0;
+}
+
+static gboolean
 both_closed (Fixture *f)
 {
   return f->client.closed_count > 0 && f->server.closed_count > 0;
@@ -544,7 +553,7 @@ test_handshake (Fixture       *f,
   g_assert_cmpuint (_pt_quic_conn_get_bytes_received (f->server.conn), ==,
                     _pt_quic_conn_get_bytes_sent (f->client.conn));
   g_assert_cmpuint (_pt_quic_conn_get_rtt_us (f->client.conn), >, 0);
-  g_test_message ("handshake: %u packets, client RTT %" G_GUINT64_FORMAT " µs",
+  g_test_message ("handshake: %u packets, client RTT %" G_GUINT64_FORMAT " us",
                   f->n_packets, _pt_quic_conn_get_rtt_us (f->client.conn));
 
   fixture_close (f);
@@ -595,7 +604,7 @@ run_big_echo (Fixture *f)
   g_assert_cmpuint (_pt_quic_conn_stream_get_queued (f->client.conn, stream_id), ==, 0);
 
   g_test_message ("4 MiB echoed (8 MiB moved) in %.3f s: %.1f MB/s each way; "
-                  "%u packets, %u dropped, RTT %" G_GUINT64_FORMAT " µs",
+                  "%u packets, %u dropped, RTT %" G_GUINT64_FORMAT " us",
                   elapsed, BIG_TRANSFER / elapsed / 1e6, f->n_packets, f->n_dropped,
                   _pt_quic_conn_get_rtt_us (f->client.conn));
 
@@ -812,11 +821,33 @@ test_wrong_pin_on_server (Fixture       *f,
 
   run_until (f, both_closed, "both sides to refuse");
 
-  /* TLS 1.3: the client finishes before the server has seen its
-   * certificate, so it may report a completed handshake first. */
+  /* The client's TLS finishes before the server has seen its certificate:
+   * it must still not report a completed handshake. */
+  g_assert_false (f->client.handshake);
   g_assert_false (f->server.handshake);
   g_assert_error (f->client.error, PT_QUIC_ERROR, PT_QUIC_ERROR_HANDSHAKE);
   g_assert_error (f->server.error, PT_QUIC_ERROR, PT_QUIC_ERROR_PEER_CERTIFICATE);
+}
+
+static void
+test_handshake_timeout (Fixture       *f,
+                        gconstpointer  data)
+{
+  if (!g_test_slow ())
+    {
+      g_test_skip ("waits for the 15 s handshake timeout: run with -m slow");
+      return;
+    }
+
+  /* A path that loses everything. */
+  f->drop_every = 1;
+  fixture_create (f, NULL, NULL);
+  _pt_quic_conn_start (f->client.conn);
+
+  run_until (f, client_closed, "the handshake timeout");
+
+  g_assert_false (f->client.handshake);
+  g_assert_error (f->client.error, PT_QUIC_ERROR, PT_QUIC_ERROR_HANDSHAKE);
 }
 
 static void
@@ -930,6 +961,7 @@ main (int   argc,
   ADD ("datagram-max-size", test_datagram_max_size);
   ADD ("wrong-pin-on-client", test_wrong_pin_on_client);
   ADD ("wrong-pin-on-server", test_wrong_pin_on_server);
+  ADD ("handshake-timeout", test_handshake_timeout);
   ADD ("clean-close-by-server", test_clean_close_by_server);
   ADD ("close-with-error", test_close_with_error);
   ADD ("stream-abort", test_stream_abort);
