@@ -2001,11 +2001,13 @@ _pt_quic_conn_get_max_datagram (PtQuicConn *self)
     return 0;
 
   /* The peer's limit counts the frame type (1 byte) and length (2 bytes
-   * below 16 KiB); the packet must fit the smallest UDP payload QUIC
-   * guarantees, whatever the path MTU turns out to be. */
+   * below 16 KiB); the packet must fit what the path carries: 1200 bytes
+   * until path-MTU discovery proves more (up to 1452, enough for a full
+   * 1280-byte IPv6 minimum-MTU datagram and most VPN payloads). */
   frame_max = (gsize) MIN (params->max_datagram_frame_size - 3, G_MAXSIZE);
 
-  return MIN (frame_max, (gsize) (NGTCP2_MAX_UDP_PAYLOAD_SIZE - PT_QUIC_DATAGRAM_OVERHEAD));
+  return MIN (frame_max,
+              ngtcp2_conn_get_path_max_tx_udp_payload_size (self->conn) - PT_QUIC_DATAGRAM_OVERHEAD);
 }
 
 gboolean
