@@ -44,6 +44,9 @@ void        _pt_ice_fill_local        (PtIce               *self,
 gboolean    _pt_ice_set_remote        (PtIce               *self,
                                        const PtSignal      *remote,
                                        GError             **error);
+/* Starts the connectivity checks over, same credentials and candidates: the
+ * peer may simply not have started yet (a block still being pasted). */
+void        _pt_ice_retry_checks      (PtIce               *self);
 void        _pt_ice_set_receive_func  (PtIce               *self,
                                        PtIceReceiveFunc     func,
                                        gpointer             user_data);

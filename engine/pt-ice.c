@@ -29,6 +29,7 @@ struct _PtIce
   PtIceReceiveFunc  receive_func;
   gpointer          receive_data;
 
+  PtSignal         *remote;          /* the peer's credentials and candidates, for retries */
   PtPathKind        path_kind;
   gboolean          connected;
   gboolean          failed;
@@ -123,6 +124,7 @@ pt_ice_finalize (GObject *object)
   PtIce *self = PT_ICE (object);
 
   g_clear_pointer (&self->config, pt_ice_config_unref);
+  g_clear_pointer (&self->remote, pt_signal_free);
   g_clear_pointer (&self->turn_ips, g_ptr_array_unref);
   g_clear_pointer (&self->stun_addrs, g_ptr_array_unref);
   g_clear_object (&self->resolve_cancellable);
@@ -889,21 +891,14 @@ _pt_ice_fill_local (PtIce    *self,
   g_array_append_vals (signal->candidates, all->data, MIN (all->len, PT_ICE_MAX_OFFERED));
 }
 
-gboolean
-_pt_ice_set_remote (PtIce           *self,
-                    const PtSignal  *remote,
-                    GError         **error)
+/* Hands the stored remote side to the agent: checks start. */
+static gboolean
+apply_remote (PtIce   *self,
+              GError **error)
 {
+  const PtSignal *remote = self->remote;
   GSList *list = NULL;
   int added;
-
-  g_return_val_if_fail (PT_IS_ICE (self), FALSE);
-
-  if (self->agent == NULL)
-    {
-      g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE, "ICE is not ready for the peer yet");
-      return FALSE;
-    }
 
   if (!nice_agent_set_remote_credentials (self->agent, self->stream_id, remote->ufrag, remote->pwd))
     {
@@ -955,6 +950,63 @@ _pt_ice_set_remote (PtIce           *self,
 
   g_debug ("%d remote candidates added", added);
   return TRUE;
+}
+
+static PtSignal *
+copy_remote (const PtSignal *remote)
+{
+  PtSignal *copy = pt_signal_new (remote->kind);
+
+  copy->ufrag = g_strdup (remote->ufrag);
+  copy->pwd = g_strdup (remote->pwd);
+  g_array_append_vals (copy->candidates, remote->candidates->data, remote->candidates->len);
+  return copy;
+}
+
+gboolean
+_pt_ice_set_remote (PtIce           *self,
+                    const PtSignal  *remote,
+                    GError         **error)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), FALSE);
+
+  if (self->agent == NULL || self->remote != NULL)
+    {
+      g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE,
+                   self->agent == NULL ? "ICE is not ready for the peer yet"
+                                       : "ICE already has its peer");
+      return FALSE;
+    }
+
+  self->remote = copy_remote (remote);
+  return apply_remote (self, error);
+}
+
+void
+_pt_ice_retry_checks (PtIce *self)
+{
+  g_autofree char *ufrag = NULL;
+  g_autofree char *pwd = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (PT_IS_ICE (self));
+
+  if (self->agent == NULL || self->remote == NULL || self->connected || self->closed)
+    return;
+
+  g_debug ("no path to the peer yet: checking again");
+
+  /* An ICE restart forgets the checks but keeps the local candidates (and
+   * their TURN allocations); putting the old credentials back keeps the
+   * block the peer holds valid. */
+  nice_agent_get_local_credentials (self->agent, self->stream_id, &ufrag, &pwd);
+  nice_agent_restart_stream (self->agent, self->stream_id);
+  nice_agent_set_local_credentials (self->agent, self->stream_id, ufrag, pwd);
+  explicit_bzero (pwd, strlen (pwd));
+  self->failed = FALSE;
+
+  if (!apply_remote (self, &error))
+    g_debug ("retrying checks failed: %s", error->message);
 }
 
 void

@@ -15,7 +15,11 @@
 #include "pt-quic-conn-private.h"
 #include "pt-session-private.h"
 
-#define PT_TUNNEL_CONNECT_TIMEOUT_S 30
+/* The client connects as soon as it has the answer; the server waits as long
+ * as its answer stays valid, for the user to carry it across. */
+#define PT_TUNNEL_CONNECT_TIMEOUT_S  30
+#define PT_TUNNEL_SERVER_WAIT_S      PT_SIGNAL_FRESH_SECONDS
+#define PT_TUNNEL_ICE_RETRY_MS       1000
 
 struct _PtTunnel
 {
@@ -35,6 +39,7 @@ struct _PtTunnel
   PtQuicConn     *quic;
   PtSession      *session;
   GSource        *connect_timeout;
+  GSource        *ice_retry;
 
   /* Client */
   GPtrArray      *forwards;          /* PtForwardSpec* */
@@ -92,6 +97,7 @@ teardown (PtTunnel   *self,
           const char *reason)
 {
   g_clear_pointer (&self->connect_timeout, g_source_destroy);
+  g_clear_pointer (&self->ice_retry, g_source_destroy);
   if (self->session != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->session, self);
@@ -158,13 +164,40 @@ on_ice_connected (PtIce    *ice,
   _pt_quic_conn_start (self->quic);
 }
 
+static gboolean
+ice_retry_cb (gpointer user_data)
+{
+  PtTunnel *self = user_data;
+
+  self->ice_retry = NULL;
+  _pt_ice_retry_checks (self->ice);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_ice_failed (PtIce    *ice,
                GError   *error,
                PtTunnel *self)
 {
+  /* Checks failing before the deadline usually mean the peer has not
+   * started yet (its block is still being pasted): both sides keep
+   * checking, which also keeps holes in their NATs open for each other.
+   * The connect deadline decides when to give up. */
+  if (self->state == PT_TUNNEL_STATE_CHECKING && self->connect_timeout != NULL)
+    {
+      if (self->ice_retry == NULL)
+        {
+          self->ice_retry = g_timeout_source_new (PT_TUNNEL_ICE_RETRY_MS);
+          g_source_set_callback (self->ice_retry, ice_retry_cb, self, NULL);
+          g_source_set_static_name (self->ice_retry, "[pt] ICE retry");
+          g_source_attach (self->ice_retry, g_main_context_get_thread_default ());
+          g_source_unref (self->ice_retry);
+        }
+      return;
+    }
+
   /* Once QUIC is up, consent freshness failing shows as an idle timeout too;
-   * before that it is the reason the tunnel cannot come up. */
+   * during the handshake it is the reason the tunnel cannot come up. */
   if (self->state == PT_TUNNEL_STATE_CHECKING || self->state == PT_TUNNEL_STATE_HANDSHAKE)
     pt_tunnel_fail (self, error);
 }
@@ -268,13 +301,20 @@ connect_timeout_cb (gpointer user_data)
   g_autoptr(GError) error = NULL;
 
   self->connect_timeout = NULL;
-  error = g_error_new (PT_ICE_ERROR, PT_ICE_ERROR_FAILED,
-                       "could not reach the peer within %d s (%s): check that the peer is "
-                       "running, that the offer and answer belong together, and add a TURN "
-                       "server with --turn if both sides are behind strict NATs",
-                       PT_TUNNEL_CONNECT_TIMEOUT_S,
-                       self->state == PT_TUNNEL_STATE_CHECKING
-                       ? "no network path worked" : "the secure handshake did not finish");
+  if (self->role == PT_TUNNEL_ROLE_SERVER && self->state == PT_TUNNEL_STATE_CHECKING)
+    error = g_error_new (PT_ICE_ERROR, PT_ICE_ERROR_FAILED,
+                         "the client did not connect within %d minutes of this answer: it "
+                         "never got the answer, or no network path worked (if both sides are "
+                         "behind strict NATs, add a TURN server with --turn on both)",
+                         PT_TUNNEL_SERVER_WAIT_S / 60);
+  else
+    error = g_error_new (PT_ICE_ERROR, PT_ICE_ERROR_FAILED,
+                         "could not reach the peer within %d s (%s): check that the server is "
+                         "still running and that this answer came from it, and add a TURN "
+                         "server with --turn if both sides are behind strict NATs",
+                         PT_TUNNEL_CONNECT_TIMEOUT_S,
+                         self->state == PT_TUNNEL_STATE_CHECKING
+                         ? "no network path worked" : "the secure handshake did not finish");
   pt_tunnel_fail (self, error);
   return G_SOURCE_REMOVE;
 }
@@ -312,7 +352,8 @@ start_connecting (PtTunnel        *self,
   if (!_pt_ice_set_remote (self->ice, remote, error))
     return FALSE;
 
-  self->connect_timeout = g_timeout_source_new_seconds (PT_TUNNEL_CONNECT_TIMEOUT_S);
+  self->connect_timeout = g_timeout_source_new_seconds (is_client ? PT_TUNNEL_CONNECT_TIMEOUT_S
+                                                                  : PT_TUNNEL_SERVER_WAIT_S);
   g_source_set_callback (self->connect_timeout, connect_timeout_cb, self, NULL);
   g_source_set_static_name (self->connect_timeout, "[pt] tunnel connect deadline");
   g_source_attach (self->connect_timeout, g_main_context_get_thread_default ());

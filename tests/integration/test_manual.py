@@ -170,6 +170,24 @@ class TestManual(Base):
         self.assertEqual(H.sha(got), H.sha(payload), "server→client data differs (SHA-256)")
         src.wait_results(1, self.deadline.bound(30))
 
+    # 1b ------------------------------------------------------------------
+    def test_slow_paste(self):
+        """A person takes a while to carry the answer across: by then the
+        server's first round of ICE checks has given up. The server keeps
+        checking, so the tunnel still comes up when the answer arrives."""
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.server("--allowed-tcp", "127.0.0.1/32", "-v")
+        cli = self.client(echo.uri)
+        srv.write(cli.read_block("OFFER", self.deadline.bound(T_BLOCK)))
+        answer = srv.read_block("ANSWER", self.deadline.bound(T_BLOCK))
+        # The event that matters, not a sleep: the server ran out of checks once.
+        srv.wait_err(lambda line, ev: ev is not None and ev.get("event") == "log"
+                     and "checking again" in ev.get("message", ""),
+                     self.deadline.bound(30), "the server retrying its ICE checks")
+        cli.write(answer)
+        (addr,) = cli.wait_ready(self.deadline.bound(T_READY))
+        self.assert_echo(addr, 256 * 1024)
+
     # 2 -------------------------------------------------------------------
     def test_half_close(self):
         """Client half-closes first and still gets the full reply; then the
