@@ -13,6 +13,9 @@ G_DEFINE_QUARK (pt-ice-error-quark, pt_ice_error)
 G_DEFINE_QUARK (pt-quic-error-quark, pt_quic_error)
 G_DEFINE_QUARK (pt-tunnel-error-quark, pt_tunnel_error)
 G_DEFINE_QUARK (pt-config-error-quark, pt_config_error)
+G_DEFINE_QUARK (pt-key-error-quark, pt_key_error)
+G_DEFINE_QUARK (pt-token-error-quark, pt_token_error)
+G_DEFINE_QUARK (pt-nostr-error-quark, pt_nostr_error)
 
 const char *
 pt_proto_to_string (PtProto proto)

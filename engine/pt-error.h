@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 #define PT_QUIC_ERROR   (pt_quic_error_quark ())
 #define PT_TUNNEL_ERROR (pt_tunnel_error_quark ())
 #define PT_CONFIG_ERROR (pt_config_error_quark ())
+#define PT_KEY_ERROR    (pt_key_error_quark ())
+#define PT_TOKEN_ERROR  (pt_token_error_quark ())
+#define PT_NOSTR_ERROR  (pt_nostr_error_quark ())
 
 typedef enum
 {
@@ -69,10 +72,44 @@ typedef enum
   PT_CONFIG_ERROR_INVALID,      /* a value that the option cannot take */
 } PtConfigError;
 
+typedef enum
+{
+  PT_KEY_ERROR_INVALID,         /* not an nsec/npub nor 64 hex characters, or not a valid key */
+  PT_KEY_ERROR_WRONG_KIND,      /* an npub where an nsec was expected, or the reverse */
+  PT_KEY_ERROR_CHECKSUM,        /* bech32 checksum mismatch: mistyped */
+  PT_KEY_ERROR_PERMISSIONS,     /* a secret file that other users may read or change */
+  PT_KEY_ERROR_EXISTS,          /* refusing to overwrite an existing key file */
+  PT_KEY_ERROR_IO,              /* the file could not be read or written */
+  PT_KEY_ERROR_RANDOM,          /* the system random generator failed */
+} PtKeyError;
+
+typedef enum
+{
+  PT_TOKEN_ERROR_LENGTH,        /* not 18 characters long */
+  PT_TOKEN_ERROR_PREFIX,        /* does not start with "i" */
+  PT_TOKEN_ERROR_CHARACTER,     /* a character outside the token alphabet */
+  PT_TOKEN_ERROR_CHECKSUM,      /* check character wrong: mistyped */
+  PT_TOKEN_ERROR_EMPTY,         /* a token file that holds no token */
+} PtTokenError;
+
+typedef enum
+{
+  PT_NOSTR_ERROR_MALFORMED,     /* not JSON, or a field missing or of the wrong type */
+  PT_NOSTR_ERROR_BAD_ID,        /* the event id is not the hash of its contents */
+  PT_NOSTR_ERROR_BAD_SIGNATURE, /* the signature does not verify */
+  PT_NOSTR_ERROR_TOO_LARGE,     /* more data than this implementation accepts */
+  PT_NOSTR_ERROR_VERSION,       /* an encrypted payload of an unknown version */
+  PT_NOSTR_ERROR_DECRYPT,       /* an encrypted payload that fails its MAC, padding or encoding */
+  PT_NOSTR_ERROR_KEY,           /* a key that cannot be used (invalid point, zero secret) */
+} PtNostrError;
+
 GQuark pt_signal_error_quark (void);
 GQuark pt_ice_error_quark    (void);
 GQuark pt_quic_error_quark   (void);
 GQuark pt_tunnel_error_quark (void);
 GQuark pt_config_error_quark (void);
+GQuark pt_key_error_quark    (void);
+GQuark pt_token_error_quark  (void);
+GQuark pt_nostr_error_quark  (void);
 
 G_END_DECLS

@@ -13,4 +13,5 @@
 # include "pt-config.h"
 # include "pt-ice-config.h"
 # include "pt-tunnel.h"
+# include "pt-keys.h"
 #undef PT_INSIDE
