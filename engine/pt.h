@@ -14,4 +14,5 @@
 # include "pt-ice-config.h"
 # include "pt-tunnel.h"
 # include "pt-keys.h"
+# include "pt-token.h"
 #undef PT_INSIDE
