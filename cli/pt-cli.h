@@ -89,5 +89,8 @@ void            pt_cli_drain             (void);
 int pt_cmd_client (int argc, char **argv);
 int pt_cmd_server (int argc, char **argv);
 int pt_cmd_demo   (int argc, char **argv);
+int pt_cmd_keygen    (int argc, char **argv);
+int pt_cmd_show_npub (int argc, char **argv);
+int pt_cmd_token     (int argc, char **argv);
 
 G_END_DECLS

@@ -19,6 +19,9 @@ static const PtCommand commands[] = {
   { "client",  pt_cmd_client,  "Ask a server for a service and listen for it locally" },
   { "server",  pt_cmd_server,  "Serve the networks you allow to clients that pair with you" },
   { "demo",    pt_cmd_demo,    "Run a server, a client and a test service on this machine" },
+  { "keygen",  pt_cmd_keygen,  "Make a long-term key (nsec) and print its public key (npub)" },
+  { "show-npub", pt_cmd_show_npub, "Print the public key (npub) of a key file" },
+  { "token",   pt_cmd_token,   "Make random access tokens for a server's token file" },
   { "help",    pt_cmd_help,    "Show this help" },
   { "version", pt_cmd_version, "Show the version" },
 };
