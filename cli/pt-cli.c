@@ -277,29 +277,26 @@ static const char ice_description[] =
   "  path works. Without --stun-server or --no-stun, public STUN servers are used\n"
   "  (an unreachable one costs at most a few seconds).\n";
 
-GOptionContext *
-pt_cli_context_new (const char         *command,
-                    const char         *parameter_string,
-                    const char         *summary,
-                    const char         *description,
-                    const GOptionEntry *entries,
-                    PtCliCommon        *common)
+/* The options every tunnel command shares, pointing into @common. */
+static GOptionEntry *
+common_entries (PtCliCommon *common)
 {
-  const GOptionEntry ice_entries[] = {
+  const GOptionEntry entries[] = {
     { "stun-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->stun_servers,
-      "STUN server to learn the public address from (repeatable)", "HOST:PORT" },
+      "STUN server to learn the public address from (repeatable; the first to answer is used)",
+      "HOST:PORT" },
     { "no-stun", 0, 0, G_OPTION_ARG_NONE, &common->no_stun,
       "Use no STUN server (LAN, offline)", NULL },
     { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->turn_servers,
       "TURN relay, turn://USER:PASS@HOST:PORT[?transport=tcp] or turns://… (repeatable; "
       "visible to other local users on the command line: prefer --config)", "URL" },
+    { "turn-ca-file", 0, 0, G_OPTION_ARG_FILENAME, &common->turn_ca_file,
+      "Trust the CA certificates in FILE (PEM) for turns:// servers instead of the system's",
+      "FILE" },
     { "relay-only", 0, 0, G_OPTION_ARG_NONE, &common->relay_only,
       "Only use TURN-relayed paths (hides this machine's addresses from the peer)", NULL },
     { "local-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->local_addresses,
       "Offer host candidates only from this local address (repeatable)", "ADDR" },
-    { NULL }
-  };
-  const GOptionEntry output_entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &common->json,
       "Print events on stderr as one JSON object per line", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &common->verbose,
@@ -308,23 +305,29 @@ pt_cli_context_new (const char         *command,
       "Read options from FILE (key file; the command line overrides it)", "FILE" },
     { NULL }
   };
+
+  return g_memdup2 (entries, sizeof entries);
+}
+
+GOptionContext *
+pt_cli_context_new (const char         *command,
+                    const char         *parameter_string,
+                    const char         *summary,
+                    const char         *description,
+                    const GOptionEntry *entries,
+                    PtCliCommon        *common)
+{
+  g_autofree GOptionEntry *shared = common_entries (common);
   g_autofree char *full = g_strdup_printf ("%s%s%s", parameter_string ? parameter_string : "",
                                            parameter_string ? " — " : "", summary);
-  GOptionContext *context = g_option_context_new (full);
-  GOptionGroup *ice_group;
   g_autofree char *prgname = g_strdup_printf ("pt %s", command);
+  g_autofree char *all_description = g_strconcat (description, "\n", ice_description, NULL);
+  GOptionContext *context = g_option_context_new (full);
 
   g_set_prgname (prgname);
-  g_option_context_set_summary (context, NULL);
-  g_option_context_set_description (context, description);
+  g_option_context_set_description (context, all_description);
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_add_main_entries (context, output_entries, NULL);
-
-  ice_group = g_option_group_new ("ice", ice_description, "Show connectivity options", NULL, NULL);
-  g_option_group_add_entries (ice_group, ice_entries);
-  g_option_context_add_group (context, ice_group);
-  /* Connectivity options matter to everyone: show them in --help. */
-  g_option_context_set_help_enabled (context, TRUE);
+  g_option_context_add_main_entries (context, shared, NULL);
   return context;
 }
 
@@ -403,23 +406,18 @@ pt_cli_parse (GOptionContext     *context,
   gsize n_cmd = count_entries (entries);
   gsize n;
 
-  /* Every option, command and common, in one table: the file may set any of them. */
+  /* Every option, command and common, in one table: the file may set any of
+   * them but --config itself. */
   {
-    GOptionEntry common_entries[] = {
-      { "stun-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->stun_servers, NULL, NULL },
-      { "no-stun", 0, 0, G_OPTION_ARG_NONE, &common->no_stun, NULL, NULL },
-      { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->turn_servers, NULL, NULL },
-      { "relay-only", 0, 0, G_OPTION_ARG_NONE, &common->relay_only, NULL, NULL },
-      { "local-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &common->local_addresses, NULL, NULL },
-      { "json", 0, 0, G_OPTION_ARG_NONE, &common->json, NULL, NULL },
-      { "verbose", 0, 0, G_OPTION_ARG_NONE, &common->verbose, NULL, NULL },
-    };
-    gsize n_common = G_N_ELEMENTS (common_entries);
+    g_autofree GOptionEntry *shared = common_entries (common);
+    gsize n_shared = count_entries (shared);
 
-    n = n_cmd + n_common;
-    all = g_new0 (GOptionEntry, n + 1);
+    all = g_new0 (GOptionEntry, n_cmd + n_shared + 1);
     memcpy (all, entries, n_cmd * sizeof (GOptionEntry));
-    memcpy (all + n_cmd, common_entries, sizeof common_entries);
+    n = n_cmd;
+    for (gsize i = 0; i < n_shared; i++)
+      if (!g_str_equal (shared[i].long_name, "config"))
+        all[n++] = shared[i];
   }
 
   if (config_path != NULL)
@@ -468,6 +466,7 @@ pt_cli_common_clear (PtCliCommon *common)
   g_clear_pointer (&common->stun_servers, g_strfreev);
   g_clear_pointer (&common->turn_servers, g_strfreev);
   g_clear_pointer (&common->local_addresses, g_strfreev);
+  g_clear_pointer (&common->turn_ca_file, g_free);
   g_clear_pointer (&common->config, g_free);
 }
 
@@ -509,6 +508,7 @@ pt_cli_make_ice_config (PtCliCommon *common)
       return NULL;
     }
   pt_ice_config_set_relay_only (config, common->relay_only);
+  pt_ice_config_set_turn_ca_file (config, common->turn_ca_file);
 
   return g_steal_pointer (&config);
 

@@ -28,6 +28,7 @@ typedef struct
   gboolean   no_stun;
   char     **turn_servers;
   gboolean   relay_only;
+  char      *turn_ca_file;
   char     **local_addresses;
   gboolean   json;
   gboolean   verbose;

@@ -141,7 +141,9 @@ offer_ready_cb (GObject      *object,
     armored = pt_signal_armor (offer, &error);
   if (armored == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      /* A failed tunnel has said why already (see on_state). */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          pt_tunnel_get_state (client->tunnel) != PT_TUNNEL_STATE_FAILED)
         {
           pt_cli_error ("cannot make an offer: %s", error->message);
           client_quit (client, PT_EXIT_FAILURE);

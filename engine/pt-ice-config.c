@@ -18,6 +18,7 @@ struct _PtIceConfig
   GPtrArray *turn_servers;     /* PtTurnServer* */
   GPtrArray *local_addresses;  /* NULL-terminated */
   gboolean   relay_only;
+  char      *turn_ca_file;
 };
 
 const char * const pt_default_stun_servers[] = {
@@ -70,6 +71,7 @@ pt_ice_config_clear (PtIceConfig *self)
   g_ptr_array_unref (self->stun_servers);
   g_ptr_array_unref (self->turn_servers);
   g_ptr_array_unref (self->local_addresses);
+  g_free (self->turn_ca_file);
 }
 
 PtIceConfig *
@@ -280,6 +282,20 @@ pt_ice_config_set_relay_only (PtIceConfig *self,
                               gboolean     relay_only)
 {
   self->relay_only = !!relay_only;
+}
+
+void
+pt_ice_config_set_turn_ca_file (PtIceConfig *self,
+                                const char  *path)
+{
+  g_free (self->turn_ca_file);
+  self->turn_ca_file = g_strdup (path);
+}
+
+const char *
+pt_ice_config_get_turn_ca_file (PtIceConfig *self)
+{
+  return self->turn_ca_file;
 }
 
 const char * const *

@@ -51,11 +51,15 @@ gboolean     pt_ice_config_add_local_address (PtIceConfig *self,
                                              GError     **error);
 void         pt_ice_config_set_relay_only   (PtIceConfig *self,
                                              gboolean     relay_only);
+/* PEM CA certificates that turns:// servers must chain to, instead of the system's. */
+void         pt_ice_config_set_turn_ca_file (PtIceConfig *self,
+                                             const char  *path);
 
 const char * const *pt_ice_config_get_stun_servers   (PtIceConfig *self); /* NULL-terminated */
 GPtrArray          *pt_ice_config_get_turn_servers   (PtIceConfig *self); /* of PtTurnServer* */
 const char * const *pt_ice_config_get_local_addresses (PtIceConfig *self);
 gboolean            pt_ice_config_get_relay_only     (PtIceConfig *self);
+const char         *pt_ice_config_get_turn_ca_file   (PtIceConfig *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtIceConfig, pt_ice_config_unref)
 

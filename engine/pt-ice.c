@@ -13,6 +13,7 @@
 
 #include "pt-ice-private.h"
 #include "pt-stun-private.h"
+#include "pt-tls-bridge-private.h"
 
 #define PT_ICE_PROBE_TIMEOUT_MS  1500
 #define PT_ICE_PROBE_RESEND_MS   300
@@ -30,6 +31,7 @@ struct _PtIce
   gpointer          receive_data;
 
   PtSignal         *remote;          /* the peer's credentials and candidates, for retries */
+  GPtrArray        *bridges;         /* PtTlsBridge*, one per turns:// server */
   PtPathKind        path_kind;
   gboolean          connected;
   gboolean          failed;
@@ -99,6 +101,11 @@ _pt_ice_close (PtIce *self)
       NiceAgent *agent = g_steal_pointer (&self->agent);
 
       g_signal_handlers_disconnect_by_data (agent, self);
+      /* TURN deallocation goes through the bridges: they live as long as the agent. */
+      if (self->bridges != NULL)
+        g_object_set_data_full (G_OBJECT (agent), "pt-tls-bridges",
+                                g_steal_pointer (&self->bridges),
+                                (GDestroyNotify) g_ptr_array_unref);
       if (self->stream_id != 0)
         nice_agent_attach_recv (agent, self->stream_id, 1, NULL, NULL, NULL);
       pending_closes++;
@@ -125,6 +132,7 @@ pt_ice_finalize (GObject *object)
 
   g_clear_pointer (&self->config, pt_ice_config_unref);
   g_clear_pointer (&self->remote, pt_signal_free);
+  g_clear_pointer (&self->bridges, g_ptr_array_unref);
   g_clear_pointer (&self->turn_ips, g_ptr_array_unref);
   g_clear_pointer (&self->stun_addrs, g_ptr_array_unref);
   g_clear_object (&self->resolve_cancellable);
@@ -325,11 +333,21 @@ finish_gathering (PtIce *self)
     _pt_ice_fill_local (self, probe);
     if (probe->candidates->len == 0)
       {
-        g_task_return_new_error (task, PT_ICE_ERROR, PT_ICE_ERROR_GATHERING,
-                                 pt_ice_config_get_relay_only (self->config)
-                                 ? "no relayed candidate could be gathered: check the --turn "
-                                   "servers (address, credentials, transport)"
-                                 : "no usable network address was found on this machine");
+        const char *tls_failure = NULL;
+
+        for (guint i = 0; self->bridges && i < self->bridges->len; i++)
+          if (_pt_tls_bridge_get_failure (g_ptr_array_index (self->bridges, i)) != NULL)
+            tls_failure = _pt_tls_bridge_get_failure (g_ptr_array_index (self->bridges, i));
+
+        if (tls_failure != NULL)
+          g_task_return_new_error (task, PT_ICE_ERROR, PT_ICE_ERROR_GATHERING,
+                                   "no relayed candidate could be gathered: %s", tls_failure);
+        else
+          g_task_return_new_error (task, PT_ICE_ERROR, PT_ICE_ERROR_GATHERING,
+                                   pt_ice_config_get_relay_only (self->config)
+                                   ? "no relayed candidate could be gathered: check the --turn "
+                                     "servers (address, credentials, transport)"
+                                   : "no usable network address was found on this machine");
         return;
       }
     g_debug ("gathered %u candidates", probe->candidates->len);
@@ -481,6 +499,7 @@ pt_ice_start_gathering (PtIce *self)
   g_signal_connect (self->agent, "new-selected-pair-full",
                     G_CALLBACK (on_new_selected_pair), self);
 
+  self->bridges = g_ptr_array_new_with_free_func (g_object_unref);
   self->stream_id = nice_agent_add_stream (self->agent, 1);
   nice_agent_set_stream_name (self->agent, self->stream_id, "application");
 
@@ -488,6 +507,28 @@ pt_ice_start_gathering (PtIce *self)
     {
       const PtTurnServer *server = g_ptr_array_index (turn, i);
       const char *ip = g_ptr_array_index (self->turn_ips, i);
+
+      if (server->transport == PT_TURN_TRANSPORT_TLS)
+        {
+          g_autoptr(GError) error = NULL;
+          PtTlsBridge *bridge = _pt_tls_bridge_new (server->host, server->port,
+                                                    pt_ice_config_get_turn_ca_file (self->config),
+                                                    &error);
+
+          if (bridge == NULL)
+            {
+              g_autoptr(GTask) task = g_steal_pointer (&self->gather_task);
+
+              g_task_return_error (task, g_steal_pointer (&error));
+              return;
+            }
+          g_ptr_array_add (self->bridges, bridge);
+          nice_agent_set_relay_info (self->agent, self->stream_id, 1, "127.0.0.1",
+                                     _pt_tls_bridge_get_port (bridge),
+                                     server->username, server->password,
+                                     NICE_RELAY_TYPE_TURN_TCP);
+          continue;
+        }
 
       if (ip == NULL)
         continue;
@@ -513,6 +554,13 @@ pt_ice_start_gathering (PtIce *self)
                                "ICE could not start gathering candidates "
                                "(no usable local address or bad relay settings)");
     }
+}
+
+static void
+unref_if_set (gpointer object)
+{
+  if (object != NULL)
+    g_object_unref (object);
 }
 
 /* STUN servers: libnice takes one, so when there are several, the first to
@@ -799,7 +847,7 @@ _pt_ice_gather_async (PtIce               *self,
   self->resolve_cancellable = g_cancellable_new ();
   self->turn_ips = g_ptr_array_new_full (turn->len, g_free);
   g_ptr_array_set_size (self->turn_ips, turn->len);
-  self->stun_addrs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_object_unref);
+  self->stun_addrs = g_ptr_array_new_with_free_func (unref_if_set);
   g_ptr_array_set_size (self->stun_addrs, g_strv_length ((char **) stun));
 
   /* Count the lookups first so that one finishing early cannot start gathering. */

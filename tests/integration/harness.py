@@ -693,14 +693,31 @@ def have_coturn():
     return shutil.which("turnserver") is not None
 
 
-def start_coturn(tmpdir, deadline, user="u", password="p"):
+def make_tls_cert(tmpdir, name="localhost"):
+    """A throwaway self-signed certificate for @name (and 127.0.0.1);
+    returns (cert_path, key_path)."""
+    cert = os.path.join(tmpdir, "tls-cert.pem")
+    key = os.path.join(tmpdir, "tls-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=" + name,
+                    "-addext", "subjectAltName=DNS:%s,IP:127.0.0.1" % name],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    return cert, key
+
+
+def start_coturn(tmpdir, deadline, user="u", password="p", tls=None):
     """Starts turnserver on a free loopback port; returns (PtProc, port).
-    Waits until it answers STUN over UDP and accepts TCP."""
+    Waits until it answers STUN over UDP and accepts TCP. With tls=(cert, key)
+    it also serves TURN over TLS; then returns (PtProc, port, tls_port)."""
     port = free_port(socket.SOCK_DGRAM, both=True)
+    tls_port = free_port() if tls else None
     log = open(os.path.join(tmpdir, "turnserver.log"), "wb")
+    tls_args = (["--tls-listening-port=%d" % tls_port, "--cert=%s" % tls[0],
+                 "--pkey=%s" % tls[1]] if tls else ["--no-tls"])
     argv = ["turnserver", "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1",
             "--listening-port=%d" % port, "--lt-cred-mech",
-            "--user=%s:%s" % (user, password), "--realm=test", "--no-tls", "--no-dtls",
+            "--user=%s:%s" % (user, password), "--realm=test"] + tls_args + ["--no-dtls",
             "--no-cli", "--allow-loopback-peers",
             "--pidfile=%s" % os.path.join(tmpdir, "turnserver.pid"),
             "--userdb=%s" % os.path.join(tmpdir, "turndb"),
@@ -714,7 +731,13 @@ def start_coturn(tmpdir, deadline, user="u", password="p"):
                                  % (proc.poll(), tmpdir))
         if stun_binding(("127.0.0.1", port), 0.3) and \
                 stun_binding(("127.0.0.1", port), 1, tcp=True):
-            return proc, port
+            if not tls:
+                return proc, port
+            try:
+                socket.create_connection(("127.0.0.1", tls_port), timeout=1).close()
+                return proc, port, tls_port
+            except OSError:
+                pass
         if time.monotonic() > limit:
             raise TestTimeout("turnserver did not answer STUN within 20s")
 

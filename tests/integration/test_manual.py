@@ -470,6 +470,40 @@ class TestManual(Base):
     def test_relay_only_coturn_tcp(self):
         self._relay("?transport=tcp")
 
+    def _coturn_tls(self):
+        if not H.have_coturn():
+            print("SKIP: coturn (turnserver) is not installed")
+            self.skipTest("coturn (turnserver) is not installed")
+        cert, key = H.make_tls_cert(self.tmp)
+        turn, port, tls_port = H.start_coturn(self.tmp, self.deadline, tls=(cert, key))
+        self.procs.append(turn)
+        return cert, "turns://u:p@localhost:%d" % tls_port
+
+    def test_relay_only_coturn_tls(self):
+        """turns:// really speaks TLS (libnice alone would send plain TCP)
+        and checks the server's certificate against --turn-ca-file."""
+        cert, url = self._coturn_tls()
+        ice = ["--json", "--local-address", "127.0.0.1", "--no-stun",
+               "--relay-only", "--turn", url, "--turn-ca-file", cert]
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.server("--allowed-tcp", "127.0.0.1/32", ice=ice)
+        cli, (addr,) = self.pair(srv, echo.uri, ice=ice)
+        up = cli.wait_event("state", self.deadline.bound(10), state="up")
+        self.assertEqual(up.get("path"), "relay", "client's tunnel path is %r" % up.get("path"))
+        self.assert_echo(addr, 1 * MiB)
+
+    def test_turns_untrusted_certificate(self):
+        """A turns:// server whose certificate the system does not trust is
+        refused, and the error says so instead of hanging."""
+        cert, url = self._coturn_tls()
+        ice = ["--json", "--local-address", "127.0.0.1", "--no-stun", "--relay-only",
+               "--turn", url]
+        cli = self.client("tcp://127.0.0.1:9", ice=ice)
+        rc = self.expect_exit(cli, 20)
+        self.assertEqual(rc, 1)
+        self.assertRegex(cli.stderr_text(), re.compile(r"TLS.*certificate", re.I))
+        self.assertNotIn("BEGIN PEERTUNNEL", cli.stdout_text())
+
     # 9 -------------------------------------------------------------------
     def _stun_defaults(self, extra):
         ice = ["--json", "--local-address", "127.0.0.1"] + extra
