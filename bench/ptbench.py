@@ -844,8 +844,16 @@ class Bench:
             "%d connections, %d B each way, echo checked, all %d held open, then half-closed; "
             "'burst' opens all at once, 'ramp' opens 8 at a time (below GLib's default listen backlog of 10)" % (n, size, n))
         out = {}
-        for mode, batch in (("burst", None), ("ramp", 8)):
-            for p in [p for p in ("direct", "ssh-aes", "pt") if p in self.paths]:
+        runs = [(mode, batch, p, n) for mode, batch in (("burst", None), ("ramp", 8))
+                for p in ("direct", "ssh-aes", "pt") if p in self.paths]
+        # pt's first stream is its control stream: show what one fewer gives
+        runs.append(("ramp-1", 8, "pt", n - 1))
+        for mode, batch, p, n in runs:
+            if p not in self.paths:
+                continue
+            if mode == "ramp-1" and "error" not in out.get("pt/ramp", {}):
+                continue
+            if True:
                 self.check_alive()
                 hook = self.pt_memory if p == "pt" else None
                 key = "%s/%s" % (p, mode)
@@ -989,7 +997,7 @@ def markdown(r):
         L.append("")
         L.append("| path | opened | all connected | all echoed + checked | all closed | mismatches | listen-queue overflows |")
         L.append("|---|---|---:|---:|---:|---:|---:|")
-        for mode in ("burst", "ramp"):
+        for mode in ("burst", "ramp", "ramp-1"):
             for p in ("direct", "ssh-aes", "pt"):
                 x = sc.get("%s/%s" % (p, mode))
                 if not x:
@@ -997,8 +1005,8 @@ def markdown(r):
                 if "error" in x:
                     L.append("| %s | %s | FAILED: %s | | | | |" % (PATH_LABELS[p], mode, x["error"]))
                     continue
-                L.append("| %s | %s | %.2f s | %.2f s | %.2f s | %d | %d |" % (
-                    PATH_LABELS[p], x["opened"], x["all_connected_s"], x["all_echoed_s"],
+                L.append("| %s | %d, %s | %.2f s | %.2f s | %.2f s | %d | %d |" % (
+                    PATH_LABELS[p], x["connections"], x["opened"], x["all_connected_s"], x["all_echoed_s"],
                     x["all_closed_s"], x["mismatches"], x["listen_overflows"]))
         L.append("| 100 Nostr sessions | %s | | | | | |" % sc.get("nostr_100_sessions"))
         L.append("")
@@ -1012,6 +1020,8 @@ def markdown(r):
         for when, label in (("idle", "idle (paired, before load)"),
                             ("at_scale_burst", "%s connections open (burst)" % nconn),
                             ("at_scale_ramp", "%s connections open (ramp)" % nconn),
+                            ("at_scale_ramp-1", "%s connections open (ramp)" % (nconn - 1)
+                             if isinstance(nconn, int) else "one fewer (ramp)"),
                             ("after_load", "after the load ends (+2 s)")):
             x = mem.get(when)
             if not x:
