@@ -176,43 +176,48 @@ message_line (const char *event,
     }
 }
 
+static void
+message_linev (const char *event,
+               const char *prefix,
+               const char *format,
+               va_list     args)
+{
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  message_line (event, prefix, message);
+}
+
 void
 pt_cli_usage_error (const char *format,
                     ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  message_linev ("error", "pt: ", format, args);
   va_end (args);
-  message_line ("error", "pt: ", message);
 }
 
 void
 pt_cli_error (const char *format,
               ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  message_linev ("error", "pt: error: ", format, args);
   va_end (args);
-  message_line ("error", "pt: error: ", message);
 }
 
 void
 pt_cli_info (const char *format,
              ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  message_linev ("info", "pt: ", format, args);
   va_end (args);
-  message_line ("info", "pt: ", message);
 }
 
 /* Engine log messages become lines of the same output format. */

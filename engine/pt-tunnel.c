@@ -410,6 +410,29 @@ begin_gathering (PtTunnel             *self,
   return TRUE;
 }
 
+/* FALSE (and @task answered) when gathering failed or the tunnel closed meanwhile. */
+static gboolean
+finish_gathering (PtTunnel     *self,
+                  PtIce        *ice,
+                  GAsyncResult *result,
+                  GTask        *task)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!_pt_ice_gather_finish (ice, result, &error))
+    {
+      pt_tunnel_fail (self, error);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return FALSE;
+    }
+  if (is_finished (self))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the tunnel was closed");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Client */
 
 static void
@@ -422,17 +445,8 @@ offer_gathered_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   PtSignal *offer;
 
-  if (!_pt_ice_gather_finish (PT_ICE (object), result, &error))
-    {
-      pt_tunnel_fail (self, error);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (is_finished (self))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the tunnel was closed");
-      return;
-    }
+  if (!finish_gathering (self, PT_ICE (object), result, task))
+    return;
 
   offer = make_signal (self, PT_SIGNAL_KIND_OFFER);
   for (guint i = 0; i < self->forwards->len; i++)
@@ -614,17 +628,8 @@ answer_gathered_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autoptr(PtSignal) answer = NULL;
 
-  if (!_pt_ice_gather_finish (PT_ICE (object), result, &error))
-    {
-      pt_tunnel_fail (self, error);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (is_finished (self))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "the tunnel was closed");
-      return;
-    }
+  if (!finish_gathering (self, PT_ICE (object), result, task))
+    return;
 
   answer = make_signal (self, PT_SIGNAL_KIND_ANSWER);
   if (!start_connecting (self, offer, &error))
