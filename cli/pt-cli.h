@@ -81,7 +81,7 @@ void            pt_cli_stop_reading      (void);
 /* Writes @text to stdout and flushes it. */
 gboolean        pt_cli_write_stdout      (const char         *text);
 
-/* Quits @loop on SIGINT/SIGTERM, after calling @func. */
+/* Calls @func on SIGINT, SIGTERM and SIGHUP; NULL ignores them from then on. */
 void            pt_cli_on_terminate      (GCallback           func,
                                           gpointer            user_data);
 /* Lets TURN allocations be released before the process exits. */

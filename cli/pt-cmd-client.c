@@ -275,6 +275,8 @@ pt_cmd_client (int    argc,
 
   pt_tunnel_create_offer_async (tunnel, NULL, offer_ready_cb, &client);
   g_main_loop_run (loop);
+  /* A late SIGTERM must not reach objects torn down below. */
+  pt_cli_on_terminate (NULL, NULL);
 
   g_signal_handlers_disconnect_by_data (tunnel, &client);
   pt_tunnel_close (tunnel);

@@ -402,6 +402,8 @@ pt_cmd_demo (int    argc,
   demo.start_us = g_get_monotonic_time ();
   pt_tunnel_create_offer_async (demo.client, NULL, offer_cb, &demo);
   g_main_loop_run (loop);
+  /* A late SIGTERM must not reach objects torn down below. */
+  pt_cli_on_terminate (NULL, NULL);
   g_source_remove (timeout);
 
   if (demo.status == PT_EXIT_OK)

@@ -265,6 +265,8 @@ pt_cmd_server (int    argc,
   pt_cli_read_blocks (offer_block_cb, &server);
   pt_cli_info ("paste a client's offer here; its answer will be printed");
   g_main_loop_run (loop);
+  /* A late SIGTERM must not reach objects torn down below. */
+  pt_cli_on_terminate (NULL, NULL);
 
   pt_cli_stop_reading ();
   for (guint i = 0; i < tunnels->len; i++)
