@@ -8,7 +8,7 @@ loopback (iperf3 through the tunnel).  Run it through `./bench/run --profile`.
      few seconds of the transfer (slows it; the ratios are what matter);
   3. `perf record -g`: hardware cycles when `perf stat -e instructions true`
      works, else the cpu-clock software event (user + kernel stacks);
-  4. `valgrind --tool=callgrind` on both pt processes, collection switched on
+  4. `valgrind --tool=callgrind` on both pt processes, instrumentation switched on
      only for the transfer (instructions executed in user space, not cycles).
 
 Raw outputs go to bench/results/profile/; a summary is printed.
@@ -168,7 +168,7 @@ def main():
             b.ptc.kill()
             b.pts.kill()
             B.log("callgrind: pairing pt under valgrind")
-            vg = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
+            vg = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                   "--callgrind-out-file=%s/callgrind.%%q{PT_ROLE}.out" % out]
             real = B.PT_ICE
             srcs = ["tcp://127.0.0.1:%d" % b.iperf_port]

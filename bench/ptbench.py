@@ -514,6 +514,22 @@ class Bench:
             "udp": listen["udp://127.0.0.1:%d" % self.udp_port]}
         self.cpu_pids["pt"] = lambda: [(self.ptc.pid, False), (self.pts.pid, False)]
 
+    def pt_fds(self):
+        n = 0
+        for pid in (self.ptc.pid, self.pts.pid):
+            try:
+                n += len(os.listdir("/proc/%d/fd" % pid))
+            except OSError:
+                pass
+        return n
+
+    def wait_pt_drained(self, timeout):
+        """Waits until the main pt pair holds no more descriptors than when
+        idle (+4): the connections of an earlier run are torn down."""
+        limit = time.monotonic() + timeout
+        while self.pt_fds() > self.pt_idle_fds + 4 and time.monotonic() < limit:
+            time.sleep(0.2)
+
     def pt_memory(self):
         return {"server": proc_status(self.pts.pid), "client": proc_status(self.ptc.pid)}
 
@@ -591,38 +607,52 @@ class Bench:
     # -- latency -----------------------------------------------------------
     def latency(self):
         n = 300 if self.quick else 2000
-        self.results["config"]["latency"] = "%d round trips per size after 50 warm-up, TCP_NODELAY on the client" % n
+        block = 100
+        self.results["config"]["latency"] = (
+            "%d round trips per size after 50 warm-up, paths interleaved in blocks of %d, "
+            "TCP_NODELAY on the client" % (n, block))
         out = {}
         order = [p for p in ("direct", "socat", "ssh-aes", "ssh-chacha", "pt") if p in self.paths]
+
+        def rtt(s, msg, p):
+            t0 = time.perf_counter_ns()
+            s.sendall(msg)
+            buf = bytearray()
+            while len(buf) < len(msg):
+                d = s.recv(65536)
+                if not d:
+                    raise RuntimeError("%s: echo closed" % p)
+                buf += d
+            t1 = time.perf_counter_ns()
+            if bytes(buf) != msg:
+                raise RuntimeError("%s: echo returned wrong bytes" % p)
+            return (t1 - t0) / 1000.0
+
         for size in (1, 1024):
-            msg = bytes(random.getrandbits(8) for _ in range(size))
+            msg = os.urandom(size)
             out["%dB" % size] = res = {}
-            for p in order:
-                self.check_alive()
-                s = socket.create_connection(("127.0.0.1", self.paths[p]["echo"]), timeout=10)
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                samples = []
-                try:
-                    for i in range(n + 50):
-                        t0 = time.perf_counter_ns()
-                        s.sendall(msg)
-                        got = 0
-                        buf = bytearray()
-                        while got < size:
-                            d = s.recv(65536)
-                            if not d:
-                                raise RuntimeError("%s: echo closed" % p)
-                            buf += d
-                            got += len(d)
-                        t1 = time.perf_counter_ns()
-                        if bytes(buf) != msg:
-                            raise RuntimeError("%s: echo returned wrong bytes" % p)
-                        if i >= 50:
-                            samples.append((t1 - t0) / 1000.0)
-                finally:
+            socks = {}
+            samples = {p: [] for p in order}
+            try:
+                for p in order:
+                    s = socket.create_connection(("127.0.0.1", self.paths[p]["echo"]), timeout=10)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    socks[p] = s
+                    for _ in range(50):
+                        rtt(s, msg, p)
+                # interleave the paths so that noise from the rest of the
+                # machine falls on all of them alike
+                while len(samples[order[0]]) < n:
+                    self.check_alive()
+                    for p in order:
+                        for _ in range(min(block, n - len(samples[p]))):
+                            samples[p].append(rtt(socks[p], msg, p))
+            finally:
+                for s in socks.values():
                     s.close()
-                res[p] = {"p50_us": pct(samples, 50), "p99_us": pct(samples, 99),
-                          "mean_us": statistics.mean(samples), "n": len(samples)}
+            for p in order:
+                res[p] = {"p50_us": pct(samples[p], 50), "p99_us": pct(samples[p], 99),
+                          "mean_us": statistics.mean(samples[p]), "n": len(samples[p])}
             for p in order:
                 res[p]["added_p50_us"] = res[p]["p50_us"] - res["direct"]["p50_us"]
                 res[p]["added_p99_us"] = res[p]["p99_us"] - res["direct"]["p99_us"]
@@ -659,12 +689,23 @@ class Bench:
                 "answer_to_first_byte_echoed_ms": (t_echo - t["answer_in"]) * 1000,
                 "fresh_pair_memory_kB": mem,
             }
+            # where the time goes: the client's JSON state events, as read
+            with cli.cond:
+                for t_line, line in cli.err_lines:
+                    if line.startswith("{") and t["answer_in"] <= t_line <= t_echo:
+                        try:
+                            ev = json.loads(line)
+                        except ValueError:
+                            continue
+                        if ev.get("event") == "state":
+                            sample["answer_to_state_%s_ms" % ev.get("state")] = \
+                                (t_line - t["answer_in"]) * 1000
             samples.append(sample)
             log("setup rep %d: answer->ready %.1f ms, answer->first byte echoed %.1f ms" % (
                 rep + 1, sample["answer_to_ready_ms"], sample["answer_to_first_byte_echoed_ms"]))
-        keys = [k for k in samples[0] if k.endswith("_ms")]
+        keys = sorted({k for s in samples for k in s if k.endswith("_ms")})
         self.results["setup"] = {
-            "manual": {k: statistics.median(s[k] for s in samples) for k in keys},
+            "manual": {k: statistics.median(s[k] for s in samples if k in s) for k in keys},
             "manual_runs": samples,
             "nostr": "n/a (Nostr mode not built yet)",
         }
@@ -855,6 +896,8 @@ class Bench:
                 continue
             if True:
                 self.check_alive()
+                if p == "pt":
+                    self.wait_pt_drained(30)
                 hook = self.pt_memory if p == "pt" else None
                 key = "%s/%s" % (p, mode)
                 try:
@@ -887,6 +930,7 @@ class Bench:
         self.start_pt()
         time.sleep(1)
         self.results["memory"] = {"idle": self.pt_memory()}
+        self.pt_idle_fds = self.pt_fds()
         log("pt idle memory: %s" % self.results["memory"]["idle"])
         sections = self.args.only.split(",") if self.args.only else \
             ["throughput", "latency", "setup", "udp", "scale"]
@@ -895,6 +939,7 @@ class Bench:
             log("== %s" % sec)
             getattr(self, sec)()
             self.results.setdefault("section_seconds", {})[sec] = time.monotonic() - ts
+        self.wait_pt_drained(30)
         time.sleep(2)
         self.results["memory"]["after_load"] = self.pt_memory()
         self.results["run_seconds"] = time.monotonic() - t_begin
@@ -979,6 +1024,12 @@ def markdown(r):
             s["answer_to_first_byte_echoed_ms"]))
         L.append("| Nostr | %s | | | |" % st["nostr"])
         L.append("")
+        steps = sorted((v, k[len("answer_to_state_"):-3]) for k, v in s.items()
+                       if k.startswith("answer_to_state_"))
+        if steps:
+            L.append("Client state events after the answer (median ms): " +
+                     ", ".join("%s %.1f" % (name, v) for v, name in steps) + ".")
+            L.append("")
     udp = r.get("udp")
     if udp:
         L.append("## UDP (%s)" % r["config"].get("udp", ""))
