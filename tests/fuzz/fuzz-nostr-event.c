@@ -85,7 +85,8 @@ fuzz_resealed (const char *text,
   if (!json_object_has_member (object, "content") || !json_object_has_member (object, "tags") ||
       !JSON_NODE_HOLDS_VALUE (json_object_get_member (object, "content")) ||
       json_node_get_value_type (json_object_get_member (object, "content")) != G_TYPE_STRING ||
-      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "tags")))
+      !JSON_NODE_HOLDS_ARRAY (json_object_get_member (object, "tags")) ||
+      !g_utf8_validate (json_object_get_string_member (object, "content"), -1, NULL))
     return;
 
   event = _pt_nostr_event_new (20000, 1700000000, json_object_get_string_member (object, "content"));
@@ -101,7 +102,10 @@ fuzz_resealed (const char *text,
         {
           JsonNode *s = json_array_get_element (json_node_get_array (tag), j);
 
-          if (!JSON_NODE_HOLDS_VALUE (s) || json_node_get_value_type (s) != G_TYPE_STRING)
+          /* json-glib turns some bad escapes ("\\333") into raw bytes: an
+           * event is UTF-8, so such text never reaches the signer. */
+          if (!JSON_NODE_HOLDS_VALUE (s) || json_node_get_value_type (s) != G_TYPE_STRING ||
+              !g_utf8_validate (json_node_get_string (s), -1, NULL))
             return;
           g_strv_builder_add (builder, json_node_get_string (s));
         }
