@@ -101,6 +101,7 @@ typedef enum
   PT_NOSTR_ERROR_VERSION,       /* an encrypted payload of an unknown version */
   PT_NOSTR_ERROR_DECRYPT,       /* an encrypted payload that fails its MAC, padding or encoding */
   PT_NOSTR_ERROR_KEY,           /* a key that cannot be used (invalid point, zero secret) */
+  PT_NOSTR_ERROR_RELAY_URL,     /* a relay URL that is not ws:// or wss:// with a host */
 } PtNostrError;
 
 GQuark pt_signal_error_quark (void);
