@@ -1800,7 +1800,12 @@ _pt_quic_conn_receive (PtQuicConn   *self,
 
   g_object_ref (self);
   pt_quic_conn_read (self, packet, len);
-  pt_quic_conn_dispatch (self);
+  /* The events of this packet wait for the timer, which fires once the
+   * datagrams that arrived together are read: their stream data then goes
+   * out as one "stream-data" (one socket write) instead of one per packet.
+   * Closing is reported at once (the timer does not run after it). */
+  if (self->state == PT_QUIC_STATE_CLOSED)
+    pt_quic_conn_dispatch (self);
   g_object_unref (self);
 }
 

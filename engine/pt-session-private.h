@@ -14,7 +14,8 @@
  *   "up"        ()                           verdicts exchanged; forwards work
  *   "rejected"  (gchar *forward, gchar *why) server: a forward was refused
  *   "failed"    (GError *error)              the session cannot go on
- * Properties: "active-connections", "bytes-sent", "bytes-received" (payload bytes).
+ * Properties: "active-connections", "bytes-sent", "bytes-received" (payload bytes;
+ * notified at most every PT_SESSION_COUNTERS_NOTIFY_MS).
  */
 #pragma once
 
@@ -27,6 +28,7 @@ G_BEGIN_DECLS
 #define PT_SESSION_READ_CHUNK      (64 * 1024)
 #define PT_SESSION_UDP_IDLE_S      60
 #define PT_SESSION_MAX_UDP_FLOWS   1024
+#define PT_SESSION_COUNTERS_NOTIFY_MS 250  /* "bytes-sent"/"bytes-received" batching */
 
 #define PT_TYPE_SESSION (pt_session_get_type ())
 G_DECLARE_FINAL_TYPE (PtSession, pt_session, PT, SESSION, GObject)

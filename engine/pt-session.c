@@ -80,6 +80,7 @@ struct _PtSession
 
   guint64          bytes_sent;
   guint64          bytes_received;
+  GSource         *counters_notify;
 };
 
 enum { PROP_0, PROP_ACTIVE_CONNECTIONS, PROP_BYTES_SENT, PROP_BYTES_RECEIVED, N_PROPS };
@@ -128,20 +129,37 @@ session_fail (PtSession  *self,
   g_signal_emit (self, signals[FAILED], 0, error);
 }
 
+static gboolean
+notify_counters_cb (gpointer user_data)
+{
+  PtSession *self = user_data;
+
+  g_clear_pointer (&self->counters_notify, g_source_unref);
+  g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_SENT]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_RECEIVED]);
+  g_object_thaw_notify (G_OBJECT (self));
+  return G_SOURCE_REMOVE;
+}
+
+/* Counters change with every chunk; a UI needs a few updates a second, so
+ * notifications are batched. */
 static void
 add_bytes (PtSession *self,
            gboolean   sent,
            gsize      n)
 {
   if (sent)
-    {
-      self->bytes_sent += n;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_SENT]);
-    }
+    self->bytes_sent += n;
   else
+    self->bytes_received += n;
+
+  if (self->counters_notify == NULL && !self->stopped)
     {
-      self->bytes_received += n;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_RECEIVED]);
+      self->counters_notify = g_timeout_source_new (PT_SESSION_COUNTERS_NOTIFY_MS);
+      g_source_set_callback (self->counters_notify, notify_counters_cb, self, NULL);
+      g_source_set_static_name (self->counters_notify, "[pt] session counters");
+      g_source_attach (self->counters_notify, g_main_context_get_thread_default ());
     }
 }
 
@@ -1259,6 +1277,7 @@ _pt_session_stop (PtSession *self)
   self->stopped = TRUE;
   g_cancellable_cancel (self->cancellable);
   clear_source (&self->udp_sweep);
+  clear_source (&self->counters_notify);
   g_hash_table_remove_all (self->tcp_conns);
   g_hash_table_remove_all (self->udp_by_peer);
   g_hash_table_remove_all (self->udp_flows);

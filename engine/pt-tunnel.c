@@ -286,11 +286,12 @@ on_session_notify (PtSession  *session,
                    GParamSpec *pspec,
                    PtTunnel   *self)
 {
-  if (g_str_equal (pspec->name, "bytes-sent"))
+  /* Property names are interned: pointer comparison is enough. */
+  if (pspec->name == g_intern_static_string ("bytes-sent"))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_SENT]);
-  else if (g_str_equal (pspec->name, "bytes-received"))
+  else if (pspec->name == g_intern_static_string ("bytes-received"))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BYTES_RECEIVED]);
-  else if (g_str_equal (pspec->name, "active-connections"))
+  else if (pspec->name == g_intern_static_string ("active-connections"))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACTIVE_CONNECTIONS]);
 }
 

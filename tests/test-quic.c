@@ -552,7 +552,10 @@ test_handshake (Fixture       *f,
 
   g_assert_cmpuint (_pt_quic_conn_get_bytes_sent (f->client.conn), >, 0);
   g_assert_cmpuint (_pt_quic_conn_get_bytes_received (f->client.conn), >, 0);
-  g_assert_cmpuint (_pt_quic_conn_get_bytes_received (f->server.conn), ==,
+  /* Some of what the client sent may still be in the pipe (events are
+   * reported from the timer, not from inside the read). */
+  g_assert_cmpuint (_pt_quic_conn_get_bytes_received (f->server.conn), >, 0);
+  g_assert_cmpuint (_pt_quic_conn_get_bytes_received (f->server.conn), <=,
                     _pt_quic_conn_get_bytes_sent (f->client.conn));
   g_assert_cmpuint (_pt_quic_conn_get_rtt_us (f->client.conn), >, 0);
   g_test_message ("handshake: %u packets, client RTT %" G_GUINT64_FORMAT " us",
