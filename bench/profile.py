@@ -77,7 +77,7 @@ def main():
     secs = 6
     args = type("A", (), {"quick": True, "pt": os.environ.get("PT_BIN") or
                           os.path.join(B.SOURCE_DIR, "_build", "cli", "pt"), "only": None})
-    for s in (signal.SIGTERM, signal.SIGHUP):
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, B._on_signal)
     b = B.Bench(args)
     summary = {"machine": b.results["machine"], "loadavg_at_start": os.getloadavg()}

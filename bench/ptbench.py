@@ -1097,7 +1097,8 @@ def main():
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    for s in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a shell that starts us in the background would leave it ignored
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, _on_signal)
 
     b = Bench(args)
