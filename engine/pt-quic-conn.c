@@ -46,7 +46,7 @@
 #define PT_QUIC_MAX_STREAM_WINDOW  (6 * 1024 * 1024)
 #define PT_QUIC_INITIAL_MAX_DATA   (8 * 1024 * 1024)
 #define PT_QUIC_INITIAL_MAX_STREAM_DATA (1024 * 1024)
-#define PT_QUIC_MAX_STREAMS_BIDI   1000
+#define PT_QUIC_MAX_STREAMS_BIDI   4096   /* concurrent TCP connections per tunnel, + control */
 
 /* TLS 1.3 only, with the AEADs ngtcp2_crypto_gnutls implements, and no
  * middlebox compatibility mode (QUIC forbids it). */

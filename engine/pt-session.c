@@ -8,6 +8,10 @@
 
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "pt-control-private.h"
 #include "pt-session-private.h"
 
@@ -161,6 +165,14 @@ add_bytes (PtSession *self,
       g_source_set_static_name (self->counters_notify, "[pt] session counters");
       g_source_attach (self->counters_notify, g_main_context_get_thread_default ());
     }
+}
+
+/* The tunnel already batches what it sends: Nagle would only add delay
+ * to small request/response exchanges. */
+static void
+set_no_delay (GSocket *socket)
+{
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 }
 
 /* Forwards */
@@ -429,6 +441,7 @@ tcp_accept_cb (GSocket      *socket,
         }
 
       g_socket_set_blocking (client, FALSE);
+      set_no_delay (client);
       tc = tcp_conn_new (self, forward, stream_id, g_steal_pointer (&client));
       g_debug ("stream %" G_GINT64_FORMAT ": new connection for %s",
                stream_id, forward->spec->host);
@@ -472,6 +485,7 @@ tcp_conn_connect (TcpConn *tc,
       return;
     }
   g_socket_set_blocking (socket, FALSE);
+  set_no_delay (socket);
   tc->socket = socket;
   tc->connecting = TRUE;
 
@@ -1346,6 +1360,9 @@ _pt_session_bind_forward (PtProto      proto,
                          proto == PT_PROTO_TCP ? G_SOCKET_TYPE_STREAM : G_SOCKET_TYPE_DATAGRAM,
                          proto == PT_PROTO_TCP ? G_SOCKET_PROTOCOL_TCP : G_SOCKET_PROTOCOL_UDP,
                          &local_error);
+  /* GLib's default backlog of 10 drops bursts of new connections. */
+  if (socket != NULL)
+    g_socket_set_listen_backlog (socket, SOMAXCONN);
   if (socket == NULL ||
       !g_socket_bind (socket, address, proto == PT_PROTO_TCP, &local_error) ||
       (proto == PT_PROTO_TCP && !g_socket_listen (socket, &local_error)))
