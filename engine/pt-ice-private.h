@@ -53,6 +53,10 @@ void        _pt_ice_set_receive_func  (PtIce               *self,
 void        _pt_ice_send              (PtIce               *self,
                                        const guint8        *data,
                                        gsize                len);
+/* Several datagrams at once: one sendmmsg on a plain UDP pair. */
+void        _pt_ice_send_batch        (PtIce               *self,
+                                       const GOutputVector *packets,
+                                       guint                n_packets);
 PtPathKind  _pt_ice_get_path_kind     (PtIce               *self);
 /* Releases TURN allocations; the agent lives on until that finished. */
 void        _pt_ice_close             (PtIce               *self);

@@ -96,6 +96,8 @@ _pt_ice_close (PtIce *self)
   if (self->resolve_cancellable != NULL)
     g_cancellable_cancel (self->resolve_cancellable);
 
+
+
   if (self->agent != NULL)
     {
       NiceAgent *agent = g_steal_pointer (&self->agent);
@@ -132,6 +134,7 @@ pt_ice_finalize (GObject *object)
 
   g_clear_pointer (&self->config, pt_ice_config_unref);
   g_clear_pointer (&self->remote, pt_signal_free);
+
   g_clear_pointer (&self->bridges, g_ptr_array_unref);
   g_clear_pointer (&self->turn_ips, g_ptr_array_unref);
   g_clear_pointer (&self->stun_addrs, g_ptr_array_unref);
@@ -377,6 +380,21 @@ gather_timeout_cb (gpointer user_data)
 }
 
 static void
+update_selected_pair (PtIce         *self,
+                      NiceCandidate *local,
+                      NiceCandidate *remote)
+{
+  PtPathKind kind = path_kind_from_nice (local->type);
+  PtPathKind rkind = path_kind_from_nice (remote->type);
+
+  if (kind == PT_PATH_KIND_RELAY || rkind == PT_PATH_KIND_RELAY)
+    kind = PT_PATH_KIND_RELAY;
+  else if (rkind > kind)
+    kind = rkind;
+  update_path_kind (self, kind);
+}
+
+static void
 on_component_state_changed (NiceAgent *agent,
                             guint      stream_id,
                             guint      component_id,
@@ -391,16 +409,7 @@ on_component_state_changed (NiceAgent *agent,
       NiceCandidate *local = NULL, *remote = NULL;
 
       if (nice_agent_get_selected_pair (agent, stream_id, component_id, &local, &remote))
-        {
-          PtPathKind kind = path_kind_from_nice (local->type);
-          PtPathKind rkind = path_kind_from_nice (remote->type);
-
-          if (kind == PT_PATH_KIND_RELAY || rkind == PT_PATH_KIND_RELAY)
-            kind = PT_PATH_KIND_RELAY;
-          else if (rkind > kind)
-            kind = rkind;
-          update_path_kind (self, kind);
-        }
+        update_selected_pair (self, local, remote);
       self->connected = TRUE;
       g_signal_emit (self, signals[CONNECTED], 0);
     }
@@ -425,14 +434,7 @@ on_new_selected_pair (NiceAgent     *agent,
                       NiceCandidate *remote,
                       PtIce         *self)
 {
-  PtPathKind kind = path_kind_from_nice (local->type);
-  PtPathKind rkind = path_kind_from_nice (remote->type);
-
-  if (kind == PT_PATH_KIND_RELAY || rkind == PT_PATH_KIND_RELAY)
-    kind = PT_PATH_KIND_RELAY;
-  else if (rkind > kind)
-    kind = rkind;
-  update_path_kind (self, kind);
+  update_selected_pair (self, local, remote);
 }
 
 static void
@@ -1075,6 +1077,37 @@ _pt_ice_send (PtIce        *self,
     return;
   /* Losing a datagram here is fine: QUIC retransmits. */
   nice_agent_send (self->agent, self->stream_id, 1, len, (const char *) data);
+}
+
+void
+_pt_ice_send_batch (PtIce               *self,
+                    const GOutputVector *packets,
+                    guint                n_packets)
+{
+  NiceOutputMessage messages[64];
+  guint sent = 0;
+
+  if (self->agent == NULL || !self->connected)
+    return;
+
+  /* On a UDP pair libnice hands the whole batch to one sendmmsg. */
+  while (sent < n_packets)
+    {
+      guint n = MIN (n_packets - sent, G_N_ELEMENTS (messages));
+      gint done;
+
+      for (guint i = 0; i < n; i++)
+        {
+          messages[i].buffers = (GOutputVector *) &packets[sent + i];
+          messages[i].n_buffers = 1;
+        }
+      done = nice_agent_send_messages_nonblocking (self->agent, self->stream_id, 1,
+                                                   messages, n, NULL, NULL);
+      /* A full socket buffer drops the rest: QUIC retransmits. */
+      if (done < (gint) n)
+        break;
+      sent += n;
+    }
 }
 
 PtPathKind

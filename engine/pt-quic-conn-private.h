@@ -43,6 +43,11 @@ typedef void (*PtQuicSendFunc) (const guint8 *packet,
                                 gsize         len,
                                 gpointer      user_data);
 
+/* A burst of packets (up to one send quantum) at once, e.g. for sendmmsg. */
+typedef void (*PtQuicSendBatchFunc) (const GOutputVector *packets,
+                                     guint                n_packets,
+                                     gpointer             user_data);
+
 #define PT_TYPE_QUIC_CONN (pt_quic_conn_get_type ())
 G_DECLARE_FINAL_TYPE (PtQuicConn, pt_quic_conn, PT, QUIC_CONN, GObject)
 
@@ -52,6 +57,9 @@ PtQuicConn *_pt_quic_conn_new                (gboolean        is_client,
                                               PtQuicSendFunc  send_func,
                                               gpointer        send_data,
                                               GError        **error);
+/* From now on, bursts go to @func (with the send_data given to _new()). */
+void        _pt_quic_conn_set_send_batch_func (PtQuicConn         *self,
+                                              PtQuicSendBatchFunc  func);
 /* Client: sends the first flight. Server: no-op (waits for the client). */
 void        _pt_quic_conn_start              (PtQuicConn     *self);
 /* Feed one received UDP payload. */

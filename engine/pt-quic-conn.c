@@ -122,6 +122,7 @@ struct _PtQuicConn
   guint8            peer_fingerprint[PT_QUIC_FINGERPRINT_LEN];
   PtQuicSendFunc    send_func;
   gpointer          send_data;
+  PtQuicSendBatchFunc send_batch_func;    /* optional: a burst in one call */
 
   GMainContext     *context;
   GSource          *timer;
@@ -155,6 +156,10 @@ struct _PtQuicConn
   guint64           bytes_received;
 
   guint8            txbuf[PT_QUIC_TX_BUF_SIZE];
+  /* One burst of packets, handed over together at its end. */
+  guint8           *burst;                /* PT_QUIC_MAX_BURST × PT_QUIC_TX_BUF_SIZE */
+  GOutputVector     burst_packets[PT_QUIC_MAX_BURST];
+  guint             burst_len;
 };
 
 G_DEFINE_FINAL_TYPE (PtQuicConn, pt_quic_conn, G_TYPE_OBJECT)
@@ -608,6 +613,43 @@ pt_quic_conn_send_packet (PtQuicConn   *self,
   self->send_func (packet, len, self->send_data);
 }
 
+/* Where the next packet of a burst is written. */
+static guint8 *
+pt_quic_conn_burst_slot (PtQuicConn *self)
+{
+  if (self->send_batch_func == NULL)
+    return self->txbuf;
+  if (self->burst == NULL)
+    self->burst = g_malloc (PT_QUIC_MAX_BURST * PT_QUIC_TX_BUF_SIZE);
+  return self->burst + self->burst_len * PT_QUIC_TX_BUF_SIZE;
+}
+
+static void
+pt_quic_conn_burst_add (PtQuicConn *self,
+                        gsize       len)
+{
+  if (self->send_batch_func == NULL)
+    {
+      pt_quic_conn_send_packet (self, self->txbuf, len);
+      return;
+    }
+  self->burst_packets[self->burst_len].buffer = self->burst + self->burst_len * PT_QUIC_TX_BUF_SIZE;
+  self->burst_packets[self->burst_len].size = len;
+  self->burst_len++;
+  self->bytes_sent += len;
+}
+
+static void
+pt_quic_conn_burst_flush (PtQuicConn *self)
+{
+  guint n = self->burst_len;
+
+  if (n == 0)
+    return;
+  self->burst_len = 0;
+  self->send_batch_func (self->burst_packets, n, self->send_data);
+}
+
 static void
 pt_quic_conn_send_close (PtQuicConn                          *self,
                          const ngtcp2_connection_close_error *ccerr)
@@ -739,7 +781,8 @@ pt_quic_conn_write (PtQuicConn *self)
           vec.len = size;
 
           nwrite = ngtcp2_conn_writev_datagram (self->conn, NULL, &pi,
-                                                self->txbuf, sizeof self->txbuf,
+                                                pt_quic_conn_burst_slot (self),
+                                                PT_QUIC_TX_BUF_SIZE,
                                                 &accepted,
                                                 NGTCP2_WRITE_DATAGRAM_FLAG_MORE,
                                                 0, &vec, 1, ts);
@@ -774,7 +817,7 @@ pt_quic_conn_write (PtQuicConn *self)
               continue;
             }
 
-          pt_quic_conn_send_packet (self, self->txbuf, (gsize) nwrite);
+          pt_quic_conn_burst_add (self, (gsize) nwrite);
           npkts++;
           continue;
         }
@@ -799,7 +842,8 @@ pt_quic_conn_write (PtQuicConn *self)
           }
 
         nwrite = ngtcp2_conn_writev_stream (self->conn, NULL, &pi,
-                                            self->txbuf, sizeof self->txbuf,
+                                            pt_quic_conn_burst_slot (self),
+                                            PT_QUIC_TX_BUF_SIZE,
                                             &ndatalen, flags, stream_id,
                                             vecs, nvecs, ts);
 
@@ -853,7 +897,7 @@ pt_quic_conn_write (PtQuicConn *self)
             continue;
           }
 
-        pt_quic_conn_send_packet (self, self->txbuf, (gsize) nwrite);
+        pt_quic_conn_burst_add (self, (gsize) nwrite);
         npkts++;
       }
     }
@@ -861,6 +905,7 @@ pt_quic_conn_write (PtQuicConn *self)
   if (error == 0)
     ngtcp2_conn_update_pkt_tx_time (self->conn, ts);
 
+  pt_quic_conn_burst_flush (self);
   self->busy = FALSE;
 
   if (error != 0)
@@ -1632,6 +1677,7 @@ pt_quic_conn_finalize (GObject *object)
   g_queue_clear_full (&self->events, (GDestroyNotify) pt_quic_event_free);
   g_queue_clear_full (&self->pending_rx, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&self->close_packet, g_bytes_unref);
+  g_free (self->burst);
 
   G_OBJECT_CLASS (pt_quic_conn_parent_class)->finalize (object);
 }
@@ -1807,6 +1853,16 @@ _pt_quic_conn_receive (PtQuicConn   *self,
   if (self->state == PT_QUIC_STATE_CLOSED)
     pt_quic_conn_dispatch (self);
   g_object_unref (self);
+}
+
+void
+_pt_quic_conn_set_send_batch_func (PtQuicConn          *self,
+                                   PtQuicSendBatchFunc  func)
+{
+  g_return_if_fail (PT_IS_QUIC_CONN (self));
+  g_return_if_fail (self->burst_len == 0);
+
+  self->send_batch_func = func;
 }
 
 gboolean

@@ -225,6 +225,17 @@ quic_send (const guint8 *packet,
 }
 
 static void
+quic_send_batch (const GOutputVector *packets,
+                 guint                n_packets,
+                 gpointer             user_data)
+{
+  PtTunnel *self = user_data;
+
+  if (self->ice != NULL)
+    _pt_ice_send_batch (self->ice, packets, n_packets);
+}
+
+static void
 on_quic_handshake_completed (PtQuicConn *quic,
                              PtTunnel   *self)
 {
@@ -334,6 +345,7 @@ start_connecting (PtTunnel        *self,
                                   quic_send, self, error);
   if (self->quic == NULL)
     return FALSE;
+  _pt_quic_conn_set_send_batch_func (self->quic, quic_send_batch);
 
   g_signal_connect (self->quic, "handshake-completed",
                     G_CALLBACK (on_quic_handshake_completed), self);
