@@ -79,6 +79,10 @@ gboolean      _pt_nostr_json_check_limits (const char        *json,
  * JavaScript's JSON.stringify, which other clients use). */
 void          _pt_nostr_json_append_string (GString          *out,
                                             const char       *str);
+/* Appends @data as a quoted lowercase hex JSON string. */
+void          _pt_nostr_json_append_hex    (GString          *out,
+                                            const guint8     *data,
+                                            gsize             len);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtNostrEvent, _pt_nostr_event_free)
 

@@ -129,10 +129,10 @@ _pt_nostr_json_append_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
-static void
-append_hex (GString      *out,
-            const guint8 *data,
-            gsize         len)
+void
+_pt_nostr_json_append_hex (GString      *out,
+                           const guint8 *data,
+                           gsize         len)
 {
   static const char digits[] = "0123456789abcdef";
 
@@ -176,7 +176,7 @@ _pt_nostr_event_serialize_for_id (const PtNostrEvent *event)
   g_return_val_if_fail (event != NULL, NULL);
 
   out = g_string_new ("[0,");
-  append_hex (out, event->pubkey.bytes, PT_KEY_LEN);
+  _pt_nostr_json_append_hex (out, event->pubkey.bytes, PT_KEY_LEN);
   g_string_append_printf (out, ",%" G_GINT64_FORMAT ",%u,", event->created_at, event->kind);
   append_tags (out, event->tags);
   g_string_append_c (out, ',');
@@ -204,16 +204,16 @@ _pt_nostr_event_to_json (const PtNostrEvent *event)
   g_return_val_if_fail (event != NULL, NULL);
 
   out = g_string_new ("{\"id\":");
-  append_hex (out, event->id, PT_NOSTR_ID_LEN);
+  _pt_nostr_json_append_hex (out, event->id, PT_NOSTR_ID_LEN);
   g_string_append (out, ",\"pubkey\":");
-  append_hex (out, event->pubkey.bytes, PT_KEY_LEN);
+  _pt_nostr_json_append_hex (out, event->pubkey.bytes, PT_KEY_LEN);
   g_string_append_printf (out, ",\"created_at\":%" G_GINT64_FORMAT ",\"kind\":%u,\"tags\":",
                           event->created_at, event->kind);
   append_tags (out, event->tags);
   g_string_append (out, ",\"content\":");
   _pt_nostr_json_append_string (out, event->content);
   g_string_append (out, ",\"sig\":");
-  append_hex (out, event->sig, PT_NOSTR_SIG_LEN);
+  _pt_nostr_json_append_hex (out, event->sig, PT_NOSTR_SIG_LEN);
   g_string_append_c (out, '}');
   return g_string_free (out, FALSE);
 }

@@ -104,22 +104,6 @@ _pt_nostr_filter_set_limit (PtNostrFilter *filter,
 }
 
 static void
-append_hex_string (GString      *out,
-                   const guint8 *data,
-                   gsize         len)
-{
-  static const char digits[] = "0123456789abcdef";
-
-  g_string_append_c (out, '"');
-  for (gsize i = 0; i < len; i++)
-    {
-      g_string_append_c (out, digits[data[i] >> 4]);
-      g_string_append_c (out, digits[data[i] & 0xf]);
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
 append_keys (GString    *out,
              const char *name,
              GArray     *keys,
@@ -132,7 +116,7 @@ append_keys (GString    *out,
     {
       if (i > 0)
         g_string_append_c (out, ',');
-      append_hex_string (out, g_array_index (keys, PtPublicKey, i).bytes, PT_KEY_LEN);
+      _pt_nostr_json_append_hex (out, g_array_index (keys, PtPublicKey, i).bytes, PT_KEY_LEN);
     }
   g_string_append_c (out, ']');
   *first = FALSE;
