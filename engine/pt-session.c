@@ -95,9 +95,9 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (PtSession, pt_session, G_TYPE_OBJECT)
 
-static void tcp_conn_pump_in  (TcpConn *tc);
+static gboolean tcp_conn_pump_in (TcpConn *tc);
 static void tcp_conn_flush_out (TcpConn *tc);
-static void tcp_conn_maybe_finish (TcpConn *tc);
+static gboolean tcp_conn_maybe_finish (TcpConn *tc);
 
 static GSource *
 watch_socket (GSocket       *socket,
@@ -248,8 +248,9 @@ tcp_conn_in_cb (GSocket      *socket,
   return G_SOURCE_REMOVE;
 }
 
-/* Socket → stream, while the stream's unacked queue has room. */
-static void
+/* Socket → stream, while the stream's unacked queue has room.
+ * FALSE when @tc is gone (freed) afterwards. */
+static gboolean
 tcp_conn_pump_in (TcpConn *tc)
 {
   PtSession *self = tc->session;
@@ -261,7 +262,7 @@ tcp_conn_pump_in (TcpConn *tc)
       gssize n;
 
       if (_pt_quic_conn_stream_get_queued (self->conn, tc->stream_id) >= PT_SESSION_MAX_QUEUED)
-        return; /* resumed from "stream-acked" */
+        return TRUE; /* resumed from "stream-acked" */
 
       buf = g_malloc (PT_SESSION_READ_CHUNK);
       n = g_socket_receive (tc->socket, (char *) buf, PT_SESSION_READ_CHUNK, NULL, &error);
@@ -270,22 +271,21 @@ tcp_conn_pump_in (TcpConn *tc)
           if (tc->in_source == NULL)
             tc->in_source = watch_socket (tc->socket, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                           (GSourceFunc) tcp_conn_in_cb, tc);
-          return;
+          return TRUE;
         }
       if (n < 0)
         {
           g_debug ("stream %" G_GINT64_FORMAT ": socket read failed: %s",
                    tc->stream_id, error->message);
           tcp_conn_abort (tc);
-          return;
+          return FALSE;
         }
       if (n == 0)
         {
           g_debug ("stream %" G_GINT64_FORMAT ": local EOF, sending FIN", tc->stream_id);
           tc->local_eof = TRUE;
           _pt_quic_conn_stream_shutdown_write (self->conn, tc->stream_id);
-          tcp_conn_maybe_finish (tc);
-          return;
+          return !tcp_conn_maybe_finish (tc);
         }
 
       add_bytes (self, TRUE, n);
@@ -295,6 +295,7 @@ tcp_conn_pump_in (TcpConn *tc)
         _pt_quic_conn_stream_send (self->conn, tc->stream_id, chunk);
       }
     }
+  return TRUE;
 }
 
 static gboolean
@@ -319,8 +320,7 @@ tcp_conn_out_cb (GSocket      *socket,
         }
       g_debug ("stream %" G_GINT64_FORMAT ": connected", tc->stream_id);
       tc->connecting = FALSE;
-      tcp_conn_pump_in (tc);
-      if (g_hash_table_lookup (tc->session->tcp_conns, (gpointer) (gintptr) tc->stream_id) != tc)
+      if (!tcp_conn_pump_in (tc))
         return G_SOURCE_REMOVE;
     }
 
@@ -383,12 +383,17 @@ tcp_conn_flush_out (TcpConn *tc)
   tcp_conn_maybe_finish (tc);
 }
 
-static void
+/* TRUE when @tc was finished (and freed). */
+static gboolean
 tcp_conn_maybe_finish (TcpConn *tc)
 {
   /* Both directions done and QUIC forgot the stream: nothing left to carry. */
   if (tc->local_eof && tc->write_shut && tc->stream_closed)
-    tcp_conn_remove (tc);
+    {
+      tcp_conn_remove (tc);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static TcpConn *
