@@ -11,8 +11,9 @@
 //   - keys: same public key, npub and nsec from the same secret;
 //   - events we sign: nostr-tools computes the same id and accepts the
 //     signature, for awkward contents and tags;
-//   - events nostr-tools signs: we accept them as they are and refuse them
-//     altered (content, time, kind, tags, pubkey, id, signature);
+//   - events nostr-tools signs: we accept them as they are, and as other JSON
+//     writers put them, and refuse them altered (content, time, kind, tags,
+//     pubkey, id, signature); U+0000 and lone surrogates are refused;
 //   - NIP-44 v2: same conversation key; payloads decrypt both ways, for
 //     lengths 1..65535 across the padding boundaries, with equal sizes and
 //     checksums; altered payloads are refused both ways.
@@ -93,13 +94,16 @@ class Pt {
     this.child = spawn(path, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] })
     this.buffered = []
     this.waiting = null
+    this.gone = null
     this.exited = new Promise(resolve => {
       this.child.on('exit', (code, signal) => {
-        this.waiting?.reject(new Error(`pt-nostr-interop exited (${signal ?? code})`))
+        this.gone = new Error(`pt-nostr-interop exited (${signal ?? code})`)
+        this.waiting?.reject(this.gone)
         resolve({ code, signal })
       })
     })
-    this.child.on('error', error => this.waiting?.reject(error))
+    this.child.on('error', error => { this.gone = error; this.waiting?.reject(error) })
+    this.child.stdin.on('error', () => {})  // EPIPE once it is gone: reported above
     this.child.stdout.on('data', chunk => this.receive(chunk))
   }
 
@@ -121,6 +125,10 @@ class Pt {
 
   request (message) {
     return new Promise((resolve, reject) => {
+      if (this.gone) {
+        reject(this.gone)
+        return
+      }
       const timer = setTimeout(() => {
         this.waiting = null
         reject(new Error(`no answer to “${message.op}” in ${REQUEST_TIMEOUT_MS} ms`))
@@ -331,6 +339,39 @@ for (const [i, c] of eventCases.entries()) {
     return problems
   })
 }
+
+// The same event as other JSON writers put it: keys in another order, white
+// space between tokens, every non-ASCII character and "/" escaped.
+function otherJson (event) {
+  const reordered = Object.fromEntries(Object.entries(event).reverse())
+  return JSON.stringify(reordered, null, 2)
+    .replace(/[\u007f-\uffff]/g, c => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
+    .replace(/\//g, '\\/')
+}
+
+await test('events: pt accepts nostr-tools events written by other JSON writers', async () => {
+  const problems = []
+  for (const [i, c] of eventCases.entries()) {
+    const event = plainEvent(tools.finalizeEvent(template(c, i), tools.generateSecretKey()))
+    const answer = await pt.request({ op: 'verify', event: otherJson(event) })
+    expectEqual(problems, answer.event, event, `${c.note}: the event as pt parsed it`)
+  }
+  return problems
+})
+
+// Valid for nostr-tools, but not text we can hold: json-glib ends a string at
+// U+0000, and a lone surrogate is no UTF-8. Refused, never misread.
+await test('events: pt refuses events with U+0000 or a lone surrogate', async () => {
+  const problems = []
+  for (const content of ['a\u0000b', 'x\ud800y', '\udc00']) {
+    const event = plainEvent(tools.finalizeEvent({ kind: 1, created_at: 1700000000, tags: [], content },
+      tools.generateSecretKey()))
+    expectEqual(problems, tools.verifyEvent(structuredClone(event)), true, `nostr-tools, ${JSON.stringify(content)}`)
+    const answer = await pt.request({ op: 'verify', event: JSON.stringify(event) })
+    expectEqual(problems, answer.ok, false, `pt, ${JSON.stringify(content)}`)
+  }
+  return problems
+})
 
 // Keys of both sides: A is ours, B is nostr-tools'.
 const secretA = tools.generateSecretKey()
