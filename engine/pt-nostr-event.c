@@ -539,7 +539,10 @@ _pt_nostr_event_parse (const char *json,
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, json, len, &local_error))
     {
-      malformed (error, "%s", local_error->message);
+      g_autofree char *why = g_utf8_make_valid (local_error->message, -1);
+
+      /* json-glib quotes the input, which may not be UTF-8. */
+      malformed (error, "%s", why);
       return NULL;
     }
   root = json_parser_get_root (parser);

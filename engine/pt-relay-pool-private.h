@@ -14,6 +14,8 @@
  *                    borrowed for the handler's duration; verified and matching
  *                    the subscription's filter; each (sub_id, id) at most once
  *                    among the last PT_RELAY_POOL_SEEN_MAX events.
+ *   "event-repeated" (const char *sub_id, gpointer event): an event dropped as
+ *                    already delivered (another relay's copy, or a replay).
  *   "relay-state"    (const char *url, gboolean connected)
  *   "eose"           (const char *url, const char *sub_id): that relay has
  *                    sent its stored events and now delivers live ones.

@@ -82,7 +82,7 @@ G_DEFINE_FINAL_TYPE (PtRelayPool, pt_relay_pool, G_TYPE_OBJECT)
 enum { PROP_0, PROP_CONNECTED_COUNT, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
-enum { SIGNAL_EVENT, SIGNAL_RELAY_STATE, SIGNAL_EOSE, SIGNAL_PUBLISH_RESULT, N_SIGNALS };
+enum { SIGNAL_EVENT, SIGNAL_EVENT_REPEATED, SIGNAL_RELAY_STATE, SIGNAL_EOSE, SIGNAL_PUBLISH_RESULT, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void relay_connect (Relay *relay);
@@ -389,9 +389,27 @@ handle_event (Relay                     *relay,
   if (!seen_first_time (self, message->sub_id, message->event))
     {
       self->n_duplicates++;
+      g_signal_emit (self, signals[SIGNAL_EVENT_REPEATED], 0, message->sub_id, message->event);
       return;
     }
   g_signal_emit (self, signals[SIGNAL_EVENT], 0, message->sub_id, message->event);
+}
+
+/* Whether @text starts like ["EVENT", … (white space allowed). */
+static gboolean
+looks_like_event_message (const char *text,
+                          gsize       len)
+{
+  static const char prefix[] = "\"EVENT\"";
+  gsize i = 0;
+
+  while (i < len && g_ascii_isspace (text[i]))
+    i++;
+  if (i >= len || text[i++] != '[')
+    return FALSE;
+  while (i < len && g_ascii_isspace (text[i]))
+    i++;
+  return len - i >= sizeof prefix - 1 && memcmp (text + i, prefix, sizeof prefix - 1) == 0;
 }
 
 /* Returns FALSE when the relay broke the protocol and must be dropped. */
@@ -406,10 +424,13 @@ handle_text (Relay      *relay,
   message = _pt_nostr_relay_message_parse (text, len, &error);
   if (message == NULL)
     {
-      /* A forged or damaged event from a relay that otherwise speaks Nostr
-       * is not worth a reconnect: skip it. */
+      /* A forged or damaged event is not worth a reconnect: anyone can
+       * publish one, and json-glib even refuses whole messages that other
+       * clients accept (a lone surrogate escape in the content). Skip an
+       * EVENT message we cannot use; drop a relay that sends other nonsense. */
       if (g_error_matches (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_BAD_ID) ||
-          g_error_matches (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_BAD_SIGNATURE))
+          g_error_matches (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_BAD_SIGNATURE) ||
+          looks_like_event_message (text, len))
         {
           g_debug ("%s: event dropped: %s", relay->url, error->message);
           return TRUE;
@@ -883,6 +904,9 @@ pt_relay_pool_class_init (PtRelayPoolClass *klass)
 
   signals[SIGNAL_EVENT] =
     g_signal_new ("event", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
+  signals[SIGNAL_EVENT_REPEATED] =
+    g_signal_new ("event-repeated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_POINTER);
   signals[SIGNAL_RELAY_STATE] =
     g_signal_new ("relay-state", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
