@@ -58,3 +58,18 @@ pt_tunnel_state_to_string (PtTunnelState state)
     }
   return "invalid";
 }
+
+const char *
+pt_nostr_client_state_to_string (PtNostrClientState state)
+{
+  switch (state)
+    {
+    case PT_NOSTR_CLIENT_STATE_IDLE:         return "idle";
+    case PT_NOSTR_CLIENT_STATE_CONNECTING:   return "connecting";
+    case PT_NOSTR_CLIENT_STATE_UP:           return "up";
+    case PT_NOSTR_CLIENT_STATE_RECONNECTING: return "reconnecting";
+    case PT_NOSTR_CLIENT_STATE_FAILED:       return "failed";
+    case PT_NOSTR_CLIENT_STATE_STOPPED:      return "stopped";
+    }
+  return "invalid";
+}

@@ -102,6 +102,12 @@ typedef enum
   PT_NOSTR_ERROR_DECRYPT,       /* an encrypted payload that fails its MAC, padding or encoding */
   PT_NOSTR_ERROR_KEY,           /* a key that cannot be used (invalid point, zero secret) */
   PT_NOSTR_ERROR_RELAY_URL,     /* a relay URL that is not ws:// or wss:// with a host */
+  PT_NOSTR_ERROR_STALE,         /* an event made too long ago (or a replay of one) */
+  PT_NOSTR_ERROR_FUTURE,        /* an event dated further ahead than clock skew explains */
+  PT_NOSTR_ERROR_REFUSED,       /* the server refused the request (key, token, busy) */
+  PT_NOSTR_ERROR_TIMEOUT,       /* no answer from the server in time */
+  PT_NOSTR_ERROR_NO_RELAY,      /* none of the relays could be reached */
+  PT_NOSTR_ERROR_NAME,          /* a rendezvous name that cannot be used (too short) */
 } PtNostrError;
 
 GQuark pt_signal_error_quark (void);

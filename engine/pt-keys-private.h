@@ -38,4 +38,9 @@ gboolean        _pt_bech32_decode    (const char  *text,
                                       GByteArray **data,
                                       GError     **error);
 
+/* A token whose body is drawn from @bytes (uniformly: bytes that would bias
+ * it are skipped); NULL if @bytes run out first. 64 bytes are plenty. */
+PtSecretString *_pt_token_new_from_bytes (const guint8 *bytes,
+                                          gsize         len);
+
 G_END_DECLS

@@ -41,6 +41,11 @@ PtSession *_pt_session_new_server (PtQuicConn  *conn,
                                    PtAllowList *allowed_tcp,
                                    PtAllowList *allowed_udp);
 /* Call once the QUIC handshake completed. */
+/* Server, named mode: every forward of @proto reaches @target (NULL: the
+ * allow-list decides, as usual). */
+void       _pt_session_set_exposed (PtSession          *self,
+                                    PtProto             proto,
+                                    GInetSocketAddress *target);
 void       _pt_session_start      (PtSession   *self);
 /* Closes every forwarded connection. */
 void       _pt_session_stop       (PtSession   *self);

@@ -70,6 +70,8 @@ struct _PtSession
   GPtrArray       *forwards;       /* Forward* */
   PtAllowList     *allowed_tcp;
   PtAllowList     *allowed_udp;
+  GInetSocketAddress *exposed_tcp;  /* named mode: every TCP forward goes here */
+  GInetSocketAddress *exposed_udp;
 
   gint64           control_stream;
   PtControlParser *parser;
@@ -181,8 +183,8 @@ static void
 forward_free (Forward *forward)
 {
   clear_source (&forward->source);
-  if (forward->socket != NULL)
-    g_socket_close (forward->socket, NULL);
+  /* A client's listener belongs to its tunnel, which may keep it open for
+   * the next session (reconnection). */
   g_clear_object (&forward->socket);
   g_clear_object (&forward->target);
   g_free (forward->reason);
@@ -892,13 +894,28 @@ handle_hello (PtSession        *self,
   for (guint i = 0; i < msg->forwards->len; i++)
     {
       Forward *forward = forward_new (self, g_ptr_array_index (msg->forwards, i));
-      ResolveData *data = g_new0 (ResolveData, 1);
+      GInetSocketAddress *exposed = forward->spec->proto == PT_PROTO_TCP ? self->exposed_tcp
+                                                                         : self->exposed_udp;
+      ResolveData *data;
+
+      if (exposed != NULL)
+        {
+          /* Named mode: the one exposed service, whatever the client named. */
+          forward->target = g_object_ref (exposed);
+          forward->accepted = TRUE;
+          self->resolves_pending--;
+          continue;
+        }
+
+      data = g_new0 (ResolveData, 1);
 
       data->self = g_object_ref (self);
       data->forward = forward;
       g_resolver_lookup_by_name_async (resolver, forward->spec->host, self->cancellable,
                                        forward_resolved_cb, data);
     }
+  if (self->resolves_pending == 0)
+    send_verdicts (self);
 }
 
 static void
@@ -1144,6 +1161,8 @@ pt_session_finalize (GObject *object)
   g_clear_pointer (&self->forwards, g_ptr_array_unref);
   g_clear_pointer (&self->allowed_tcp, pt_allow_list_unref);
   g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
+  g_clear_object (&self->exposed_tcp);
+  g_clear_object (&self->exposed_udp);
   g_clear_pointer (&self->parser, _pt_control_parser_free);
   g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (pt_session_parent_class)->finalize (object);
@@ -1259,6 +1278,16 @@ _pt_session_new_server (PtQuicConn  *conn,
   self->allowed_tcp = allowed_tcp ? pt_allow_list_ref (allowed_tcp) : NULL;
   self->allowed_udp = allowed_udp ? pt_allow_list_ref (allowed_udp) : NULL;
   return self;
+}
+
+void
+_pt_session_set_exposed (PtSession          *self,
+                         PtProto             proto,
+                         GInetSocketAddress *target)
+{
+  GInetSocketAddress **slot = proto == PT_PROTO_TCP ? &self->exposed_tcp : &self->exposed_udp;
+
+  g_set_object (slot, target);
 }
 
 void

@@ -70,6 +70,29 @@ check_code_point (const char *body,
 }
 
 PtSecretString *
+_pt_token_new_from_bytes (const guint8 *bytes,
+                          gsize         len)
+{
+  char *token = g_malloc (PT_TOKEN_LEN + 1);
+  gsize n = 0;
+
+  token[0] = PT_TOKEN_PREFIX;
+  /* Rejection sampling, as in pt_token_generate(). */
+  for (gsize i = 0; i < len && n < PT_TOKEN_BODY_LEN; i++)
+    if (bytes[i] < 3 * N_CHARS)
+      token[1 + n++] = token_alphabet[bytes[i] % N_CHARS];
+  if (n < PT_TOKEN_BODY_LEN)
+    {
+      explicit_bzero (token, PT_TOKEN_LEN + 1);
+      g_free (token);
+      return NULL;
+    }
+  token[1 + PT_TOKEN_BODY_LEN] = token_alphabet[check_code_point (token + 1, PT_TOKEN_BODY_LEN)];
+  token[PT_TOKEN_LEN] = '\0';
+  return token;
+}
+
+PtSecretString *
 pt_token_generate (GError **error)
 {
   char *token = g_malloc (PT_TOKEN_LEN + 1);

@@ -14,6 +14,7 @@
 #include "pt-ice-private.h"
 #include "pt-quic-conn-private.h"
 #include "pt-session-private.h"
+#include "pt-tunnel-private.h"
 
 /* The client connects as soon as it has the answer; the server waits as long
  * as its answer stays valid, for the user to carry it across. */
@@ -45,10 +46,13 @@ struct _PtTunnel
   GPtrArray      *forwards;          /* PtForwardSpec* */
   GPtrArray      *sockets;           /* GSocket*, bound */
   GPtrArray      *listen_addresses;  /* char* */
+  gboolean        keep_listeners;
 
   /* Server */
   PtAllowList    *allowed_tcp;
   PtAllowList    *allowed_udp;
+  GInetSocketAddress *exposed_tcp;
+  GInetSocketAddress *exposed_udp;
 };
 
 enum
@@ -90,6 +94,14 @@ is_finished (PtTunnel *self)
   return self->state == PT_TUNNEL_STATE_CLOSED || self->state == PT_TUNNEL_STATE_FAILED;
 }
 
+void
+_pt_tunnel_close_listeners (PtTunnel *self)
+{
+  if (self->sockets != NULL)
+    for (guint i = 0; i < self->sockets->len; i++)
+      g_socket_close (g_ptr_array_index (self->sockets, i), NULL);
+}
+
 /* Stops every layer; tells the peer why when QUIC is up. Idempotent. */
 static void
 teardown (PtTunnel   *self,
@@ -115,9 +127,8 @@ teardown (PtTunnel   *self,
       _pt_ice_set_receive_func (self->ice, NULL, NULL);
       _pt_ice_close (self->ice);
     }
-  if (self->sockets != NULL)
-    for (guint i = 0; i < self->sockets->len; i++)
-      g_socket_close (g_ptr_array_index (self->sockets, i), NULL);
+  if (!self->keep_listeners)
+    _pt_tunnel_close_listeners (self);
 }
 
 static void
@@ -354,7 +365,11 @@ start_connecting (PtTunnel        *self,
   if (is_client)
     self->session = _pt_session_new_client (self->quic, self->forwards, self->sockets);
   else
-    self->session = _pt_session_new_server (self->quic, self->allowed_tcp, self->allowed_udp);
+    {
+      self->session = _pt_session_new_server (self->quic, self->allowed_tcp, self->allowed_udp);
+      _pt_session_set_exposed (self->session, PT_PROTO_TCP, self->exposed_tcp);
+      _pt_session_set_exposed (self->session, PT_PROTO_UDP, self->exposed_udp);
+    }
 
   g_signal_connect (self->session, "up", G_CALLBACK (on_session_up), self);
   g_signal_connect (self->session, "rejected", G_CALLBACK (on_session_rejected), self);
@@ -630,6 +645,17 @@ pt_tunnel_set_allow_list (PtTunnel    *self,
     *slot = pt_allow_list_ref (allow_list);
 }
 
+void
+pt_tunnel_set_exposed (PtTunnel           *self,
+                       PtProto             proto,
+                       GInetSocketAddress *target)
+{
+  g_return_if_fail (PT_IS_TUNNEL (self));
+  g_return_if_fail (target == NULL || G_IS_INET_SOCKET_ADDRESS (target));
+
+  g_set_object (proto == PT_PROTO_TCP ? &self->exposed_tcp : &self->exposed_udp, target);
+}
+
 static void
 answer_gathered_cb (GObject      *object,
                     GAsyncResult *result,
@@ -814,6 +840,8 @@ pt_tunnel_finalize (GObject *object)
   g_clear_pointer (&self->listen_addresses, g_ptr_array_unref);
   g_clear_pointer (&self->allowed_tcp, pt_allow_list_unref);
   g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
+  g_clear_object (&self->exposed_tcp);
+  g_clear_object (&self->exposed_udp);
   g_clear_error (&self->error);
   G_OBJECT_CLASS (pt_tunnel_parent_class)->finalize (object);
 }
@@ -922,6 +950,32 @@ pt_tunnel_new (PtTunnelRole  role,
   PtTunnel *self = g_object_new (PT_TYPE_TUNNEL, "role", role, NULL);
 
   self->ice_config = ice_config ? pt_ice_config_ref (ice_config) : pt_ice_config_new ();
+  return self;
+}
+
+void
+_pt_tunnel_set_keep_listeners (PtTunnel *self,
+                               gboolean  keep)
+{
+  self->keep_listeners = keep;
+}
+
+PtTunnel *
+_pt_tunnel_new_successor (PtTunnel *previous)
+{
+  PtTunnel *self = pt_tunnel_new (previous->role, previous->ice_config);
+
+  g_return_val_if_fail (previous->role == PT_TUNNEL_ROLE_CLIENT, self);
+
+  previous->keep_listeners = TRUE;
+  self->keep_listeners = TRUE;
+  for (guint i = 0; i < previous->forwards->len; i++)
+    {
+      g_ptr_array_add (self->forwards, pt_forward_spec_copy (g_ptr_array_index (previous->forwards, i)));
+      g_ptr_array_add (self->sockets, g_object_ref (g_ptr_array_index (previous->sockets, i)));
+      g_ptr_array_add (self->listen_addresses,
+                       g_strdup (g_ptr_array_index (previous->listen_addresses, i)));
+    }
   return self;
 }
 

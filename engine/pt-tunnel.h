@@ -55,6 +55,12 @@ void           pt_tunnel_set_allow_list      (PtTunnel             *self,
                                               PtProto               proto,
                                               PtAllowList          *allow_list);
 
+/* Server, named mode: every forward of @proto reaches @target, whatever
+ * address the client names (NULL: the allow-list decides). */
+void           pt_tunnel_set_exposed         (PtTunnel             *self,
+                                              PtProto               proto,
+                                              GInetSocketAddress   *target);
+
 /* Client: gathers candidates and returns the offer. */
 void           pt_tunnel_create_offer_async  (PtTunnel             *self,
                                               GCancellable         *cancellable,

@@ -62,8 +62,19 @@ typedef enum
   PT_TUNNEL_STATE_FAILED,
 } PtTunnelState;
 
+typedef enum
+{
+  PT_NOSTR_CLIENT_STATE_IDLE,          /* not started */
+  PT_NOSTR_CLIENT_STATE_CONNECTING,    /* asking the server, or its tunnel coming up */
+  PT_NOSTR_CLIENT_STATE_UP,            /* the tunnel carries data */
+  PT_NOSTR_CLIENT_STATE_RECONNECTING,  /* the tunnel dropped; waiting to try again */
+  PT_NOSTR_CLIENT_STATE_FAILED,        /* gave up (see the error) */
+  PT_NOSTR_CLIENT_STATE_STOPPED,       /* stopped by its owner */
+} PtNostrClientState;
+
 const char *pt_proto_to_string        (PtProto        proto);
 const char *pt_path_kind_to_string    (PtPathKind     kind);
 const char *pt_tunnel_state_to_string (PtTunnelState  state);
+const char *pt_nostr_client_state_to_string (PtNostrClientState state);
 
 G_END_DECLS

@@ -15,4 +15,5 @@
 # include "pt-tunnel.h"
 # include "pt-keys.h"
 # include "pt-token.h"
+# include "pt-nostr.h"
 #undef PT_INSIDE
