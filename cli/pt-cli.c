@@ -92,6 +92,18 @@ format_human (GString    *line,
     g_string_append_printf (line, "error: %s", FIELD ("message"));
   else if (g_str_equal (event, "ready"))
     g_string_append_printf (line, "ready %s", FIELD ("listen"));
+  else if (g_str_equal (event, "path"))
+    g_string_append_printf (line, "now via a %s path", FIELD ("path"));
+  else if (g_str_equal (event, "relay"))
+    g_string_append_printf (line, "relay %s %s", FIELD ("url"), FIELD ("state"));
+  else if (g_str_equal (event, "listening"))
+    g_string_append_printf (line, "waiting for clients of %s", FIELD ("npub"));
+  else if (g_str_equal (event, "request"))
+    g_string_append_printf (line, "request from %s", FIELD ("peer"));
+  else if (g_str_equal (event, "refused"))
+    g_string_append_printf (line, "%s %s", FIELD ("peer"), FIELD ("reason"));
+  else if (g_str_equal (event, "retry"))
+    g_string_append_printf (line, "%s; trying again in %s s", FIELD ("message"), FIELD ("in_seconds"));
   else
     g_string_append_printf (line, "%s %s", event, FIELD ("message") ? FIELD ("message") : "");
 
@@ -554,6 +566,20 @@ tunnel_rejected_cb (PtTunnel   *tunnel,
                 session ? "session" : NULL, session, NULL);
 }
 
+/* A path that changes once the tunnel is up (relayed → direct). */
+static void
+tunnel_path_cb (PtTunnel   *tunnel,
+                GParamSpec *pspec,
+                const char *session)
+{
+  PtPathKind path = pt_tunnel_get_path_kind (tunnel);
+
+  if (pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP || path == PT_PATH_KIND_NONE)
+    return;
+  pt_cli_event ("path", "path", pt_path_kind_to_string (path),
+                session ? "session" : NULL, session, NULL);
+}
+
 void
 pt_cli_follow_tunnel (PtTunnel   *tunnel,
                       const char *session)
@@ -562,6 +588,7 @@ pt_cli_follow_tunnel (PtTunnel   *tunnel,
 
   g_object_set_data_full (G_OBJECT (tunnel), "pt-cli-session", copy, g_free);
   g_signal_connect (tunnel, "notify::state", G_CALLBACK (tunnel_state_cb), copy);
+  g_signal_connect (tunnel, "notify::path-kind", G_CALLBACK (tunnel_path_cb), copy);
   g_signal_connect (tunnel, "forward-rejected", G_CALLBACK (tunnel_rejected_cb), copy);
 }
 

@@ -93,5 +93,10 @@ int pt_cmd_demo   (int argc, char **argv);
 int pt_cmd_keygen    (int argc, char **argv);
 int pt_cmd_show_npub (int argc, char **argv);
 int pt_cmd_token     (int argc, char **argv);
+int pt_cmd_client_nostr (int argc, char **argv);
+int pt_cmd_server_nostr (int argc, char **argv);
+int pt_cmd_tcp       (int argc, char **argv);
+int pt_cmd_udp       (int argc, char **argv);
+int pt_cmd_bind      (int argc, char **argv);
 
 G_END_DECLS

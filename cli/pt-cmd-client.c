@@ -197,15 +197,18 @@ pt_cmd_client (int    argc,
       if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
         {
           g_print ("Usage: pt client MODE [OPTIONS…]\n\nModes:\n"
-                   "  manual    pair with a server by copy-paste (or pipes)\n");
+                   "  manual    pair with a server by copy-paste (or pipes)\n"
+                   "  nostr     find the server through Nostr relays by its public key\n");
           return PT_EXIT_OK;
         }
       pt_cli_usage_error ("pt client: which mode? “pt client manual” (see “pt client manual --help”)");
       return PT_EXIT_USAGE;
     }
+  if (g_str_equal (argv[1], "nostr"))
+    return pt_cmd_client_nostr (argc - 1, argv + 1);
   if (!g_str_equal (argv[1], "manual"))
     {
-      pt_cli_usage_error ("pt client: unknown mode “%s”: this version has “manual”", argv[1]);
+      pt_cli_usage_error ("pt client: unknown mode “%s”: this version has “manual” and “nostr”", argv[1]);
       return PT_EXIT_USAGE;
     }
 

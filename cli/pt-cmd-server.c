@@ -217,15 +217,18 @@ pt_cmd_server (int    argc,
       if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
         {
           g_print ("Usage: pt server MODE [OPTIONS…]\n\nModes:\n"
-                   "  manual    pair with clients by copy-paste (or pipes)\n");
+                   "  manual    pair with clients by copy-paste (or pipes)\n"
+                   "  nostr     serve clients that find this server through Nostr relays\n");
           return PT_EXIT_OK;
         }
       pt_cli_usage_error ("pt server: which mode? “pt server manual” (see “pt server manual --help”)");
       return PT_EXIT_USAGE;
     }
+  if (g_str_equal (argv[1], "nostr"))
+    return pt_cmd_server_nostr (argc - 1, argv + 1);
   if (!g_str_equal (argv[1], "manual"))
     {
-      pt_cli_usage_error ("pt server: unknown mode “%s”: this version has “manual”", argv[1]);
+      pt_cli_usage_error ("pt server: unknown mode “%s”: this version has “manual” and “nostr”", argv[1]);
       return PT_EXIT_USAGE;
     }
 

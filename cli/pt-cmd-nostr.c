@@ -1,0 +1,954 @@
+/* pt-cmd-nostr.c — pt server nostr, pt client nostr, pt tcp|udp|bind --id NAME
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pt-cli.h"
+
+#define NAME_FILE_MAX_SIZE 4096
+
+/* ---------------------------------------------------------------------- */
+/* Secrets from files or the environment */
+
+/* Reads a small secret file, refusing one that others may read. */
+static PtSecretString *
+read_secret_file (const char  *path,
+                  const char  *what,
+                  GError     **error)
+{
+  struct stat st;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+
+  if (stat (path, &st) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "cannot read the %s %s: %s", what, path, g_strerror (saved));
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode) || st.st_size > NAME_FILE_MAX_SIZE)
+    {
+      g_set_error (error, PT_KEY_ERROR, PT_KEY_ERROR_INVALID,
+                   "the %s %s is not a small regular file", what, path);
+      return NULL;
+    }
+  if ((st.st_mode & 077) != 0)
+    {
+      g_set_error (error, PT_KEY_ERROR, PT_KEY_ERROR_PERMISSIONS,
+                   "the %s %s may be read by other users (mode %03o): run “chmod 600 %s”",
+                   what, path, (unsigned) (st.st_mode & 0777), path);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &contents, &len, error))
+    return NULL;
+  {
+    PtSecretString *text = g_strndup (contents, len);
+
+    explicit_bzero (contents, len);
+    g_strstrip (text);
+    return text;
+  }
+}
+
+/* --nsec-file, else $PT_NSEC, else NULL (no key given). */
+static gboolean
+load_secret_key (const char   *nsec_file,
+                 PtSecretKey **key)
+{
+  g_autoptr(GError) error = NULL;
+  const char *env = g_getenv ("PT_NSEC");
+
+  *key = NULL;
+  if (nsec_file != NULL)
+    *key = pt_secret_key_load (nsec_file, &error);
+  else if (env != NULL && *env != '\0')
+    {
+      *key = pt_secret_key_parse (env, &error);
+      if (*key == NULL)
+        g_prefix_error (&error, "PT_NSEC: ");
+    }
+  else
+    return TRUE;
+
+  if (*key == NULL)
+    {
+      pt_cli_error ("%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The rendezvous name: --id (warned about), --id-file, or $PT_ID. */
+static PtSecretString *
+load_name (const char *id,
+           const char *id_file)
+{
+  g_autoptr(GError) error = NULL;
+  const char *env = g_getenv ("PT_ID");
+  PtSecretString *name = NULL;
+
+  if (id != NULL && id_file != NULL)
+    {
+      pt_cli_usage_error ("give the name once: --id or --id-file");
+      return NULL;
+    }
+  if (id != NULL)
+    {
+      pt_cli_info ("warning: --id puts the name on the command line, where other users of this "
+                   "machine can read it; the name is the only secret: prefer --id-file or PT_ID");
+      name = g_strdup (id);
+    }
+  else if (id_file != NULL)
+    {
+      name = read_secret_file (id_file, "name file", &error);
+      if (name == NULL)
+        {
+          pt_cli_error ("%s", error->message);
+          return NULL;
+        }
+    }
+  else if (env != NULL && *env != '\0')
+    name = g_strdup (env);
+  else
+    {
+      pt_cli_usage_error ("which name? give --id-file FILE (or set PT_ID, or --id NAME)");
+      return NULL;
+    }
+  return name;
+}
+
+static gboolean
+check_relays (char **relays)
+{
+  for (guint i = 0; relays && relays[i]; i++)
+    if (!g_str_has_prefix (relays[i], "ws://") && !g_str_has_prefix (relays[i], "wss://"))
+      {
+        pt_cli_usage_error ("--relay %s: a relay URL starts with wss:// (or ws://)", relays[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static void
+print_relay_state (const char *url,
+                   gboolean    connected)
+{
+  pt_cli_event ("relay", "url", url, "state", connected ? "connected" : "disconnected", NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Server */
+
+typedef struct
+{
+  GMainLoop     *loop;
+  PtNostrServer *server;
+} Server;
+
+static void
+server_relay_state (PtNostrServer *nostr,
+                    const char    *url,
+                    gboolean       connected,
+                    Server        *server)
+{
+  print_relay_state (url, connected);
+}
+
+static void
+server_session_started (PtNostrServer *nostr,
+                        PtTunnel      *tunnel,
+                        const char    *peer_npub,
+                        const char    *session,
+                        Server        *server)
+{
+  pt_cli_event ("request", "peer", peer_npub, "session", session, NULL);
+  pt_cli_follow_tunnel (tunnel, session);
+}
+
+static void
+server_session_ended (PtNostrServer *nostr,
+                      PtTunnel      *tunnel,
+                      const char    *session,
+                      Server        *server)
+{
+  if (pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED)
+    pt_cli_event ("error", "message", pt_tunnel_get_error (tunnel)->message,
+                  "session", session, NULL);
+  pt_cli_event ("closed", "session", session,
+                "#bytes_sent", pt_tunnel_get_bytes_sent (tunnel),
+                "#bytes_received", pt_tunnel_get_bytes_received (tunnel),
+                NULL);
+}
+
+static void
+server_request_refused (PtNostrServer *nostr,
+                        const char    *peer_npub,
+                        const char    *session,
+                        const char    *reason,
+                        Server        *server)
+{
+  pt_cli_event ("refused", "peer", peer_npub, "reason", reason,
+                *session ? "session" : NULL, session, NULL);
+}
+
+static void
+server_terminate (Server *server)
+{
+  pt_nostr_server_stop (server->server);
+  g_main_loop_quit (server->loop);
+}
+
+static PtAllowList *
+parse_allowed (char       **cidrs,
+               const char  *option,
+               gboolean    *ok)
+{
+  g_autoptr(PtAllowList) list = pt_allow_list_new ();
+
+  for (guint i = 0; cidrs && cidrs[i]; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!pt_allow_list_add (list, cidrs[i], &error))
+        {
+          pt_cli_usage_error ("%s: %s", option, error->message);
+          *ok = FALSE;
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&list);
+}
+
+/* Runs @nostr until a signal; the caller configured it. */
+static int
+run_server (PtNostrServer *nostr)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autofree char *npub = pt_public_key_to_npub (pt_nostr_server_get_public_key (nostr));
+  Server server = { loop, nostr };
+
+  g_signal_connect (nostr, "relay-state", G_CALLBACK (server_relay_state), &server);
+  g_signal_connect (nostr, "session-started", G_CALLBACK (server_session_started), &server);
+  g_signal_connect (nostr, "session-ended", G_CALLBACK (server_session_ended), &server);
+  g_signal_connect (nostr, "request-refused", G_CALLBACK (server_request_refused), &server);
+  pt_cli_on_terminate (G_CALLBACK (server_terminate), &server);
+
+  pt_nostr_server_start (nostr);
+  pt_cli_event ("listening", "npub", npub, NULL);
+  g_main_loop_run (loop);
+  pt_cli_on_terminate (NULL, NULL);
+
+  g_signal_handlers_disconnect_by_data (nostr, &server);
+  pt_nostr_server_stop (nostr);
+  return PT_EXIT_OK;
+}
+
+static const char server_description[] =
+  "Waits for clients on Nostr relays and serves each accepted request as a tunnel\n"
+  "of its own. Clients find this server by its public key (npub): print it with\n"
+  "“pt show-npub --nsec-file FILE”. Everything on the relays is encrypted end to\n"
+  "end; relays see only which keys talk to each other.\n"
+  "\n"
+  "Who may connect:\n"
+  "  --peer-npub NPUB        only these client keys (repeatable); with\n"
+  "                          --auth-token-file too, they must also present a token\n"
+  "  --any-peer --auth-token-file FILE\n"
+  "                          any client key that presents a token of FILE (one per\n"
+  "                          line, # comments; make tokens with “pt token”)\n"
+  "Failed attempts are rate-limited per client key and for everyone together.\n"
+  "\n"
+  "What they may reach: nothing unless --allowed-tcp/--allowed-udp allow it.\n"
+  "The key comes from --nsec-file (mode 0600) or the PT_NSEC environment variable.\n"
+  "\n"
+  "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n";
+
+int
+pt_cmd_server_nostr (int    argc,
+                     char **argv)
+{
+  PtCliCommon common = { 0 };
+  g_autofree char *nsec_file = NULL;
+  g_autofree char *token_file = NULL;
+  g_auto(GStrv) peers = NULL;
+  g_auto(GStrv) relays = NULL;
+  g_auto(GStrv) allowed_tcp = NULL;
+  g_auto(GStrv) allowed_udp = NULL;
+  gboolean any_peer = FALSE;
+  int max_sessions = 0;
+  const GOptionEntry entries[] = {
+    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &nsec_file,
+      "This server's secret key (or set PT_NSEC)", "FILE" },
+    { "peer-npub", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers,
+      "A client key allowed to connect (repeatable)", "NPUB" },
+    { "any-peer", 0, 0, G_OPTION_ARG_NONE, &any_peer,
+      "Accept any client key that presents a valid token", NULL },
+    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+      "Tokens that clients must present, one per line", "FILE" },
+    { "allowed-tcp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_tcp,
+      "Network whose TCP services clients may reach (repeatable; none by default)", "CIDR" },
+    { "allowed-udp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_udp,
+      "Network whose UDP services clients may reach (repeatable; none by default)", "CIDR" },
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions,
+      "Serve at most N sessions at once (default: no limit)", "N" },
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+      "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtSecretKey) key = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(PtAllowList) tcp = NULL;
+  g_autoptr(PtAllowList) udp = NULL;
+  g_autoptr(PtNostrServer) nostr = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+  int status = PT_EXIT_USAGE;
+
+  context = pt_cli_context_new ("server nostr", "--nsec-file FILE (--peer-npub NPUB…|--any-peer)",
+                                "serve clients that find this server through Nostr relays",
+                                server_description, entries, &common);
+  if (!pt_cli_parse (context, "server nostr", entries, &common, &argc, &argv))
+    goto out;
+  if (argc > 1)
+    {
+      pt_cli_usage_error ("unexpected argument “%s” (see “pt server nostr --help”)", argv[1]);
+      goto out;
+    }
+  if (peers == NULL && !any_peer)
+    {
+      pt_cli_usage_error ("who may connect? give --peer-npub NPUB (repeatable), or --any-peer "
+                          "with --auth-token-file FILE");
+      goto out;
+    }
+  if (any_peer && token_file == NULL)
+    {
+      pt_cli_usage_error ("--any-peer needs --auth-token-file FILE: without tokens anyone could "
+                          "connect (make tokens with “pt token”)");
+      goto out;
+    }
+  if (max_sessions < 0)
+    {
+      pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)", max_sessions);
+      goto out;
+    }
+  if (!check_relays (relays))
+    goto out;
+
+  tcp = parse_allowed (allowed_tcp, "--allowed-tcp", &ok);
+  udp = ok ? parse_allowed (allowed_udp, "--allowed-udp", &ok) : NULL;
+  if (!ok)
+    goto out;
+
+  ice_config = pt_cli_make_ice_config (&common);
+  if (ice_config == NULL)
+    goto out;
+
+  status = PT_EXIT_FAILURE;
+  if (!load_secret_key (nsec_file, &key))
+    goto out;
+  if (key == NULL)
+    {
+      pt_cli_usage_error ("a server needs its key: --nsec-file FILE (make one with “pt keygen "
+                          "--output FILE”) or PT_NSEC");
+      status = PT_EXIT_USAGE;
+      goto out;
+    }
+  if (token_file != NULL)
+    {
+      tokens = pt_token_file_load (token_file, &error);
+      if (tokens == NULL)
+        {
+          pt_cli_error ("%s", error->message);
+          goto out;
+        }
+    }
+
+  nostr = pt_nostr_server_new (key, (const char * const *) relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      status = PT_EXIT_USAGE;
+      goto out;
+    }
+  for (guint i = 0; peers && peers[i]; i++)
+    {
+      PtPublicKey peer;
+
+      if (!pt_public_key_parse (peers[i], &peer, &error))
+        {
+          pt_cli_usage_error ("--peer-npub %s: %s", peers[i], error->message);
+          status = PT_EXIT_USAGE;
+          goto out;
+        }
+      pt_nostr_server_add_peer (nostr, &peer);
+    }
+  pt_nostr_server_set_any_peer (nostr, any_peer);
+  pt_nostr_server_set_tokens (nostr, tokens);
+  pt_nostr_server_set_allow_list (nostr, PT_PROTO_TCP, tcp);
+  pt_nostr_server_set_allow_list (nostr, PT_PROTO_UDP, udp);
+  pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
+  if (pt_allow_list_is_empty (tcp) && pt_allow_list_is_empty (udp))
+    pt_cli_info ("nothing is allowed (no --allowed-tcp or --allowed-udp): every forward "
+                 "will be refused");
+
+  status = run_server (nostr);
+  g_clear_object (&nostr);
+  pt_cli_drain ();
+
+out:
+  pt_cli_common_clear (&common);
+  return status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Client */
+
+typedef struct
+{
+  GMainLoop     *loop;
+  PtNostrClient *client;
+  char         **sources;
+  gboolean       announced;
+  gboolean       user_stopped;
+  int            status;
+} Client;
+
+static void
+client_relay_state (PtNostrClient *nostr,
+                    const char    *url,
+                    gboolean       connected,
+                    Client        *client)
+{
+  print_relay_state (url, connected);
+}
+
+static void
+client_attempt_failed (PtNostrClient *nostr,
+                       GError        *error,
+                       guint          retry_in,
+                       Client        *client)
+{
+  g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
+
+  pt_cli_event ("retry", "message", error->message, "in_seconds", seconds, NULL);
+}
+
+static void
+client_tunnel_changed (PtNostrClient *nostr,
+                       GParamSpec    *pspec,
+                       Client        *client)
+{
+  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
+}
+
+static void
+client_state (PtNostrClient *nostr,
+              GParamSpec    *pspec,
+              Client        *client)
+{
+  switch (pt_nostr_client_get_state (nostr))
+    {
+    case PT_NOSTR_CLIENT_STATE_UP:
+      if (!client->announced)
+        {
+          g_autoptr(GPtrArray) addresses = pt_nostr_client_dup_listen_addresses (nostr);
+
+          client->announced = TRUE;
+          for (guint i = 0; i < addresses->len; i++)
+            {
+              const char *addr = g_ptr_array_index (addresses, i);
+
+              if (pt_cli_is_json ())
+                pt_cli_event ("ready", "listen", addr, "source", client->sources[i], NULL);
+              else
+                {
+                  g_printerr ("forwarding %s → %s\n", addr, client->sources[i]);
+                  g_printerr ("ready %s\n", addr);
+                }
+            }
+        }
+      break;
+
+    case PT_NOSTR_CLIENT_STATE_FAILED:
+      pt_cli_error ("%s", pt_nostr_client_get_error (nostr)->message);
+      client->status = PT_EXIT_FAILURE;
+      g_main_loop_quit (client->loop);
+      break;
+
+    case PT_NOSTR_CLIENT_STATE_STOPPED:
+      g_main_loop_quit (client->loop);
+      break;
+
+    case PT_NOSTR_CLIENT_STATE_IDLE:
+    case PT_NOSTR_CLIENT_STATE_CONNECTING:
+    case PT_NOSTR_CLIENT_STATE_RECONNECTING:
+      break;
+    }
+}
+
+static void
+client_terminate (Client *client)
+{
+  client->user_stopped = TRUE;
+  client->status = PT_EXIT_OK;
+  if (pt_nostr_client_get_state (client->client) == PT_NOSTR_CLIENT_STATE_FAILED)
+    g_main_loop_quit (client->loop);
+  else
+    pt_nostr_client_stop (client->client); /* → STOPPED → quit */
+}
+
+/* Adds the forwards, runs until failure or a signal. */
+static int
+run_client (PtNostrClient *nostr,
+            char         **sources,
+            char         **targets)
+{
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autofree char *npub = NULL;
+  Client client = { 0 };
+
+  for (guint i = 0; sources[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (sources[i], &error);
+
+      if (spec == NULL)
+        {
+          pt_cli_usage_error ("--source: %s", error->message);
+          return PT_EXIT_USAGE;
+        }
+      if (!pt_nostr_client_add_forward (nostr, spec, targets[i], &error))
+        {
+          if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
+              strstr (error->message, "not a local listen address") != NULL)
+            {
+              pt_cli_usage_error ("--target: %s", error->message);
+              return PT_EXIT_USAGE;
+            }
+          pt_cli_error ("%s", error->message);
+          return PT_EXIT_FAILURE;
+        }
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  client.loop = loop;
+  client.client = nostr;
+  client.sources = sources;
+  client.status = PT_EXIT_FAILURE;
+
+  npub = pt_public_key_to_npub (pt_nostr_client_get_public_key (nostr));
+  g_debug ("this client is %s", npub);
+  g_signal_connect (nostr, "relay-state", G_CALLBACK (client_relay_state), &client);
+  g_signal_connect (nostr, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
+  g_signal_connect (nostr, "notify::tunnel", G_CALLBACK (client_tunnel_changed), &client);
+  g_signal_connect (nostr, "notify::state", G_CALLBACK (client_state), &client);
+  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
+  pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
+
+  pt_nostr_client_start (nostr);
+  g_main_loop_run (loop);
+  pt_cli_on_terminate (NULL, NULL);
+
+  g_signal_handlers_disconnect_by_data (nostr, &client);
+  pt_nostr_client_stop (nostr);
+  return client.status;
+}
+
+/* --auth-token-file (first token), else $PT_AUTH_TOKEN, else none. */
+static gboolean
+load_client_token (const char      *token_file,
+                   PtSecretString **token)
+{
+  g_autoptr(GError) error = NULL;
+  const char *env = g_getenv ("PT_AUTH_TOKEN");
+
+  *token = NULL;
+  if (token_file != NULL)
+    {
+      g_autoptr(GPtrArray) tokens = pt_token_file_load (token_file, &error);
+
+      if (tokens == NULL)
+        {
+          pt_cli_error ("%s", error->message);
+          return FALSE;
+        }
+      *token = g_strdup (g_ptr_array_index (tokens, 0));
+      if (!pt_token_validate (*token, &error))
+        {
+          pt_cli_error ("the token in %s cannot be used: %s", token_file, error->message);
+          return FALSE;
+        }
+    }
+  else if (env != NULL && *env != '\0')
+    {
+      *token = g_strdup (env);
+      g_strstrip (*token);
+      if (!pt_token_validate (*token, &error))
+        {
+          pt_cli_error ("the token in PT_AUTH_TOKEN cannot be used: %s", error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static const char client_description[] =
+  "Asks the server whose public key is SERVER_NPUB for a tunnel, through Nostr\n"
+  "relays, and prints “ready ADDRESS” once it is up: connections (TCP) or\n"
+  "datagrams (UDP) made to ADDRESS reach SOURCE on the server's side.\n"
+  "If the tunnel drops later (server restarted, network changed), the client\n"
+  "asks again by itself, waiting longer after each failure (up to a minute),\n"
+  "while ADDRESS stays open; --no-reconnect exits instead.\n"
+  "\n"
+  "The key comes from --nsec-file (mode 0600) or PT_NSEC; without either, a\n"
+  "throwaway key is made for this run (the server must then accept any peer\n"
+  "with a token). The token comes from --auth-token-file or PT_AUTH_TOKEN.\n"
+  "\n"
+  "Exit status: 0 stopped by a signal, 1 the tunnel failed or was refused,\n"
+  "2 usage error.\n";
+
+int
+pt_cmd_client_nostr (int    argc,
+                     char **argv)
+{
+  PtCliCommon common = { 0 };
+  g_autofree char *nsec_file = NULL;
+  g_autofree char *peer = NULL;
+  g_autofree char *token_file = NULL;
+  g_auto(GStrv) sources = NULL;
+  g_auto(GStrv) targets = NULL;
+  g_auto(GStrv) relays = NULL;
+  gboolean no_reconnect = FALSE;
+  const GOptionEntry entries[] = {
+    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &nsec_file,
+      "This client's secret key (or PT_NSEC; default: a throwaway key)", "FILE" },
+    { "peer-npub", 0, 0, G_OPTION_ARG_STRING, &peer,
+      "The server's public key", "SERVER_NPUB" },
+    { "source", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sources,
+      "Service to reach, as the server sees it (repeatable)", "tcp://HOST:PORT" },
+    { "target", 't', 0, G_OPTION_ARG_STRING_ARRAY, &targets,
+      "Where to listen locally (repeatable, pairs with --source)", "[ADDR:]PORT" },
+    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+      "A file whose first token is presented to the server (or PT_AUTH_TOKEN)", "FILE" },
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+      "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
+    { "no-reconnect", 0, 0, G_OPTION_ARG_NONE, &no_reconnect,
+      "Exit when the tunnel drops instead of re-establishing it", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtSecretKey) key = NULL;
+  g_autoptr(PtSecretString) token = NULL;
+  g_autoptr(PtNostrClient) nostr = NULL;
+  g_autoptr(GError) error = NULL;
+  PtPublicKey server;
+  int status = PT_EXIT_USAGE;
+
+  context = pt_cli_context_new ("client nostr", "--peer-npub SERVER_NPUB --source URI --target [ADDR:]PORT",
+                                "connect to a server found through Nostr relays",
+                                client_description, entries, &common);
+  if (!pt_cli_parse (context, "client nostr", entries, &common, &argc, &argv))
+    goto out;
+  if (argc > 1)
+    {
+      pt_cli_usage_error ("unexpected argument “%s” (see “pt client nostr --help”)", argv[1]);
+      goto out;
+    }
+  if (peer == NULL)
+    {
+      pt_cli_usage_error ("which server? give --peer-npub SERVER_NPUB (the server prints it; "
+                          "or “pt show-npub --nsec-file FILE” on its machine)");
+      goto out;
+    }
+  if (!pt_public_key_parse (peer, &server, &error))
+    {
+      pt_cli_usage_error ("--peer-npub %s: %s", peer, error->message);
+      goto out;
+    }
+  if (sources == NULL || targets == NULL)
+    {
+      pt_cli_usage_error ("pt client nostr needs --source tcp://HOST:PORT (or udp://) and "
+                          "--target [ADDR:]PORT (see “pt client nostr --help”)");
+      goto out;
+    }
+  if (g_strv_length (sources) != g_strv_length (targets))
+    {
+      pt_cli_usage_error ("give --source and --target in pairs (%u sources, %u targets)",
+                          g_strv_length (sources), g_strv_length (targets));
+      goto out;
+    }
+  if (!check_relays (relays))
+    goto out;
+  ice_config = pt_cli_make_ice_config (&common);
+  if (ice_config == NULL)
+    goto out;
+
+  status = PT_EXIT_FAILURE;
+  if (!load_secret_key (nsec_file, &key) || !load_client_token (token_file, &token))
+    goto out;
+
+  nostr = pt_nostr_client_new (key, &server, (const char * const *) relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      status = PT_EXIT_USAGE;
+      goto out;
+    }
+  pt_nostr_client_set_token (nostr, token);
+  pt_nostr_client_set_reconnect (nostr, !no_reconnect);
+
+  status = run_client (nostr, sources, targets);
+  g_clear_object (&nostr);
+  pt_cli_drain ();
+
+out:
+  pt_cli_common_clear (&common);
+  return status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Named rendezvous: pt tcp|udp --port P --id NAME, pt bind --port P --id NAME */
+
+static const char named_description[] =
+  "The NAME is the only secret: anyone who knows it can reach the exposed port,\n"
+  "so choose a long, unguessable one (at least 8 characters; a few random words).\n"
+  "Both sides derive a Nostr key and an access token from it with a slow hash\n"
+  "(Argon2id), and find each other through public Nostr relays.\n"
+  "Give the name with --id-file FILE (mode 0600) or the PT_ID environment\n"
+  "variable; --id NAME works too, but other users of this machine can read the\n"
+  "command line.\n";
+
+static gboolean
+derive_name (const char      *id,
+             const char      *id_file,
+             PtSecretKey    **key,
+             PtSecretString **token,
+             int             *status)
+{
+  g_autoptr(PtSecretString) name = load_name (id, id_file);
+  g_autoptr(GError) error = NULL;
+
+  if (name == NULL)
+    {
+      *status = id_file != NULL ? PT_EXIT_FAILURE : PT_EXIT_USAGE;
+      return FALSE;
+    }
+  if (!pt_named_rendezvous_derive (name, key, token, &error))
+    {
+      pt_cli_usage_error ("%s", error->message);
+      *status = PT_EXIT_USAGE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+named_expose (int         argc,
+              char      **argv,
+              PtProto     proto)
+{
+  PtCliCommon common = { 0 };
+  const char *command = proto == PT_PROTO_TCP ? "tcp" : "udp";
+  g_autofree char *id = NULL;
+  g_autofree char *id_file = NULL;
+  g_auto(GStrv) relays = NULL;
+  int port = 0;
+  int max_sessions = 0;
+  const GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port, "The local port to expose", "PORT" },
+    { "id", 0, 0, G_OPTION_ARG_STRING, &id, "The shared name (visible to local users: prefer --id-file)", "NAME" },
+    { "id-file", 0, 0, G_OPTION_ARG_FILENAME, &id_file, "Read the shared name from FILE", "FILE" },
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions,
+      "Serve at most N sessions at once (default: no limit)", "N" },
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+      "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
+    { NULL }
+  };
+  g_autofree char *summary = g_strdup_printf ("expose local %s port PORT under a shared name",
+                                              proto == PT_PROTO_TCP ? "TCP" : "UDP");
+  g_autofree char *description = g_strdup_printf (
+    "Serves this machine's %s port PORT (on 127.0.0.1) to whoever runs\n"
+    "“pt bind%s --port LOCAL_PORT” with the same name.\n\n%s\n"
+    "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n",
+    proto == PT_PROTO_TCP ? "TCP" : "UDP", proto == PT_PROTO_TCP ? "" : " --udp", named_description);
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtSecretKey) key = NULL;
+  g_autoptr(PtSecretString) token = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(PtNostrServer) nostr = NULL;
+  g_autoptr(GInetAddress) loopback = NULL;
+  g_autoptr(GSocketAddress) target = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = PT_EXIT_USAGE;
+
+  context = pt_cli_context_new (command, "--port PORT --id-file FILE", summary, description,
+                                entries, &common);
+  if (!pt_cli_parse (context, command, entries, &common, &argc, &argv))
+    goto out;
+  if (argc > 1)
+    {
+      pt_cli_usage_error ("unexpected argument “%s” (see “pt %s --help”)", argv[1], command);
+      goto out;
+    }
+  if (port < 1 || port > 65535)
+    {
+      pt_cli_usage_error ("which port? give --port PORT (1–65535), the local %s port to expose",
+                          proto == PT_PROTO_TCP ? "TCP" : "UDP");
+      goto out;
+    }
+  if (max_sessions < 0)
+    {
+      pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)", max_sessions);
+      goto out;
+    }
+  if (!check_relays (relays))
+    goto out;
+  ice_config = pt_cli_make_ice_config (&common);
+  if (ice_config == NULL)
+    goto out;
+  if (!derive_name (id, id_file, &key, &token, &status))
+    goto out;
+
+  nostr = pt_nostr_server_new (key, (const char * const *) relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      goto out;
+    }
+  tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) pt_secret_string_free);
+  g_ptr_array_add (tokens, g_steal_pointer (&token));
+  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  target = g_inet_socket_address_new (loopback, (guint16) port);
+  pt_nostr_server_set_any_peer (nostr, TRUE);
+  pt_nostr_server_set_tokens (nostr, tokens);
+  pt_nostr_server_set_exposed (nostr, proto, G_INET_SOCKET_ADDRESS (target));
+  pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
+
+  status = run_server (nostr);
+  g_clear_object (&nostr);
+  pt_cli_drain ();
+
+out:
+  pt_cli_common_clear (&common);
+  return status;
+}
+
+int
+pt_cmd_tcp (int    argc,
+            char **argv)
+{
+  return named_expose (argc, argv, PT_PROTO_TCP);
+}
+
+int
+pt_cmd_udp (int    argc,
+            char **argv)
+{
+  return named_expose (argc, argv, PT_PROTO_UDP);
+}
+
+int
+pt_cmd_bind (int    argc,
+             char **argv)
+{
+  PtCliCommon common = { 0 };
+  g_autofree char *id = NULL;
+  g_autofree char *id_file = NULL;
+  g_autofree char *listen = NULL;
+  g_auto(GStrv) relays = NULL;
+  gboolean udp = FALSE;
+  gboolean no_reconnect = FALSE;
+  int port = -1;
+  const GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port, "Where to listen locally (0: any free port)", "PORT" },
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &listen, "The local address to listen on (default 127.0.0.1)", "ADDR" },
+    { "udp", 0, 0, G_OPTION_ARG_NONE, &udp, "Forward UDP (to “pt udp”) instead of TCP", NULL },
+    { "id", 0, 0, G_OPTION_ARG_STRING, &id, "The shared name (visible to local users: prefer --id-file)", "NAME" },
+    { "id-file", 0, 0, G_OPTION_ARG_FILENAME, &id_file, "Read the shared name from FILE", "FILE" },
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+      "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
+    { "no-reconnect", 0, 0, G_OPTION_ARG_NONE, &no_reconnect,
+      "Exit when the tunnel drops instead of re-establishing it", NULL },
+    { NULL }
+  };
+  g_autofree char *description = g_strdup_printf (
+    "Listens on PORT and carries what arrives to the port that “pt tcp” (or, with\n"
+    "--udp, “pt udp”) exposes under the same name. Prints “ready ADDRESS” once\n"
+    "the tunnel is up, and re-establishes it by itself if it drops.\n\n%s\n"
+    "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n", named_description);
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtSecretKey) server_key = NULL;
+  g_autoptr(PtSecretString) token = NULL;
+  g_autoptr(PtNostrClient) nostr = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *source = NULL;
+  g_autofree char *target = NULL;
+  char *sources[2] = { NULL, NULL };
+  char *targets[2] = { NULL, NULL };
+  int status = PT_EXIT_USAGE;
+
+  context = pt_cli_context_new ("bind", "--port PORT --id-file FILE",
+                                "listen locally and forward to a port exposed under a shared name",
+                                description, entries, &common);
+  if (!pt_cli_parse (context, "bind", entries, &common, &argc, &argv))
+    goto out;
+  if (argc > 1)
+    {
+      pt_cli_usage_error ("unexpected argument “%s” (see “pt bind --help”)", argv[1]);
+      goto out;
+    }
+  if (port < 0 || port > 65535)
+    {
+      pt_cli_usage_error ("which port? give --port PORT (0–65535) to listen on");
+      goto out;
+    }
+  if (!check_relays (relays))
+    goto out;
+  ice_config = pt_cli_make_ice_config (&common);
+  if (ice_config == NULL)
+    goto out;
+  if (!derive_name (id, id_file, &server_key, &token, &status))
+    goto out;
+
+  /* The server exposes one service per protocol and ignores the address
+   * named here; name something meaningful in its logs. */
+  source = g_strdup_printf ("%s://127.0.0.1:%d", udp ? "udp" : "tcp", port > 0 ? port : 1);
+  target = listen ? (strchr (listen, ':') && listen[0] != '['
+                     ? g_strdup_printf ("[%s]:%d", listen, port)
+                     : g_strdup_printf ("%s:%d", listen, port))
+                  : g_strdup_printf ("127.0.0.1:%d", port);
+  sources[0] = source;
+  targets[0] = target;
+
+  /* A throwaway key: the token is what the server checks. */
+  nostr = pt_nostr_client_new (NULL, pt_secret_key_get_public (server_key),
+                               (const char * const *) relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      goto out;
+    }
+  pt_nostr_client_set_token (nostr, token);
+  pt_nostr_client_set_reconnect (nostr, !no_reconnect);
+
+  status = run_client (nostr, sources, targets);
+  g_clear_object (&nostr);
+  pt_cli_drain ();
+
+out:
+  pt_cli_common_clear (&common);
+  return status;
+}
