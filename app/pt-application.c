@@ -1,0 +1,462 @@
+/* pt-application.c — the PeerTunnel application: tunnels, window, background
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The application owns the profile store (and so every running tunnel); the
+ * window only shows it. Closing the window while tunnels run keeps the
+ * process alive (g_application_hold) unless the user turned that off; the
+ * app comes back with the launcher (a second instance activates this one).
+ */
+#define G_LOG_DOMAIN "pt-application"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "pt-application.h"
+#include "pt-tunnel-row.h"
+#include "pt-window.h"
+
+struct _PtApplication
+{
+  AdwApplication  parent_instance;
+
+  PtProfileStore *store;
+  GSettings      *settings;
+  PtWindow       *window;        /* weak */
+  gboolean        held;
+  gboolean        start_hidden;
+};
+
+G_DEFINE_FINAL_TYPE (PtApplication, pt_application, ADW_TYPE_APPLICATION)
+
+static gboolean
+setting (PtApplication *self,
+         const char    *key,
+         gboolean       fallback)
+{
+  return self->settings ? g_settings_get_boolean (self->settings, key) : fallback;
+}
+
+static gboolean
+any_running (PtApplication *self)
+{
+  GListModel *model = pt_profile_store_get_model (self->store);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (model, i);
+
+      if (pt_profile_get_running (profile))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Notifications */
+
+static void
+on_tunnel_state (PtTunnel   *tunnel,
+                 GParamSpec *pspec,
+                 PtProfile  *profile)
+{
+  PtApplication *self = PT_APPLICATION (g_application_get_default ());
+  PtTunnelState state = pt_tunnel_get_state (tunnel);
+  gboolean was_up = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (tunnel), "pt-was-up"));
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *body = NULL;
+
+  if (self == NULL || !setting (self, "notify", TRUE))
+    return;
+
+  switch (state)
+    {
+    case PT_TUNNEL_STATE_UP:
+      g_object_set_data (G_OBJECT (tunnel), "pt-was-up", GINT_TO_POINTER (TRUE));
+      /* Translators: notification title; %s is the tunnel's name */
+      title = g_strdup_printf (_("“%s” is up"), pt_profile_get_name (profile));
+      body = pt_profile_describe_state (profile);
+      break;
+    case PT_TUNNEL_STATE_FAILED:
+      title = g_strdup_printf (was_up ? _("“%s” dropped") : _("“%s” failed"),
+                               pt_profile_get_name (profile));
+      body = pt_profile_describe_state (profile);
+      break;
+    case PT_TUNNEL_STATE_CLOSED:
+      if (!was_up || pt_profile_get_running (profile))
+        return;
+      title = g_strdup_printf (_("“%s” stopped"), pt_profile_get_name (profile));
+      break;
+    case PT_TUNNEL_STATE_NEW:
+    case PT_TUNNEL_STATE_GATHERING:
+    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
+    case PT_TUNNEL_STATE_CHECKING:
+    case PT_TUNNEL_STATE_HANDSHAKE:
+      return;
+    }
+
+  notification = g_notification_new (title);
+  if (body != NULL)
+    g_notification_set_body (notification, body);
+  g_notification_set_default_action (notification, "app.show-window");
+  g_application_send_notification (G_APPLICATION (self), pt_profile_get_id (profile), notification);
+}
+
+static void
+on_profile_tunnel (PtProfile     *profile,
+                   GParamSpec    *pspec,
+                   PtApplication *self)
+{
+  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+
+  if (tunnel != NULL && g_object_get_data (G_OBJECT (tunnel), "pt-watched") == NULL)
+    {
+      g_object_set_data (G_OBJECT (tunnel), "pt-watched", GINT_TO_POINTER (TRUE));
+      g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (on_tunnel_state), profile, 0);
+    }
+}
+
+static void
+on_items_changed (GListModel    *model,
+                  guint          position,
+                  guint          removed,
+                  guint          added,
+                  PtApplication *self)
+{
+  for (guint i = position; i < position + added; i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (model, i);
+
+      g_signal_connect_object (profile, "notify::tunnel", G_CALLBACK (on_profile_tunnel), self, 0);
+    }
+}
+
+/* Window */
+
+static gboolean
+on_close_request (GtkWindow     *window,
+                  PtApplication *self)
+{
+  if (!any_running (self) || !setting (self, "run-in-background", TRUE))
+    return FALSE;
+
+  /* Keep the tunnels; the window can go. */
+  if (!self->held)
+    {
+      g_autoptr(GNotification) notification = g_notification_new (_("PeerTunnel is still running"));
+
+      g_application_hold (G_APPLICATION (self));
+      self->held = TRUE;
+      g_notification_set_body (notification,
+                               _("Your tunnels stay up. Open PeerTunnel again from the "
+                                 "tray or the app launcher; quit it there to stop them."));
+      g_notification_set_default_action (notification, "app.show-window");
+      g_application_send_notification (G_APPLICATION (self), "background", notification);
+    }
+  return FALSE;   /* destroy the window; the profiles live on in the application */
+}
+
+GtkWindow *
+pt_application_show_window (PtApplication *self)
+{
+  if (self->window == NULL)
+    {
+      self->window = pt_window_new (GTK_APPLICATION (self), self->store);
+      g_object_add_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
+      g_signal_connect (self->window, "close-request", G_CALLBACK (on_close_request), self);
+      if (self->settings != NULL)
+        {
+          g_settings_bind (self->settings, "window-width", self->window, "default-width",
+                           G_SETTINGS_BIND_DEFAULT);
+          g_settings_bind (self->settings, "window-height", self->window, "default-height",
+                           G_SETTINGS_BIND_DEFAULT);
+        }
+    }
+  if (self->held)
+    {
+      g_application_release (G_APPLICATION (self));
+      self->held = FALSE;
+    }
+  gtk_window_present (GTK_WINDOW (self->window));
+  return GTK_WINDOW (self->window);
+}
+
+/* Actions */
+
+static void
+quit_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  PtApplication *self = user_data;
+
+  if (self->window != NULL)
+    gtk_window_destroy (GTK_WINDOW (self->window));
+  if (self->held)
+    {
+      g_application_release (G_APPLICATION (self));
+      self->held = FALSE;
+    }
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+show_window_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  pt_application_show_window (PT_APPLICATION (user_data));
+}
+
+static void
+about_action (GSimpleAction *action,
+              GVariant      *param,
+              gpointer       user_data)
+{
+  PtApplication *self = user_data;
+  const char *developers[] = { "The PeerTunnel developers", NULL };
+  GtkWidget *about;
+
+  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                        "transient-for", self->window,
+                        "application-name", "PeerTunnel",
+                        "application-icon", g_application_get_application_id (G_APPLICATION (self)),
+                        "version", PACKAGE_VERSION,
+                        "developer-name", "The PeerTunnel developers",
+                        "developers", developers,
+                        "website", "https://github.com/peertunnel/peertunnel",
+                        "issue-url", "https://github.com/peertunnel/peertunnel/issues",
+                        "license-type", GTK_LICENSE_GPL_3_0,
+                        "comments", _("Reach services on another computer through NAT, with no open port and no account."),
+                        /* Translators: your name and e-mail, one translator per line */
+                        "translator-credits", _("translator-credits"),
+                        NULL);
+  gtk_window_present (GTK_WINDOW (about));
+}
+
+static GtkWidget *
+switch_row (GSettings  *settings,
+            const char *key,
+            const char *title,
+            const char *subtitle)
+{
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *toggle = gtk_switch_new ();
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  gtk_widget_set_valign (toggle, GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (toggle), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), toggle);
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), toggle);
+  if (settings != NULL)
+    g_settings_bind (settings, key, toggle, "active", G_SETTINGS_BIND_DEFAULT);
+  else
+    gtk_widget_set_sensitive (row, FALSE);
+  return row;
+}
+
+static void
+preferences_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  PtApplication *self = user_data;
+  GtkWidget *window = adw_preferences_window_new ();
+  GtkWidget *page = adw_preferences_page_new ();
+  GtkWidget *group = adw_preferences_group_new ();
+
+  gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (self->window));
+  adw_preferences_window_set_search_enabled (ADW_PREFERENCES_WINDOW (window), FALSE);
+  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), _("Background"));
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
+                             switch_row (self->settings, "run-in-background",
+                                         _("Keep Tunnels Running When Closed"),
+                                         _("Closing the window leaves running tunnels up")));
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
+                             switch_row (self->settings, "start-hidden",
+                                         _("Start Hidden"),
+                                         _("When started at login, stay in the background")));
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
+                             switch_row (self->settings, "notify",
+                                         _("Notifications"),
+                                         _("Say when a tunnel comes up, drops or fails")));
+  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window), ADW_PREFERENCES_PAGE (page));
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+/* GApplication */
+
+static void
+pt_application_activate (GApplication *app)
+{
+  PtApplication *self = PT_APPLICATION (app);
+
+  if (self->start_hidden && setting (self, "start-hidden", FALSE))
+    {
+      /* Started at login: stay in the background until asked. */
+      self->start_hidden = FALSE;
+      if (!self->held)
+        {
+          g_application_hold (app);
+          self->held = TRUE;
+        }
+      return;
+    }
+  self->start_hidden = FALSE;
+  pt_application_show_window (self);
+}
+
+static int
+pt_application_handle_local_options (GApplication *app,
+                                     GVariantDict *options)
+{
+  PtApplication *self = PT_APPLICATION (app);
+
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("peertunnel %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (g_variant_dict_contains (options, "hidden"))
+    self->start_hidden = TRUE;
+  return -1;
+}
+
+static void
+pt_application_startup (GApplication *app)
+{
+  PtApplication *self = PT_APPLICATION (app);
+  g_autoptr(GError) error = NULL;
+  const GActionEntry entries[] = {
+    { "quit", quit_action },
+    { "show-window", show_window_action },
+    { "about", about_action },
+    { "preferences", preferences_action },
+  };
+  const char *quit_accels[] = { "<Control>q", NULL };
+  const char *prefs_accels[] = { "<Control>comma", NULL };
+  const char *new_accels[] = { "<Control>n", NULL };
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+
+  G_APPLICATION_CLASS (pt_application_parent_class)->startup (app);
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, "io.github.peertunnel.PeerTunnel", TRUE);
+  if (schema == NULL)
+    {
+      /* Running from the build tree: the schema compiled there. */
+      g_autoptr(GSettingsSchemaSource) build_source =
+        g_settings_schema_source_new_from_directory (PT_BUILD_DATA_DIR, source, FALSE, NULL);
+
+      if (build_source != NULL)
+        schema = g_settings_schema_source_lookup (build_source, "io.github.peertunnel.PeerTunnel", FALSE);
+    }
+  if (schema != NULL)
+    self->settings = g_settings_new_full (schema, NULL, NULL);
+  else
+    g_message ("settings schema io.github.peertunnel.PeerTunnel not installed: "
+               "preferences are not saved (set GSETTINGS_SCHEMA_DIR)");
+
+  g_action_map_add_action_entries (G_ACTION_MAP (app), entries, G_N_ELEMENTS (entries), app);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.preferences", prefs_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.new-tunnel", new_accels);
+
+  if (g_file_test (PT_SOURCE_DATA_DIR "/icons", G_FILE_TEST_IS_DIR))
+    gtk_icon_theme_add_search_path (gtk_icon_theme_get_for_display (gdk_display_get_default ()),
+                                    PT_SOURCE_DATA_DIR "/icons");
+
+  g_signal_connect (pt_profile_store_get_model (self->store), "items-changed",
+                    G_CALLBACK (on_items_changed), self);
+  if (!pt_profile_store_load (self->store, &error))
+    g_warning ("%s", error->message);
+}
+
+static void
+pt_application_shutdown (GApplication *app)
+{
+  PtApplication *self = PT_APPLICATION (app);
+  GListModel *model = pt_profile_store_get_model (self->store);
+  gint64 deadline;
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (model, i);
+
+      pt_profile_stop (profile);
+    }
+  /* Let closing tunnels tell their peers and release TURN allocations. */
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (pt_tunnel_is_anything_closing () && g_get_monotonic_time () < deadline)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+
+  G_APPLICATION_CLASS (pt_application_parent_class)->shutdown (app);
+}
+
+static void
+pt_application_dispose (GObject *object)
+{
+  PtApplication *self = PT_APPLICATION (object);
+
+  if (self->store != NULL)
+    g_signal_handlers_disconnect_by_data (pt_profile_store_get_model (self->store), self);
+  g_clear_object (&self->store);
+  g_clear_object (&self->settings);
+  G_OBJECT_CLASS (pt_application_parent_class)->dispose (object);
+}
+
+static void
+pt_application_class_init (PtApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->dispose = pt_application_dispose;
+  app_class->activate = pt_application_activate;
+  app_class->startup = pt_application_startup;
+  app_class->shutdown = pt_application_shutdown;
+  app_class->handle_local_options = pt_application_handle_local_options;
+}
+
+static void
+pt_application_init (PtApplication *self)
+{
+  const GOptionEntry options[] = {
+    { "hidden", 0, 0, G_OPTION_ARG_NONE, NULL,
+      N_("Start in the background if the “Start Hidden” preference is on"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
+    { NULL }
+  };
+
+  self->store = pt_profile_store_new (g_getenv ("PT_PROFILES_FILE"));
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
+}
+
+PtApplication *
+pt_application_new (const char *application_id)
+{
+  return g_object_new (PT_TYPE_APPLICATION,
+                       "application-id", application_id,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "resource-base-path", "/io/github/peertunnel/PeerTunnel",
+                       NULL);
+}
+
+PtProfileStore *
+pt_application_get_store (PtApplication *self)
+{
+  return self->store;
+}
+
+GSettings *
+pt_application_get_settings (PtApplication *self)
+{
+  return self->settings;
+}

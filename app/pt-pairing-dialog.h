@@ -1,0 +1,34 @@
+/* pt-pairing-dialog.h — manual pairing: show our block, take the peer's
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "pt-profile.h"
+
+G_BEGIN_DECLS
+
+#define PT_TYPE_PAIRING_DIALOG (pt_pairing_dialog_get_type ())
+G_DECLARE_FINAL_TYPE (PtPairingDialog, pt_pairing_dialog, PT, PAIRING_DIALOG, AdwWindow)
+
+PtPairingDialog *pt_pairing_dialog_new           (GtkWindow       *parent,
+                                                  PtProfile       *profile);
+PtProfile       *pt_pairing_dialog_get_profile   (PtPairingDialog *self);
+/* Takes the peer's block as text or a QR payload; errors show inline too. */
+gboolean         pt_pairing_dialog_submit        (PtPairingDialog *self,
+                                                  GBytes          *payload,
+                                                  GError         **error);
+/* Decodes the QR code in an image file and submits it. */
+gboolean         pt_pairing_dialog_submit_image  (PtPairingDialog *self,
+                                                  GFile           *file,
+                                                  GError         **error);
+
+/* For tests: the QR widget, the text buffer the user pastes into, the inline error. */
+GtkWidget       *pt_pairing_dialog_get_qr_code   (PtPairingDialog *self);
+GtkTextBuffer   *pt_pairing_dialog_get_remote_buffer (PtPairingDialog *self);
+GtkLabel        *pt_pairing_dialog_get_error_label (PtPairingDialog *self);
+GtkButton       *pt_pairing_dialog_get_connect_button (PtPairingDialog *self);
+
+G_END_DECLS

@@ -1,0 +1,455 @@
+/* pt-profile-editor.c — create or edit a tunnel's settings
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The form fills a draft profile that pt_profile_validate() checks, so the
+ * editor refuses exactly what the engine would refuse, and says why inline.
+ */
+#define G_LOG_DOMAIN "pt-profile-editor"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "pt-profile-editor-private.h"
+
+G_DEFINE_FINAL_TYPE (PtProfileEditor, pt_profile_editor, ADW_TYPE_WINDOW)
+
+static void
+forward_widgets_free (PtForwardWidgets *fw)
+{
+  g_free (fw);
+}
+
+/* "a, b ,c" → {"a","b","c"}; empty items dropped. */
+static GStrv
+split_list (const char *text)
+{
+  g_auto(GStrv) parts = g_strsplit_set (text ? text : "", ",; \n\t", -1);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (parts[i][0] != '\0')
+      g_strv_builder_add (builder, parts[i]);
+  return g_strv_builder_end (builder);
+}
+
+static char *
+join_list (const char * const *items)
+{
+  return g_strjoinv (", ", (char **) items);
+}
+
+static void
+update_role (PtProfileEditor *self)
+{
+  gboolean server = adw_combo_row_get_selected (self->role_row) == 1;
+
+  gtk_widget_set_visible (self->forwards_group, !server);
+  gtk_widget_set_visible (self->allowed_group, server);
+}
+
+static void
+show_error (PtProfileEditor *self,
+            const char      *message)
+{
+  gtk_label_set_text (self->error_label, message ? message : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
+}
+
+static void
+remove_forward (GtkButton       *button,
+                PtProfileEditor *self)
+{
+  for (guint i = 0; i < self->forwards->len; i++)
+    {
+      PtForwardWidgets *fw = g_ptr_array_index (self->forwards, i);
+
+      if (gtk_widget_is_ancestor (GTK_WIDGET (button), fw->row))
+        {
+          gtk_list_box_remove (self->forwards_list, fw->row);
+          g_ptr_array_remove_index (self->forwards, i);
+          return;
+        }
+    }
+}
+
+PtForwardWidgets *
+pt_profile_editor_add_forward (PtProfileEditor *self,
+                               const char      *source,
+                               const char      *target)
+{
+  PtForwardWidgets *fw = g_new0 (PtForwardWidgets, 1);
+  GtkWidget *box, *remove;
+  const char * const protos[] = { "TCP", "UDP", NULL };
+
+  box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  gtk_widget_set_margin_start (box, 12);
+  gtk_widget_set_margin_end (box, 6);
+  gtk_widget_set_margin_top (box, 6);
+  gtk_widget_set_margin_bottom (box, 6);
+
+  fw->proto = gtk_drop_down_new_from_strings (protos);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (fw->proto), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Protocol"), -1);
+  gtk_widget_set_valign (fw->proto, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (box), fw->proto);
+
+  fw->source = gtk_entry_new ();
+  gtk_widget_set_hexpand (fw->source, TRUE);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (fw->source), _("Service there, e.g. 127.0.0.1:22"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (fw->source), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Service on the other computer (host:port)"), -1);
+  gtk_box_append (GTK_BOX (box), fw->source);
+
+  fw->target = gtk_entry_new ();
+  gtk_editable_set_width_chars (GTK_EDITABLE (fw->target), 10);
+  gtk_entry_set_placeholder_text (GTK_ENTRY (fw->target), _("Local port"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (fw->target), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Local port or address:port to listen on here"), -1);
+  gtk_box_append (GTK_BOX (box), fw->target);
+
+  remove = gtk_button_new_from_icon_name ("user-trash-symbolic");
+  gtk_widget_add_css_class (remove, "flat");
+  gtk_widget_set_valign (remove, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (remove, _("Remove this forward"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (remove), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Remove this forward"), -1);
+  g_signal_connect (remove, "clicked", G_CALLBACK (remove_forward), self);
+  gtk_box_append (GTK_BOX (box), remove);
+
+  fw->row = gtk_list_box_row_new ();
+  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (fw->row), FALSE);
+  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (fw->row), box);
+  gtk_list_box_append (self->forwards_list, fw->row);
+
+  if (source != NULL)
+    {
+      const char *rest = source;
+
+      if (g_str_has_prefix (source, "udp://"))
+        {
+          gtk_drop_down_set_selected (GTK_DROP_DOWN (fw->proto), 1);
+          rest = source + strlen ("udp://");
+        }
+      else if (g_str_has_prefix (source, "tcp://"))
+        rest = source + strlen ("tcp://");
+      gtk_editable_set_text (GTK_EDITABLE (fw->source), rest);
+    }
+  if (target != NULL)
+    gtk_editable_set_text (GTK_EDITABLE (fw->target), target);
+
+  g_ptr_array_add (self->forwards, fw);
+  return fw;
+}
+
+static void
+on_add_forward (PtProfileEditor *self)
+{
+  PtForwardWidgets *fw = pt_profile_editor_add_forward (self, NULL, NULL);
+
+  gtk_widget_grab_focus (fw->source);
+}
+
+static void
+fill_form (PtProfileEditor *self,
+           PtProfile       *profile)
+{
+  g_autofree char *tcp = join_list (pt_profile_get_allowed_tcp (profile));
+  g_autofree char *udp = join_list (pt_profile_get_allowed_udp (profile));
+  g_autofree char *stun = join_list (pt_profile_get_stun_servers (profile));
+  g_autofree char *turn = join_list (pt_profile_get_turn_servers (profile));
+  g_autofree char *local = join_list (pt_profile_get_local_addresses (profile));
+  const char * const *sources = pt_profile_get_sources (profile);
+  const char * const *targets = pt_profile_get_targets (profile);
+
+  gtk_editable_set_text (GTK_EDITABLE (self->name_row), pt_profile_get_name (profile));
+  adw_combo_row_set_selected (self->role_row,
+                              pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER ? 1 : 0);
+  adw_combo_row_set_selected (self->mode_row, pt_profile_get_mode (profile));
+  for (guint i = 0; sources[i] != NULL; i++)
+    pt_profile_editor_add_forward (self, sources[i], targets[i]);
+  gtk_editable_set_text (GTK_EDITABLE (self->allowed_tcp_row), tcp);
+  gtk_editable_set_text (GTK_EDITABLE (self->allowed_udp_row), udp);
+  gtk_editable_set_text (GTK_EDITABLE (self->stun_row), stun);
+  gtk_switch_set_active (self->no_stun_switch, pt_profile_get_no_stun (profile));
+  gtk_editable_set_text (GTK_EDITABLE (self->turn_row), turn);
+  gtk_editable_set_text (GTK_EDITABLE (self->local_row), local);
+}
+
+static PtProfile *
+read_form (PtProfileEditor  *self,
+           GError          **error)
+{
+  g_autoptr(PtProfile) draft = pt_profile_new ();
+  g_autoptr(GStrvBuilder) sources = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) targets = g_strv_builder_new ();
+  g_auto(GStrv) source_list = NULL;
+  g_auto(GStrv) target_list = NULL;
+  g_auto(GStrv) tcp = split_list (gtk_editable_get_text (GTK_EDITABLE (self->allowed_tcp_row)));
+  g_auto(GStrv) udp = split_list (gtk_editable_get_text (GTK_EDITABLE (self->allowed_udp_row)));
+  g_auto(GStrv) stun = split_list (gtk_editable_get_text (GTK_EDITABLE (self->stun_row)));
+  g_auto(GStrv) turn = split_list (gtk_editable_get_text (GTK_EDITABLE (self->turn_row)));
+  g_auto(GStrv) local = split_list (gtk_editable_get_text (GTK_EDITABLE (self->local_row)));
+  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->name_row))));
+  gboolean server = adw_combo_row_get_selected (self->role_row) == 1;
+
+  if (name[0] == '\0')
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                           _("Give the tunnel a name"));
+      return NULL;
+    }
+  pt_profile_set_name (draft, name);
+  pt_profile_set_role (draft, server ? PT_TUNNEL_ROLE_SERVER : PT_TUNNEL_ROLE_CLIENT);
+  pt_profile_set_mode (draft, adw_combo_row_get_selected (self->mode_row));
+
+  for (guint i = 0; !server && i < self->forwards->len; i++)
+    {
+      PtForwardWidgets *fw = g_ptr_array_index (self->forwards, i);
+      g_autofree char *source = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (fw->source))));
+      g_autofree char *target = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (fw->target))));
+      const char *scheme = gtk_drop_down_get_selected (GTK_DROP_DOWN (fw->proto)) == 1 ? "udp" : "tcp";
+
+      if (source[0] == '\0' && target[0] == '\0')
+        continue;
+      if (source[0] == '\0' || target[0] == '\0')
+        {
+          g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                       _("Forward %u: give both the service on the other computer and the local port"),
+                       i + 1);
+          return NULL;
+        }
+      {
+        g_autofree char *uri = g_strdup_printf ("%s://%s", scheme, source);
+
+        g_strv_builder_add (sources, uri);
+      }
+      g_strv_builder_add (targets, target);
+    }
+  source_list = g_strv_builder_end (sources);
+  target_list = g_strv_builder_end (targets);
+  pt_profile_set_forwards (draft, (const char * const *) source_list,
+                           (const char * const *) target_list);
+  pt_profile_set_allowed (draft, (const char * const *) tcp, (const char * const *) udp);
+  pt_profile_set_ice (draft, (const char * const *) stun, (const char * const *) turn,
+                      (const char * const *) local, gtk_switch_get_active (self->no_stun_switch));
+
+  if (!pt_profile_validate (draft, error))
+    return NULL;
+  return g_steal_pointer (&draft);
+}
+
+PtProfile *
+pt_profile_editor_save (PtProfileEditor  *self,
+                        GError          **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(PtProfile) draft = read_form (self, &local_error);
+
+  if (draft == NULL)
+    {
+      show_error (self, local_error->message);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  show_error (self, NULL);
+
+  if (self->profile != NULL)
+    {
+      pt_profile_assign (self->profile, draft);
+      return self->profile;
+    }
+  self->profile = g_object_ref (draft);
+  pt_profile_store_add (self->store, draft);
+  return self->profile;
+}
+
+static void
+on_save (PtProfileEditor *self)
+{
+  if (pt_profile_editor_save (self, NULL) != NULL)
+    gtk_window_close (GTK_WINDOW (self));
+}
+
+static void
+pt_profile_editor_dispose (GObject *object)
+{
+  PtProfileEditor *self = PT_PROFILE_EDITOR (object);
+
+  g_clear_pointer (&self->forwards, g_ptr_array_unref);
+  g_clear_object (&self->store);
+  g_clear_object (&self->profile);
+  G_OBJECT_CLASS (pt_profile_editor_parent_class)->dispose (object);
+}
+
+static void
+pt_profile_editor_class_init (PtProfileEditorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = pt_profile_editor_dispose;
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
+}
+
+static AdwPreferencesGroup *
+add_group (GtkWidget  *page,
+           const char *title,
+           const char *description)
+{
+  GtkWidget *group = adw_preferences_group_new ();
+
+  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), title);
+  if (description)
+    adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group), description);
+  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
+  return ADW_PREFERENCES_GROUP (group);
+}
+
+static AdwEntryRow *
+add_entry (AdwPreferencesGroup *group,
+           const char          *title,
+           gboolean             password)
+{
+  GtkWidget *row = password ? adw_password_entry_row_new () : adw_entry_row_new ();
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_preferences_group_add (group, row);
+  return ADW_ENTRY_ROW (row);
+}
+
+static void
+pt_profile_editor_init (PtProfileEditor *self)
+{
+  GtkWidget *toolbar, *header, *cancel, *page, *row, *add;
+  AdwPreferencesGroup *group;
+  const char * const roles[] = { N_("Connect to a service on the other computer"),
+                                 N_("Serve services of this computer"), NULL };
+  const char * const modes[] = { N_("Manual pairing (QR code or text)"),
+                                 N_("Nostr relays (not available yet)"),
+                                 N_("Shared name (not available yet)"), NULL };
+  g_autoptr(GtkStringList) role_list = gtk_string_list_new (NULL);
+  g_autoptr(GtkStringList) mode_list = gtk_string_list_new (NULL);
+
+  self->forwards = g_ptr_array_new_with_free_func ((GDestroyNotify) forward_widgets_free);
+
+  gtk_window_set_default_size (GTK_WINDOW (self), 560, 640);
+  gtk_window_set_modal (GTK_WINDOW (self), TRUE);
+
+  toolbar = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  header = adw_header_bar_new ();
+  adw_header_bar_set_show_end_title_buttons (ADW_HEADER_BAR (header), FALSE);
+  adw_header_bar_set_show_start_title_buttons (ADW_HEADER_BAR (header), FALSE);
+  cancel = gtk_button_new_with_mnemonic (_("_Cancel"));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (cancel), "window.close");
+  adw_header_bar_pack_start (ADW_HEADER_BAR (header), cancel);
+  self->save_button = gtk_button_new_with_mnemonic (_("_Save"));
+  gtk_widget_add_css_class (self->save_button, "suggested-action");
+  g_signal_connect_swapped (self->save_button, "clicked", G_CALLBACK (on_save), self);
+  adw_header_bar_pack_end (ADW_HEADER_BAR (header), self->save_button);
+  gtk_box_append (GTK_BOX (toolbar), header);
+
+  page = adw_preferences_page_new ();
+  gtk_widget_set_vexpand (page, TRUE);
+  gtk_box_append (GTK_BOX (toolbar), page);
+
+  self->error_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_wrap (self->error_label, TRUE);
+  gtk_label_set_xalign (self->error_label, 0);
+  gtk_widget_add_css_class (GTK_WIDGET (self->error_label), "error");
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->error_label),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Problem"), -1);
+  group = add_group (page, NULL, NULL);
+  adw_preferences_group_add (group, GTK_WIDGET (self->error_label));
+
+  group = add_group (page, _("Tunnel"), NULL);
+  self->name_row = add_entry (group, _("Name"), FALSE);
+
+  for (guint i = 0; roles[i]; i++)
+    gtk_string_list_append (role_list, _(roles[i]));
+  row = adw_combo_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Role"));
+  adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (role_list));
+  adw_preferences_group_add (group, row);
+  self->role_row = ADW_COMBO_ROW (row);
+  g_signal_connect_swapped (row, "notify::selected", G_CALLBACK (update_role), self);
+
+  for (guint i = 0; modes[i]; i++)
+    gtk_string_list_append (mode_list, _(modes[i]));
+  row = adw_combo_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Pairing"));
+  adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (mode_list));
+  adw_preferences_group_add (group, row);
+  self->mode_row = ADW_COMBO_ROW (row);
+
+  group = add_group (page, _("Forwards"),
+                     _("Each forward listens on a port of this computer and carries what "
+                       "arrives to a service as the other computer sees it."));
+  self->forwards_group = GTK_WIDGET (group);
+  add = gtk_button_new_from_icon_name ("list-add-symbolic");
+  gtk_widget_add_css_class (add, "flat");
+  gtk_widget_set_tooltip_text (add, _("Add a forward"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (add), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Add a forward"), -1);
+  g_signal_connect_swapped (add, "clicked", G_CALLBACK (on_add_forward), self);
+  adw_preferences_group_set_header_suffix (group, add);
+  self->forwards_list = GTK_LIST_BOX (gtk_list_box_new ());
+  gtk_list_box_set_selection_mode (self->forwards_list, GTK_SELECTION_NONE);
+  gtk_widget_add_css_class (GTK_WIDGET (self->forwards_list), "boxed-list");
+  adw_preferences_group_add (group, GTK_WIDGET (self->forwards_list));
+
+  group = add_group (page, _("Allowed Networks"),
+                     _("The other computer may reach only services whose address is in "
+                       "these networks, e.g. 127.0.0.1/32 for this computer alone. "
+                       "Empty allows nothing."));
+  self->allowed_group = GTK_WIDGET (group);
+  self->allowed_tcp_row = add_entry (group, _("TCP networks"), FALSE);
+  self->allowed_udp_row = add_entry (group, _("UDP networks"), FALSE);
+
+  group = add_group (page, _("Connectivity"),
+                     _("STUN finds this computer’s public address; a TURN server relays "
+                       "when no direct path exists. Separate several with commas."));
+  self->stun_row = add_entry (group, _("STUN servers (empty: public defaults)"), FALSE);
+  row = adw_action_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("No STUN"));
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("Use no STUN server at all (same network only)"));
+  self->no_stun_switch = GTK_SWITCH (gtk_switch_new ());
+  gtk_widget_set_valign (GTK_WIDGET (self->no_stun_switch), GTK_ALIGN_CENTER);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), GTK_WIDGET (self->no_stun_switch));
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), GTK_WIDGET (self->no_stun_switch));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->no_stun_switch),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("No STUN"), -1);
+  adw_preferences_group_add (group, row);
+  self->turn_row = add_entry (group, _("TURN servers (turn://user:password@host)"), TRUE);
+  self->local_row = add_entry (group, _("Use only these local addresses (optional)"), FALSE);
+
+  adw_window_set_content (ADW_WINDOW (self), toolbar);
+  update_role (self);
+}
+
+PtProfileEditor *
+pt_profile_editor_new (GtkWindow      *parent,
+                       PtProfileStore *store,
+                       PtProfile      *profile)
+{
+  PtProfileEditor *self = g_object_new (PT_TYPE_PROFILE_EDITOR,
+                                        "transient-for", parent,
+                                        "title", profile ? _("Edit Tunnel") : _("New Tunnel"),
+                                        NULL);
+
+  self->store = g_object_ref (store);
+  if (profile != NULL)
+    {
+      self->profile = g_object_ref (profile);
+      fill_form (self, profile);
+    }
+  else
+    {
+      pt_profile_editor_add_forward (self, NULL, NULL);
+      gtk_editable_set_text (GTK_EDITABLE (self->allowed_tcp_row), "127.0.0.1/32");
+    }
+  return self;
+}

@@ -1,0 +1,225 @@
+/* pt-profile-store.c — the user's tunnels, saved in a key file
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Every change to a profile's settings is saved at once (the file is small).
+ * Saving failures are reported with g_warning, since there is no one to
+ * return them to; the window shows load failures.
+ */
+#define G_LOG_DOMAIN "pt-profile-store"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+
+#include "pt-profile-store.h"
+
+struct _PtProfileStore
+{
+  GObject     parent_instance;
+
+  char       *path;
+  GListStore *profiles;
+  gboolean    loading;
+};
+
+G_DEFINE_FINAL_TYPE (PtProfileStore, pt_profile_store, G_TYPE_OBJECT)
+
+static void
+on_profile_changed (PtProfile      *profile,
+                    PtProfileStore *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!self->loading && !pt_profile_store_save (self, &error))
+    g_warning ("%s", error->message);
+}
+
+static void
+pt_profile_store_dispose (GObject *object)
+{
+  PtProfileStore *self = PT_PROFILE_STORE (object);
+
+  if (self->profiles != NULL)
+    {
+      for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->profiles)); i++)
+        {
+          g_autoptr(PtProfile) profile = g_list_model_get_item (G_LIST_MODEL (self->profiles), i);
+          g_signal_handlers_disconnect_by_data (profile, self);
+        }
+    }
+  g_clear_object (&self->profiles);
+  G_OBJECT_CLASS (pt_profile_store_parent_class)->dispose (object);
+}
+
+static void
+pt_profile_store_finalize (GObject *object)
+{
+  PtProfileStore *self = PT_PROFILE_STORE (object);
+
+  g_free (self->path);
+  G_OBJECT_CLASS (pt_profile_store_parent_class)->finalize (object);
+}
+
+static void
+pt_profile_store_class_init (PtProfileStoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pt_profile_store_dispose;
+  object_class->finalize = pt_profile_store_finalize;
+}
+
+static void
+pt_profile_store_init (PtProfileStore *self)
+{
+  self->profiles = g_list_store_new (PT_TYPE_PROFILE);
+}
+
+char *
+pt_profile_store_default_path (void)
+{
+  return g_build_filename (g_get_user_config_dir (), "peertunnel", "profiles.ini", NULL);
+}
+
+PtProfileStore *
+pt_profile_store_new (const char *path)
+{
+  PtProfileStore *self = g_object_new (PT_TYPE_PROFILE_STORE, NULL);
+
+  self->path = path ? g_strdup (path) : pt_profile_store_default_path ();
+  return self;
+}
+
+const char *
+pt_profile_store_get_path (PtProfileStore *self)
+{
+  return self->path;
+}
+
+GListModel *
+pt_profile_store_get_model (PtProfileStore *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE_STORE (self), NULL);
+  return G_LIST_MODEL (self->profiles);
+}
+
+gboolean
+pt_profile_store_load (PtProfileStore  *self,
+                       GError         **error)
+{
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) groups = NULL;
+  g_autoptr(GPtrArray) loaded = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_return_val_if_fail (PT_IS_PROFILE_STORE (self), FALSE);
+
+  if (!g_key_file_load_from_file (key_file, self->path, G_KEY_FILE_NONE, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("Cannot read the saved tunnels from %s: %s"), self->path, local_error->message);
+      return FALSE;
+    }
+
+  groups = g_key_file_get_groups (key_file, NULL);
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      PtProfile *profile;
+
+      if (!g_str_has_prefix (groups[i], "profile "))
+        continue;
+      profile = pt_profile_new_from_key_file (key_file, groups[i], error);
+      if (profile == NULL)
+        return FALSE;
+      g_ptr_array_add (loaded, profile);
+    }
+
+  self->loading = TRUE;
+  for (guint i = 0; i < loaded->len; i++)
+    pt_profile_store_add (self, g_ptr_array_index (loaded, i));
+  self->loading = FALSE;
+  g_debug ("loaded %u tunnels from %s", loaded->len, self->path);
+  return TRUE;
+}
+
+gboolean
+pt_profile_store_save (PtProfileStore  *self,
+                       GError         **error)
+{
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_autofree char *dir = g_path_get_dirname (self->path);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len = 0;
+
+  g_return_val_if_fail (PT_IS_PROFILE_STORE (self), FALSE);
+
+  g_key_file_set_comment (key_file, NULL, NULL,
+                          " PeerTunnel tunnels, written by the desktop app", NULL);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->profiles)); i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (G_LIST_MODEL (self->profiles), i);
+      g_autofree char *group = g_strconcat ("profile ", pt_profile_get_id (profile), NULL);
+
+      pt_profile_to_key_file (profile, key_file, group);
+    }
+  data = g_key_file_to_data (key_file, &len, NULL);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0 ||
+      !g_file_set_contents_full (self->path, data, len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_ONLY_EXISTING,
+                                 0600, &local_error))
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("Cannot save the tunnels to %s: %s"), self->path,
+                   local_error ? local_error->message : g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+PtProfile *
+pt_profile_store_find (PtProfileStore *self,
+                       const char     *id)
+{
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->profiles)); i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (G_LIST_MODEL (self->profiles), i);
+
+      if (g_str_equal (pt_profile_get_id (profile), id))
+        return profile;
+    }
+  return NULL;
+}
+
+void
+pt_profile_store_add (PtProfileStore *self,
+                      PtProfile      *profile)
+{
+  g_return_if_fail (PT_IS_PROFILE_STORE (self));
+  g_return_if_fail (PT_IS_PROFILE (profile));
+
+  g_signal_connect (profile, "changed", G_CALLBACK (on_profile_changed), self);
+  g_list_store_append (self->profiles, profile);
+  on_profile_changed (profile, self);
+}
+
+void
+pt_profile_store_remove (PtProfileStore *self,
+                         PtProfile      *profile)
+{
+  guint position;
+
+  g_return_if_fail (PT_IS_PROFILE_STORE (self));
+
+  if (!g_list_store_find (self->profiles, profile, &position))
+    return;
+  g_signal_handlers_disconnect_by_data (profile, self);
+  pt_profile_stop (profile);
+  g_list_store_remove (self->profiles, position);
+  on_profile_changed (profile, self);
+}

@@ -1,0 +1,36 @@
+/* pt-profile-store.h — the user's tunnels, saved in a key file
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "pt-profile.h"
+
+G_BEGIN_DECLS
+
+#define PT_TYPE_PROFILE_STORE (pt_profile_store_get_type ())
+G_DECLARE_FINAL_TYPE (PtProfileStore, pt_profile_store, PT, PROFILE_STORE, GObject)
+
+/* @path: the key file ($XDG_CONFIG_HOME/peertunnel/profiles.ini by default). */
+PtProfileStore *pt_profile_store_new          (const char     *path);
+/* Reads the file; a missing file is an empty list. */
+gboolean        pt_profile_store_load         (PtProfileStore *self,
+                                               GError        **error);
+/* Writes atomically (temporary file + rename) with mode 0600. */
+gboolean        pt_profile_store_save         (PtProfileStore *self,
+                                               GError        **error);
+/* A GListModel of PtProfile, in the user's order. */
+GListModel     *pt_profile_store_get_model    (PtProfileStore *self);
+PtProfile      *pt_profile_store_find         (PtProfileStore *self,
+                                               const char     *id);
+void            pt_profile_store_add          (PtProfileStore *self,
+                                               PtProfile      *profile);
+void            pt_profile_store_remove       (PtProfileStore *self,
+                                               PtProfile      *profile);
+const char     *pt_profile_store_get_path     (PtProfileStore *self);
+
+char           *pt_profile_store_default_path (void);
+
+G_END_DECLS

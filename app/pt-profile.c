@@ -1,0 +1,944 @@
+/* pt-profile.c — one tunnel as the user configured it, and its running engine tunnel
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "pt-profile"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "pt-profile.h"
+
+struct _PtProfile
+{
+  GObject        parent_instance;
+
+  char          *id;
+  char          *name;
+  PtTunnelRole   role;
+  PtProfileMode  mode;
+  GStrv          sources;
+  GStrv          targets;
+  GStrv          allowed_tcp;
+  GStrv          allowed_udp;
+  GStrv          stun_servers;
+  GStrv          turn_servers;
+  GStrv          local_addresses;
+  gboolean       no_stun;
+
+  PtTunnel      *tunnel;
+  GCancellable  *cancellable;
+  GBytes        *local_payload;
+  char          *local_text;
+  gboolean       running;
+  gboolean       paired;
+};
+
+enum
+{
+  PROP_0,
+  PROP_ID,
+  PROP_NAME,
+  PROP_ROLE,
+  PROP_MODE,
+  PROP_RUNNING,
+  PROP_TUNNEL,
+  PROP_LOCAL_TEXT,
+  PROP_PAIRED,
+  N_PROPS
+};
+
+enum
+{
+  CHANGED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_QUARK (pt-profile-error-quark, pt_profile_error)
+G_DEFINE_FINAL_TYPE (PtProfile, pt_profile, G_TYPE_OBJECT)
+
+static const char * const empty_strv[] = { NULL };
+
+static void
+replace_strv (GStrv              *field,
+              const char * const *value)
+{
+  GStrv old = *field;
+
+  *field = g_strdupv ((char **) (value ? value : empty_strv));
+  g_strfreev (old);
+}
+
+static void
+pt_profile_changed (PtProfile *self)
+{
+  g_signal_emit (self, signals[CHANGED], 0);
+}
+
+static void
+pt_profile_clear_runtime (PtProfile *self)
+{
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->local_payload, g_bytes_unref);
+  g_clear_pointer (&self->local_text, g_free);
+}
+
+static void
+pt_profile_dispose (GObject *object)
+{
+  PtProfile *self = PT_PROFILE (object);
+
+  pt_profile_clear_runtime (self);
+  if (self->tunnel != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->tunnel, self);
+      pt_tunnel_close (self->tunnel);
+      g_clear_object (&self->tunnel);
+    }
+  G_OBJECT_CLASS (pt_profile_parent_class)->dispose (object);
+}
+
+static void
+pt_profile_finalize (GObject *object)
+{
+  PtProfile *self = PT_PROFILE (object);
+
+  g_free (self->id);
+  g_free (self->name);
+  g_strfreev (self->sources);
+  g_strfreev (self->targets);
+  g_strfreev (self->allowed_tcp);
+  g_strfreev (self->allowed_udp);
+  g_strfreev (self->stun_servers);
+  /* TURN URLs may carry a password. */
+  for (guint i = 0; self->turn_servers && self->turn_servers[i]; i++)
+    memset (self->turn_servers[i], 0, strlen (self->turn_servers[i]));
+  g_strfreev (self->turn_servers);
+  g_strfreev (self->local_addresses);
+  G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
+}
+
+static void
+pt_profile_get_property (GObject    *object,
+                         guint       prop_id,
+                         GValue     *value,
+                         GParamSpec *pspec)
+{
+  PtProfile *self = PT_PROFILE (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_value_set_string (value, self->id);
+      break;
+    case PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+    case PROP_ROLE:
+      g_value_set_enum (value, self->role);
+      break;
+    case PROP_MODE:
+      g_value_set_int (value, self->mode);
+      break;
+    case PROP_RUNNING:
+      g_value_set_boolean (value, self->running);
+      break;
+    case PROP_TUNNEL:
+      g_value_set_object (value, self->tunnel);
+      break;
+    case PROP_LOCAL_TEXT:
+      g_value_set_string (value, self->local_text);
+      break;
+    case PROP_PAIRED:
+      g_value_set_boolean (value, self->paired);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pt_profile_set_property (GObject      *object,
+                         guint         prop_id,
+                         const GValue *value,
+                         GParamSpec   *pspec)
+{
+  PtProfile *self = PT_PROFILE (object);
+
+  switch (prop_id)
+    {
+    case PROP_NAME:
+      pt_profile_set_name (self, g_value_get_string (value));
+      break;
+    case PROP_ROLE:
+      pt_profile_set_role (self, g_value_get_enum (value));
+      break;
+    case PROP_MODE:
+      pt_profile_set_mode (self, g_value_get_int (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+pt_profile_class_init (PtProfileClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pt_profile_dispose;
+  object_class->finalize = pt_profile_finalize;
+  object_class->get_property = pt_profile_get_property;
+  object_class->set_property = pt_profile_set_property;
+
+  properties[PROP_ID] =
+    g_param_spec_string ("id", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ROLE] =
+    g_param_spec_enum ("role", NULL, NULL, PT_TYPE_TUNNEL_ROLE, PT_TUNNEL_ROLE_CLIENT,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_MODE] =
+    g_param_spec_int ("mode", NULL, NULL, PT_PROFILE_MODE_MANUAL, PT_PROFILE_MODE_NAME,
+                      PT_PROFILE_MODE_MANUAL,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RUNNING] =
+    g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TUNNEL] =
+    g_param_spec_object ("tunnel", NULL, NULL, PT_TYPE_TUNNEL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_LOCAL_TEXT] =
+    g_param_spec_string ("local-text", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PAIRED] =
+    g_param_spec_boolean ("paired", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* Settings changed (not running state): time to save. */
+  signals[CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+pt_profile_init (PtProfile *self)
+{
+  self->id = g_uuid_string_random ();
+  self->name = g_strdup ("");
+  self->role = PT_TUNNEL_ROLE_CLIENT;
+  self->mode = PT_PROFILE_MODE_MANUAL;
+  self->sources = g_new0 (char *, 1);
+  self->targets = g_new0 (char *, 1);
+  self->allowed_tcp = g_new0 (char *, 1);
+  self->allowed_udp = g_new0 (char *, 1);
+  self->stun_servers = g_new0 (char *, 1);
+  self->turn_servers = g_new0 (char *, 1);
+  self->local_addresses = g_new0 (char *, 1);
+}
+
+PtProfile *
+pt_profile_new (void)
+{
+  return g_object_new (PT_TYPE_PROFILE, NULL);
+}
+
+void
+pt_profile_assign (PtProfile *self,
+                   PtProfile *from)
+{
+  g_return_if_fail (PT_IS_PROFILE (self));
+  g_return_if_fail (PT_IS_PROFILE (from));
+
+  g_object_freeze_notify (G_OBJECT (self));
+  g_signal_handlers_block_matched (self, G_SIGNAL_MATCH_ID, signals[CHANGED], 0, NULL, NULL, NULL);
+  pt_profile_set_name (self, from->name);
+  pt_profile_set_role (self, from->role);
+  pt_profile_set_mode (self, from->mode);
+  pt_profile_set_forwards (self, (const char * const *) from->sources,
+                           (const char * const *) from->targets);
+  pt_profile_set_allowed (self, (const char * const *) from->allowed_tcp,
+                          (const char * const *) from->allowed_udp);
+  pt_profile_set_ice (self, (const char * const *) from->stun_servers,
+                      (const char * const *) from->turn_servers,
+                      (const char * const *) from->local_addresses, from->no_stun);
+  g_signal_handlers_unblock_matched (self, G_SIGNAL_MATCH_ID, signals[CHANGED], 0, NULL, NULL, NULL);
+  g_object_thaw_notify (G_OBJECT (self));
+  pt_profile_changed (self);
+}
+
+PtProfile *
+pt_profile_duplicate (PtProfile *self)
+{
+  PtProfile *copy = pt_profile_new ();
+
+  pt_profile_assign (copy, self);
+  return copy;
+}
+
+/* Persistence */
+
+static GStrv
+key_file_strv (GKeyFile   *key_file,
+               const char *group,
+               const char *key)
+{
+  GStrv value = g_key_file_get_string_list (key_file, group, key, NULL, NULL);
+
+  return value ? value : g_new0 (char *, 1);
+}
+
+PtProfile *
+pt_profile_new_from_key_file (GKeyFile    *key_file,
+                              const char  *group,
+                              GError     **error)
+{
+  g_autoptr(PtProfile) self = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *role = NULL;
+  g_autofree char *mode = NULL;
+
+  g_return_val_if_fail (g_str_has_prefix (group, "profile "), NULL);
+
+  name = g_key_file_get_string (key_file, group, "name", NULL);
+  role = g_key_file_get_string (key_file, group, "role", NULL);
+  mode = g_key_file_get_string (key_file, group, "mode", NULL);
+
+  self = pt_profile_new ();
+  g_free (self->id);
+  self->id = g_strdup (group + strlen ("profile "));
+  g_free (self->name);
+  self->name = g_strdup (name ? name : "");
+  if (g_strcmp0 (role, "serve") == 0)
+    self->role = PT_TUNNEL_ROLE_SERVER;
+  else if (role == NULL || g_str_equal (role, "connect"))
+    self->role = PT_TUNNEL_ROLE_CLIENT;
+  else
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("Tunnel “%s”: unknown role “%s”"), self->name, role);
+      return NULL;
+    }
+  if (mode == NULL || g_str_equal (mode, "manual"))
+    self->mode = PT_PROFILE_MODE_MANUAL;
+  else if (g_str_equal (mode, "nostr"))
+    self->mode = PT_PROFILE_MODE_NOSTR;
+  else if (g_str_equal (mode, "name"))
+    self->mode = PT_PROFILE_MODE_NAME;
+  else
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("Tunnel “%s”: unknown mode “%s”"), self->name, mode);
+      return NULL;
+    }
+
+#define LOAD(field, key) g_strfreev (self->field); self->field = key_file_strv (key_file, group, key)
+  LOAD (sources, "sources");
+  LOAD (targets, "targets");
+  LOAD (allowed_tcp, "allowed-tcp");
+  LOAD (allowed_udp, "allowed-udp");
+  LOAD (stun_servers, "stun-servers");
+  LOAD (turn_servers, "turn-servers");
+  LOAD (local_addresses, "local-addresses");
+#undef LOAD
+  self->no_stun = g_key_file_get_boolean (key_file, group, "no-stun", NULL);
+
+  if (g_strv_length (self->sources) != g_strv_length (self->targets))
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("Tunnel “%s”: sources and targets do not pair up"), self->name);
+      return NULL;
+    }
+
+  return g_steal_pointer (&self);
+}
+
+static void
+set_list (GKeyFile   *key_file,
+          const char *group,
+          const char *key,
+          GStrv       value)
+{
+  if (value[0] != NULL)
+    g_key_file_set_string_list (key_file, group, key, (const char * const *) value,
+                                g_strv_length (value));
+}
+
+void
+pt_profile_to_key_file (PtProfile  *self,
+                        GKeyFile   *key_file,
+                        const char *group)
+{
+  static const char * const modes[] = { "manual", "nostr", "name" };
+
+  g_key_file_set_string (key_file, group, "name", self->name);
+  g_key_file_set_string (key_file, group, "role",
+                         self->role == PT_TUNNEL_ROLE_SERVER ? "serve" : "connect");
+  g_key_file_set_string (key_file, group, "mode", modes[self->mode]);
+  set_list (key_file, group, "sources", self->sources);
+  set_list (key_file, group, "targets", self->targets);
+  set_list (key_file, group, "allowed-tcp", self->allowed_tcp);
+  set_list (key_file, group, "allowed-udp", self->allowed_udp);
+  set_list (key_file, group, "stun-servers", self->stun_servers);
+  set_list (key_file, group, "turn-servers", self->turn_servers);
+  set_list (key_file, group, "local-addresses", self->local_addresses);
+  if (self->no_stun)
+    g_key_file_set_boolean (key_file, group, "no-stun", TRUE);
+}
+
+/* Accessors */
+
+const char *
+pt_profile_get_id (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->id;
+}
+
+const char *
+pt_profile_get_name (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->name;
+}
+
+void
+pt_profile_set_name (PtProfile  *self,
+                     const char *name)
+{
+  g_return_if_fail (PT_IS_PROFILE (self));
+
+  if (g_strcmp0 (self->name, name) == 0)
+    return;
+  g_free (self->name);
+  self->name = g_strdup (name ? name : "");
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+  pt_profile_changed (self);
+}
+
+PtTunnelRole
+pt_profile_get_role (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), PT_TUNNEL_ROLE_CLIENT);
+  return self->role;
+}
+
+void
+pt_profile_set_role (PtProfile    *self,
+                     PtTunnelRole  role)
+{
+  g_return_if_fail (PT_IS_PROFILE (self));
+
+  if (self->role == role)
+    return;
+  self->role = role;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ROLE]);
+  pt_profile_changed (self);
+}
+
+PtProfileMode
+pt_profile_get_mode (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), PT_PROFILE_MODE_MANUAL);
+  return self->mode;
+}
+
+void
+pt_profile_set_mode (PtProfile     *self,
+                     PtProfileMode  mode)
+{
+  g_return_if_fail (PT_IS_PROFILE (self));
+
+  if (self->mode == mode)
+    return;
+  self->mode = mode;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODE]);
+  pt_profile_changed (self);
+}
+
+const char * const *
+pt_profile_get_sources (PtProfile *self)
+{
+  return (const char * const *) self->sources;
+}
+
+const char * const *
+pt_profile_get_targets (PtProfile *self)
+{
+  return (const char * const *) self->targets;
+}
+
+void
+pt_profile_set_forwards (PtProfile          *self,
+                         const char * const *sources,
+                         const char * const *targets)
+{
+  g_return_if_fail (PT_IS_PROFILE (self));
+  g_return_if_fail (g_strv_length ((char **) (sources ? sources : empty_strv)) ==
+                    g_strv_length ((char **) (targets ? targets : empty_strv)));
+
+  replace_strv (&self->sources, sources);
+  replace_strv (&self->targets, targets);
+  pt_profile_changed (self);
+}
+
+const char * const *
+pt_profile_get_allowed_tcp (PtProfile *self)
+{
+  return (const char * const *) self->allowed_tcp;
+}
+
+const char * const *
+pt_profile_get_allowed_udp (PtProfile *self)
+{
+  return (const char * const *) self->allowed_udp;
+}
+
+void
+pt_profile_set_allowed (PtProfile          *self,
+                        const char * const *tcp,
+                        const char * const *udp)
+{
+  replace_strv (&self->allowed_tcp, tcp);
+  replace_strv (&self->allowed_udp, udp);
+  pt_profile_changed (self);
+}
+
+const char * const *
+pt_profile_get_stun_servers (PtProfile *self)
+{
+  return (const char * const *) self->stun_servers;
+}
+
+const char * const *
+pt_profile_get_turn_servers (PtProfile *self)
+{
+  return (const char * const *) self->turn_servers;
+}
+
+const char * const *
+pt_profile_get_local_addresses (PtProfile *self)
+{
+  return (const char * const *) self->local_addresses;
+}
+
+gboolean
+pt_profile_get_no_stun (PtProfile *self)
+{
+  return self->no_stun;
+}
+
+void
+pt_profile_set_ice (PtProfile          *self,
+                    const char * const *stun_servers,
+                    const char * const *turn_servers,
+                    const char * const *local_addresses,
+                    gboolean            no_stun)
+{
+  replace_strv (&self->stun_servers, stun_servers);
+  replace_strv (&self->turn_servers, turn_servers);
+  replace_strv (&self->local_addresses, local_addresses);
+  self->no_stun = !!no_stun;
+  pt_profile_changed (self);
+}
+
+/* Turning settings into engine objects */
+
+static PtIceConfig *
+make_ice_config (PtProfile  *self,
+                 GError    **error)
+{
+  g_autoptr(PtIceConfig) config = pt_ice_config_new ();
+
+  if (self->stun_servers[0] != NULL)
+    {
+      for (guint i = 0; self->stun_servers[i] != NULL; i++)
+        if (!pt_ice_config_add_stun_server (config, self->stun_servers[i], error))
+          return NULL;
+    }
+  else if (!self->no_stun)
+    {
+      for (guint i = 0; pt_default_stun_servers[i] != NULL; i++)
+        pt_ice_config_add_stun_server (config, pt_default_stun_servers[i], NULL);
+    }
+  for (guint i = 0; self->turn_servers[i] != NULL; i++)
+    if (!pt_ice_config_add_turn_server (config, self->turn_servers[i], error))
+      return NULL;
+  for (guint i = 0; self->local_addresses[i] != NULL; i++)
+    if (!pt_ice_config_add_local_address (config, self->local_addresses[i], error))
+      return NULL;
+
+  return g_steal_pointer (&config);
+}
+
+static PtAllowList *
+make_allow_list (GStrv        cidrs,
+                 GError     **error)
+{
+  g_autoptr(PtAllowList) list = pt_allow_list_new ();
+
+  for (guint i = 0; cidrs[i] != NULL; i++)
+    if (!pt_allow_list_add (list, cidrs[i], error))
+      return NULL;
+  return g_steal_pointer (&list);
+}
+
+gboolean
+pt_profile_validate (PtProfile  *self,
+                     GError    **error)
+{
+  g_autoptr(PtIceConfig) ice = NULL;
+  g_autoptr(PtAllowList) tcp = NULL;
+  g_autoptr(PtAllowList) udp = NULL;
+
+  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
+
+  if (self->mode != PT_PROFILE_MODE_MANUAL)
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED,
+                           _("Only manual pairing is available in this version"));
+      return FALSE;
+    }
+  if (!(ice = make_ice_config (self, error)))
+    return FALSE;
+
+  if (self->role == PT_TUNNEL_ROLE_SERVER)
+    return (tcp = make_allow_list (self->allowed_tcp, error)) != NULL &&
+           (udp = make_allow_list (self->allowed_udp, error)) != NULL;
+
+  if (self->sources[0] == NULL)
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                           _("Add at least one forward: the service to reach on the other computer"));
+      return FALSE;
+    }
+  for (guint i = 0; self->sources[i] != NULL; i++)
+    {
+      g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
+
+      if (spec == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Running */
+
+static void
+set_local_signal (PtProfile *self,
+                  PtSignal  *signal)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) payload = pt_signal_encode (signal, &error);
+  g_autofree char *text = payload ? pt_signal_armor (signal, &error) : NULL;
+
+  if (text == NULL)
+    {
+      g_warning ("cannot encode our own signal: %s", error->message);
+      return;
+    }
+  g_clear_pointer (&self->local_payload, g_bytes_unref);
+  self->local_payload = g_steal_pointer (&payload);
+  g_free (self->local_text);
+  self->local_text = g_steal_pointer (&text);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
+}
+
+static void
+set_running (PtProfile *self,
+             gboolean   running)
+{
+  if (self->running == running)
+    return;
+  self->running = running;
+  g_debug ("profile %s: %s", self->id, running ? "running" : "stopped");
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+}
+
+static void
+on_tunnel_state (PtTunnel   *tunnel,
+                 GParamSpec *pspec,
+                 PtProfile  *self)
+{
+  PtTunnelState state = pt_tunnel_get_state (tunnel);
+
+  g_debug ("profile %s: tunnel %s", self->id, pt_tunnel_state_to_string (state));
+  switch (state)
+    {
+    case PT_TUNNEL_STATE_CLOSED:
+    case PT_TUNNEL_STATE_FAILED:
+      pt_profile_clear_runtime (self);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
+      set_running (self, FALSE);
+      break;
+
+    case PT_TUNNEL_STATE_NEW:
+    case PT_TUNNEL_STATE_GATHERING:
+    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
+    case PT_TUNNEL_STATE_CHECKING:
+    case PT_TUNNEL_STATE_HANDSHAKE:
+    case PT_TUNNEL_STATE_UP:
+      break;
+    }
+}
+
+static void
+offer_ready_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(PtProfile) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSignal) offer = pt_tunnel_create_offer_finish (PT_TUNNEL (object), result, &error);
+
+  if (offer == NULL)
+    {
+      /* A failed tunnel reports why through its state; a cancelled one was stopped. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("profile %s: no offer: %s", self->id, error->message);
+      return;
+    }
+  if (self->tunnel == PT_TUNNEL (object))
+    set_local_signal (self, offer);
+}
+
+static void
+answer_ready_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(PtProfile) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSignal) answer = pt_tunnel_accept_offer_finish (PT_TUNNEL (object), result, &error);
+
+  if (answer == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("profile %s: no answer: %s", self->id, error->message);
+      return;
+    }
+  if (self->tunnel == PT_TUNNEL (object))
+    set_local_signal (self, answer);
+}
+
+static void
+set_tunnel (PtProfile *self,
+            PtTunnel  *tunnel)
+{
+  if (self->tunnel != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->tunnel, self);
+      pt_tunnel_close (self->tunnel);
+      g_clear_object (&self->tunnel);
+    }
+  self->tunnel = tunnel ? g_object_ref (tunnel) : NULL;
+  if (tunnel != NULL)
+    g_signal_connect (tunnel, "notify::state", G_CALLBACK (on_tunnel_state), self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL]);
+}
+
+gboolean
+pt_profile_start (PtProfile  *self,
+                  GError    **error)
+{
+  g_autoptr(PtIceConfig) ice = NULL;
+  g_autoptr(PtTunnel) tunnel = NULL;
+
+  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
+
+  if (self->running)
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
+                           _("This tunnel is running already"));
+      return FALSE;
+    }
+  if (!pt_profile_validate (self, error))
+    return FALSE;
+
+  ice = make_ice_config (self, error);
+  tunnel = pt_tunnel_new (self->role, ice);
+
+  if (self->role == PT_TUNNEL_ROLE_SERVER)
+    {
+      g_autoptr(PtAllowList) tcp = make_allow_list (self->allowed_tcp, NULL);
+      g_autoptr(PtAllowList) udp = make_allow_list (self->allowed_udp, NULL);
+
+      pt_tunnel_set_allow_list (tunnel, PT_PROTO_TCP, tcp);
+      pt_tunnel_set_allow_list (tunnel, PT_PROTO_UDP, udp);
+    }
+  else
+    {
+      for (guint i = 0; self->sources[i] != NULL; i++)
+        {
+          g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
+
+          if (spec == NULL || !pt_tunnel_add_forward (tunnel, spec, self->targets[i], error))
+            {
+              pt_tunnel_close (tunnel);
+              return FALSE;
+            }
+        }
+    }
+
+  pt_profile_clear_runtime (self);
+  self->cancellable = g_cancellable_new ();
+  self->paired = FALSE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
+  set_tunnel (self, tunnel);
+  set_running (self, TRUE);
+
+  if (self->role == PT_TUNNEL_ROLE_CLIENT)
+    pt_tunnel_create_offer_async (tunnel, self->cancellable, offer_ready_cb, g_object_ref (self));
+
+  return TRUE;
+}
+
+void
+pt_profile_stop (PtProfile *self)
+{
+  g_return_if_fail (PT_IS_PROFILE (self));
+
+  if (!self->running)
+    return;
+  pt_profile_clear_runtime (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
+  if (self->tunnel != NULL)
+    pt_tunnel_close (self->tunnel);   /* → CLOSED → not running */
+  set_running (self, FALSE);
+}
+
+gboolean
+pt_profile_get_running (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
+  return self->running;
+}
+
+PtTunnel *
+pt_profile_get_tunnel (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->tunnel;
+}
+
+GBytes *
+pt_profile_get_local_payload (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->local_payload;
+}
+
+const char *
+pt_profile_get_local_text (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->local_text;
+}
+
+gboolean
+pt_profile_get_paired (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
+  return self->paired;
+}
+
+static PtSignal *
+decode_remote (GBytes        *payload,
+               PtSignalKind   expected,
+               GError       **error)
+{
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (payload, &len);
+  g_autofree char *text = NULL;
+
+  /* Text when it looks like an armored block, else a QR code's binary payload. */
+  if (len > 0 && g_strstr_len ((const char *) data, MIN (len, 4096), "PEERTUNNEL") != NULL)
+    {
+      text = g_strndup ((const char *) data, len);
+      return pt_signal_dearmor (text, expected, error);
+    }
+  if (len == 0)
+    {
+      g_set_error_literal (error, PT_SIGNAL_ERROR, PT_SIGNAL_ERROR_NO_BLOCK,
+                           _("Nothing to read: paste the block the other computer shows"));
+      return NULL;
+    }
+
+  {
+    g_autoptr(PtSignal) signal = pt_signal_decode (data, len, error);
+
+    if (signal == NULL)
+      return NULL;
+    if (signal->kind != expected)
+      {
+        g_set_error_literal (error, PT_SIGNAL_ERROR, PT_SIGNAL_ERROR_WRONG_KIND,
+                             expected == PT_SIGNAL_KIND_ANSWER
+                             ? _("This is an offer, not an answer: scan the code the serving computer shows")
+                             : _("This is an answer, not an offer: scan the code the connecting computer shows"));
+        return NULL;
+      }
+    return g_steal_pointer (&signal);
+  }
+}
+
+gboolean
+pt_profile_give_remote (PtProfile  *self,
+                        GBytes     *payload,
+                        GError    **error)
+{
+  g_autoptr(PtSignal) signal = NULL;
+  gboolean server;
+
+  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
+  g_return_val_if_fail (payload != NULL, FALSE);
+
+  server = self->role == PT_TUNNEL_ROLE_SERVER;
+  if (!self->running || self->paired || (!server && self->local_payload == NULL))
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
+                           _("This tunnel is not waiting for the other computer’s block"));
+      return FALSE;
+    }
+
+  signal = decode_remote (payload, server ? PT_SIGNAL_KIND_OFFER : PT_SIGNAL_KIND_ANSWER, error);
+  if (signal == NULL)
+    return FALSE;
+
+  if (server)
+    {
+      if (!pt_signal_check_fresh (signal, g_get_real_time () / G_USEC_PER_SEC, error))
+        return FALSE;
+      pt_tunnel_accept_offer_async (self->tunnel, signal, self->cancellable,
+                                    answer_ready_cb, g_object_ref (self));
+    }
+  else if (!pt_tunnel_set_answer (self->tunnel, signal, error))
+    return FALSE;
+
+  self->paired = TRUE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
+  return TRUE;
+}
+
+char *
+pt_profile_dup_local_address (PtProfile *self)
+{
+  g_autoptr(GPtrArray) addresses = NULL;
+
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+
+  if (self->tunnel == NULL || self->role != PT_TUNNEL_ROLE_CLIENT)
+    return NULL;
+  addresses = pt_tunnel_dup_listen_addresses (self->tunnel);
+  if (addresses == NULL || addresses->len == 0)
+    return NULL;
+  return g_strdup (g_ptr_array_index (addresses, 0));
+}

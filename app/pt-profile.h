@@ -1,0 +1,105 @@
+/* pt-profile.h — one tunnel as the user configured it, and its running engine tunnel
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <pt.h>
+
+G_BEGIN_DECLS
+
+#define PT_PROFILE_ERROR (pt_profile_error_quark ())
+
+typedef enum
+{
+  PT_PROFILE_ERROR_INVALID,     /* a setting the engine cannot use; the message names it */
+  PT_PROFILE_ERROR_STATE,       /* started twice, or pairing text given at the wrong time */
+  PT_PROFILE_ERROR_UNSUPPORTED, /* a mode this version of the engine does not have */
+} PtProfileError;
+
+typedef enum
+{
+  PT_PROFILE_MODE_MANUAL,
+  PT_PROFILE_MODE_NOSTR,
+  PT_PROFILE_MODE_NAME,
+} PtProfileMode;
+
+#define PT_TYPE_PROFILE (pt_profile_get_type ())
+G_DECLARE_FINAL_TYPE (PtProfile, pt_profile, PT, PROFILE, GObject)
+
+GQuark         pt_profile_error_quark        (void);
+
+PtProfile     *pt_profile_new                (void);
+/* A copy of the settings (not the running tunnel) with a new id. */
+PtProfile     *pt_profile_duplicate          (PtProfile    *self);
+/* Copies the settings of @from into @self, keeping @self's id. */
+void           pt_profile_assign             (PtProfile    *self,
+                                              PtProfile    *from);
+
+PtProfile     *pt_profile_new_from_key_file  (GKeyFile     *key_file,
+                                              const char   *group,
+                                              GError      **error);
+void           pt_profile_to_key_file        (PtProfile    *self,
+                                              GKeyFile     *key_file,
+                                              const char   *group);
+
+const char    *pt_profile_get_id             (PtProfile    *self);
+const char    *pt_profile_get_name           (PtProfile    *self);
+void           pt_profile_set_name           (PtProfile    *self,
+                                              const char   *name);
+PtTunnelRole   pt_profile_get_role           (PtProfile    *self);
+void           pt_profile_set_role           (PtProfile    *self,
+                                              PtTunnelRole  role);
+PtProfileMode  pt_profile_get_mode           (PtProfile    *self);
+void           pt_profile_set_mode           (PtProfile    *self,
+                                              PtProfileMode mode);
+
+/* Connect role: parallel lists, "tcp://HOST:PORT" and "[ADDR:]PORT". */
+const char * const *pt_profile_get_sources   (PtProfile    *self);
+const char * const *pt_profile_get_targets   (PtProfile    *self);
+void           pt_profile_set_forwards       (PtProfile    *self,
+                                              const char * const *sources,
+                                              const char * const *targets);
+/* Serve role: CIDR lists. */
+const char * const *pt_profile_get_allowed_tcp (PtProfile  *self);
+const char * const *pt_profile_get_allowed_udp (PtProfile  *self);
+void           pt_profile_set_allowed        (PtProfile    *self,
+                                              const char * const *tcp,
+                                              const char * const *udp);
+/* Empty STUN list: the engine's public defaults, unless no-stun. */
+const char * const *pt_profile_get_stun_servers (PtProfile *self);
+const char * const *pt_profile_get_turn_servers (PtProfile *self);
+const char * const *pt_profile_get_local_addresses (PtProfile *self);
+gboolean       pt_profile_get_no_stun        (PtProfile    *self);
+void           pt_profile_set_ice            (PtProfile    *self,
+                                              const char * const *stun_servers,
+                                              const char * const *turn_servers,
+                                              const char * const *local_addresses,
+                                              gboolean      no_stun);
+
+/* Checks every setting as the engine would; the message says which one is wrong. */
+gboolean       pt_profile_validate           (PtProfile    *self,
+                                              GError      **error);
+
+/* Running. Connect: start() makes the tunnel and its offer ("local-signal"
+ * becomes non-NULL), then give_remote() takes the answer. Serve: start()
+ * makes the tunnel, give_remote() takes the offer and "local-signal" becomes
+ * the answer. stop() closes the tunnel; "tunnel" stays set until the next
+ * start so the last state and error remain visible. */
+gboolean       pt_profile_start              (PtProfile    *self,
+                                              GError      **error);
+void           pt_profile_stop               (PtProfile    *self);
+gboolean       pt_profile_get_running        (PtProfile    *self);
+PtTunnel      *pt_profile_get_tunnel         (PtProfile    *self);
+/* The block to show the peer: binary payload (for QR codes) and armored text. */
+GBytes        *pt_profile_get_local_payload  (PtProfile    *self);
+const char    *pt_profile_get_local_text     (PtProfile    *self);
+/* The peer's block as pasted text (armored) or a QR payload (binary or armored). */
+gboolean       pt_profile_give_remote        (PtProfile    *self,
+                                              GBytes       *payload,
+                                              GError      **error);
+gboolean       pt_profile_get_paired         (PtProfile    *self);
+/* The first listen address once the tunnel is up (connect role), or NULL. */
+char          *pt_profile_dup_local_address  (PtProfile    *self);
+
+G_END_DECLS

@@ -1,0 +1,263 @@
+/* pt-tunnel-row.c — one tunnel in the main list: live state, counters, a switch
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The row follows its profile's "tunnel" and that tunnel's state and path
+ * kind. Byte counters change with every packet, so a change only schedules a
+ * refresh at most twice a second.
+ */
+#define G_LOG_DOMAIN "pt-tunnel-row"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "pt-tunnel-row.h"
+
+struct _PtTunnelRow
+{
+  AdwActionRow  parent_instance;
+
+  PtProfile    *profile;
+  PtTunnel     *tunnel;
+  GtkSwitch    *toggle;
+  GtkWidget    *pair_button;
+  guint         refresh_id;
+  gboolean      updating;
+};
+
+G_DEFINE_FINAL_TYPE (PtTunnelRow, pt_tunnel_row, ADW_TYPE_ACTION_ROW)
+
+static const char *
+path_description (PtPathKind kind)
+{
+  switch (kind)
+    {
+    case PT_PATH_KIND_HOST:  return _("direct, same network");
+    case PT_PATH_KIND_SRFLX: return _("direct, through NAT");
+    case PT_PATH_KIND_PRFLX: return _("direct, through NAT");
+    case PT_PATH_KIND_RELAY: return _("relayed through TURN");
+    case PT_PATH_KIND_NONE:  return NULL;
+    }
+  return NULL;
+}
+
+char *
+pt_profile_describe_state (PtProfile *profile)
+{
+  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
+  const GError *error;
+
+  if (tunnel == NULL)
+    return g_strdup (_("Off"));
+
+  switch (pt_tunnel_get_state (tunnel))
+    {
+    case PT_TUNNEL_STATE_NEW:
+      return g_strdup (server ? _("Waiting for the other computer’s offer") : _("Starting"));
+    case PT_TUNNEL_STATE_GATHERING:
+      return g_strdup (_("Finding this computer’s addresses"));
+    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
+      return g_strdup (_("Waiting for the other computer’s answer"));
+    case PT_TUNNEL_STATE_CHECKING:
+      return g_strdup (_("Connecting"));
+    case PT_TUNNEL_STATE_HANDSHAKE:
+      return g_strdup (_("Securing the connection"));
+    case PT_TUNNEL_STATE_UP:
+      {
+        g_autofree char *sent = g_format_size (pt_tunnel_get_bytes_sent (tunnel));
+        g_autofree char *received = g_format_size (pt_tunnel_get_bytes_received (tunnel));
+        g_autofree char *address = pt_profile_dup_local_address (profile);
+        const char *path = path_description (pt_tunnel_get_path_kind (tunnel));
+        g_autofree char *where = address
+          /* Translators: %s is an address such as 127.0.0.1:2222 */
+          ? g_strdup_printf (_(" · connect to %s"), address) : g_strdup ("");
+
+        /* Translators: "Up, direct, through NAT · ↑ 1.2 MB ↓ 3.4 MB · connect to 127.0.0.1:2222" */
+        return g_strdup_printf (_("Up, %s · ↑ %s ↓ %s%s"), path ? path : _("connected"),
+                                sent, received, where);
+      }
+    case PT_TUNNEL_STATE_CLOSED:
+      return g_strdup (_("Off"));
+    case PT_TUNNEL_STATE_FAILED:
+      error = pt_tunnel_get_error (tunnel);
+      /* Translators: %s says why, e.g. "connectivity checks failed: no path to the peer" */
+      return g_strdup_printf (_("Failed: %s"), error ? error->message : _("unknown reason"));
+    }
+  return g_strdup ("");
+}
+
+static void
+pt_tunnel_row_update (PtTunnelRow *self)
+{
+  g_autofree char *state = pt_profile_describe_state (self->profile);
+  PtTunnel *tunnel = pt_profile_get_tunnel (self->profile);
+  gboolean running = pt_profile_get_running (self->profile);
+  gboolean failed = tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED;
+  const char *name = pt_profile_get_name (self->profile);
+  g_autofree char *switch_label = NULL;
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self), name[0] ? name : _("Unnamed tunnel"));
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (self), state);
+
+  self->updating = TRUE;
+  gtk_switch_set_active (self->toggle, running);
+  self->updating = FALSE;
+
+  gtk_widget_set_visible (self->pair_button, running && !pt_profile_get_paired (self->profile));
+  if (failed)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "error");
+
+  /* Translators: accessible name of the on/off switch; %s is the tunnel's name */
+  switch_label = g_strdup_printf (_("Run “%s”"), name);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->toggle),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, switch_label, -1);
+}
+
+static gboolean
+refresh_cb (gpointer user_data)
+{
+  PtTunnelRow *self = user_data;
+
+  self->refresh_id = 0;
+  pt_tunnel_row_update (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_counter (PtTunnelRow *self)
+{
+  if (self->refresh_id == 0)
+    self->refresh_id = g_timeout_add (500, refresh_cb, self);
+}
+
+static void
+on_tunnel (PtTunnelRow *self)
+{
+  PtTunnel *tunnel = pt_profile_get_tunnel (self->profile);
+
+  if (tunnel != self->tunnel)
+    {
+      if (self->tunnel != NULL)
+        g_signal_handlers_disconnect_by_data (self->tunnel, self);
+      g_set_object (&self->tunnel, tunnel);
+      if (tunnel != NULL)
+        {
+          g_signal_connect_swapped (tunnel, "notify::state", G_CALLBACK (pt_tunnel_row_update), self);
+          g_signal_connect_swapped (tunnel, "notify::path-kind", G_CALLBACK (pt_tunnel_row_update), self);
+          g_signal_connect_swapped (tunnel, "notify::bytes-sent", G_CALLBACK (on_counter), self);
+          g_signal_connect_swapped (tunnel, "notify::bytes-received", G_CALLBACK (on_counter), self);
+        }
+    }
+  pt_tunnel_row_update (self);
+}
+
+static gboolean
+on_switch_state_set (GtkSwitch   *toggle,
+                     gboolean     state,
+                     PtTunnelRow *self)
+{
+  if (self->updating)
+    return FALSE;
+  /* The window's actions start (and pair) or stop the tunnel; the row follows "running". */
+  gtk_widget_activate_action (GTK_WIDGET (self), state ? "win.start-tunnel" : "win.stop-tunnel",
+                              "s", pt_profile_get_id (self->profile));
+  gtk_switch_set_state (toggle, pt_profile_get_running (self->profile));
+  self->updating = TRUE;
+  gtk_switch_set_active (toggle, pt_profile_get_running (self->profile));
+  self->updating = FALSE;
+  return TRUE;
+}
+
+static void
+pt_tunnel_row_dispose (GObject *object)
+{
+  PtTunnelRow *self = PT_TUNNEL_ROW (object);
+
+  g_clear_handle_id (&self->refresh_id, g_source_remove);
+  if (self->tunnel != NULL)
+    g_signal_handlers_disconnect_by_data (self->tunnel, self);
+  g_clear_object (&self->tunnel);
+  if (self->profile != NULL)
+    g_signal_handlers_disconnect_by_data (self->profile, self);
+  g_clear_object (&self->profile);
+  G_OBJECT_CLASS (pt_tunnel_row_parent_class)->dispose (object);
+}
+
+static void
+pt_tunnel_row_class_init (PtTunnelRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pt_tunnel_row_dispose;
+}
+
+static void
+pt_tunnel_row_init (PtTunnelRow *self)
+{
+  GtkWidget *menu_button;
+  g_autoptr(GMenu) menu = g_menu_new ();
+
+  self->pair_button = gtk_button_new_with_mnemonic (_("_Pair…"));
+  gtk_widget_set_valign (self->pair_button, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (self->pair_button, _("Show the pairing code and enter the other computer’s"));
+  adw_action_row_add_suffix (ADW_ACTION_ROW (self), self->pair_button);
+
+  self->toggle = GTK_SWITCH (gtk_switch_new ());
+  gtk_widget_set_valign (GTK_WIDGET (self->toggle), GTK_ALIGN_CENTER);
+  g_signal_connect (self->toggle, "state-set", G_CALLBACK (on_switch_state_set), self);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (self), GTK_WIDGET (self->toggle));
+
+  menu_button = gtk_menu_button_new ();
+  gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (menu_button), "view-more-symbolic");
+  gtk_widget_set_valign (menu_button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (menu_button, "flat");
+  gtk_widget_set_tooltip_text (menu_button, _("More"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (menu_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Tunnel actions"), -1);
+  gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (menu_button), G_MENU_MODEL (menu));
+  adw_action_row_add_suffix (ADW_ACTION_ROW (self), menu_button);
+  g_object_set_data_full (G_OBJECT (self), "pt-menu", g_object_ref (menu), g_object_unref);
+
+  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (self), TRUE);
+}
+
+GtkWidget *
+pt_tunnel_row_new (PtProfile *profile)
+{
+  PtTunnelRow *self = g_object_new (PT_TYPE_TUNNEL_ROW, NULL);
+  GMenu *menu = g_object_get_data (G_OBJECT (self), "pt-menu");
+  const char *id = pt_profile_get_id (profile);
+  g_autofree char *edit = g_strdup_printf ("win.edit-tunnel::%s", id);
+  g_autofree char *duplicate = g_strdup_printf ("win.duplicate-tunnel::%s", id);
+  g_autofree char *delete = g_strdup_printf ("win.delete-tunnel::%s", id);
+
+  self->profile = g_object_ref (profile);
+  g_menu_append (menu, _("_Edit"), edit);
+  g_menu_append (menu, _("D_uplicate"), duplicate);
+  g_menu_append (menu, _("_Delete"), delete);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->pair_button), "win.pair-tunnel");
+  gtk_actionable_set_action_target (GTK_ACTIONABLE (self->pair_button), "s", id);
+
+  g_signal_connect_swapped (profile, "notify::name", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (profile, "notify::running", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (profile, "notify::paired", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (on_tunnel), self);
+  on_tunnel (self);
+  return GTK_WIDGET (self);
+}
+
+PtProfile *
+pt_tunnel_row_get_profile (PtTunnelRow *self)
+{
+  return self->profile;
+}
+
+GtkSwitch *
+pt_tunnel_row_get_switch (PtTunnelRow *self)
+{
+  return self->toggle;
+}

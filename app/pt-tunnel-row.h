@@ -1,0 +1,23 @@
+/* pt-tunnel-row.h — one tunnel in the main list: live state, counters, a switch
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "pt-profile.h"
+
+G_BEGIN_DECLS
+
+#define PT_TYPE_TUNNEL_ROW (pt_tunnel_row_get_type ())
+G_DECLARE_FINAL_TYPE (PtTunnelRow, pt_tunnel_row, PT, TUNNEL_ROW, AdwActionRow)
+
+GtkWidget  *pt_tunnel_row_new          (PtProfile   *profile);
+PtProfile  *pt_tunnel_row_get_profile  (PtTunnelRow *self);
+GtkSwitch  *pt_tunnel_row_get_switch   (PtTunnelRow *self);
+
+/* What the list and the tray say about a tunnel: "Off", "Up, direct (host) · …". */
+char       *pt_profile_describe_state  (PtProfile   *profile);
+
+G_END_DECLS

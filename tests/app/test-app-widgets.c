@@ -1,0 +1,335 @@
+/* test-app-widgets.c — the tunnel list, the profile editor and the profile store
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * In-process GTK tests: run through gtk-test-runner (Xvfb + dbus-run-session).
+ */
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+#include "app-test-util.h"
+#include "pt-profile-editor-private.h"
+#include "pt-profile-store.h"
+#include "pt-tunnel-row.h"
+#include "pt-window.h"
+
+static char *
+temp_profiles_path (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("pt-app-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return g_build_filename (dir, "sub", "profiles.ini", NULL);
+}
+
+static void
+remove_profiles_file (const char *path)
+{
+  g_autofree char *sub = g_path_get_dirname (path);
+  g_autofree char *dir = g_path_get_dirname (sub);
+
+  g_unlink (path);
+  g_rmdir (sub);
+  g_rmdir (dir);
+}
+
+static PtProfile *
+make_client_profile (const char *name)
+{
+  PtProfile *profile = pt_profile_new ();
+  const char *sources[] = { "tcp://127.0.0.1:22", "udp://[::1]:53", NULL };
+  const char *targets[] = { "127.0.0.1:0", "0", NULL };
+  const char *locals[] = { "127.0.0.1", NULL };
+
+  pt_profile_set_name (profile, name);
+  pt_profile_set_forwards (profile, sources, targets);
+  pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
+  return profile;
+}
+
+static void
+test_store_roundtrip (void)
+{
+  g_autofree char *path = temp_profiles_path ();
+  g_autoptr(PtProfileStore) store = pt_profile_store_new (path);
+  g_autoptr(PtProfileStore) again = NULL;
+  g_autoptr(PtProfile) client = make_client_profile ("SSH at home");
+  g_autoptr(PtProfile) server = pt_profile_new ();
+  g_autoptr(PtProfile) loaded = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *tcp[] = { "127.0.0.1/32", "192.168.1.0/24", NULL };
+  const char *turn[] = { "turn://u:p@turn.example:3478", NULL };
+  GStatBuf st;
+
+  g_assert_true (pt_profile_store_load (store, &error));   /* a missing file is empty */
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (store)), ==, 0);
+
+  pt_profile_set_name (server, "Serve; with = odd [chars]");
+  pt_profile_set_role (server, PT_TUNNEL_ROLE_SERVER);
+  pt_profile_set_allowed (server, tcp, NULL);
+  pt_profile_set_ice (server, NULL, turn, NULL, FALSE);
+  pt_profile_store_add (store, client);
+  pt_profile_store_add (store, server);   /* saved on every change */
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  again = pt_profile_store_new (path);
+  g_assert_true (pt_profile_store_load (again, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (again)), ==, 2);
+
+  loaded = g_list_model_get_item (pt_profile_store_get_model (again), 1);
+  g_assert_cmpstr (pt_profile_get_id (loaded), ==, pt_profile_get_id (server));
+  g_assert_cmpstr (pt_profile_get_name (loaded), ==, "Serve; with = odd [chars]");
+  g_assert_cmpint (pt_profile_get_role (loaded), ==, PT_TUNNEL_ROLE_SERVER);
+  g_assert_cmpstrv (pt_profile_get_allowed_tcp (loaded), tcp);
+  g_assert_cmpstrv (pt_profile_get_turn_servers (loaded), turn);
+  g_clear_object (&loaded);
+
+  loaded = g_list_model_get_item (pt_profile_store_get_model (again), 0);
+  g_assert_cmpstrv (pt_profile_get_sources (loaded), pt_profile_get_sources (client));
+  g_assert_cmpstrv (pt_profile_get_targets (loaded), pt_profile_get_targets (client));
+  g_assert_true (pt_profile_get_no_stun (loaded));
+  g_clear_object (&loaded);
+
+  /* Edits and removal are saved too. */
+  pt_profile_set_name (client, "Renamed");
+  pt_profile_store_remove (store, server);
+  g_clear_object (&again);
+  again = pt_profile_store_new (path);
+  g_assert_true (pt_profile_store_load (again, &error));
+  g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (again)), ==, 1);
+  loaded = g_list_model_get_item (pt_profile_store_get_model (again), 0);
+  g_assert_cmpstr (pt_profile_get_name (loaded), ==, "Renamed");
+  g_clear_object (&loaded);
+
+  g_assert_finalize_object (g_steal_pointer (&again));
+  g_assert_finalize_object (g_steal_pointer (&store));
+  g_assert_finalize_object (g_steal_pointer (&client));
+  g_assert_finalize_object (g_steal_pointer (&server));
+  remove_profiles_file (path);
+}
+
+static void
+test_store_bad_file (void)
+{
+  g_autofree char *path = temp_profiles_path ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(PtProfileStore) store = pt_profile_store_new (path);
+  g_autoptr(GError) error = NULL;
+
+  g_mkdir_with_parents (dir, 0700);
+  g_file_set_contents (path, "[profile x]\nrole=sideways\n", -1, NULL);
+  g_assert_false (pt_profile_store_load (store, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "sideways"));
+  g_clear_error (&error);
+
+  g_file_set_contents (path, "not a key file", -1, NULL);
+  g_assert_false (pt_profile_store_load (store, &error));
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_finalize_object (g_steal_pointer (&store));
+  remove_profiles_file (path);
+}
+
+static void
+test_window_empty_then_list (void)
+{
+  g_autofree char *path = temp_profiles_path ();
+  PtProfileStore *store = pt_profile_store_new (path);
+  PtWindow *window = pt_window_new (NULL, store);
+  g_autoptr(PtProfile) profile = make_client_profile ("Printer");
+  GtkListBoxRow *row;
+
+  g_object_ref (window);
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (pt_window_get_stack (window)), ==, "empty");
+
+  pt_profile_store_add (store, profile);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (pt_window_get_stack (window)), ==, "list");
+  row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 0);
+  g_assert_true (PT_IS_TUNNEL_ROW (row));
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "Printer");
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==, "Off");
+  g_assert_false (gtk_switch_get_active (pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row))));
+
+  /* Renaming shows at once. */
+  pt_profile_set_name (profile, "Printer upstairs");
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "Printer upstairs");
+
+  /* Duplicate through the action the row's menu uses. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.duplicate-tunnel", "s",
+                              pt_profile_get_id (profile));
+  g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (store)), ==, 2);
+  row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 1);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "Printer upstairs (copy)");
+
+  pt_profile_store_remove (store, pt_tunnel_row_get_profile (PT_TUNNEL_ROW (row)));
+  pt_profile_store_remove (store, profile);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (pt_window_get_stack (window)), ==, "empty");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  drain_main_context ();
+  g_assert_finalize_object (window);
+  g_assert_finalize_object (store);
+  g_assert_finalize_object (g_steal_pointer (&profile));
+  remove_profiles_file (path);
+}
+
+static void
+test_editor (void)
+{
+  g_autofree char *path = temp_profiles_path ();
+  PtProfileStore *store = pt_profile_store_new (path);
+  PtWindow *window = pt_window_new (NULL, store);
+  PtProfileEditor *editor;
+  PtForwardWidgets *fw;
+  PtProfile *saved;
+  g_autoptr(GError) error = NULL;
+  const char *expected_sources[] = { "tcp://127.0.0.1:22", NULL };
+  const char *expected_targets[] = { "2222", NULL };
+
+  g_object_ref (window);
+  gtk_window_present (GTK_WINDOW (window));
+
+  /* Ctrl+N's action opens the editor for a new tunnel. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.new-tunnel", NULL);
+  editor = PT_PROFILE_EDITOR (pt_window_get_editor (window));
+  g_assert_nonnull (editor);
+  g_object_ref (editor);
+
+  /* No name: refused, inline. */
+  g_assert_null (pt_profile_editor_save (editor, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (editor->error_label)));
+  g_clear_error (&error);
+
+  gtk_editable_set_text (GTK_EDITABLE (editor->name_row), "  SSH  ");
+  /* A new tunnel comes with one empty forward: still nothing to forward. */
+  g_assert_cmpuint (editor->forwards->len, ==, 1);
+  g_assert_null (pt_profile_editor_save (editor, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  fw = g_ptr_array_index (editor->forwards, 0);
+  gtk_editable_set_text (GTK_EDITABLE (fw->source), "127.0.0.1:99999");
+  gtk_editable_set_text (GTK_EDITABLE (fw->target), "2222");
+  g_assert_null (pt_profile_editor_save (editor, &error));   /* the engine's parser says no */
+  g_assert_nonnull (error);
+  g_assert_cmpstr (gtk_label_get_text (editor->error_label), ==, error->message);
+  g_clear_error (&error);
+
+  gtk_editable_set_text (GTK_EDITABLE (fw->source), "127.0.0.1:22");
+  gtk_editable_set_text (GTK_EDITABLE (editor->stun_row), "stun.example:notaport");
+  g_assert_null (pt_profile_editor_save (editor, &error));
+  g_assert_error (error, PT_ICE_ERROR, PT_ICE_ERROR_BAD_SERVER);
+  g_clear_error (&error);
+  gtk_editable_set_text (GTK_EDITABLE (editor->stun_row), "");
+
+  /* Modes other than manual are listed but refused until the engine has them. */
+  adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_NOSTR);
+  g_assert_null (pt_profile_editor_save (editor, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED);
+  g_clear_error (&error);
+  adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_MANUAL);
+
+  saved = pt_profile_editor_save (editor, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (saved);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (editor->error_label)));
+  g_assert_cmpstr (pt_profile_get_name (saved), ==, "SSH");
+  g_assert_cmpstrv (pt_profile_get_sources (saved), expected_sources);
+  g_assert_cmpstrv (pt_profile_get_targets (saved), expected_targets);
+  g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (store)), ==, 1);
+  gtk_window_destroy (GTK_WINDOW (editor));
+  drain_main_context ();
+  g_assert_finalize_object (editor);
+
+  /* Editing: the form starts from the profile; the server role shows allowed networks. */
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.edit-tunnel", "s", pt_profile_get_id (saved));
+  editor = PT_PROFILE_EDITOR (g_object_ref (pt_window_get_editor (window)));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (editor->name_row)), ==, "SSH");
+  g_assert_cmpuint (editor->forwards->len, ==, 1);
+  adw_combo_row_set_selected (editor->role_row, 1);
+  g_assert_true (gtk_widget_get_visible (editor->allowed_group));
+  g_assert_false (gtk_widget_get_visible (editor->forwards_group));
+  gtk_editable_set_text (GTK_EDITABLE (editor->allowed_tcp_row), "10.0.0.1/8");
+  g_assert_null (pt_profile_editor_save (editor, &error));     /* host bits set */
+  g_assert_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID);
+  g_clear_error (&error);
+  gtk_editable_set_text (GTK_EDITABLE (editor->allowed_tcp_row), "10.0.0.0/8, 127.0.0.1/32");
+  g_assert_true (pt_profile_editor_save (editor, &error) == saved);
+  g_assert_no_error (error);
+  g_assert_cmpint (pt_profile_get_role (saved), ==, PT_TUNNEL_ROLE_SERVER);
+  g_assert_cmpuint (g_strv_length ((char **) pt_profile_get_allowed_tcp (saved)), ==, 2);
+  gtk_window_destroy (GTK_WINDOW (editor));
+  drain_main_context ();
+  g_assert_finalize_object (editor);
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  drain_main_context ();
+  g_assert_finalize_object (window);
+  g_assert_finalize_object (store);
+  remove_profiles_file (path);
+}
+
+static void
+test_row_follows_tunnel (void)
+{
+  g_autofree char *path = temp_profiles_path ();
+  PtProfileStore *store = pt_profile_store_new (path);
+  PtWindow *window = pt_window_new (NULL, store);
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  const char *tcp[] = { "127.0.0.1/32", NULL };
+  const char *locals[] = { "127.0.0.1", NULL };
+  GtkListBoxRow *row;
+  GtkSwitch *toggle;
+
+  pt_profile_set_name (profile, "Serve SSH");
+  pt_profile_set_role (profile, PT_TUNNEL_ROLE_SERVER);
+  pt_profile_set_allowed (profile, tcp, NULL);
+  pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
+  pt_profile_store_add (store, profile);
+
+  g_object_ref (window);
+  gtk_window_present (GTK_WINDOW (window));
+  row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 0);
+  toggle = pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row));
+
+  /* The switch starts the tunnel through the window, which opens the pairing dialog. */
+  gtk_switch_set_active (toggle, TRUE);
+  g_assert_true (pt_profile_get_running (profile));
+  g_assert_true (gtk_switch_get_active (toggle));
+  g_assert_nonnull (pt_window_get_pairing (window));
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==,
+                   "Waiting for the other computer’s offer");
+
+  gtk_switch_set_active (toggle, FALSE);
+  g_assert_false (pt_profile_get_running (profile));
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==, "Off");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  drain_main_context ();
+  g_assert_finalize_object (window);
+  g_assert_finalize_object (store);
+  g_assert_finalize_object (g_steal_pointer (&profile));
+  remove_profiles_file (path);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/app/store/roundtrip", test_store_roundtrip);
+  g_test_add_func ("/app/store/bad-file", test_store_bad_file);
+  g_test_add_func ("/app/window/empty-then-list", test_window_empty_then_list);
+  g_test_add_func ("/app/editor", test_editor);
+  g_test_add_func ("/app/row/follows-tunnel", test_row_follows_tunnel);
+  return g_test_run ();
+}
