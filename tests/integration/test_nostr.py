@@ -237,6 +237,37 @@ class TestNostr(NostrBase):
         self.assert_echo(addr, 256 * 1024)
         self.assertNotIn(good, srv.stderr_text() + ok.stderr_text(), "a token was printed")
 
+    def test_token_guessing_rate_limited(self):
+        """One key guessing tokens: refused 5 times, then ignored (logged),
+        while a client with the right token still gets in."""
+        relay = self.relay()
+        skey, snpub = self.keygen("server")
+        gkey, gnpub = self.keygen("guesser")
+        good = self.token()
+        tokens = self.secret_file("tokens", good + "\n")
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.nostr_server([relay], "--nsec-file", skey, "--any-peer",
+                                "--auth-token-file", tokens, "--allowed-tcp", "127.0.0.1/32")
+        self.wait_listening(srv)
+        for i in range(5):
+            guess = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", gkey,
+                                      name="guess-%d" % i, env={"PT_AUTH_TOKEN": self.token()})
+            self.assert_refused(guess, ["valid token"])
+        limited = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", gkey,
+                                    name="guess-limited", env={"PT_AUTH_TOKEN": self.token()})
+        ev = srv.wait_event("refused", self.deadline.bound(20), peer=gnpub,
+                            reason="too many failed attempts from this key: its requests are "
+                                   "ignored for a while")
+        self.assertIsNotNone(ev)
+        limited.kill()          # it gets no answer at all; no need to wait 30 s
+        wrong = [e for e in srv.events_named("refused") if e.get("reason") == "refused: wrong token"]
+        self.assertEqual(len(wrong), 5, "exactly 5 tokens should have been checked")
+
+        ok = self.nostr_client([relay], snpub, echo.uri, name="rightful",
+                               env={"PT_AUTH_TOKEN": good})
+        (addr,) = ok.wait_ready(self.deadline.bound(T_NOSTR))
+        self.assert_echo(addr, 64 * 1024)
+
     def test_replayed_request_refused(self):
         """An eavesdropper copies the client's request from one relay and,
         once the session is over, replays it through another relay the
