@@ -110,6 +110,8 @@ session_free (Session *session)
 {
   if (session->tunnel != NULL)
     {
+      /* An accept in flight finishes later: it must not find us. */
+      g_object_set_data (G_OBJECT (session->tunnel), "pt-nostr-session", NULL);
       g_signal_handlers_disconnect_by_data (session->tunnel, session);
       pt_tunnel_close (session->tunnel);
       g_object_unref (session->tunnel);
