@@ -150,11 +150,13 @@ test_messages_refused (void)
     g_autoptr(PtSecretString) json = NULL;
     g_autoptr(PtRendezvousMessage) back = NULL;
     g_autofree char *swapped = NULL;
+    g_auto(GStrv) parts = NULL;
 
     wrong->signal = make_signal (PT_SIGNAL_KIND_ANSWER);
     json = _pt_rendezvous_message_encode (wrong, &error);
     g_assert_no_error (error);
-    swapped = g_strjoinv ("\"request\"", g_strsplit (json, "\"answer\"", -1));
+    parts = g_strsplit (json, "\"answer\"", -1);
+    swapped = g_strjoinv ("\"request\"", parts);
     back = _pt_rendezvous_message_parse (swapped, strlen (swapped), &error);
     g_assert_null (back);
     g_assert_error (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_MALFORMED);
