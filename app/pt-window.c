@@ -60,14 +60,38 @@ profile_from_param (PtWindow *self,
   return profile;
 }
 
+/* Forgets a dialog once destroyed (tests may still hold a reference). */
+static void
+forget_dialog (GtkWindow *dialog,
+               PtWindow  *self)
+{
+  GtkWindow **slot = self->editor == dialog ? &self->editor : &self->pairing;
+
+  if (*slot == dialog)
+    {
+      g_object_remove_weak_pointer (G_OBJECT (dialog), (gpointer *) slot);
+      *slot = NULL;
+    }
+}
+
+static void
+track_dialog (PtWindow   *self,
+              GtkWindow **slot,
+              GtkWindow  *dialog)
+{
+  *slot = dialog;
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) slot);
+  g_signal_connect_object (dialog, "destroy", G_CALLBACK (forget_dialog), self, 0);
+}
+
 static void
 open_editor (PtWindow  *self,
              PtProfile *profile)
 {
   if (self->editor != NULL)
     gtk_window_destroy (self->editor);
-  self->editor = GTK_WINDOW (pt_profile_editor_new (GTK_WINDOW (self), self->store, profile));
-  g_object_add_weak_pointer (G_OBJECT (self->editor), (gpointer *) &self->editor);
+  track_dialog (self, &self->editor,
+                GTK_WINDOW (pt_profile_editor_new (GTK_WINDOW (self), self->store, profile)));
   gtk_window_present (self->editor);
 }
 
@@ -84,8 +108,7 @@ open_pairing (PtWindow  *self,
         }
       gtk_window_destroy (self->pairing);
     }
-  self->pairing = GTK_WINDOW (pt_pairing_dialog_new (GTK_WINDOW (self), profile));
-  g_object_add_weak_pointer (G_OBJECT (self->pairing), (gpointer *) &self->pairing);
+  track_dialog (self, &self->pairing, GTK_WINDOW (pt_pairing_dialog_new (GTK_WINDOW (self), profile)));
   gtk_window_present (self->pairing);
 }
 
