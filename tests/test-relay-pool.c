@@ -6,7 +6,8 @@
  * and tests/relay/garbage.mjs (a websocket server that sends nonsense) with
  * node, waits for their "listening PORT" line, and drives two pools — two
  * peers — through them: delivery, duplicate suppression across relays, a
- * relay killed and restarted on its port, garbage. Every wait has a bound.
+ * relay killed and restarted on its port, garbage, an event json-glib cannot
+ * parse (published with tests/relay/publish.mjs). Every wait has a bound.
  * Without node or tests/relay/node_modules (`npm ci --prefix tests/relay`,
  * done by `scripts/setup test`) the relay tests are skipped, saying so.
  */
@@ -129,6 +130,22 @@ skip_without_node (void)
   return TRUE;
 }
 
+/* publish.mjs signs with nostr-tools, pinned after the relay packages: a
+ * checkout whose node_modules predates it lacks it. */
+static gboolean
+skip_without_nostr_tools (void)
+{
+  g_autofree char *tools = source_path ("tests", "relay", "node_modules", "nostr-tools", "package.json", NULL);
+
+  if (skip_without_node ())
+    return TRUE;
+  if (g_file_test (tools, G_FILE_TEST_IS_REGULAR))
+    return FALSE;
+  g_printerr ("SKIP: nostr-tools not installed in tests/relay (run `npm ci --prefix tests/relay`)\n");
+  g_test_skip ("nostr-tools not installed in tests/relay");
+  return TRUE;
+}
+
 static void
 read_line_cb (GObject      *source,
               GAsyncResult *result,
@@ -222,6 +239,68 @@ node_server_free (NodeServer *server)
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NodeServer, node_server_free)
+
+typedef struct
+{
+  gboolean  done;
+  gboolean  ok;
+  char     *out;
+  char     *err;
+} NodeRun;
+
+static void
+communicate_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  NodeRun *run = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &run->out, &run->err, &error))
+    g_error ("reading node's output: %s", error->message);
+  run->ok = g_subprocess_get_successful (G_SUBPROCESS (source));
+  run->done = TRUE;
+}
+
+static gboolean
+run_done (gpointer data)
+{
+  return ((NodeRun *) data)->done;
+}
+
+/* node tests/relay/SCRIPT ARGS…, to its end (bounded); fails the test unless
+ * it exits 0; returns its stdout. */
+static char *
+node_run (const char         *script,
+          const char * const *args)
+{
+  g_autofree char *path = source_path ("tests", "relay", script, NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  NodeRun run = { 0 };
+
+  g_ptr_array_add (argv, (gpointer) "node");
+  g_ptr_array_add (argv, path);
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  proc = g_subprocess_newv ((const char * const *) argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (proc, NULL, NULL, communicate_cb, &run);
+  if (!wait_until (run_done, &run, STEP_TIMEOUT_S))
+    {
+      g_subprocess_force_exit (proc);
+      WAIT_OR_FAIL (run_done, &run, 10, "the killed helper to exit");
+      g_error ("%s did not finish within %u s; stderr: %s", script, STEP_TIMEOUT_S, run.err);
+    }
+  if (!run.ok)
+    g_error ("%s failed: %s", script, run.err);
+  g_free (run.err);
+  return run.out;
+}
 
 /* ---------------------------------------------------------------------- */
 /* Peers: a pool and what it has seen */
@@ -675,6 +754,78 @@ test_garbage (void)
   drain_main_context ();
 }
 
+static gboolean
+delivered_or_dropped (gpointer data)
+{
+  Peer *peer = data;
+
+  return peer->contents->len >= peer->wanted || peer->downs > 0;
+}
+
+/* An ["EVENT", sub, event] that json-glib refuses (a lone surrogate escape
+ * in the content, valid to nostr-tools and forwarded by relays) is skipped:
+ * the relay stays up and what comes after it is still delivered. Before
+ * de0ad8b the pool dropped the relay, again after each reconnect. */
+static void
+test_unusable_event (void)
+{
+  /* As JSON strings: what publish.mjs gets, and what JSON.stringify writes. */
+  static const char * const contents[] = {
+    "\"\\udc00\"",          /* a lone low surrogate: json-glib refuses the message */
+    "\"x\\ud83d\"",         /* a high one at the end: likewise */
+    "\"x\\ud83dy\"",        /* a high one before text: json-glib reads something else,
+                             * so the id does not match (skipped as before de0ad8b) */
+  };
+  g_autoptr(NodeServer) relay = NULL;
+  Peer *a, *b;
+
+  if (skip_without_nostr_tools ())
+    return;
+
+  relay = node_server_start ("relay.mjs", 0);
+  {
+    const char *urls[] = { relay->url, NULL };
+
+    a = peer_new ("A", A_SECRET_HEX, urls);
+    b = peer_new ("B", B_SECRET_HEX, urls);
+  }
+  b->relay_url = relay->url;
+  wait_connected (a, 1, STEP_TIMEOUT_S);
+  peer_subscribe (b, "to-b");
+  wait_field (b, eose_count_is_wanted, 1, "relays that confirmed the subscription");
+  g_assert_cmpuint (b->ups, ==, 1);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (contents); i++)
+    {
+      g_autofree char *kind = g_strdup_printf ("%d", KIND);
+      g_autofree char *b_hex = pt_public_key_to_hex (peer_public (b));
+      const char *args[] = { relay->url, kind, b_hex, contents[i], NULL };
+      g_autofree char *out = node_run ("publish.mjs", args);
+      g_autofree char *after = g_strdup_printf ("after unusable event %" G_GSIZE_FORMAT, i);
+      g_autofree char *expected = g_strdup_printf ("to-b %s", after);
+
+      g_test_message ("content %s: %s", contents[i], g_strstrip (out));
+      g_assert_true (g_str_has_prefix (out, "published "));
+
+      /* The relay wrote that event to B's connection before it answered
+       * publish.mjs: what A publishes now reaches B after it. */
+      peer_publish (a, b, after);
+      b->wanted = i + 1;
+      WAIT_OR_FAIL (delivered_or_dropped, b, STEP_TIMEOUT_S, "B to get A's event (or drop the relay)");
+      if (b->downs > 0)
+        g_error ("B dropped the relay over an event it cannot use (content %s)", contents[i]);
+      g_assert_cmpuint (b->contents->len, ==, i + 1);
+      g_assert_cmpstr (g_ptr_array_index (b->contents, i), ==, expected);
+    }
+  g_assert_cmpuint (b->ups, ==, 1);
+  g_assert_cmpuint (b->downs, ==, 0);
+  g_assert_cmpuint (_pt_relay_pool_get_connected_count (b->pool), ==, 1);
+
+  peer_free (a);
+  peer_free (b);
+  drain_main_context ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -686,6 +837,7 @@ main (int   argc,
   g_test_add_func ("/relay-pool/two-peers", test_two_peers);
   g_test_add_func ("/relay-pool/publish-before-connect", test_publish_before_connect);
   g_test_add_func ("/relay-pool/garbage", test_garbage);
+  g_test_add_func ("/relay-pool/unusable-event", test_unusable_event);
 
   return g_test_run ();
 }
