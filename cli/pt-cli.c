@@ -534,6 +534,57 @@ usage:
   return NULL;
 }
 
+PtAllowList *
+pt_cli_parse_allow_list (char       **cidrs,
+                         const char  *option,
+                         gboolean    *ok)
+{
+  g_autoptr(PtAllowList) list = pt_allow_list_new ();
+
+  for (guint i = 0; cidrs && cidrs[i]; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!pt_allow_list_add (list, cidrs[i], &error))
+        {
+          pt_cli_usage_error ("%s: %s", option, error->message);
+          *ok = FALSE;
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&list);
+}
+
+int
+pt_cli_add_forwards (PtTunnel  *tunnel,
+                     char     **sources,
+                     char     **targets)
+{
+  for (guint i = 0; sources[i] != NULL; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (sources[i], &error);
+
+      if (spec == NULL)
+        {
+          pt_cli_usage_error ("--source: %s", error->message);
+          return PT_EXIT_USAGE;
+        }
+      if (!pt_tunnel_add_forward (tunnel, spec, targets[i], &error))
+        {
+          if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
+              strstr (error->message, "not a local listen address") != NULL)
+            {
+              pt_cli_usage_error ("--target: %s", error->message);
+              return PT_EXIT_USAGE;
+            }
+          pt_cli_error ("%s", error->message);
+          return PT_EXIT_FAILURE;
+        }
+    }
+  return PT_EXIT_OK;
+}
+
 /* Tunnel events */
 
 static void

@@ -54,6 +54,15 @@ gboolean        pt_cli_parse             (GOptionContext     *context,
 void            pt_cli_common_clear      (PtCliCommon        *common);
 /* NULL after printing a usage error. */
 PtIceConfig    *pt_cli_make_ice_config   (PtCliCommon        *common);
+/* Parses each --source and listens on its --target; an exit status
+ * (PT_EXIT_OK, or after printing why). */
+int             pt_cli_add_forwards      (PtTunnel           *tunnel,
+                                          char              **sources,
+                                          char              **targets);
+/* --allowed-tcp/--allowed-udp: NULL and *ok = FALSE after a usage error. */
+PtAllowList    *pt_cli_parse_allow_list  (char              **cidrs,
+                                          const char         *option,
+                                          gboolean           *ok);
 
 /* Output: human lines or one JSON object per line, on stderr. */
 void            pt_cli_set_json          (gboolean            json);

@@ -242,29 +242,9 @@ pt_cmd_client (int    argc,
     goto out;
 
   tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, ice_config);
-  for (guint i = 0; sources[i] != NULL; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (sources[i], &error);
-
-      if (spec == NULL)
-        {
-          pt_cli_usage_error ("--source: %s", error->message);
-          goto out;
-        }
-      if (!pt_tunnel_add_forward (tunnel, spec, targets[i], &error))
-        {
-          if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
-              strstr (error->message, "not a local listen address") != NULL)
-            {
-              pt_cli_usage_error ("--target: %s", error->message);
-              goto out;
-            }
-          pt_cli_error ("%s", error->message);
-          status = PT_EXIT_FAILURE;
-          goto out;
-        }
-    }
+  status = pt_cli_add_forwards (tunnel, sources, targets);
+  if (status != PT_EXIT_OK)
+    goto out;
 
   loop = g_main_loop_new (NULL, FALSE);
   client.loop = loop;

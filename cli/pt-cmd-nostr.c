@@ -207,27 +207,6 @@ server_terminate (Server *server)
   g_main_loop_quit (server->loop);
 }
 
-static PtAllowList *
-parse_allowed (char       **cidrs,
-               const char  *option,
-               gboolean    *ok)
-{
-  g_autoptr(PtAllowList) list = pt_allow_list_new ();
-
-  for (guint i = 0; cidrs && cidrs[i]; i++)
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (!pt_allow_list_add (list, cidrs[i], &error))
-        {
-          pt_cli_usage_error ("%s: %s", option, error->message);
-          *ok = FALSE;
-          return NULL;
-        }
-    }
-  return g_steal_pointer (&list);
-}
-
 /* Runs @nostr until a signal; the caller configured it. */
 static int
 run_server (PtNostrServer *nostr)
@@ -344,8 +323,8 @@ pt_cmd_server_nostr (int    argc,
   if (!check_relays (relays))
     goto out;
 
-  tcp = parse_allowed (allowed_tcp, "--allowed-tcp", &ok);
-  udp = ok ? parse_allowed (allowed_udp, "--allowed-udp", &ok) : NULL;
+  tcp = pt_cli_parse_allow_list (allowed_tcp, "--allowed-tcp", &ok);
+  udp = ok ? pt_cli_parse_allow_list (allowed_udp, "--allowed-udp", &ok) : NULL;
   if (!ok)
     goto out;
 
@@ -516,29 +495,12 @@ run_client (PtNostrClient *nostr,
   g_autoptr(GMainLoop) loop = NULL;
   g_autofree char *npub = NULL;
   Client client = { 0 };
+  int status;
 
-  for (guint i = 0; sources[i] != NULL; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (sources[i], &error);
-
-      if (spec == NULL)
-        {
-          pt_cli_usage_error ("--source: %s", error->message);
-          return PT_EXIT_USAGE;
-        }
-      if (!pt_nostr_client_add_forward (nostr, spec, targets[i], &error))
-        {
-          if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
-              strstr (error->message, "not a local listen address") != NULL)
-            {
-              pt_cli_usage_error ("--target: %s", error->message);
-              return PT_EXIT_USAGE;
-            }
-          pt_cli_error ("%s", error->message);
-          return PT_EXIT_FAILURE;
-        }
-    }
+  /* The first tunnel opens the listeners; its successors share them. */
+  status = pt_cli_add_forwards (pt_nostr_client_get_tunnel (nostr), sources, targets);
+  if (status != PT_EXIT_OK)
+    return status;
 
   loop = g_main_loop_new (NULL, FALSE);
   client.loop = loop;
@@ -562,6 +524,36 @@ run_client (PtNostrClient *nostr,
   g_signal_handlers_disconnect_by_data (nostr, &client);
   pt_nostr_client_stop (nostr);
   return client.status;
+}
+
+/* Makes the client, runs it and lets TURN allocations go; an exit status. */
+static int
+start_client (const PtSecretKey *key,
+              const PtPublicKey *server,
+              char             **relays,
+              PtIceConfig       *ice_config,
+              const char        *token,
+              gboolean           reconnect,
+              char             **sources,
+              char             **targets)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtNostrClient) nostr = NULL;
+  int status;
+
+  nostr = pt_nostr_client_new (key, server, (const char * const *) relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      return PT_EXIT_USAGE;
+    }
+  pt_nostr_client_set_token (nostr, token);
+  pt_nostr_client_set_reconnect (nostr, reconnect);
+
+  status = run_client (nostr, sources, targets);
+  g_clear_object (&nostr);
+  pt_cli_drain ();
+  return status;
 }
 
 /* --auth-token-file (first token), else $PT_AUTH_TOKEN, else none. */
@@ -650,7 +642,6 @@ pt_cmd_client_nostr (int    argc,
   g_autoptr(PtIceConfig) ice_config = NULL;
   g_autoptr(PtSecretKey) key = NULL;
   g_autoptr(PtSecretString) token = NULL;
-  g_autoptr(PtNostrClient) nostr = NULL;
   g_autoptr(GError) error = NULL;
   PtPublicKey server;
   int status = PT_EXIT_USAGE;
@@ -698,19 +689,7 @@ pt_cmd_client_nostr (int    argc,
   if (!load_secret_key (nsec_file, &key) || !load_client_token (token_file, &token))
     goto out;
 
-  nostr = pt_nostr_client_new (key, &server, (const char * const *) relays, ice_config, &error);
-  if (nostr == NULL)
-    {
-      pt_cli_usage_error ("%s", error->message);
-      status = PT_EXIT_USAGE;
-      goto out;
-    }
-  pt_nostr_client_set_token (nostr, token);
-  pt_nostr_client_set_reconnect (nostr, !no_reconnect);
-
-  status = run_client (nostr, sources, targets);
-  g_clear_object (&nostr);
-  pt_cli_drain ();
+  status = start_client (key, &server, relays, ice_config, token, !no_reconnect, sources, targets);
 
 out:
   pt_cli_common_clear (&common);
@@ -892,8 +871,6 @@ pt_cmd_bind (int    argc,
   g_autoptr(PtIceConfig) ice_config = NULL;
   g_autoptr(PtSecretKey) server_key = NULL;
   g_autoptr(PtSecretString) token = NULL;
-  g_autoptr(PtNostrClient) nostr = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *source = NULL;
   g_autofree char *target = NULL;
   char *sources[2] = { NULL, NULL };
@@ -934,19 +911,8 @@ pt_cmd_bind (int    argc,
   targets[0] = target;
 
   /* A throwaway key: the token is what the server checks. */
-  nostr = pt_nostr_client_new (NULL, pt_secret_key_get_public (server_key),
-                               (const char * const *) relays, ice_config, &error);
-  if (nostr == NULL)
-    {
-      pt_cli_usage_error ("%s", error->message);
-      goto out;
-    }
-  pt_nostr_client_set_token (nostr, token);
-  pt_nostr_client_set_reconnect (nostr, !no_reconnect);
-
-  status = run_client (nostr, sources, targets);
-  g_clear_object (&nostr);
-  pt_cli_drain ();
+  status = start_client (NULL, pt_secret_key_get_public (server_key), relays, ice_config, token,
+                         !no_reconnect, sources, targets);
 
 out:
   pt_cli_common_clear (&common);

@@ -167,27 +167,6 @@ terminate (Server *server)
   server_maybe_quit (server);
 }
 
-static PtAllowList *
-parse_allowed (char       **cidrs,
-               const char  *option,
-               gboolean    *ok)
-{
-  g_autoptr(PtAllowList) list = pt_allow_list_new ();
-
-  for (guint i = 0; cidrs && cidrs[i]; i++)
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (!pt_allow_list_add (list, cidrs[i], &error))
-        {
-          pt_cli_usage_error ("%s: %s", option, error->message);
-          *ok = FALSE;
-          return NULL;
-        }
-    }
-  return g_steal_pointer (&list);
-}
-
 int
 pt_cmd_server (int    argc,
                char **argv)
@@ -244,8 +223,8 @@ pt_cmd_server (int    argc,
       goto out;
     }
 
-  tcp = parse_allowed (allowed_tcp, "--allowed-tcp", &ok);
-  udp = ok ? parse_allowed (allowed_udp, "--allowed-udp", &ok) : NULL;
+  tcp = pt_cli_parse_allow_list (allowed_tcp, "--allowed-tcp", &ok);
+  udp = ok ? pt_cli_parse_allow_list (allowed_udp, "--allowed-udp", &ok) : NULL;
   if (!ok)
     goto out;
   if (pt_allow_list_is_empty (tcp) && pt_allow_list_is_empty (udp))
