@@ -3,6 +3,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 //
 //   node tests/relay/relay.mjs PORT        (0 = let the system pick one)
+//   node tests/relay/relay.mjs PORT --tls CERT.pem KEY.pem
+//
+// The second form serves wss:// with that certificate and private key (PEM
+// files, such as a test's throwaway self-signed pair) and is otherwise the same.
 //
 // Prints "listening PORT" on stdout once clients can connect, and exits when
 // its stdin closes (so a test that dies cannot leave it behind) or on
@@ -13,6 +17,9 @@
 // and since/until only, not against tag filters such as "#p": each client's
 // outgoing EVENT messages pass through matchesTags() below so that this relay
 // behaves like the public ones the pool talks to.
+
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
 
 import { NostrRelay } from '@nostr-relay/core';
 import { EventRepository, EventUtils, EventType } from '@nostr-relay/common';
@@ -115,12 +122,34 @@ function isValidMessage(message) {
 
 const port = Number.parseInt(process.argv[2] ?? '0', 10);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`usage: node relay.mjs PORT (0 = any); got ${process.argv[2]}`);
+  console.error(`usage: node relay.mjs PORT [--tls CERT.pem KEY.pem] (0 = any); got ${process.argv[2]}`);
+  process.exit(2);
+}
+const options = process.argv.slice(3);
+if (options.length !== 0 && (options.length !== 3 || options[0] !== '--tls')) {
+  console.error(`usage: node relay.mjs PORT [--tls CERT.pem KEY.pem]; got ${options.join(' ')}`);
   process.exit(2);
 }
 
+// With --tls, ws upgrades requests on an https server of ours, and passes on
+// its "listening" and "error" events like those of the server it makes itself
+// otherwise.
+let https = null;
+if (options.length === 3) {
+  try {
+    https = createServer({ cert: readFileSync(options[1]), key: readFileSync(options[2]) });
+  } catch (error) {
+    console.error(`relay: ${error.message}`);
+    process.exit(1);
+  }
+  // A client that refuses the certificate aborts the handshake: nothing to do.
+  https.on('tlsClientError', () => {});
+}
+
 const relay = new NostrRelay(new MemoryEventRepository(), { logLevel: 3 /* ERROR */ });
-const server = new WebSocketServer({ host: '127.0.0.1', port, maxPayload: 256 * 1024 });
+const server = https === null
+  ? new WebSocketServer({ host: '127.0.0.1', port, maxPayload: 256 * 1024 })
+  : new WebSocketServer({ server: https, maxPayload: 256 * 1024 });
 
 server.on('connection', ws => {
   const client = new FilteringClient(ws);
@@ -156,6 +185,8 @@ server.on('error', error => {
 server.on('listening', () => {
   process.stdout.write(`listening ${server.address().port}\n`);
 });
+
+https?.listen(port, '127.0.0.1');
 
 function stop() {
   for (const ws of server.clients) ws.terminate();
