@@ -7,13 +7,21 @@
  * node, waits for their "listening PORT" line, and drives two pools — two
  * peers — through them: delivery, duplicate suppression across relays, a
  * relay killed and restarted on its port, garbage, an event json-glib cannot
- * parse (published with tests/relay/publish.mjs). Every wait has a bound.
- * Without node or tests/relay/node_modules (`npm ci --prefix tests/relay`,
- * done by `scripts/setup test`) the relay tests are skipped, saying so.
+ * parse (published with tests/relay/publish.mjs), and wss:// with a throwaway
+ * self-signed certificate made here with GnuTLS, trusted or not. Every wait
+ * has a bound. Without node or tests/relay/node_modules (`npm ci --prefix
+ * tests/relay`, done by `scripts/setup test`) the relay tests are skipped,
+ * saying so.
  */
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
+
+#include <glib/gstdio.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "pt.h"
 #include "pt-relay-pool-private.h"
@@ -98,6 +106,75 @@ drain_main_context (void)
 }
 
 /* ---------------------------------------------------------------------- */
+/* What the pool logs, debug messages included (a failed connection attempt
+ * shows nowhere else): a writer in front of GLib's default one. */
+
+static GMutex     pool_log_lock;
+static GPtrArray *pool_log;     /* of char*, since the last pool_log_clear() */
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags   log_level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         data)
+{
+  const GLogField *domain = NULL, *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+        domain = &fields[i];
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        message = &fields[i];
+    }
+  if (domain != NULL && message != NULL && domain->length < 0 &&
+      g_str_equal (domain->value, "pt-relay-pool"))
+    {
+      g_mutex_lock (&pool_log_lock);
+      g_ptr_array_add (pool_log, message->length < 0 ? g_strdup (message->value)
+                                                     : g_strndup (message->value, message->length));
+      g_mutex_unlock (&pool_log_lock);
+    }
+  return g_log_writer_default (log_level, fields, n_fields, data);
+}
+
+static void
+pool_log_clear (void)
+{
+  g_mutex_lock (&pool_log_lock);
+  g_ptr_array_set_size (pool_log, 0);
+  g_mutex_unlock (&pool_log_lock);
+}
+
+/* How many messages match the glob @pattern. */
+static guint
+pool_log_count (const char *pattern)
+{
+  guint count = 0;
+
+  g_mutex_lock (&pool_log_lock);
+  for (guint i = 0; i < pool_log->len; i++)
+    if (g_pattern_match_simple (pattern, g_ptr_array_index (pool_log, i)))
+      count++;
+  g_mutex_unlock (&pool_log_lock);
+  return count;
+}
+
+/* The first message that matches @pattern, or NULL. */
+static char *
+pool_log_dup_first (const char *pattern)
+{
+  char *found = NULL;
+
+  g_mutex_lock (&pool_log_lock);
+  for (guint i = 0; i < pool_log->len && found == NULL; i++)
+    if (g_pattern_match_simple (pattern, g_ptr_array_index (pool_log, i)))
+      found = g_strdup (g_ptr_array_index (pool_log, i));
+  g_mutex_unlock (&pool_log_lock);
+  return found;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Node processes */
 
 typedef struct
@@ -164,22 +241,34 @@ line_done (gpointer data)
   return ((NodeServer *) data)->line_done;
 }
 
-/* node tests/relay/SCRIPT PORT; returns once it listens (or fails the test). */
+/* node tests/relay/SCRIPT PORT [ARGS…], serving @scheme (ws or wss); returns
+ * once it listens (or fails the test). */
 static NodeServer *
-node_server_start (const char *script,
-                   guint16     port)
+node_server_start_full (const char         *script,
+                        guint16             port,
+                        const char         *scheme,
+                        const char * const *args)
 {
   g_autofree char *path = source_path ("tests", "relay", script, NULL);
   g_autofree char *port_arg = g_strdup_printf ("%u", port);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
   NodeServer *server = g_new0 (NodeServer, 1);
   gint64 started = g_get_monotonic_time ();
   guint64 listening_port;
 
+  g_ptr_array_add (argv, (gpointer) "node");
+  g_ptr_array_add (argv, path);
+  g_ptr_array_add (argv, port_arg);
+  for (gsize i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
   /* stdin stays a pipe that only we hold: the server exits when we do. */
-  server->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
-                                   &error, "node", path, port_arg, NULL);
+  server->proc = g_subprocess_newv ((const char * const *) argv->pdata,
+                                    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                                    &error);
   g_assert_no_error (error);
 
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->proc));
@@ -192,10 +281,17 @@ node_server_start (const char *script,
   server->port = (guint16) listening_port;
   g_assert_true (port == 0 || server->port == port);
   /* As the pool normalizes it, so that the test can compare. */
-  server->url = g_strdup_printf ("ws://127.0.0.1:%u/", server->port);
-  g_test_message ("%s listening on %u after %.0f ms", script, server->port,
+  server->url = g_strdup_printf ("%s://127.0.0.1:%u/", scheme, server->port);
+  g_test_message ("%s listening on %s after %.0f ms", script, server->url,
                   (g_get_monotonic_time () - started) / 1000.0);
   return server;
+}
+
+static NodeServer *
+node_server_start (const char *script,
+                   guint16     port)
+{
+  return node_server_start_full (script, port, "ws", NULL);
 }
 
 static void
@@ -300,6 +396,126 @@ node_run (const char         *script,
     g_error ("%s failed: %s", script, run.err);
   g_free (run.err);
   return run.out;
+}
+
+/* ---------------------------------------------------------------------- */
+/* A throwaway self-signed certificate for 127.0.0.1 and localhost */
+
+typedef struct
+{
+  char *dir;
+  char *cert_path;
+  char *key_path;
+} TestCertificate;
+
+#define GNUTLS_OR_FAIL(call) \
+  G_STMT_START { \
+    int gnutls_ret_ = (call); \
+    if (gnutls_ret_ < 0) \
+      g_error ("%s: %s", #call, gnutls_strerror (gnutls_ret_)); \
+  } G_STMT_END
+
+static void
+write_datum (const char           *path,
+             const gnutls_datum_t *datum)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents_full (path, (const char *) datum->data, datum->size,
+                            G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+  g_assert_no_error (error);
+}
+
+/* An ECDSA P-256 key and a certificate for it, signed by itself, valid from
+ * an hour ago for a day, for the server name localhost and the address
+ * 127.0.0.1, in PEM files in a new temporary directory. */
+static TestCertificate *
+test_certificate_new (void)
+{
+  static const guint8 loopback[4] = { 127, 0, 0, 1 };
+  static const char name[] = "localhost";
+  TestCertificate *cert = g_new0 (TestCertificate, 1);
+  g_autoptr(GError) error = NULL;
+  gnutls_x509_privkey_t key = NULL;
+  gnutls_x509_crt_t crt = NULL;
+  gnutls_datum_t pem = { NULL, 0 };
+  guint8 serial[16];
+  time_t now = time (NULL);
+
+  cert->dir = g_dir_make_tmp ("pt-test-relay-pool-XXXXXX", &error);
+  g_assert_no_error (error);
+  cert->cert_path = g_build_filename (cert->dir, "cert.pem", NULL);
+  cert->key_path = g_build_filename (cert->dir, "key.pem", NULL);
+
+  GNUTLS_OR_FAIL (gnutls_x509_privkey_init (&key));
+  GNUTLS_OR_FAIL (gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
+                                                GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0));
+  GNUTLS_OR_FAIL (gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial));
+  serial[0] &= 0x7f;   /* a positive number */
+
+  GNUTLS_OR_FAIL (gnutls_x509_crt_init (&crt));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_version (crt, 3));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_serial (crt, serial, sizeof serial));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_activation_time (crt, now - 60 * 60));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_expiration_time (crt, now + 24 * 60 * 60));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_dn_by_oid (crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+                                                 name, strlen (name)));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_DNSNAME, name, strlen (name),
+                                                        GNUTLS_FSAN_SET));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_subject_alt_name (crt, GNUTLS_SAN_IPADDRESS, loopback,
+                                                        sizeof loopback, GNUTLS_FSAN_APPEND));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_basic_constraints (crt, 0, -1));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_set_key (crt, key));
+  GNUTLS_OR_FAIL (gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0));
+
+  GNUTLS_OR_FAIL (gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &pem));
+  write_datum (cert->cert_path, &pem);
+  gnutls_free (pem.data);
+  GNUTLS_OR_FAIL (gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &pem));
+  write_datum (cert->key_path, &pem);
+  gnutls_memset (pem.data, 0, pem.size);
+  gnutls_free (pem.data);
+
+  gnutls_x509_crt_deinit (crt);
+  gnutls_x509_privkey_deinit (key);
+  return cert;
+}
+
+static void
+test_certificate_free (TestCertificate *cert)
+{
+  if (cert == NULL)
+    return;
+  g_unlink (cert->cert_path);
+  g_unlink (cert->key_path);
+  g_rmdir (cert->dir);
+  g_free (cert->cert_path);
+  g_free (cert->key_path);
+  g_free (cert->dir);
+  g_free (cert);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestCertificate, test_certificate_free)
+
+static gboolean
+skip_without_tls (void)
+{
+  if (g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    return FALSE;
+  g_printerr ("SKIP: GIO has no TLS backend (install glib-networking)\n");
+  g_test_skip ("GIO has no TLS backend");
+  return TRUE;
+}
+
+/* relay.mjs serving wss:// with @cert. */
+static NodeServer *
+tls_relay_start (TestCertificate *cert)
+{
+  const char *args[] = { "--tls", cert->cert_path, cert->key_path, NULL };
+
+  return node_server_start_full ("relay.mjs", 0, "wss", args);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -826,10 +1042,139 @@ test_unusable_event (void)
   drain_main_context ();
 }
 
+/* Two pools exchange an event through a wss:// relay whose self-signed
+ * certificate they trust (the tests-only TLS database). */
+static void
+test_wss (void)
+{
+  g_autoptr(TestCertificate) cert = NULL;
+  g_autoptr(NodeServer) relay = NULL;
+  g_autoptr(GTlsDatabase) database = NULL;
+  g_autoptr(GError) error = NULL;
+  Peer *a, *b;
+
+  if (skip_without_node () || skip_without_tls ())
+    return;
+
+  cert = test_certificate_new ();
+  relay = tls_relay_start (cert);
+  database = g_tls_file_database_new (cert->cert_path, &error);
+  g_assert_no_error (error);
+  {
+    const char *urls[] = { relay->url, NULL };
+
+    a = peer_new ("A", A_SECRET_HEX, urls);
+    b = peer_new ("B", B_SECRET_HEX, urls);
+  }
+  _pt_relay_pool_set_tls_database (a->pool, database);
+  _pt_relay_pool_set_tls_database (b->pool, database);
+  g_assert_cmpstr (_pt_relay_pool_get_urls (a->pool)[0], ==, relay->url);
+
+  wait_connected (a, 1, STEP_TIMEOUT_S);
+  wait_connected (b, 1, STEP_TIMEOUT_S);
+  peer_subscribe (b, "to-b");
+  wait_field (b, eose_count_is_wanted, 1, "relays that confirmed the subscription");
+  g_assert_true (g_hash_table_contains (b->eose_urls, relay->url));
+
+  peer_publish (a, b, "over TLS");
+  wait_field (a, accepted_is_wanted, 1, "OKs from the relay");
+  wait_field (b, contents_is_wanted, 1, "events");
+  g_assert_cmpuint (b->contents->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (b->contents, 0), ==, "to-b over TLS");
+  g_assert_cmpuint (a->rejected, ==, 0);
+
+  peer_free (a);
+  peer_free (b);
+  drain_main_context ();
+}
+
+typedef struct
+{
+  const char *pattern;
+  guint       wanted;
+} LogWait;
+
+static gboolean
+log_count_is_wanted (gpointer data)
+{
+  LogWait *wait = data;
+
+  return pool_log_count (wait->pattern) >= wait->wanted;
+}
+
+/* The same relay, its certificate not trusted: the pool does not connect
+ * (each attempt fails on the certificate) and gets nothing, while a pool
+ * that trusts it publishes there. Trusted afterwards, it connects. */
+static void
+test_wss_untrusted (void)
+{
+  g_autoptr(TestCertificate) cert = NULL;
+  g_autoptr(NodeServer) relay = NULL;
+  g_autoptr(GTlsDatabase) database = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pattern = NULL;
+  LogWait failures;
+  Peer *a, *c;
+
+  if (skip_without_node () || skip_without_tls ())
+    return;
+
+  cert = test_certificate_new ();
+  relay = tls_relay_start (cert);
+  database = g_tls_file_database_new (cert->cert_path, &error);
+  g_assert_no_error (error);
+  pool_log_clear ();
+  {
+    const char *urls[] = { relay->url, NULL };
+
+    a = peer_new ("A", A_SECRET_HEX, urls);
+    c = peer_new ("C", B_SECRET_HEX, urls);
+  }
+  _pt_relay_pool_set_tls_database (a->pool, database);
+  c->relay_url = relay->url;
+  peer_subscribe (c, "to-c");
+
+  /* The first attempt and the retry a second later both fail, saying why. */
+  pattern = g_strdup_printf ("%s: cannot connect: *certificate*", relay->url);
+  failures = (LogWait) { pattern, 2 };
+  WAIT_OR_FAIL (log_count_is_wanted, &failures, STEP_TIMEOUT_S,
+                "two attempts of C to fail on the certificate");
+  {
+    g_autofree char *first = pool_log_dup_first (pattern);
+
+    g_test_message ("C: %s", first);
+  }
+  wait_connected (a, 1, STEP_TIMEOUT_S);
+  peer_publish (a, c, "not for an untrusted relay");
+  wait_field (a, accepted_is_wanted, 1, "OKs from the relay");
+  g_assert_cmpuint (c->ups, ==, 0);
+  g_assert_cmpuint (c->downs, ==, 0);
+  g_assert_cmpuint (_pt_relay_pool_get_connected_count (c->pool), ==, 0);
+  g_assert_cmpuint (g_hash_table_size (c->eose_urls), ==, 0);
+
+  /* Trust is all it lacked: the next attempt connects. */
+  _pt_relay_pool_set_tls_database (c->pool, database);
+  wait_connected (c, 1, RECONNECT_TIMEOUT_S);
+  wait_field (c, eose_count_is_wanted, 1, "relays that confirmed the subscription");
+  peer_publish (a, c, "now trusted");
+  wait_field (c, contents_is_wanted, 1, "events");
+  g_assert_cmpuint (c->contents->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (c->contents, 0), ==, "to-c now trusted");
+
+  peer_free (a);
+  peer_free (c);
+  drain_main_context ();
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  int status;
+
+  /* Before anything can log. */
+  pool_log = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (log_writer, NULL, NULL);
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/relay-pool/bad-urls", test_bad_urls);
@@ -838,6 +1183,10 @@ main (int   argc,
   g_test_add_func ("/relay-pool/publish-before-connect", test_publish_before_connect);
   g_test_add_func ("/relay-pool/garbage", test_garbage);
   g_test_add_func ("/relay-pool/unusable-event", test_unusable_event);
+  g_test_add_func ("/relay-pool/wss", test_wss);
+  g_test_add_func ("/relay-pool/wss-untrusted", test_wss_untrusted);
 
-  return g_test_run ();
+  status = g_test_run ();
+  g_ptr_array_unref (pool_log);
+  return status;
 }
