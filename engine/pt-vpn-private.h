@@ -1,0 +1,85 @@
+/* pt-vpn-private.h — VPN mode's sans-I/O parts: IP packets and address pools
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * IP packets travel between the TUN device and QUIC DATAGRAM frames. What is
+ * read here comes from outside (a peer, or the local TUN device that any
+ * local program may write to): every length is checked before use.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "pt.h"
+
+G_BEGIN_DECLS
+
+#define PT_VPN_MIN_MTU_V4   576
+#define PT_VPN_MIN_MTU_V6   1280
+#define PT_VPN_MAX_MTU      9000
+/* How much of the offending packet an ICMP error quotes. */
+#define PT_VPN_ICMP_QUOTE_V4  (576 - 20 - 8)
+#define PT_VPN_ICMP_QUOTE_V6  (1280 - 40 - 8)
+
+typedef struct
+{
+  guint8   version;          /* 4 or 6 */
+  guint8   src[16];          /* first 4 bytes for IPv4 */
+  guint8   dst[16];
+  gsize    total_len;        /* as the header says; <= the buffer's length */
+  guint8   protocol;         /* IPv4 protocol, or IPv6 next header */
+} PtIpHeader;
+
+/* FALSE when @data is not an IPv4/IPv6 packet whose header and declared
+ * length fit in @len bytes. */
+gboolean  _pt_ip_header_parse        (const guint8 *data,
+                                      gsize         len,
+                                      PtIpHeader   *header);
+
+/* The ICMP error a router sends for a packet too big for the next hop
+ * (IPv4: destination unreachable / fragmentation needed, IPv6: packet too
+ * big), from @router to the packet's source, quoting its start; NULL when no
+ * error may be sent (IPv4 without DF, ICMP errors, non-first fragments,
+ * multicast or unspecified sources). */
+GBytes   *_pt_ip_make_too_big        (const guint8 *packet,
+                                      gsize         len,
+                                      const guint8 *router,   /* 4 or 16 bytes, as the packet */
+                                      guint         mtu);
+
+/* The Internet checksum (RFC 1071) of @data, continuing from @sum. */
+guint32   _pt_ip_checksum_add        (guint32       sum,
+                                      const guint8 *data,
+                                      gsize         len);
+guint16   _pt_ip_checksum_fold       (guint32       sum);
+
+/* ---------------------------------------------------------------------- */
+/* Address pool: the server keeps the network's first host address and hands
+ * each client the next free one, keyed by the client's identity so that a
+ * client that comes back gets its address again. */
+
+typedef struct _PtVpnPool PtVpnPool;
+
+/* @cidr: an IPv4 network of prefix 8..30 or an IPv6 network of prefix
+ * 64..126, inside the private ranges (10/8, 172.16/12, 192.168/16,
+ * 100.64/10, fc00::/7). */
+PtVpnPool    *_pt_vpn_pool_new           (const char   *cidr,
+                                          GError      **error);
+void          _pt_vpn_pool_free          (PtVpnPool    *pool);
+guint         _pt_vpn_pool_get_prefix    (PtVpnPool    *pool);
+GInetAddress *_pt_vpn_pool_get_server    (PtVpnPool    *pool);
+/* The address kept for @client_id, or the next free one (NULL with
+ * PT_TUNNEL_ERROR_INVALID when the network is full). Marks it in use. */
+GInetAddress *_pt_vpn_pool_acquire       (PtVpnPool    *pool,
+                                          const char   *client_id,
+                                          GError      **error);
+/* The client left: its address stays reserved for it, but may be given to
+ * another client once no other address is free. */
+void          _pt_vpn_pool_release       (PtVpnPool    *pool,
+                                          const char   *client_id);
+/* Whether @address belongs to the network (host part included). */
+gboolean      _pt_vpn_pool_contains      (PtVpnPool    *pool,
+                                          GInetAddress *address);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtVpnPool, _pt_vpn_pool_free)
+
+G_END_DECLS

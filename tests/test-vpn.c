@@ -1,0 +1,305 @@
+/* test-vpn.c — VPN mode's IP header parsing, ICMP "too big" and address pool
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "pt.h"
+#include "pt-vpn-private.h"
+
+/* An IPv4 UDP packet 10.77.0.2 → 10.77.0.1 of @total bytes, DF as asked. */
+static guint8 *
+make_v4 (gsize    total,
+         gboolean df,
+         guint8   protocol)
+{
+  guint8 *p = g_malloc0 (total);
+
+  p[0] = 0x45;
+  p[2] = total >> 8;
+  p[3] = total & 0xff;
+  p[6] = df ? 0x40 : 0;
+  p[8] = 64;
+  p[9] = protocol;
+  p[12] = 10, p[13] = 77, p[14] = 0, p[15] = 2;
+  p[16] = 10, p[17] = 77, p[18] = 0, p[19] = 1;
+  for (gsize i = 20; i < total; i++)
+    p[i] = (guint8) i;
+  return p;
+}
+
+static guint8 *
+make_v6 (gsize  total,
+         guint8 next)
+{
+  guint8 *p = g_malloc0 (total);
+  gsize payload = total - 40;
+
+  p[0] = 0x60;
+  p[4] = payload >> 8;
+  p[5] = payload & 0xff;
+  p[6] = next;
+  p[7] = 64;
+  p[8] = 0xfd, p[9] = 0x00, p[10] = 0x00, p[11] = 0x77, p[23] = 2;
+  p[24] = 0xfd, p[25] = 0x00, p[26] = 0x00, p[27] = 0x77, p[39] = 1;
+  for (gsize i = 40; i < total; i++)
+    p[i] = (guint8) i;
+  return p;
+}
+
+static void
+test_parse (void)
+{
+  g_autofree guint8 *v4 = make_v4 (100, TRUE, 17);
+  g_autofree guint8 *v6 = make_v6 (100, 17);
+  PtIpHeader ip;
+
+  g_assert_true (_pt_ip_header_parse (v4, 100, &ip));
+  g_assert_cmpuint (ip.version, ==, 4);
+  g_assert_cmpuint (ip.total_len, ==, 100);
+  g_assert_cmpuint (ip.protocol, ==, 17);
+  g_assert_cmpuint (ip.src[3], ==, 2);
+  g_assert_cmpuint (ip.dst[3], ==, 1);
+  /* Trailing bytes beyond the declared length are allowed (padding). */
+  g_assert_true (_pt_ip_header_parse (v4, 100, &ip));
+
+  g_assert_true (_pt_ip_header_parse (v6, 100, &ip));
+  g_assert_cmpuint (ip.version, ==, 6);
+  g_assert_cmpuint (ip.total_len, ==, 100);
+  g_assert_cmpuint (ip.dst[15], ==, 1);
+
+  /* Truncated, lying lengths, other versions. */
+  g_assert_false (_pt_ip_header_parse (v4, 0, &ip));
+  g_assert_false (_pt_ip_header_parse (v4, 19, &ip));
+  g_assert_false (_pt_ip_header_parse (v4, 99, &ip));       /* says 100 */
+  v4[0] = 0x44;                                             /* IHL 16 bytes */
+  g_assert_false (_pt_ip_header_parse (v4, 100, &ip));
+  v4[0] = 0x4f;                                             /* IHL 60 > total 100? fine */
+  g_assert_true (_pt_ip_header_parse (v4, 100, &ip));
+  v4[2] = 0, v4[3] = 30;                                    /* total < IHL */
+  g_assert_false (_pt_ip_header_parse (v4, 100, &ip));
+  g_assert_false (_pt_ip_header_parse (v6, 39, &ip));
+  g_assert_false (_pt_ip_header_parse (v6, 99, &ip));
+  v6[0] = 0x50;
+  g_assert_false (_pt_ip_header_parse (v6, 100, &ip));
+}
+
+static gboolean
+checksum_ok_v6 (const guint8 *p,
+                gsize         len)
+{
+  guint8 pseudo[8] = { 0, };
+  gsize icmp_len = len - 40;
+  guint32 sum = _pt_ip_checksum_add (0, p + 8, 32);
+
+  pseudo[2] = icmp_len >> 8;
+  pseudo[3] = icmp_len & 0xff;
+  pseudo[7] = 58;
+  sum = _pt_ip_checksum_add (sum, pseudo, 8);
+  sum = _pt_ip_checksum_add (sum, p + 40, icmp_len);
+  return _pt_ip_checksum_fold (sum) == 0;
+}
+
+static void
+test_too_big_v4 (void)
+{
+  static const guint8 router[4] = { 10, 77, 0, 1 };
+  g_autofree guint8 *big = make_v4 (1400, TRUE, 6);
+  g_autoptr(GBytes) icmp = _pt_ip_make_too_big (big, 1400, router, 1180);
+  const guint8 *p;
+  gsize len;
+  PtIpHeader ip;
+
+  g_assert_nonnull (icmp);
+  p = g_bytes_get_data (icmp, &len);
+  g_assert_cmpuint (len, ==, 576);                          /* the RFC 1812 limit */
+  g_assert_true (_pt_ip_header_parse (p, len, &ip));
+  g_assert_cmpuint (ip.protocol, ==, 1);
+  g_assert_cmpmem (ip.src, 4, router, 4);
+  g_assert_cmpmem (ip.dst, 4, big + 12, 4);                 /* back to the sender */
+  g_assert_cmpuint (_pt_ip_checksum_fold (_pt_ip_checksum_add (0, p, 20)), ==, 0);
+  g_assert_cmpuint (_pt_ip_checksum_fold (_pt_ip_checksum_add (0, p + 20, len - 20)), ==, 0);
+  g_assert_cmpuint (p[20], ==, 3);
+  g_assert_cmpuint (p[21], ==, 4);
+  g_assert_cmpuint ((guint) (p[26] << 8 | p[27]), ==, 1180);
+  g_assert_cmpmem (p + 28, 28, big, 28);                    /* quotes the header and more */
+
+  /* No error without DF, for non-first fragments, about ICMP errors, or to
+   * an unspecified or multicast source; echo requests do get one. */
+  {
+    g_autofree guint8 *no_df = make_v4 (1400, FALSE, 6);
+    g_autofree guint8 *frag = make_v4 (1400, TRUE, 6);
+    g_autofree guint8 *icmp_error = make_v4 (1400, TRUE, 1);
+    g_autofree guint8 *ping = make_v4 (1400, TRUE, 1);
+    g_autofree guint8 *from_zero = make_v4 (1400, TRUE, 17);
+    g_autoptr(GBytes) answer = NULL;
+
+    frag[7] = 0x10;
+    icmp_error[20] = 3;
+    ping[20] = 8;
+    memset (from_zero + 12, 0, 4);
+    g_assert_null (_pt_ip_make_too_big (no_df, 1400, router, 1180));
+    g_assert_null (_pt_ip_make_too_big (frag, 1400, router, 1180));
+    g_assert_null (_pt_ip_make_too_big (icmp_error, 1400, router, 1180));
+    g_assert_null (_pt_ip_make_too_big (from_zero, 1400, router, 1180));
+    g_assert_null (_pt_ip_make_too_big (ping, 19, router, 1180));
+    answer = _pt_ip_make_too_big (ping, 1400, router, 1180);
+    g_assert_nonnull (answer);
+  }
+
+  /* A short packet is quoted whole. */
+  {
+    g_autofree guint8 *small = make_v4 (100, TRUE, 17);
+    g_autoptr(GBytes) answer = _pt_ip_make_too_big (small, 100, router, 60);
+
+    g_assert_cmpuint (g_bytes_get_size (answer), ==, 20 + 8 + 100);
+  }
+}
+
+static void
+test_too_big_v6 (void)
+{
+  static const guint8 router[16] = { 0xfd, 0, 0, 0x77, [15] = 1 };
+  g_autofree guint8 *big = make_v6 (1500, 6);
+  g_autoptr(GBytes) icmp = _pt_ip_make_too_big (big, 1500, router, 1280);
+  const guint8 *p;
+  gsize len;
+  PtIpHeader ip;
+
+  g_assert_nonnull (icmp);
+  p = g_bytes_get_data (icmp, &len);
+  g_assert_cmpuint (len, ==, 1280);                         /* the IPv6 minimum MTU */
+  g_assert_true (_pt_ip_header_parse (p, len, &ip));
+  g_assert_cmpuint (ip.protocol, ==, 58);
+  g_assert_cmpmem (ip.src, 16, router, 16);
+  g_assert_cmpmem (ip.dst, 16, big + 8, 16);
+  g_assert_cmpuint (p[40], ==, 2);
+  g_assert_cmpuint ((guint) (p[46] << 8 | p[47]), ==, 1280);
+  g_assert_true (checksum_ok_v6 (p, len));
+
+  {
+    g_autofree guint8 *icmp_error = make_v6 (1500, 58);
+    g_autofree guint8 *multicast = make_v6 (1500, 17);
+
+    icmp_error[40] = 1;                                     /* destination unreachable */
+    multicast[8] = 0xff;
+    g_assert_null (_pt_ip_make_too_big (icmp_error, 1500, router, 1280));
+    g_assert_null (_pt_ip_make_too_big (multicast, 1500, router, 1280));
+  }
+}
+
+static char *
+acquire (PtVpnPool  *pool,
+         const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) address = _pt_vpn_pool_acquire (pool, id, &error);
+
+  if (address == NULL)
+    return NULL;
+  return g_inet_address_to_string (address);
+}
+
+static void
+test_pool (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtVpnPool) pool = _pt_vpn_pool_new ("10.77.0.0/29", &error);
+  g_autoptr(GInetAddress) server = NULL;
+  g_autofree char *server_str = NULL;
+  g_autofree char *a = NULL, *b = NULL, *a2 = NULL, *c = NULL, *d = NULL, *e = NULL;
+  g_autofree char *f = NULL, *g = NULL, *h = NULL;
+
+  g_assert_no_error (error);
+  server = _pt_vpn_pool_get_server (pool);
+  server_str = g_inet_address_to_string (server);
+  g_assert_cmpstr (server_str, ==, "10.77.0.1");
+  g_assert_cmpuint (_pt_vpn_pool_get_prefix (pool), ==, 29);
+
+  a = acquire (pool, "alice");
+  b = acquire (pool, "bob");
+  g_assert_cmpstr (a, ==, "10.77.0.2");
+  g_assert_cmpstr (b, ==, "10.77.0.3");
+  /* Alice comes back: same address. */
+  _pt_vpn_pool_release (pool, "alice");
+  a2 = acquire (pool, "alice");
+  g_assert_cmpstr (a2, ==, "10.77.0.2");
+
+  /* /29: .2 … .6 for clients (.7 is the broadcast address). */
+  c = acquire (pool, "carol");
+  d = acquire (pool, "dave");
+  e = acquire (pool, "erin");
+  g_assert_cmpstr (e, ==, "10.77.0.6");
+  g_assert_null (acquire (pool, "frank"));
+  /* Bob leaves: a newcomer may take his address once nothing else is free… */
+  _pt_vpn_pool_release (pool, "bob");
+  f = acquire (pool, "frank");
+  g_assert_cmpstr (f, ==, "10.77.0.3");
+  /* …and Bob, back, gets none (the network is full), while Frank keeps his. */
+  g_assert_null (acquire (pool, "bob"));
+  _pt_vpn_pool_release (pool, "frank");
+  g = acquire (pool, "frank");
+  g_assert_cmpstr (g, ==, "10.77.0.3");
+
+  {
+    g_autoptr(GInetAddress) inside = g_inet_address_new_from_string ("10.77.0.6");
+    g_autoptr(GInetAddress) outside = g_inet_address_new_from_string ("10.77.0.8");
+    g_autoptr(GInetAddress) v6 = g_inet_address_new_from_string ("fd00::1");
+
+    g_assert_true (_pt_vpn_pool_contains (pool, inside));
+    g_assert_false (_pt_vpn_pool_contains (pool, outside));
+    g_assert_false (_pt_vpn_pool_contains (pool, v6));
+  }
+
+  /* IPv6 */
+  {
+    g_autoptr(PtVpnPool) pool6 = _pt_vpn_pool_new ("fd00:77::/64", &error);
+
+    g_assert_no_error (error);
+    h = acquire (pool6, "alice");
+    g_assert_cmpstr (h, ==, "fd00:77::2");
+  }
+}
+
+static void
+test_pool_refused (void)
+{
+  static const struct { const char *cidr; const char *words; } cases[] = {
+    { "10.77.0.0", "ADDRESS/PREFIX" },
+    { "banana/24", "ADDRESS/PREFIX" },
+    { "10.77.0.5/24", "ADDRESS/PREFIX" },          /* host bits set */
+    { "8.8.8.0/24", "not a private network" },
+    { "10.0.0.0/7", "/8 to /30" },
+    { "10.77.0.0/31", "/8 to /30" },
+    { "fd00::/48", "/64 to /126" },
+    { "2001:db8::/64", "not a private network" },
+    { "172.32.0.0/16", "not a private network" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PtVpnPool) pool = _pt_vpn_pool_new (cases[i].cidr, &error);
+
+      g_test_message ("%s", cases[i].cidr);
+      g_assert_null (pool);
+      g_assert_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, cases[i].words));
+    }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/vpn/ip/parse", test_parse);
+  g_test_add_func ("/vpn/ip/too-big-v4", test_too_big_v4);
+  g_test_add_func ("/vpn/ip/too-big-v6", test_too_big_v6);
+  g_test_add_func ("/vpn/pool", test_pool);
+  g_test_add_func ("/vpn/pool/refused", test_pool_refused);
+  return g_test_run ();
+}
