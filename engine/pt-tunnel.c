@@ -332,9 +332,10 @@ connect_timeout_cb (gpointer user_data)
                          PT_TUNNEL_SERVER_WAIT_S / 60);
   else
     error = g_error_new (PT_ICE_ERROR, PT_ICE_ERROR_FAILED,
-                         "could not reach the peer within %d s (%s): check that the server is "
-                         "still running and that this answer came from it, and add a TURN "
-                         "server with --turn if both sides are behind strict NATs",
+                         "could not reach the peer within %d s (%s): if both sides are behind "
+                         "strict NATs, add a TURN server with --turn on both; also check that "
+                         "the server is still running (and, pairing by hand, that this answer "
+                         "came from it)",
                          PT_TUNNEL_CONNECT_TIMEOUT_S,
                          self->state == PT_TUNNEL_STATE_CHECKING
                          ? "no network path worked" : "the secure handshake did not finish");
