@@ -10,7 +10,11 @@
  * Signals:
  *   "connected" ()        a pair works: _pt_ice_send() reaches the peer
  *   "failed"    (GError)  no pair works
- * Property "path-kind" (PtPathKind) follows the selected pair.
+ * Property "path-kind" (PtPathKind) follows the selected pair. While it is
+ * RELAY, both sides keep trying the direct candidates (every 5 s for the
+ * first two minutes, then every 20 s) and the selected pair moves to the
+ * first direct one that works: "path-kind" is notified again, packets keep
+ * flowing throughout (see "From relayed to direct" in pt-ice.c).
  */
 #pragma once
 
@@ -58,6 +62,8 @@ void        _pt_ice_send_batch        (PtIce               *self,
                                        const GOutputVector *packets,
                                        guint                n_packets);
 PtPathKind  _pt_ice_get_path_kind     (PtIce               *self);
+/* Rounds of attempts at the direct path made while relayed (for tests). */
+guint       _pt_ice_get_knock_rounds  (PtIce               *self);
 /* Releases TURN allocations; the agent lives on until that finished. */
 void        _pt_ice_close             (PtIce               *self);
 /* How many agents are still closing: a process waits for 0 before exit. */

@@ -10,6 +10,7 @@
 
 #include <agent.h>
 #include <gnutls/crypto.h>
+#include <stun/usages/ice.h>
 
 #include "pt-ice-private.h"
 #include "pt-stun-private.h"
@@ -17,6 +18,14 @@
 
 #define PT_ICE_PROBE_TIMEOUT_MS  1500
 #define PT_ICE_PROBE_RESEND_MS   300
+
+/* While the selected pair is relayed, each side knocks on the peer's direct
+ * candidates this often (see knock_direct()): fast for the first
+ * PT_ICE_UPGRADE_FAST_KNOCKS, then slowly for as long as the tunnel lives. */
+#define PT_ICE_UPGRADE_FIRST_MS     1000
+#define PT_ICE_UPGRADE_FAST_MS      5000
+#define PT_ICE_UPGRADE_SLOW_MS      20000
+#define PT_ICE_UPGRADE_FAST_KNOCKS  24
 
 struct _PtIce
 {
@@ -36,6 +45,11 @@ struct _PtIce
   gboolean          connected;
   gboolean          failed;
   gboolean          closed;
+
+  /* Upgrading a relayed path to a direct one */
+  GSource          *upgrade_timer;
+  guint             upgrade_knocks;
+  gboolean          upgrade_hopeless;
 
   /* Gathering */
   GTask            *gather_task;
@@ -67,6 +81,7 @@ G_DEFINE_FINAL_TYPE (PtIce, pt_ice, G_TYPE_OBJECT)
 
 static void pt_ice_start_gathering (PtIce *self);
 static void stop_probe (PtIce *self);
+static void update_upgrade (PtIce *self);
 
 guint
 _pt_ice_get_pending_closes (void)
@@ -95,8 +110,7 @@ _pt_ice_close (PtIce *self)
 
   if (self->resolve_cancellable != NULL)
     g_cancellable_cancel (self->resolve_cancellable);
-
-
+  g_clear_pointer (&self->upgrade_timer, g_source_destroy);
 
   if (self->agent != NULL)
     {
@@ -313,6 +327,7 @@ update_path_kind (PtIce      *self,
            pt_path_kind_to_string (kind));
   self->path_kind = kind;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH_KIND]);
+  update_upgrade (self);
 }
 
 static void
@@ -411,6 +426,7 @@ on_component_state_changed (NiceAgent *agent,
       if (nice_agent_get_selected_pair (agent, stream_id, component_id, &local, &remote))
         update_selected_pair (self, local, remote);
       self->connected = TRUE;
+      update_upgrade (self);
       g_signal_emit (self, signals[CONNECTED], 0);
     }
   else if (state == NICE_COMPONENT_STATE_FAILED && !self->failed)
@@ -435,6 +451,221 @@ on_new_selected_pair (NiceAgent     *agent,
                       PtIce         *self)
 {
   update_selected_pair (self, local, remote);
+}
+
+/* From relayed to direct
+ *
+ * libnice stops checking once a pair is nominated, and a pair whose checks
+ * failed stays failed: a session that started relayed (the direct path was
+ * not there yet, or the NATs' filters opened too late) would stay relayed.
+ * What libnice does do, selected pair or not, is answer a check that
+ * arrives on a failed pair of higher priority than the selected one with a
+ * triggered check of its own (RFC 8445 7.3.1.4), and the controlling agent
+ * (aggressive nomination: every check carries USE-CANDIDATE) selects a pair
+ * of higher priority as soon as such a check succeeds; the controlled agent
+ * follows the nomination. Every direct pair outranks every relayed one.
+ *
+ * So, while the selected pair is relayed, each side "knocks": it sends an
+ * authenticated Binding request, built like libnice's own checks, from each
+ * of the agent's host sockets to each direct (non-relayed) candidate of the
+ * peer. A knock that gets through makes the peer's agent check that pair
+ * back; that check, and the one our agent triggers in turn, open both NATs'
+ * filters; the controlling side nominates; both agents move the selected pair.
+ * Nothing is restarted: credentials, the relayed pair, consent freshness and
+ * the QUIC connection above carry on untouched (QUIC never sees addresses,
+ * and libnice accepts packets from every validated address, old and new).
+ * The answers to the knocks themselves match no transaction of the agent's
+ * and are dropped by it.
+ *
+ * Both sides knock because a port-restricted NAT only lets the peer's
+ * packets in after its own side sent to the peer: the two sides' knocks
+ * open the way for each other. */
+
+static guint32
+knock_priority (const NiceCandidate *host)
+{
+  /* A peer-reflexive candidate's priority (RFC 8445 5.1.2.1), with the local
+   * preference of the host candidate it comes from: what the peer learns
+   * when the knock arrives from an address it does not know. */
+  return (110u << 24) | (((host->priority >> 8) & 0xffff) << 8) | (256u - 1u);
+}
+
+static gboolean
+same_address (GSocketAddress     *socket_address,
+              const NiceAddress  *nice_address)
+{
+  NiceAddress addr;
+  struct sockaddr_storage ss;
+
+  if (!g_socket_address_to_native (socket_address, &ss, sizeof ss, NULL))
+    return FALSE;
+  nice_address_init (&addr);
+  nice_address_set_from_sockaddr (&addr, (struct sockaddr *) &ss);
+  return nice_address_equal (&addr, nice_address);
+}
+
+/* Sends one round of knocks. Returns how many direct candidates of the peer
+ * there were to knock on (whether or not the sends succeeded: a full socket
+ * buffer under load loses a round, not the upgrade). */
+static guint
+knock_direct (PtIce *self)
+{
+  g_autofree char *local_ufrag = NULL;
+  g_autofree char *local_pwd = NULL;
+  g_autofree char *username = NULL;
+  g_autoptr(GPtrArray) sockets = NULL;
+  GSList *locals, *remotes;
+  gboolean controlling = FALSE;
+  guint64 tie;
+  guint targets = 0, sent = 0;
+
+  if (self->agent == NULL || self->remote == NULL ||
+      !nice_agent_get_local_credentials (self->agent, self->stream_id, &local_ufrag, &local_pwd))
+    return 0;
+  /* Only our fragment is needed: the knocks are signed with the peer's password. */
+  explicit_bzero (local_pwd, strlen (local_pwd));
+  /* RFC 8445 7.2.2: the peer's fragment first, then ours. */
+  username = g_strconcat (self->remote->ufrag, ":", local_ufrag, NULL);
+  /* libnice may have switched roles after a conflict: knock in its role. */
+  g_object_get (self->agent, "controlling-mode", &controlling, NULL);
+  gnutls_rnd (GNUTLS_RND_NONCE, &tie, sizeof tie);
+
+  sockets = nice_agent_get_sockets (self->agent, self->stream_id, 1);
+  if (sockets == NULL)
+    return 0;
+  locals = nice_agent_get_local_candidates (self->agent, self->stream_id, 1);
+  remotes = nice_agent_get_remote_candidates (self->agent, self->stream_id, 1);
+
+  for (GSList *l = locals; l; l = l->next)
+    {
+      const NiceCandidate *host = l->data;
+      GSocket *socket = NULL;
+
+      if (host->type != NICE_CANDIDATE_TYPE_HOST || host->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+        continue;
+
+      for (guint i = 0; i < sockets->len && socket == NULL; i++)
+        {
+          GSocket *candidate_socket = g_ptr_array_index (sockets, i);
+          g_autoptr(GSocketAddress) address = NULL;
+
+          if (g_socket_get_socket_type (candidate_socket) != G_SOCKET_TYPE_DATAGRAM)
+            continue;
+          address = g_socket_get_local_address (candidate_socket, NULL);
+          if (address != NULL && same_address (address, &host->base_addr))
+            socket = candidate_socket;
+        }
+      if (socket == NULL)
+        continue;
+
+      for (GSList *r = remotes; r; r = r->next)
+        {
+          const NiceCandidate *peer = r->data;
+          struct sockaddr_storage ss;
+          g_autoptr(GSocketAddress) destination = NULL;
+          StunAgent stun_agent;
+          StunMessage message;
+          uint8_t buffer[STUN_MAX_MESSAGE_SIZE_IPV6];
+          size_t len;
+
+          if (peer->type == NICE_CANDIDATE_TYPE_RELAYED ||
+              peer->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+              nice_address_ip_version (&peer->addr) != nice_address_ip_version (&host->addr))
+            continue;
+
+          /* A fresh STUN agent per knock: nothing is remembered, the answer
+           * is not waited for. */
+          stun_agent_init (&stun_agent, STUN_ALL_KNOWN_ATTRIBUTES, STUN_COMPATIBILITY_RFC5389,
+                           STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS |
+                           STUN_AGENT_USAGE_USE_FINGERPRINT);
+          len = stun_usage_ice_conncheck_create (&stun_agent, &message, buffer, sizeof buffer,
+                                                 (const uint8_t *) username, strlen (username),
+                                                 (const uint8_t *) self->remote->pwd,
+                                                 strlen (self->remote->pwd),
+                                                 FALSE, controlling, knock_priority (host),
+                                                 tie, NULL, STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
+          if (len == 0)
+            continue;
+          targets++;
+
+          nice_address_copy_to_sockaddr (&peer->addr, (struct sockaddr *) &ss);
+          destination = g_socket_address_new_from_native (&ss, sizeof ss);
+          /* Lost knocks are fine: there is another one later. */
+          if (destination != NULL &&
+              g_socket_send_to (socket, destination, (const char *) buffer, len, NULL, NULL) > 0)
+            sent++;
+          explicit_bzero (buffer, sizeof buffer);
+        }
+    }
+
+  g_slist_free_full (remotes, (GDestroyNotify) nice_candidate_free);
+  g_slist_free_full (locals, (GDestroyNotify) nice_candidate_free);
+  if (targets > 0)
+    g_debug ("relayed path: knocked on the peer's direct candidates (%u of %u requests sent, "
+             "round %u)", sent, targets, self->upgrade_knocks + 1);
+  return targets;
+}
+
+static gboolean
+upgrade_timer_cb (gpointer user_data)
+{
+  PtIce *self = user_data;
+  guint targets = knock_direct (self);
+
+  self->upgrade_knocks++;
+  if (targets == 0)
+    {
+      /* Relay-only on one side (or no direct address at all): nothing can
+       * appear later, since candidates are not trickled. */
+      g_debug ("relayed path: no direct candidate to try, staying relayed");
+      self->upgrade_hopeless = TRUE;
+      self->upgrade_timer = NULL;
+      return G_SOURCE_REMOVE;
+    }
+  g_source_set_ready_time (self->upgrade_timer,
+                           g_get_monotonic_time () +
+                           (self->upgrade_knocks < PT_ICE_UPGRADE_FAST_KNOCKS
+                            ? PT_ICE_UPGRADE_FAST_MS : PT_ICE_UPGRADE_SLOW_MS) * 1000);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+upgrade_dispatch (GSource     *source,
+                  GSourceFunc  callback,
+                  gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs upgrade_source_funcs = { NULL, NULL, upgrade_dispatch, NULL, NULL, NULL };
+
+/* Knocks while the selected pair is relayed and a direct one could exist. */
+static void
+update_upgrade (PtIce *self)
+{
+  gboolean wanted = self->connected && !self->closed && self->agent != NULL &&
+                    self->remote != NULL && self->path_kind == PT_PATH_KIND_RELAY &&
+                    !pt_ice_config_get_relay_only (self->config) && !self->upgrade_hopeless;
+
+  if (wanted && self->upgrade_timer == NULL)
+    {
+      g_debug ("relayed path: looking for a direct one");
+      self->upgrade_knocks = 0;
+      self->upgrade_timer = g_source_new (&upgrade_source_funcs, sizeof (GSource));
+      g_source_set_callback (self->upgrade_timer, upgrade_timer_cb, self, NULL);
+      g_source_set_static_name (self->upgrade_timer, "[pt] ICE upgrade");
+      g_source_set_ready_time (self->upgrade_timer,
+                               g_get_monotonic_time () + PT_ICE_UPGRADE_FIRST_MS * 1000);
+      g_source_attach (self->upgrade_timer, g_main_context_get_thread_default ());
+      g_source_unref (self->upgrade_timer);
+    }
+  else if (!wanted && self->upgrade_timer != NULL)
+    {
+      g_debug ("%s: no more knocking after %u rounds",
+               self->path_kind == PT_PATH_KIND_RELAY ? "closing" : "direct path",
+               self->upgrade_knocks);
+      g_clear_pointer (&self->upgrade_timer, g_source_destroy);
+    }
 }
 
 static void
@@ -1114,4 +1345,11 @@ PtPathKind
 _pt_ice_get_path_kind (PtIce *self)
 {
   return self->path_kind;
+}
+
+guint
+_pt_ice_get_knock_rounds (PtIce *self)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), 0);
+  return self->upgrade_knocks;
 }
