@@ -430,6 +430,48 @@ class Lab:
                 out[c["name"]] = c["packets"]
         return out.get("udp_out", 0), out.get("udp_in", 0)
 
+    # -- blocking the direct path ------------------------------------------
+    def block_direct(self, side, other):
+        """Router @side drops everything it would forward to or from the
+        other side's public address (the TURN server stays reachable): the
+        peers can only meet through the relay. Counted as direct_out/in."""
+        self._load_direct_table(side, other, "drop")
+
+    def unblock_direct(self, side, other):
+        """Lets the direct traffic through again; the counters start over and
+        from now on count what is forwarded between the two public addresses."""
+        self._load_direct_table(side, other, "accept")
+
+    def _load_direct_table(self, side, other, verdict):
+        router = self.ns("r" + side)
+        peer = self.public_address(other)
+        p = nsexec(router, "nft", "list", "table", "ip", "natlab_direct", check=False)
+        ruleset = "delete table ip natlab_direct\n" if p.returncode == 0 else ""
+        # Before the NAT kind's own forward chain (priority filter = 0).
+        ruleset += ("table ip natlab_direct {\n"
+                    "  counter direct_out {\n  }\n"
+                    "  counter direct_in {\n  }\n"
+                    "  chain forward {\n"
+                    "    type filter hook forward priority -10; policy accept;\n"
+                    "    ip daddr %s counter name \"direct_out\" %s\n"
+                    "    ip saddr %s counter name \"direct_in\" %s\n"
+                    "  }\n"
+                    "}\n" % (peer, verdict, peer, verdict))
+        # One transaction: no moment without the table.
+        nsexec(router, "nft", "-f", "-", input=ruleset)
+
+    def direct_counters(self, side):
+        """(packets router @side forwarded to, from the other peer's public
+        address) since the last block_direct/unblock_direct."""
+        p = nsexec(self.ns("r" + side), "nft", "-j", "list", "counters", "table", "ip",
+                   "natlab_direct")
+        out = {}
+        for obj in json.loads(p.stdout).get("nftables", []):
+            c = obj.get("counter")
+            if c:
+                out[c["name"]] = c["packets"]
+        return out.get("direct_out", 0), out.get("direct_in", 0)
+
     def conntrack_udp_timeouts(self, side):
         out = {}
         for key in ("nf_conntrack_udp_timeout", "nf_conntrack_udp_timeout_stream"):

@@ -19,6 +19,14 @@ in manual mode:
 Then one keepalive cell: cone<->cone, tunnel idle for 70 s (router conntrack
 UDP timeouts are 30 s), and it must still carry data.
 
+Then one relay-to-direct ("upgrade") cell: prc<->prc with TURN, router A
+dropping everything between the two public addresses, so the tunnel comes up
+relayed; a TCP stream through it is kept busy (256 KiB/s, SHA-256 on both
+ends); after both sides tried the direct path twice in vain, the block is
+lifted. Both sides must announce a direct path within T_UPGRADE s, router A
+must then forward the stream's packets directly, and the stream opened
+before must end with every byte intact.
+
 At the end the matrix is printed as tables (rows: server NAT, columns: client
 NAT). Exit status: 0 all cells as expected, 1 otherwise, 77 skipped (prints
 "SKIP: reason": not root, no network namespaces, no nftables, no coturn).
@@ -30,15 +38,20 @@ Run by hand (as root, after building):
     ... --only cone:sym:turn     one cell (turn | noturn)
     ... --no-keepalive           skip the 70 s idle cell
     ... --idle 40                idle time of the keepalive cell
+    ... --upgrade-only           only the relay-to-direct cell (--no-upgrade: skip it)
+    ... --upgrade cone:prc       NAT kinds of that cell (cone/prc; default prc:prc)
     NATLAB_LOGS=1 ...            print every cell's pt output (-v), not only on failure
 """
 
 import argparse
+import hashlib
 import os
+import re
 import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import shutil
 
@@ -60,6 +73,8 @@ T_TTFB_RELAY = 8      # same through coturn (measured: < 0.5 s)
 T_FAIL = 40           # a hopeless cell: client must have exited with an error by then
 T_CELL = 90           # whole cell (except the keepalive one)
 IDLE = 70             # keepalive cell: idle time (> conntrack UDP timeout of 30 s)
+T_UPGRADE = 20        # upgrade cell: direct path unblocked -> both sides on it
+UPGRADE_RATE = 256 * KiB   # upgrade cell: bytes per second pushed through the held stream
 
 DIRECT = ("host", "srflx", "prflx")
 
@@ -114,8 +129,9 @@ class CellFailure(AssertionError):
 
 
 class Cell:
-    def __init__(self, server, client, turn, idle=0):
+    def __init__(self, server, client, turn, idle=0, upgrade=False):
         self.server, self.client, self.turn, self.idle = server, client, turn, idle
+        self.upgrade = upgrade
         self.expect = expected(server, client, turn)
         self.ok = False
         self.path = None
@@ -129,8 +145,10 @@ class Cell:
 
     @property
     def name(self):
-        return "srv=%s cli=%s %s%s" % (self.server, self.client, "turn" if self.turn else "noturn",
-                                " idle %ds" % self.idle if self.idle else "")
+        return "srv=%s cli=%s %s%s%s" % (self.server, self.client,
+                                         "turn" if self.turn else "noturn",
+                                         " idle %ds" % self.idle if self.idle else "",
+                                         " upgrade" if self.upgrade else "")
 
     def short(self):
         if self.expect is None:
@@ -369,11 +387,220 @@ def run_cell(lab, cell):
 
 
 # --------------------------------------------------------------------------
+# Upgrade cell: a relayed start, then the direct path opens mid-tunnel
+
+_KNOCK_ROUND = re.compile(r"^relayed path: knocked .* round (\d+)\)$")
+parse_event = H.parse_event
+
+
+def path_event(line, ev):
+    """The path kind a stderr line announces, or None: a state event carrying
+    one, or a "path" event (pt prints one when the path changes while up)."""
+    if ev is None:
+        return None
+    if ev.get("event") in ("state", "path") and ev.get("path"):
+        return ev.get("path")
+    return None
+
+
+def wait_path(proc, kinds, timeout, start=0):
+    """(stderr index, kind) of the first path announcement in @kinds."""
+    idx, line, ev = proc.wait_err(lambda l, e: path_event(l, e) in kinds, timeout,
+                                  "a %s path" % "/".join(kinds), start)
+    return idx, path_event(line, ev)
+
+
+class Stream:
+    """One TCP connection through the tunnel to the echo service, fed at a
+    steady rate by one thread and drained by another, both hashing; records
+    when bytes came back, to find the longest stall."""
+
+    CHUNK = 8 * KiB
+
+    def __init__(self, sock, rate, deadline):
+        self.sock, self.rate, self.deadline = sock, rate, deadline
+        self.sent = self.received = 0
+        self.sent_hash, self.received_hash = hashlib.sha256(), hashlib.sha256()
+        self.arrivals = []          # (monotonic time, total received)
+        self.stop = threading.Event()
+        self.error = None
+        self.sender = H.Worker(self._send, name="upgrade-sender")
+        self.receiver = H.Worker(self._receive, name="upgrade-receiver")
+
+    def start(self):
+        self.sender.start()
+        self.receiver.start()
+
+    def _send(self):
+        interval = self.CHUNK / float(self.rate)
+        next_at = time.monotonic()
+        while not self.stop.is_set():
+            chunk = os.urandom(self.CHUNK)
+            self.sent_hash.update(chunk)
+            H.send_all(self.sock, chunk, self.deadline)
+            self.sent += len(chunk)
+            next_at += interval
+            self.stop.wait(max(0.0, next_at - time.monotonic()))
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def _receive(self):
+        while True:
+            self.sock.settimeout(max(0.05, self.deadline.bound(30)))
+            d = self.sock.recv(256 * KiB)
+            if not d:
+                return
+            self.received_hash.update(d)
+            self.received += len(d)
+            self.arrivals.append((time.monotonic(), self.received))
+
+    def wait_received(self, count, timeout):
+        limit = time.monotonic() + timeout
+        while self.received < count:
+            if not self.receiver.is_alive():
+                raise CellFailure("held stream closed after %d bytes" % self.received)
+            if time.monotonic() > limit:
+                raise CellFailure("held stream: %d bytes echoed, expected %d within %.0fs"
+                                  % (self.received, count, timeout))
+            time.sleep(0.05)
+
+    def finish(self, timeout):
+        self.stop.set()
+        self.sender.join_ok(timeout)
+        self.receiver.join_ok(timeout)
+
+    def longest_stall(self, since):
+        """Longest time without echoed bytes after @since."""
+        times = [since] + [t for t, _ in self.arrivals if t >= since]
+        return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+
+
+def run_upgrade_cell(lab, cell):
+    """Both sides behind port-restricted NATs with TURN; router A drops all
+    traffic between the two public addresses, so the tunnel comes up relayed.
+    A TCP stream is opened and kept busy; then the direct path is let
+    through. Both sides must move to a direct path within T_UPGRADE seconds,
+    the data must then cross router A directly, and the stream opened before
+    must carry on to the end with every byte intact."""
+    deadline = H.Deadline(T_CELL)
+    procs = []
+    echo = None
+    stream = None
+    ns_a, ns_b = lab.ns("a"), lab.ns("b")
+    ice = ["--json", "-v", "--stun-server", lab.stun, "--turn", lab.turn]
+    try:
+        lab.build_side("a", cell.server)
+        lab.build_side("b", cell.client)
+        lab.block_direct("a", "b")
+        echo = natlab.in_netns(ns_a, H.TcpService, H.echo_handler, "echo")
+        srv = spawn("server", ["ip", "netns", "exec", ns_a, PT, "server", "manual"] + ice +
+                    ["--allowed-tcp", "127.0.0.1/32"])
+        procs.append(srv)
+        cli = spawn("client", ["ip", "netns", "exec", ns_b, PT, "client", "manual"] + ice +
+                    ["--source", echo.uri, "--target", "127.0.0.1:0"])
+        procs.append(cli)
+        t_start = time.monotonic()
+        offer = cli.read_block("OFFER", deadline.bound(T_BLOCK))
+        cell.gather = time.monotonic() - t_start
+        srv.write(offer)
+        answer = srv.read_block("ANSWER", deadline.bound(T_BLOCK))
+        t0 = time.monotonic()
+        cli.write(answer)
+        up = cli.wait_event("state", deadline.bound(T_UP), state="up")
+        cell.setup = time.monotonic() - t0
+        cell.path = up.get("path")
+        if cell.path != "relay":
+            raise CellFailure("with the direct path blocked the tunnel came up via %r, "
+                              "expected relay" % cell.path)
+        (addr,) = cli.wait_ready(deadline.bound(10))
+
+        sock = natlab.in_netns(ns_b, H.connect, addr, deadline)
+        stream = Stream(sock, UPGRADE_RATE, deadline)
+        stream.start()
+        stream.wait_received(UPGRADE_RATE, deadline.bound(10))   # ~1 s of data, relayed
+        # Let both sides try the direct path in vain first: two rounds each
+        # (pt -v logs every round), and the path must still be the relay.
+        for p in (cli, srv):
+            p.wait_err(lambda l, e: bool(e and e.get("event") == "log" and
+                                         _KNOCK_ROUND.match(e.get("message", "")) and
+                                         int(_KNOCK_ROUND.match(e["message"]).group(1)) >= 2),
+                       deadline.bound(15), "a second round of knocks")
+            changes = [k for k in (path_event(l, parse_event(l)) for l in list(p.err_lines))
+                       if k is not None]
+            if changes[-1] != "relay":
+                raise CellFailure("%s left the relay while the direct path was blocked: %r"
+                                  % (p.name, changes))
+        blocked = lab.direct_counters("a")
+
+        cli_mark, srv_mark = len(cli.err_lines), len(srv.err_lines)
+        t_unblock = time.monotonic()
+        lab.unblock_direct("a", "b")
+
+        # Each side's "path" event, waited for at once (a thread for the
+        # server) so that each time is that side's own.
+        def switched(proc, mark):
+            _, kind = wait_path(proc, DIRECT, T_UPGRADE, mark)
+            return kind, time.monotonic() - t_unblock
+        srv_wait = H.Worker(switched, srv, srv_mark, name="server-path")
+        srv_wait.start()
+        cell.path, t_cli = switched(cli, cli_mark)
+        cell.server_path, t_srv = srv_wait.join_ok(deadline.bound(T_UPGRADE + 5))
+
+        # Keep the stream busy on the new path for a while, then check that
+        # what it carried went directly (router A's counters of traffic
+        # between the public addresses, started at the unblock).
+        after_switch = stream.received
+        stream.wait_received(after_switch + 2 * UPGRADE_RATE, deadline.bound(15))
+        direct_out, direct_in = lab.direct_counters("a")
+        stream.finish(deadline.bound(20))
+        stall = stream.longest_stall(t_unblock)
+        if stream.sent != stream.received or \
+                stream.sent_hash.hexdigest() != stream.received_hash.hexdigest():
+            raise CellFailure("held stream: sent %d bytes, %d came back, SHA-256 %s (expected %s)"
+                              % (stream.sent, stream.received,
+                                 stream.received_hash.hexdigest()[:12],
+                                 stream.sent_hash.hexdigest()[:12]))
+        # 2 s of stream at UPGRADE_RATE is ~50 full QUIC packets each way.
+        if direct_out < 40 or direct_in < 40:
+            raise CellFailure("after the switch router A forwarded only %d/%d packets directly "
+                              "to/from the client's public address" % (direct_out, direct_in))
+        t1 = time.monotonic()
+        first = check_echo(ns_b, addr, DATA_SIZE, deadline)
+        cell.ttfb = first - t1
+        cell.message = ("blocked: router A dropped %d/%d packets to/from B; unblock -> direct: client %.1fs (%s), "
+                        "server %.1fs (%s); held stream %d KiB, SHA-256 ok, longest stall "
+                        "after the unblock %.2fs; direct packets out/in %d/%d"
+                        % (blocked[0], blocked[1], t_cli, cell.path, t_srv, cell.server_path,
+                           stream.sent // KiB, stall, direct_out, direct_in))
+        cell.ok = True
+    except (CellFailure, H.TestTimeout, H.ProcessExited, OSError, natlab.LabError) as e:
+        cell.ok = False
+        cell.message = str(e)
+        cell.logs = "".join(p.log_tail(80) for p in procs) + lab_health(lab)
+    finally:
+        if os.environ.get("NATLAB_LOGS") and not cell.logs:
+            cell.logs = "".join(p.log_tail(400) for p in procs)
+        crashed = [(p.name, p.poll()) for p in procs
+                   if p.poll() is not None and p.poll() < 0]
+        for p in procs:
+            p.kill()
+        if stream is not None:
+            stream.stop.set()
+            stream.sock.close()
+        if echo is not None:
+            echo.close()
+        if crashed and cell.ok:
+            cell.ok = False
+            cell.message = "pt died by a signal: %r" % crashed
+            cell.logs = "".join(p.log_tail(60) for p in procs)
+
+
+# --------------------------------------------------------------------------
 # Report
 
 def print_table(cells, turn):
     kinds = natlab.KINDS
-    grid = {(c.server, c.client): c for c in cells if c.turn == turn and not c.idle}
+    grid = {(c.server, c.client): c for c in cells
+            if c.turn == turn and not c.idle and not c.upgrade}
     if not grid:
         return
     w = 14
@@ -396,6 +623,10 @@ def main(argv):
     ap.add_argument("--no-keepalive", action="store_true", help="skip the idle cell")
     ap.add_argument("--keepalive-only", action="store_true", help="only the idle cell")
     ap.add_argument("--idle", type=int, default=IDLE)
+    ap.add_argument("--no-upgrade", action="store_true", help="skip the relay-to-direct cell")
+    ap.add_argument("--upgrade-only", action="store_true", help="only the relay-to-direct cell")
+    ap.add_argument("--upgrade", default="prc:prc", metavar="SERVER:CLIENT",
+                    help="NAT kinds of the relay-to-direct cell (default prc:prc)")
     args = ap.parse_args(argv[1:])
 
     reason = natlab.skip_reason()
@@ -434,10 +665,15 @@ def main(argv):
         cells = [x for x in cells
                  if any(x.server == s and x.client == c and (t is None or x.turn == t)
                         for s, c, t in wanted)]
-    if args.keepalive_only:
+    if args.keepalive_only or args.upgrade_only:
         cells = []
-    if not args.no_keepalive:
+    if not args.no_keepalive and not args.upgrade_only:
         cells.append(Cell("cone", "cone", False, idle=args.idle))
+    if not args.no_upgrade and not args.keepalive_only:
+        up_server, up_client = args.upgrade.split(":")
+        if "none" in (up_server, up_client) or "sym" in (up_server, up_client):
+            ap.error("--upgrade needs routers with endpoint-independent mapping (cone, prc)")
+        cells.append(Cell(up_server, up_client, True, upgrade=True))
 
     print("pt binary: %s" % PT)
     started = time.monotonic()
@@ -446,7 +682,10 @@ def main(argv):
         lab.start_coturn(spawn)
         for cell in cells:
             t = time.monotonic()
-            run_cell(lab, cell)
+            if cell.upgrade:
+                run_upgrade_cell(lab, cell)
+            else:
+                run_cell(lab, cell)
             status = "ok" if cell.ok else "FAILED"
             print("%-30s %-6s %-58s %5.1fs  %s"
                   % (cell.name, status,
@@ -471,6 +710,11 @@ def main(argv):
             print("\nkeepalive: cone<->cone idle %ds: %s%s" % (
                 cell.idle, "ok, then first byte after %.2fs" % cell.ttfb if cell.ok else "FAILED",
                 " (%s)" % cell.message if cell.message else ""))
+    for cell in cells:
+        if cell.upgrade:
+            print("\nrelay -> direct: %s<->%s with TURN, direct path blocked then let through: %s"
+                  % (cell.server, cell.client,
+                     ("ok (%s)" % cell.message) if cell.ok else "FAILED"))
     for n in lab.notes:
         print("NOTE: %s" % n)
     failed = [c for c in cells if not c.ok]
