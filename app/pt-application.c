@@ -14,6 +14,8 @@
 #include <glib/gi18n.h>
 
 #include "pt-application.h"
+#include "pt-secret-store.h"
+#include "pt-tray.h"
 #include "pt-tunnel-row.h"
 #include "pt-window.h"
 
@@ -22,6 +24,8 @@ struct _PtApplication
   AdwApplication  parent_instance;
 
   PtProfileStore *store;
+  PtSecretStore  *secrets;
+  PtTray         *tray;
   GSettings      *settings;
   PtWindow       *window;        /* weak */
   gboolean        held;
@@ -148,13 +152,43 @@ on_close_request (GtkWindow     *window,
 
       g_application_hold (G_APPLICATION (self));
       self->held = TRUE;
-      g_notification_set_body (notification,
-                               _("Your tunnels stay up. Open PeerTunnel again from the "
-                                 "tray or the app launcher; quit it there to stop them."));
+      if (self->tray != NULL && pt_tray_get_host_available (self->tray))
+        g_notification_set_body (notification,
+                                 _("Your tunnels stay up. PeerTunnel is in the tray: open it "
+                                   "or quit it from there."));
+      else
+        g_notification_set_body (notification,
+                                 _("Your tunnels stay up. Open PeerTunnel again from the app "
+                                   "launcher to see them, or quit it there with Ctrl+Q."));
       g_notification_set_default_action (notification, "app.show-window");
       g_application_send_notification (G_APPLICATION (self), "background", notification);
     }
   return FALSE;   /* destroy the window; the profiles live on in the application */
+}
+
+/* The main window mentions where secrets are only when it is not the keyring. */
+static void
+update_secrets_note (PtApplication *self)
+{
+  g_autofree char *note = NULL;
+
+  if (self->window == NULL)
+    return;
+  if (pt_secret_store_get_backend (self->secrets) == PT_SECRET_BACKEND_FILE)
+    note = pt_secret_store_describe (self->secrets);
+  pt_window_set_store_note (self->window, note);
+}
+
+static void
+secrets_probed_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(PtApplication) self = user_data;
+
+  pt_secret_store_probe_finish (PT_SECRET_STORE (source), result, NULL);
+  pt_profile_store_set_secret_store (self->store, self->secrets);
+  update_secrets_note (self);
 }
 
 GtkWindow *
@@ -165,6 +199,7 @@ pt_application_show_window (PtApplication *self)
       self->window = pt_window_new (GTK_APPLICATION (self), self->store);
       g_object_add_weak_pointer (G_OBJECT (self->window), (gpointer *) &self->window);
       g_signal_connect (self->window, "close-request", G_CALLBACK (on_close_request), self);
+      update_secrets_note (self);
       if (self->settings != NULL)
         {
           g_settings_bind (self->settings, "window-width", self->window, "default-width",
@@ -207,6 +242,28 @@ show_window_action (GSimpleAction *action,
                     gpointer       user_data)
 {
   pt_application_show_window (PT_APPLICATION (user_data));
+}
+
+static void
+toggle_tunnel_action (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  PtApplication *self = user_data;
+  PtProfile *profile = pt_profile_store_find (self->store, g_variant_get_string (param, NULL));
+  GtkWindow *window;
+
+  if (profile == NULL)
+    return;
+  if (pt_profile_get_running (profile))
+    {
+      pt_profile_stop (profile);
+      return;
+    }
+  /* Starting pairs: that needs the window. */
+  window = pt_application_show_window (self);
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.start-tunnel", "s",
+                              pt_profile_get_id (profile));
 }
 
 static void
@@ -283,6 +340,16 @@ preferences_action (GSimpleAction *action,
                                          _("Notifications"),
                                          _("Say when a tunnel comes up, drops or fails")));
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
+
+  group = adw_preferences_group_new ();
+  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), _("Passwords and Keys"));
+  {
+    g_autofree char *where = pt_secret_store_describe (self->secrets);
+
+    adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group),
+                                           where ? where : _("Looking for your keyring…"));
+  }
+  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window), ADW_PREFERENCES_PAGE (page));
   gtk_window_present (GTK_WINDOW (window));
 }
@@ -335,6 +402,7 @@ pt_application_startup (GApplication *app)
     { "show-window", show_window_action },
     { "about", about_action },
     { "preferences", preferences_action },
+    { "toggle-tunnel", toggle_tunnel_action, "s" },
   };
   const char *quit_accels[] = { "<Control>q", NULL };
   const char *prefs_accels[] = { "<Control>comma", NULL };
@@ -372,8 +440,16 @@ pt_application_startup (GApplication *app)
 
   g_signal_connect (pt_profile_store_get_model (self->store), "items-changed",
                     G_CALLBACK (on_items_changed), self);
+  /* The keyring may ask the user to unlock it: profiles do not wait for
+   * that; their TURN credentials arrive when it answers. */
+  pt_profile_store_expect_secrets (self->store);
   if (!pt_profile_store_load (self->store, &error))
     g_warning ("%s", error->message);
+  pt_secret_store_probe_async (self->secrets, NULL, secrets_probed_cb, g_object_ref (self));
+
+  if (g_application_get_dbus_connection (app) != NULL)
+    self->tray = pt_tray_new (g_application_get_dbus_connection (app), APP_ID,
+                              G_ACTION_GROUP (app), pt_profile_store_get_model (self->store));
 }
 
 static void
@@ -397,6 +473,8 @@ pt_application_shutdown (GApplication *app)
         g_usleep (1000);
     }
 
+  g_clear_object (&self->tray);
+  pt_secret_store_disconnect ();
   G_APPLICATION_CLASS (pt_application_parent_class)->shutdown (app);
 }
 
@@ -408,6 +486,7 @@ pt_application_dispose (GObject *object)
   if (self->store != NULL)
     g_signal_handlers_disconnect_by_data (pt_profile_store_get_model (self->store), self);
   g_clear_object (&self->store);
+  g_clear_object (&self->secrets);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (pt_application_parent_class)->dispose (object);
 }
@@ -435,7 +514,8 @@ pt_application_init (PtApplication *self)
     { NULL }
   };
 
-  self->store = pt_profile_store_new (g_getenv ("PT_PROFILES_FILE"));
+  self->store = pt_profile_store_new (NULL);
+  self->secrets = pt_secret_store_new (NULL);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
 }
 

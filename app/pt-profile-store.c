@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "pt-profile-store.h"
 
@@ -19,10 +20,47 @@ struct _PtProfileStore
 {
   GObject     parent_instance;
 
-  char       *path;
-  GListStore *profiles;
-  gboolean    loading;
+  char          *path;
+  GListStore    *profiles;
+  PtSecretStore *secrets;
+  guint          pending;
+  gboolean       loading;
+  gboolean       expect_secrets;
 };
+
+#define TURN_SECRET_FORMAT "profile/%s/turn-servers"
+
+static void fetch_secrets (PtProfileStore *self,
+                           PtProfile      *profile);
+
+static void
+secret_set_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(PtProfileStore) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->pending--;
+  if (!pt_secret_store_set_finish (PT_SECRET_STORE (source), result, &error))
+    g_warning ("cannot save a tunnel's TURN credentials: %s", error->message);
+}
+
+/* The profile's TURN URLs (they hold passwords) go to the secret store. */
+static void
+save_secrets (PtProfileStore *self,
+              PtProfile      *profile,
+              gboolean        removed)
+{
+  g_autofree char *key = g_strdup_printf (TURN_SECRET_FORMAT, pt_profile_get_id (profile));
+  const char * const *turn = pt_profile_get_turn_servers (profile);
+  g_autoptr(PtSecretString) joined = removed || turn[0] == NULL ? NULL : g_strjoinv ("\n", (char **) turn);
+
+  if (self->secrets == NULL)
+    return;
+  self->pending++;
+  pt_secret_store_set_async (self->secrets, key, joined, NULL, secret_set_cb, g_object_ref (self));
+}
 
 G_DEFINE_FINAL_TYPE (PtProfileStore, pt_profile_store, G_TYPE_OBJECT)
 
@@ -32,8 +70,11 @@ on_profile_changed (PtProfile      *profile,
 {
   g_autoptr(GError) error = NULL;
 
-  if (!self->loading && !pt_profile_store_save (self, &error))
+  if (self->loading)
+    return;
+  if (!pt_profile_store_save (self, &error))
     g_warning ("%s", error->message);
+  save_secrets (self, profile, FALSE);
 }
 
 static void
@@ -50,6 +91,7 @@ pt_profile_store_dispose (GObject *object)
         }
     }
   g_clear_object (&self->profiles);
+  g_clear_object (&self->secrets);
   G_OBJECT_CLASS (pt_profile_store_parent_class)->dispose (object);
 }
 
@@ -92,6 +134,37 @@ pt_profile_store_new (const char *path)
   return self;
 }
 
+void
+pt_profile_store_set_secret_store (PtProfileStore *self,
+                                   PtSecretStore  *secrets)
+{
+  g_return_if_fail (PT_IS_PROFILE_STORE (self));
+  g_return_if_fail (pt_secret_store_get_backend (secrets) != PT_SECRET_BACKEND_NONE);
+
+  g_set_object (&self->secrets, secrets);
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->profiles)); i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (G_LIST_MODEL (self->profiles), i);
+
+      if (g_object_get_data (G_OBJECT (profile), "pt-turn-pending") != NULL)
+        fetch_secrets (self, profile);
+      else if (pt_profile_get_turn_servers (profile)[0] != NULL)
+        save_secrets (self, profile, FALSE);   /* entered before the keyring answered */
+    }
+}
+
+void
+pt_profile_store_expect_secrets (PtProfileStore *self)
+{
+  self->expect_secrets = TRUE;
+}
+
+guint
+pt_profile_store_get_pending (PtProfileStore *self)
+{
+  return self->pending;
+}
+
 const char *
 pt_profile_store_get_path (PtProfileStore *self)
 {
@@ -103,6 +176,51 @@ pt_profile_store_get_model (PtProfileStore *self)
 {
   g_return_val_if_fail (PT_IS_PROFILE_STORE (self), NULL);
   return G_LIST_MODEL (self->profiles);
+}
+
+static void secret_get_cb (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data);
+
+static void
+fetch_secrets (PtProfileStore *self,
+               PtProfile      *profile)
+{
+  g_autofree char *key = g_strdup_printf (TURN_SECRET_FORMAT, pt_profile_get_id (profile));
+
+  self->pending++;
+  g_object_set_data_full (G_OBJECT (profile), "pt-store", g_object_ref (self), g_object_unref);
+  pt_secret_store_get_async (self->secrets, key, NULL, secret_get_cb, g_object_ref (profile));
+}
+
+static void
+secret_get_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(PtProfile) profile = user_data;
+  g_autoptr(PtProfileStore) self = g_object_steal_data (G_OBJECT (profile), "pt-store");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSecretString) joined = pt_secret_store_get_finish (PT_SECRET_STORE (source), result, &error);
+  g_auto(GStrv) turn = NULL;
+
+  self->pending--;
+  g_object_set_data (G_OBJECT (profile), "pt-turn-pending", NULL);
+  if (error != NULL)
+    {
+      g_warning ("cannot read the TURN credentials of “%s”: %s", pt_profile_get_name (profile),
+                 error->message);
+      return;
+    }
+  if (joined == NULL)
+    return;
+  turn = g_strsplit (joined, "\n", -1);
+  self->loading = TRUE;    /* restoring, not changing: nothing to save */
+  pt_profile_set_ice (profile, pt_profile_get_stun_servers (profile), (const char * const *) turn,
+                      pt_profile_get_local_addresses (profile), pt_profile_get_no_stun (profile));
+  self->loading = FALSE;
+  for (guint i = 0; turn[i] != NULL; i++)
+    memset (turn[i], 0, strlen (turn[i]));
 }
 
 gboolean
@@ -140,7 +258,18 @@ pt_profile_store_load (PtProfileStore  *self,
 
   self->loading = TRUE;
   for (guint i = 0; i < loaded->len; i++)
-    pt_profile_store_add (self, g_ptr_array_index (loaded, i));
+    {
+      PtProfile *profile = g_ptr_array_index (loaded, i);
+      g_autofree char *group = g_strconcat ("profile ", pt_profile_get_id (profile), NULL);
+
+      pt_profile_store_add (self, profile);
+      if (g_key_file_get_boolean (key_file, group, "turn-servers-in-secrets", NULL))
+        {
+          g_object_set_data (G_OBJECT (profile), "pt-turn-pending", GINT_TO_POINTER (TRUE));
+          if (self->secrets != NULL)
+            fetch_secrets (self, profile);
+        }
+    }
   self->loading = FALSE;
   g_debug ("loaded %u tunnels from %s", loaded->len, self->path);
   return TRUE;
@@ -166,6 +295,13 @@ pt_profile_store_save (PtProfileStore  *self,
       g_autofree char *group = g_strconcat ("profile ", pt_profile_get_id (profile), NULL);
 
       pt_profile_to_key_file (profile, key_file, group);
+      if (self->secrets != NULL || self->expect_secrets)
+        {
+          g_key_file_remove_key (key_file, group, "turn-servers", NULL);
+          if (pt_profile_get_turn_servers (profile)[0] != NULL ||
+              g_object_get_data (G_OBJECT (profile), "pt-turn-pending") != NULL)
+            g_key_file_set_boolean (key_file, group, "turn-servers-in-secrets", TRUE);
+        }
     }
   data = g_key_file_to_data (key_file, &len, NULL);
 
@@ -212,14 +348,19 @@ void
 pt_profile_store_remove (PtProfileStore *self,
                          PtProfile      *profile)
 {
+  g_autoptr(GError) error = NULL;
   guint position;
 
   g_return_if_fail (PT_IS_PROFILE_STORE (self));
 
   if (!g_list_store_find (self->profiles, profile, &position))
     return;
+  g_object_ref (profile);    /* the list may hold the last reference */
   g_signal_handlers_disconnect_by_data (profile, self);
   pt_profile_stop (profile);
   g_list_store_remove (self->profiles, position);
-  on_profile_changed (profile, self);
+  if (!pt_profile_store_save (self, &error))
+    g_warning ("%s", error->message);
+  save_secrets (self, profile, TRUE);
+  g_object_unref (profile);
 }

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "pt-profile.h"
+#include "pt-secret-store.h"
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,14 @@ void            pt_profile_store_add          (PtProfileStore *self,
 void            pt_profile_store_remove       (PtProfileStore *self,
                                                PtProfile      *profile);
 const char     *pt_profile_store_get_path     (PtProfileStore *self);
+/* Keeps TURN credentials in @secrets (probed already) instead of the key file;
+ * set it before loading. */
+void            pt_profile_store_set_secret_store (PtProfileStore *self,
+                                                   PtSecretStore  *secrets);
+/* A secret store will be set: until then TURN credentials are written nowhere. */
+void            pt_profile_store_expect_secrets (PtProfileStore *self);
+/* Secrets still being read or written (tests wait for 0). */
+guint           pt_profile_store_get_pending  (PtProfileStore *self);
 
 char           *pt_profile_store_default_path (void);
 
