@@ -11,7 +11,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <string.h>
 
 #include "pt-application.h"
 #include "pt-secret-store.h"
@@ -134,6 +137,74 @@ on_items_changed (GListModel    *model,
 
       g_signal_connect_object (profile, "notify::tunnel", G_CALLBACK (on_profile_tunnel), self, 0);
     }
+}
+
+/* Start at login: an autostart entry that starts the app hidden */
+
+static char *
+autostart_path (void)
+{
+  g_autofree char *name = g_strconcat (APP_ID, ".desktop", NULL);
+
+  return g_build_filename (g_get_user_config_dir (), "autostart", name, NULL);
+}
+
+/* Quoting of the desktop entry specification's Exec key: double quotes, with
+ * \", \`, \$ and \\ escaped (and the backslashes doubled again for the
+ * key file's own escaping). */
+static char *
+desktop_exec_quote (const char *path)
+{
+  GString *out;
+
+  if (strpbrk (path, " \t\n\"'\\><~|&;$*?#()`") == NULL)
+    return g_strdup (path);
+  out = g_string_new ("\"");
+  for (const char *p = path; *p; p++)
+    {
+      if (strchr ("\"`$\\", *p) != NULL)
+        g_string_append (out, "\\\\");
+      g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+  return g_string_free (out, FALSE);
+}
+
+static void
+sync_autostart (PtApplication *self)
+{
+  g_autofree char *path = autostart_path ();
+  g_autoptr(GError) error = NULL;
+
+  if (!setting (self, "start-hidden", FALSE))
+    {
+      if (g_unlink (path) != 0 && errno != ENOENT)
+        g_warning ("cannot remove %s: %s", path, g_strerror (errno));
+      return;
+    }
+
+  {
+    /* The installed command when there is one, else this very executable
+     * (a build tree). */
+    g_autofree char *installed = g_find_program_in_path ("peertunnel");
+    g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+    g_autofree char *exec = desktop_exec_quote (installed ? installed : self_exe ? self_exe : "peertunnel");
+    g_autofree char *dir = g_path_get_dirname (path);
+    g_autofree char *contents =
+      g_strdup_printf ("[Desktop Entry]\n"
+                       "Type=Application\n"
+                       "Name=PeerTunnel\n"
+                       "Comment=%s\n"
+                       "Exec=%s --hidden\n"
+                       "Icon=%s\n"
+                       "Terminal=false\n"
+                       "X-GNOME-Autostart-enabled=true\n",
+                       _("Keep tunnels running in the background"), exec, APP_ID);
+
+    if (g_mkdir_with_parents (dir, 0700) != 0 ||
+        !g_file_set_contents_full (path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
+      g_warning ("cannot write %s: %s", path, error ? error->message : g_strerror (errno));
+  }
 }
 
 /* Window */
@@ -333,8 +404,9 @@ preferences_action (GSimpleAction *action,
                                          _("Closing the window leaves running tunnels up")));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
                              switch_row (self->settings, "start-hidden",
-                                         _("Start Hidden"),
-                                         _("When started at login, stay in the background")));
+                                         _("Start Hidden at Login"),
+                                         _("Start with your session, in the background, "
+                                           "so that serving tunnels can be reached")));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
                              switch_row (self->settings, "notify",
                                          _("Notifications"),
@@ -424,7 +496,11 @@ pt_application_startup (GApplication *app)
         schema = g_settings_schema_source_lookup (build_source, "io.github.peertunnel.PeerTunnel", FALSE);
     }
   if (schema != NULL)
-    self->settings = g_settings_new_full (schema, NULL, NULL);
+    {
+      self->settings = g_settings_new_full (schema, NULL, NULL);
+      g_signal_connect_swapped (self->settings, "changed::start-hidden",
+                                G_CALLBACK (sync_autostart), self);
+    }
   else
     g_message ("settings schema io.github.peertunnel.PeerTunnel not installed: "
                "preferences are not saved (set GSETTINGS_SCHEMA_DIR)");
