@@ -385,45 +385,52 @@ switch_row (GSettings  *settings,
   return row;
 }
 
-static void
-preferences_action (GSimpleAction *action,
-                    GVariant      *param,
-                    gpointer       user_data)
+GtkWindow *
+pt_preferences_window_new (GtkWindow     *parent,
+                           GSettings     *settings,
+                           PtSecretStore *secrets)
 {
-  PtApplication *self = user_data;
   GtkWidget *window = adw_preferences_window_new ();
   GtkWidget *page = adw_preferences_page_new ();
   GtkWidget *group = adw_preferences_group_new ();
+  g_autofree char *where = secrets ? pt_secret_store_describe (secrets) : NULL;
 
-  gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (self->window));
+  gtk_window_set_transient_for (GTK_WINDOW (window), parent);
   adw_preferences_window_set_search_enabled (ADW_PREFERENCES_WINDOW (window), FALSE);
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), _("Background"));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
-                             switch_row (self->settings, "run-in-background",
+                             switch_row (settings, "run-in-background",
                                          _("Keep Tunnels Running When Closed"),
                                          _("Closing the window leaves running tunnels up")));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
-                             switch_row (self->settings, "start-hidden",
+                             switch_row (settings, "start-hidden",
                                          _("Start Hidden at Login"),
                                          _("Start with your session, in the background, "
                                            "so that serving tunnels can be reached")));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
-                             switch_row (self->settings, "notify",
+                             switch_row (settings, "notify",
                                          _("Notifications"),
                                          _("Say when a tunnel comes up, drops or fails")));
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
 
   group = adw_preferences_group_new ();
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), _("Passwords and Keys"));
-  {
-    g_autofree char *where = pt_secret_store_describe (self->secrets);
-
-    adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group),
-                                           where ? where : _("Looking for your keyring…"));
-  }
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group),
+                                         where ? where : _("Looking for your keyring…"));
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window), ADW_PREFERENCES_PAGE (page));
-  gtk_window_present (GTK_WINDOW (window));
+  return GTK_WINDOW (window);
+}
+
+static void
+preferences_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  PtApplication *self = user_data;
+
+  gtk_window_present (pt_preferences_window_new (GTK_WINDOW (self->window), self->settings,
+                                                  self->secrets));
 }
 
 /* GApplication */

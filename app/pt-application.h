@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "pt-profile-store.h"
+#include "pt-secret-store.h"
 
 G_BEGIN_DECLS
 
@@ -19,5 +20,10 @@ PtProfileStore *pt_application_get_store      (PtApplication *self);
 GSettings      *pt_application_get_settings   (PtApplication *self);
 /* Creates the window if needed and shows it. */
 GtkWindow      *pt_application_show_window    (PtApplication *self);
+
+/* The Preferences window (@settings NULL: switches insensitive). */
+GtkWindow      *pt_preferences_window_new     (GtkWindow     *parent,
+                                               GSettings     *settings,
+                                               PtSecretStore *secrets);
 
 G_END_DECLS
