@@ -3,7 +3,9 @@
 
 Compares, in one run on loopback, a `pt` tunnel (manual mode) with `ssh -L`
 (aes128-gcm and chacha20-poly1305, against a throwaway sshd), a `socat` TCP
-relay and direct TCP.  See bench/README.md for what each figure means.
+relay and direct TCP; and Nostr mode (`pt server nostr` / `pt client nostr`
+through the test relay, tests/relay/relay.mjs): setup time, and 100 client
+sessions on one server.  See bench/README.md for what each figure means.
 
 Every child runs in its own process group; all of them are killed (SIGTERM,
 then SIGKILL) on normal exit, on an exception, on Ctrl-C and on SIGTERM/SIGHUP.
@@ -11,6 +13,7 @@ then SIGKILL) on normal exit, on an exception, on Ctrl-C and on SIGTERM/SIGHUP.
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +45,8 @@ PATH_LABELS = {
     "pt": "pt tunnel",
 }
 PT_ICE = ["--json", "--no-stun", "--local-address", "127.0.0.1"]
+RELAY_DIR = os.path.join(SOURCE_DIR, "tests", "relay")
+SECTIONS = ["throughput", "latency", "setup", "nostr-setup", "udp", "scale", "nostr-scale"]
 
 
 def log(msg):
@@ -326,7 +331,13 @@ class Bench:
                         os_name = line.split("=", 1)[1].strip().strip('"')
         except OSError:
             pass
-        git = run_cmd(["git", "-C", SOURCE_DIR, "describe", "--always", "--dirty"])
+        # the tree pt was built from (a worktree elsewhere with --pt), else this one
+        src = os.path.dirname(os.path.realpath(self.pt_bin))
+        while src != "/" and not os.path.exists(os.path.join(src, ".git")):
+            src = os.path.dirname(src)
+        if src == "/":
+            src = SOURCE_DIR
+        git = run_cmd(["git", "-C", src, "describe", "--always", "--dirty"])
         return {
             "hostname": platform.node(),
             "cpu": cpu,
@@ -334,7 +345,8 @@ class Bench:
             "memory": mem,
             "kernel": platform.release(),
             "os": os_name,
-            "pt": run_cmd([self.pt_bin, "--version"]) + " (git %s)" % git,
+            "pt": run_cmd([self.pt_bin, "--version"]) + " (git %s%s)" % (
+                git, "" if src == SOURCE_DIR else ", built in %s" % src),
             "ssh": run_cmd(["ssh", "-V"]),
             "socat": (run_cmd(["socat", "-V"]).split("\n") + [""])[1].strip()
             if shutil.which("socat") else "not installed",
@@ -687,6 +699,8 @@ class Bench:
                 "offer_to_answer_ms": (t["answer_out"] - t["offer"]) * 1000,
                 "answer_to_ready_ms": (t["ready"] - t["answer_in"]) * 1000,
                 "answer_to_first_byte_echoed_ms": (t_echo - t["answer_in"]) * 1000,
+                "client_start_to_first_byte_echoed_ms": (t_echo - t["start"]) * 1000,
+                "client_start_to_ready_ms": (t["ready"] - t["start"]) * 1000,
                 "fresh_pair_memory_kB": mem,
             }
             # where the time goes: the client's JSON state events, as read
@@ -706,8 +720,9 @@ class Bench:
         keys = sorted({k for s in samples for k in s if k.endswith("_ms")})
         self.results["setup"] = {
             "manual": {k: statistics.median(s[k] for s in samples if k in s) for k in keys},
+            "manual_min": {k: min(s[k] for s in samples if k in s) for k in keys},
+            "manual_max": {k: max(s[k] for s in samples if k in s) for k in keys},
             "manual_runs": samples,
-            "nostr": "n/a (Nostr mode not built yet)",
         }
 
     # -- UDP -----------------------------------------------------------------
@@ -916,8 +931,412 @@ class Bench:
                         key, n, r["all_connected_s"], r["all_echoed_s"], r["all_closed_s"],
                         r["mismatches"], r["listen_overflows"]))
                 time.sleep(1)
-        out["nostr_100_sessions"] = "n/a (Nostr mode not built yet)"
         self.results["scale"] = out
+
+    # -- Nostr mode (local relay) --------------------------------------------
+    def nostr_skip_reason(self):
+        """None when Nostr mode can be measured, else a "SKIP: ..." line
+        (printed once and recorded under "skipped")."""
+        if hasattr(self, "_nostr_skip"):
+            return self._nostr_skip
+        reason = None
+        self.node = shutil.which("node")
+        if self.node is None:
+            reason = ("node is not installed (./scripts/setup test installs it, "
+                      "then: npm ci --prefix tests/relay)")
+        elif not os.path.isdir(os.path.join(RELAY_DIR, "node_modules", "@nostr-relay")):
+            reason = "tests/relay/node_modules is missing (run: npm ci --prefix tests/relay)"
+        else:
+            r = subprocess.run([self.pt_bin, "server", "nostr", "--help"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+            if r.returncode != 0:
+                reason = "%s has no Nostr mode (`pt server nostr --help` failed)" % self.pt_bin
+        self._nostr_skip = None
+        if reason:
+            self._nostr_skip = "SKIP: Nostr mode: %s" % reason
+            self.skips["nostr"] = self._nostr_skip
+            print(self._nostr_skip)
+        return self._nostr_skip
+
+    def start_relay(self, tag):
+        """tests/relay/relay.mjs on a free loopback port; it exits when its
+        stdin closes, so it gets a pipe that stays open until it is killed."""
+        relay = Child("relay-%s" % tag, [self.node, os.path.join(RELAY_DIR, "relay.mjs"), "0"],
+                      self.logdir, stdin=subprocess.PIPE, pipe_out=True)
+        _, _, line = relay.wait_line("out", lambda l: l.startswith("listening "), 20)
+        return relay, "ws://127.0.0.1:%s" % line.split()[1]
+
+    def nostr_keys(self, n, tag):
+        """@n fresh key files (mode 0600, written by `pt keygen`): [(path, npub)]."""
+        d = os.path.join(self.tmp, "keys-%s" % tag)
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        keys = []
+        for i in range(n):
+            path = os.path.join(d, "%d.nsec" % i)
+            r = subprocess.run([self.pt_bin, "keygen", "--output", path], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=10)
+            if r.returncode != 0:
+                raise RuntimeError("pt keygen failed: %s" % r.stderr.decode().strip())
+            keys.append((path, r.stdout.decode().strip()))
+        return keys
+
+    def nostr_server(self, tag, relay_url, client_npubs):
+        (skey, snpub), = self.nostr_keys(1, "server-%s" % tag)
+        argv = [self.pt_bin, "server", "nostr"] + PT_ICE + ["--nsec-file", skey]
+        for npub in client_npubs:
+            argv += ["--peer-npub", npub]
+        argv += ["--allowed-tcp", "127.0.0.0/8", "--relay", relay_url]
+        srv = Child("pt-nostr-server-%s" % tag, argv, self.logdir)
+        srv.wait_line("err", lambda l: '"listening"' in l, 20)
+        srv.wait_line("err", lambda l: '"relay"' in l and '"connected"' in l, 20)
+        return srv, snpub
+
+    def nostr_client(self, name, key, server_npub, relay_url):
+        return Child(name, [self.pt_bin, "client", "nostr"] + PT_ICE + [
+            "--nsec-file", key, "--peer-npub", server_npub,
+            "--source", "tcp://127.0.0.1:%d" % self.echo_port, "--target", "127.0.0.1:0",
+            "--relay", relay_url, "--no-reconnect"], self.logdir)
+
+    @staticmethod
+    def events(child, since=0.0):
+        """[(time, event dict)] of a child's JSON lines on stderr."""
+        out = []
+        with child.cond:
+            lines = list(child.err_lines)
+        for t, line in lines:
+            if t >= since and line.startswith("{"):
+                try:
+                    out.append((t, json.loads(line)))
+                except ValueError:
+                    pass
+        return out
+
+    @staticmethod
+    def client_failure(child):
+        """What a failed pt client said last (its error/refused event, or its
+        last stderr line) and its exit status."""
+        msg = None
+        with child.cond:
+            lines = list(child.err_lines)
+        for _, line in reversed(lines):
+            if '"error"' in line or '"refused"' in line:
+                try:
+                    ev = json.loads(line)
+                    msg = ev.get("message") or ev.get("reason") or line
+                except ValueError:
+                    msg = line
+                break
+        if msg is None and lines:
+            msg = lines[-1][1]
+        return "exit %r: %s" % (child.popen.poll(), msg or "(nothing on stderr)")
+
+    def nostr_setup(self):
+        """Client start -> first byte echoed through the tunnel, Nostr mode,
+        one server (started once, as a user's would be) and a local relay,
+        a fresh client process with a fresh key per repetition."""
+        reason = self.nostr_skip_reason()
+        if reason:
+            self.results["nostr_setup"] = {"skipped": reason}
+            return
+        reps = 3 if self.quick else 10
+        relay, url = self.start_relay("setup")
+        keys = self.nostr_keys(reps, "setup")
+        srv, snpub = self.nostr_server("setup", url, [npub for _, npub in keys])
+        samples = []
+        try:
+            for rep, (key, npub) in enumerate(keys):
+                t0 = time.monotonic()
+                cli = self.nostr_client("pt-nostr-client-setup%d" % rep, key, snpub, url)
+                try:
+                    _, t_ready, line = cli.wait_line("err", lambda l: '"ready"' in l, 45)
+                    port = int(json.loads(line)["listen"].rpartition(":")[2])
+                    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    s.sendall(b"x")
+                    if s.recv(1) != b"x":
+                        raise RuntimeError("nostr setup: echo mismatch")
+                    t_echo = time.monotonic()
+                    s.close()
+                    mem = proc_status(cli.pid)
+                finally:
+                    cli.kill()
+                    if cli in REGISTRY:
+                        REGISTRY.remove(cli)
+                sample = {"client_start_to_ready_ms": (t_ready - t0) * 1000,
+                          "client_start_to_first_byte_echoed_ms": (t_echo - t0) * 1000,
+                          "client_memory_kB": mem}
+                for t, ev in self.events(cli, t0):
+                    name = None
+                    if ev.get("event") == "relay" and ev.get("state") == "connected":
+                        name = "relay_connected"
+                    elif ev.get("event") == "state":
+                        name = "state_%s" % ev.get("state")
+                    if name and "client_start_to_%s_ms" % name not in sample:
+                        sample["client_start_to_%s_ms" % name] = (t - t0) * 1000
+                for t, ev in self.events(srv, t0):
+                    if ev.get("event") == "request" and ev.get("peer") == npub:
+                        sample["client_start_to_server_request_ms"] = (t - t0) * 1000
+                        break
+                if "client_start_to_state_checking_ms" in sample:
+                    # the client's `checking` state follows the answer at once
+                    # (0.4 ms in manual mode): the same origin as manual's figure
+                    sample["answer_to_first_byte_echoed_ms"] = (
+                        sample["client_start_to_first_byte_echoed_ms"] -
+                        sample["client_start_to_state_checking_ms"])
+                samples.append(sample)
+                log("nostr setup rep %d: client start->ready %.1f ms, ->first byte echoed %.1f ms"
+                    % (rep + 1, sample["client_start_to_ready_ms"],
+                       sample["client_start_to_first_byte_echoed_ms"]))
+                # the server should see the session end before the next one
+                limit = time.monotonic() + 10
+                while (sum(1 for _, ev in self.events(srv) if ev.get("event") == "closed")
+                       < rep + 1 and time.monotonic() < limit):
+                    time.sleep(0.05)
+            closed = sum(1 for _, ev in self.events(srv) if ev.get("event") == "closed")
+            srv_mem = proc_status(srv.pid)
+        finally:
+            for c in (srv, relay):
+                c.kill()
+                if c in REGISTRY:
+                    REGISTRY.remove(c)
+        keys_ms = sorted({k for s in samples for k in s if k.endswith("_ms")})
+        self.results["nostr_setup"] = {
+            "repetitions": reps,
+            "how": "one pt server nostr (started once) and one local relay (tests/relay/relay.mjs); "
+                   "per repetition a fresh `pt client nostr --no-reconnect` with its own key; "
+                   "clock starts just before the client process is spawned",
+            "median": {k: statistics.median(s[k] for s in samples if k in s) for k in keys_ms},
+            "min": {k: min(s[k] for s in samples if k in s) for k in keys_ms},
+            "max": {k: max(s[k] for s in samples if k in s) for k in keys_ms},
+            "runs": samples,
+            "server_sessions_closed": closed,
+            "server_memory_kB_after": srv_mem,
+        }
+
+    def nostr_scale(self):
+        """@n `pt client nostr` processes, each with its own key, on one
+        `pt server nostr` through one local relay, started @wave at a time
+        (the next wave once every client of the last is ready or failed);
+        each moves checksummed bytes; all are held up until every one is
+        done, then all stopped, and the server watched for leaks."""
+        reason = self.nostr_skip_reason()
+        if reason:
+            self.results["nostr_scale"] = {"skipped": reason}
+            return
+        n = self.args.nostr_clients or (25 if self.quick else 100)
+        wave = min(self.args.nostr_wave or n, n)
+        rounds = self.args.nostr_rounds or (1 if self.quick else 2)
+        payload = (256 if self.quick else 1024) * 1024
+        t_ready_max = 60.0
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        relay, url = self.start_relay("scale")
+        keys = self.nostr_keys(n, "scale")
+        srv, snpub = self.nostr_server("scale", url, [npub for _, npub in keys])
+        out = {"clients": n, "wave": wave, "rounds": [], "payload_bytes_each_way": payload,
+               "rlimit_nofile": [soft, hard],
+               "how": "%d pt client nostr processes (own key each, all listed by --peer-npub; "
+                      "--no-reconnect) on one pt server nostr through one local relay, %s; "
+                      "each sends %d random bytes through its tunnel to the echo service and "
+                      "checks the SHA-256 of what comes back; all held up until the last is "
+                      "done, then all stopped (SIGTERM)" % (
+                          n, "all started at once" if wave >= n else
+                          "started in waves of %d (the next wave once the last is ready)" % wave,
+                          payload)}
+
+        def fds(pid):
+            try:
+                return len(os.listdir("/proc/%d/fd" % pid))
+            except OSError:
+                return None
+
+        samples = []        # (t, server VmRSS kB, server fds, server CPU s)
+        sampling = threading.Event()
+
+        def sampler():
+            while not sampling.is_set():
+                samples.append((time.monotonic(), proc_status(srv.pid).get("VmRSS"),
+                                fds(srv.pid), cpu_seconds(srv.pid)))
+                sampling.wait(0.25)
+        sampler_thread = threading.Thread(target=sampler, daemon=True, name="nostr-sampler")
+
+        def flow(cli, rec):
+            """Waits for the client's ready, then moves @payload bytes each way."""
+            try:
+                _, t, line = cli.wait_line("err", lambda l: '"ready"' in l, t_ready_max)
+            except RuntimeError:
+                rec["error"] = ("not ready after %.0f s" % t_ready_max if cli.alive()
+                                else self.client_failure(cli))
+                rec["phase"] = "setup"
+                return
+            rec["ready"] = t
+            try:
+                port = int(json.loads(line)["listen"].rpartition(":")[2])
+                s = socket.create_connection(("127.0.0.1", port), timeout=60)
+                data = os.urandom(payload)
+                want = hashlib.sha256(data).digest()
+                err = []
+
+                def send():
+                    try:
+                        s.sendall(data)
+                        s.shutdown(socket.SHUT_WR)
+                    except OSError as e:
+                        err.append(e)
+                sender = threading.Thread(target=send, daemon=True)
+                sender.start()
+                h = hashlib.sha256()
+                got = 0
+                while True:
+                    d = s.recv(262144)
+                    if not d:
+                        break
+                    h.update(d)
+                    got += len(d)
+                sender.join(60)
+                s.close()
+                if err:
+                    raise err[0]
+                if got != payload or h.digest() != want:
+                    rec["mismatch"] = True
+                    raise RuntimeError("echo: %d of %d bytes, checksum %s" % (
+                        got, payload, "ok" if h.digest() == want else "WRONG"))
+                rec["done"] = time.monotonic()
+            except (OSError, RuntimeError, ValueError) as e:
+                rec["error"] = "transfer: %s" % e
+                rec["phase"] = "transfer"
+
+        try:
+            time.sleep(1)
+            out["server_idle"] = {"memory_kB": proc_status(srv.pid), "fds": fds(srv.pid)}
+            relay_cpu0 = cpu_seconds(relay.pid)
+            cpu0 = cpu_seconds(srv.pid)
+            sampler_thread.start()
+            for rnd in range(rounds):
+                self.check_alive()
+                clients, recs, threads = [], [], []
+                t0 = time.monotonic()
+                n_closed0 = sum(1 for _, ev in self.events(srv) if ev.get("event") == "closed")
+                n_refused0 = sum(1 for _, ev in self.events(srv) if ev.get("event") == "refused")
+                for w0 in range(0, n, wave):
+                    batch = []
+                    for i in range(w0, min(n, w0 + wave)):
+                        rec = {"i": i, "start": time.monotonic()}
+                        cli = self.nostr_client("pt-nostr-client-r%d-%d" % (rnd, i),
+                                                keys[i][0], snpub, url)
+                        th = threading.Thread(target=flow, args=(cli, rec), daemon=True,
+                                              name="nostr-client-%d" % i)
+                        th.start()
+                        clients.append(cli)
+                        recs.append(rec)
+                        threads.append(th)
+                        batch.append(rec)
+                    if w0 + wave < n:
+                        limit = time.monotonic() + t_ready_max + 5
+                        while (any("ready" not in r and "error" not in r for r in batch)
+                               and time.monotonic() < limit):
+                            time.sleep(0.02)
+                for th in threads:
+                    th.join(t_ready_max + 120)
+                t_end = time.monotonic()
+                ready = [r["ready"] - t0 for r in recs if "ready" in r]
+                done = [r["done"] - t0 for r in recs if "done" in r]
+                failures = {}
+                for r in recs:
+                    if "error" in r:
+                        failures.setdefault(r["error"], []).append(r["i"])
+                # all sessions up at once: what the server holds now
+                at_peak = {"memory_kB": proc_status(srv.pid), "fds": fds(srv.pid),
+                           "cpu_s": cpu_seconds(srv.pid) - cpu0}
+                clients_cpu = sum(cpu_seconds(c.pid) for c in clients)
+                clients_rss = sorted(proc_status(c.pid).get("VmHWM", 0) for c in clients if c.alive())
+                t_stop = time.monotonic()
+                for c in clients:
+                    try:
+                        os.killpg(c.pid, signal.SIGTERM)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                for c in clients:
+                    c.kill(grace=5)
+                    if c in REGISTRY:
+                        REGISTRY.remove(c)
+                n_up = len(ready)
+                limit = time.monotonic() + 30
+                while time.monotonic() < limit:
+                    n_closed = sum(1 for _, ev in self.events(srv) if ev.get("event") == "closed")
+                    if n_closed - n_closed0 >= n_up:
+                        break
+                    time.sleep(0.1)
+                t_closed = time.monotonic()
+                time.sleep(2)
+                after = {"memory_kB": proc_status(srv.pid), "fds": fds(srv.pid),
+                         "cpu_s": cpu_seconds(srv.pid) - cpu0}
+                r = {
+                    "round": rnd + 1,
+                    "ready": len(ready), "complete": len(done), "failed": n - len(done),
+                    "mismatches": sum(1 for x in recs if x.get("mismatch")),
+                    "failures": {k: len(v) for k, v in failures.items()},
+                    "failed_clients": failures,
+                    "all_ready_s": max(ready) if len(ready) == n else None,
+                    "ready_p50_s": pct(ready, 50), "ready_max_s": max(ready) if ready else None,
+                    "all_complete_s": max(done) if len(done) == n else None,
+                    "last_complete_s": max(done) if done else None,
+                    "elapsed_s": t_end - t0,
+                    "setup_s_per_client_p50": pct([x["ready"] - x["start"] for x in recs
+                                                   if "ready" in x], 50),
+                    "setup_s_per_client_max": max([x["ready"] - x["start"] for x in recs
+                                                   if "ready" in x] or [0]),
+                    "server_requests": sum(1 for t, ev in self.events(srv, t0)
+                                           if ev.get("event") == "request"),
+                    "server_refused": sum(1 for _, ev in self.events(srv)
+                                          if ev.get("event") == "refused") - n_refused0,
+                    "server_refusals": sorted({ev.get("reason", "?") for _, ev in self.events(srv, t0)
+                                               if ev.get("event") == "refused"}),
+                    "server_sessions_closed": n_closed - n_closed0,
+                    "server_all_closed_after_stop_s": (t_closed - t_stop)
+                    if n_closed - n_closed0 >= n_up else None,
+                    "server_with_all_up": at_peak,
+                    "server_after_stop_2s": after,
+                    "clients_cpu_s": clients_cpu,
+                    "client_VmHWM_kB_p50": pct(clients_rss, 50),
+                }
+                out["rounds"].append(r)
+                log("nostr scale round %d: %d clients (waves of %d): %d ready (all by %s), "
+                    "%d complete (all by %s), failures %s; server RSS %s kB with all up, "
+                    "%s kB after; fds %s -> %s; closed %d"
+                    % (rnd + 1, n, wave, len(ready), fmt(r["all_ready_s"], "%.2f s"), len(done),
+                       fmt(r["all_complete_s"], "%.2f s"), r["failures"] or "none",
+                       at_peak["memory_kB"].get("VmRSS"), after["memory_kB"].get("VmRSS"),
+                       at_peak["fds"], after["fds"], r["server_sessions_closed"]))
+            # --nostr-linger: how long the server keeps what the ended
+            # sessions used (RSS every 15 s after the last round)
+            linger = []
+            t_linger = time.monotonic()
+            while time.monotonic() - t_linger < self.args.nostr_linger:
+                time.sleep(min(15, self.args.nostr_linger - (time.monotonic() - t_linger)))
+                self.check_alive()
+                linger.append((round(time.monotonic() - t_linger), proc_status(srv.pid).get("VmRSS"),
+                               fds(srv.pid)))
+                log("nostr scale: %3d s after the last round: server RSS %s kB, %s fds" % linger[-1])
+            if linger:
+                out["server_after_last_round"] = linger
+            sampling.set()
+            sampler_thread.join(2)
+            out["server_VmHWM_kB"] = proc_status(srv.pid).get("VmHWM")
+            out["server_cpu_s"] = cpu_seconds(srv.pid) - cpu0
+            out["relay_cpu_s"] = cpu_seconds(relay.pid) - relay_cpu0
+            out["server_peak_fds"] = max([x[2] for x in samples if x[2] is not None] +
+                                         [x["server_with_all_up"]["fds"] for x in out["rounds"]
+                                          if x["server_with_all_up"]["fds"] is not None],
+                                         default=None)
+            out["server_rss_timeline"] = [(round(t - samples[0][0], 2), rss, nfd, round(c - cpu0, 2))
+                                          for t, rss, nfd, c in samples] if samples else []
+        finally:
+            sampling.set()
+            for c in (srv, relay):
+                c.kill()
+                if c in REGISTRY:
+                    REGISTRY.remove(c)
+        self.results["nostr_scale"] = out
 
     # -- main --------------------------------------------------------------
     def run(self):
@@ -932,12 +1351,11 @@ class Bench:
         self.results["memory"] = {"idle": self.pt_memory()}
         self.pt_idle_fds = self.pt_fds()
         log("pt idle memory: %s" % self.results["memory"]["idle"])
-        sections = self.args.only.split(",") if self.args.only else \
-            ["throughput", "latency", "setup", "udp", "scale"]
+        sections = self.args.only.split(",") if self.args.only else SECTIONS
         for sec in sections:
             ts = time.monotonic()
             log("== %s" % sec)
-            getattr(self, sec)()
+            getattr(self, sec.replace("-", "_"))()
             self.results.setdefault("section_seconds", {})[sec] = time.monotonic() - ts
         self.wait_pt_drained(30)
         time.sleep(2)
@@ -1013,22 +1431,51 @@ def markdown(r):
                 fmt(b["added_p50_us"], "%+.1f"), fmt(b["added_p99_us"], "%+.1f")))
         L.append("")
     st = r.get("setup")
-    if st:
-        s = st["manual"]
-        L.append("## Setup (medians of %d fresh pairs)" % len(st["manual_runs"]))
+    ns = r.get("nostr_setup")
+    if st or ns:
+        L.append("## Setup (fresh tunnels on loopback; median, and min–max over the runs)")
         L.append("")
-        L.append("| mode | client start → offer | offer → answer | answer → `ready` | answer → first byte through (echoed) |")
-        L.append("|---|---:|---:|---:|---:|")
-        L.append("| manual | %.1f ms | %.1f ms | %.1f ms | %.1f ms |" % (
-            s["client_start_to_offer_ms"], s["offer_to_answer_ms"], s["answer_to_ready_ms"],
-            s["answer_to_first_byte_echoed_ms"]))
-        L.append("| Nostr | %s | | | |" % st["nostr"])
+        L.append("| mode | measured from | → `ready` | → first byte through (echoed) | first byte min–max | runs |")
+        L.append("|---|---|---:|---:|---:|---:|")
+
+        def row(mode, origin, d, lo, hi, k_ready, k_byte, runs):
+            L.append("| %s | %s | %s | %s | %s | %d |" % (
+                mode, origin, fmt(d.get(k_ready), "%.1f ms"), fmt(d.get(k_byte), "%.1f ms"),
+                "%.1f–%.1f ms" % (lo[k_byte], hi[k_byte]) if k_byte in lo else "—", runs))
+        if st:
+            s, lo, hi, n = st["manual"], st.get("manual_min", {}), st.get("manual_max", {}), len(st["manual_runs"])
+            row("manual", "answer delivered to the client", s, lo, hi,
+                "answer_to_ready_ms", "answer_to_first_byte_echoed_ms", n)
+            row("manual", "client start (offer and answer piped at once by the harness)", s, lo, hi,
+                "client_start_to_ready_ms", "client_start_to_first_byte_echoed_ms", n)
+        if ns and "skipped" in ns:
+            L.append("| Nostr, local relay | %s | | | | |" % ns["skipped"])
+        elif ns:
+            m, lo, hi, n = ns["median"], ns["min"], ns["max"], len(ns["runs"])
+            row("Nostr, local relay", "client start", m, lo, hi,
+                "client_start_to_ready_ms", "client_start_to_first_byte_echoed_ms", n)
+            row("Nostr, local relay", "answer received (client's `checking` event)", {
+                "answer_to_first_byte_echoed_ms": m.get("answer_to_first_byte_echoed_ms")}, lo, hi,
+                "-", "answer_to_first_byte_echoed_ms", n)
         L.append("")
-        steps = sorted((v, k[len("answer_to_state_"):-3]) for k, v in s.items()
-                       if k.startswith("answer_to_state_"))
-        if steps:
-            L.append("Client state events after the answer (median ms): " +
-                     ", ".join("%s %.1f" % (name, v) for v, name in steps) + ".")
+        if st:
+            s = st["manual"]
+            L.append("Manual, median ms: client start → offer %.1f, offer → answer %.1f." % (
+                s["client_start_to_offer_ms"], s["offer_to_answer_ms"]))
+            steps = sorted((v, k[len("answer_to_state_"):-3]) for k, v in s.items()
+                           if k.startswith("answer_to_state_"))
+            if steps:
+                L.append("Client state events after the answer (median ms): " +
+                         ", ".join("%s %.1f" % (name, v) for v, name in steps) + ".")
+            L.append("")
+        if ns and "skipped" not in ns:
+            names = {"relay_connected": "relay connected", "server_request": "server sees the request",
+                     "first_byte_echoed": "first byte echoed"}
+            steps = sorted((v, k[len("client_start_to_"):-3]) for k, v in ns["median"].items()
+                           if k.startswith("client_start_to_"))
+            L.append("Nostr, from client start (median ms; %s): " % ns["how"] +
+                     ", ".join("%s %.1f" % (names.get(k, k.replace("state_", "")), v)
+                               for v, k in steps) + ".")
             L.append("")
     udp = r.get("udp")
     if udp:
@@ -1059,7 +1506,58 @@ def markdown(r):
                 L.append("| %s | %d, %s | %.2f s | %.2f s | %.2f s | %d | %d |" % (
                     PATH_LABELS[p], x["connections"], x["opened"], x["all_connected_s"], x["all_echoed_s"],
                     x["all_closed_s"], x["mismatches"], x["listen_overflows"]))
-        L.append("| 100 Nostr sessions | %s | | | | | |" % sc.get("nostr_100_sessions"))
+        nsc = r.get("nostr_scale")
+        if nsc and "skipped" in nsc:
+            L.append("| Nostr client sessions | %s | | | | | |" % nsc["skipped"])
+        elif nsc:
+            for x in nsc["rounds"]:
+                L.append("| Nostr: %d `pt client nostr` on one server (round %d) | %s | %s ready | %s complete | %s | %d | — |" % (
+                    nsc["clients"], x["round"],
+                    "all at once" if nsc["wave"] >= nsc["clients"] else "waves of %d" % nsc["wave"],
+                    fmt(x["all_ready_s"], "%.2f s") if x["all_ready_s"] is not None else "%d of %d" % (x["ready"], nsc["clients"]),
+                    fmt(x["all_complete_s"], "%.2f s") if x["all_complete_s"] is not None else "%d of %d" % (x["complete"], nsc["clients"]),
+                    fmt(x["server_all_closed_after_stop_s"], "%.2f s after stop"), x["mismatches"]))
+        L.append("")
+    nsc = r.get("nostr_scale")
+    if nsc and "skipped" in nsc:
+        L.append("## Nostr mode: concurrent client sessions")
+        L.append("")
+        L.append(nsc["skipped"])
+        L.append("")
+    elif nsc:
+        L.append("## Nostr mode: %d client sessions on one server" % nsc["clients"])
+        L.append("")
+        L.append("%s. Times from the first client's start. RLIMIT_NOFILE %d (hard %d)." % (
+            nsc["how"], nsc["rlimit_nofile"][0], nsc["rlimit_nofile"][1]))
+        L.append("")
+        L.append("| round | ready | all ready | complete (bytes checked) | all complete | failed | server RSS with all up | server RSS 2 s after stop | server fds idle / all up / after | server CPU s (cumulative) | sessions closed |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        idle = nsc["server_idle"]
+        for x in nsc["rounds"]:
+            L.append("| %d | %d | %s | %d | %s | %d | %s kB | %s kB | %s / %s / %s | %.2f | %d |" % (
+                x["round"], x["ready"], fmt(x["all_ready_s"], "%.2f s"), x["complete"],
+                fmt(x["all_complete_s"], "%.2f s"), x["failed"],
+                x["server_with_all_up"]["memory_kB"].get("VmRSS"),
+                x["server_after_stop_2s"]["memory_kB"].get("VmRSS"),
+                idle["fds"], x["server_with_all_up"]["fds"], x["server_after_stop_2s"]["fds"],
+                x["server_after_stop_2s"]["cpu_s"], x["server_sessions_closed"]))
+        L.append("")
+        L.append("Server (`pt server nostr`): idle RSS %s kB, peak RSS (VmHWM) %s kB, peak fds %s, "
+                 "CPU %.2f s over the whole section; the relay (node) used %.2f s of CPU." % (
+                     idle["memory_kB"].get("VmRSS"), nsc.get("server_VmHWM_kB"),
+                     nsc.get("server_peak_fds"), nsc.get("server_cpu_s", 0), nsc.get("relay_cpu_s", 0)))
+        if nsc.get("server_after_last_round"):
+            L.append("Server RSS after the last round's clients stopped: " + ", ".join(
+                "%d s %s kB" % (t, rss) for t, rss, _ in nsc["server_after_last_round"]) + ".")
+        for x in nsc["rounds"]:
+            L.append("Round %d: per-client setup (start → ready) p50 %s, max %s; %d clients' CPU %.1f s; "
+                     "client peak RSS p50 %s kB; server saw %d requests, %d refused%s." % (
+                         x["round"], fmt(x["setup_s_per_client_p50"], "%.2f s"),
+                         fmt(x["setup_s_per_client_max"], "%.2f s"), nsc["clients"], x["clients_cpu_s"],
+                         fmt(x["client_VmHWM_kB_p50"], "%.0f"), x["server_requests"], x["server_refused"],
+                         (" (%s)" % "; ".join(x["server_refusals"])) if x["server_refusals"] else ""))
+            for err, k in sorted(x["failures"].items(), key=lambda kv: -kv[1]):
+                L.append("- round %d: %d client(s): %s" % (x["round"], k, err))
         L.append("")
     mem = r.get("memory")
     if mem:
@@ -1087,11 +1585,22 @@ def markdown(r):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="~1 minute smoke version")
-    ap.add_argument("--only", help="comma-separated sections: throughput,latency,setup,udp,scale")
+    ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
+    ap.add_argument("--nostr-clients", type=int, default=0,
+                    help="nostr-scale: number of pt client nostr processes (default 100, --quick 25)")
+    ap.add_argument("--nostr-wave", type=int, default=0,
+                    help="nostr-scale: start the clients this many at a time (default: all at once)")
+    ap.add_argument("--nostr-rounds", type=int, default=0,
+                    help="nostr-scale: rounds of clients on the same server (default 2, --quick 1)")
+    ap.add_argument("--nostr-linger", type=float, default=0,
+                    help="nostr-scale: then watch the idle server's RSS for this many seconds")
     ap.add_argument("--pt", default=os.path.join(SOURCE_DIR, "_build", "cli", "pt"))
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with the logs")
     args = ap.parse_args()
+    for sec in (args.only.split(",") if args.only else []):
+        if sec not in SECTIONS:
+            ap.error("unknown section %r (sections: %s)" % (sec, ",".join(SECTIONS)))
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
