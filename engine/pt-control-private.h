@@ -23,7 +23,28 @@ typedef enum
   PT_CONTROL_HELLO   = 1,   /* client → server: version, requested forwards */
   PT_CONTROL_VERDICT = 2,   /* server → client: per forward accepted / rejected + reason */
   PT_CONTROL_CLOSE   = 3,   /* either way: orderly goodbye with a reason */
+  PT_CONTROL_VPN_HELLO  = 4, /* client → server, instead of HELLO: version, flags */
+  PT_CONTROL_VPN_CONFIG = 5, /* server → client: addresses, MTU, resolvers */
 } PtControlType;
+
+#define PT_VPN_HELLO_WANTS_IPV6  0x01
+#define PT_VPN_MAX_DNS           4
+
+/* What a VPN server assigns to a client. */
+typedef struct
+{
+  guint16  mtu;              /* of the TUN device, 576..9000 */
+  guint8   addr4[4];         /* the client's address */
+  guint8   prefix4;          /* 8..30 */
+  guint8   server4[4];       /* the server's address in the VPN */
+  gboolean has_v6;
+  guint8   addr6[16];
+  guint8   prefix6;          /* 64..126 */
+  guint8   server6[16];
+  guint8   n_dns;            /* resolvers pushed to the client, 0..PT_VPN_MAX_DNS */
+  guint8   dns_family[PT_VPN_MAX_DNS];  /* 4 or 6 */
+  guint8   dns[PT_VPN_MAX_DNS][16];
+} PtVpnConfig;
 
 typedef struct
 {
@@ -38,6 +59,8 @@ typedef struct
   GPtrArray     *forwards;  /* HELLO: of PtForwardSpec* */
   GPtrArray     *verdicts;  /* VERDICT: of PtVerdict*, one per forward, same order */
   char          *reason;    /* CLOSE */
+  guint8         vpn_flags; /* VPN_HELLO: PT_VPN_HELLO_* */
+  PtVpnConfig    vpn;       /* VPN_CONFIG */
 } PtControlMessage;
 
 PtControlMessage *_pt_control_message_new    (PtControlType           type);
@@ -68,6 +91,8 @@ PtControlMessage *_pt_control_parser_next    (PtControlParser        *parser,
 
 /* UDP datagram header: u8 forward index, u32 flow id (big endian), payload. */
 #define PT_DATAGRAM_HEADER_LEN 5
+/* VPN mode: an IP packet travels with this forward index and flow 0. */
+#define PT_DATAGRAM_VPN_INDEX  255
 
 gsize             _pt_datagram_header_write  (guint8                 *out,
                                               guint8                  forward,

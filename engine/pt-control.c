@@ -10,6 +10,10 @@
  *   HELLO    u8 version | u8 n (1..16) | n × (u8 proto | u8 hostlen | host | u16 port)
  *   VERDICT  u8 n (1..16) | n × (u8 accepted | u16 reasonlen | UTF-8 reason)
  *   CLOSE    u16 reasonlen | UTF-8 reason
+ *   VPN_HELLO   u8 version | u8 flags (bit 0: wants IPv6; others 0)
+ *   VPN_CONFIG  u16 mtu | addr4 (4) | u8 prefix4 | server4 (4) | u8 has_v6 |
+ *               [addr6 (16) | u8 prefix6 | server6 (16)] | u8 n_dns (0..4) |
+ *               n_dns × (u8 family 4|6 | 4 or 16 address bytes)
  *
  * The encoder is given messages the engine built itself: a HELLO must hold
  * 1..PT_SIGNAL_MAX_FORWARDS valid forwards (anything else is a programming
@@ -40,6 +44,8 @@ type_to_string (PtControlType type)
     case PT_CONTROL_HELLO:   return "HELLO";
     case PT_CONTROL_VERDICT: return "VERDICT";
     case PT_CONTROL_CLOSE:   return "CLOSE";
+    case PT_CONTROL_VPN_HELLO:  return "VPN_HELLO";
+    case PT_CONTROL_VPN_CONFIG: return "VPN_CONFIG";
     }
   return "unknown";
 }
@@ -49,7 +55,9 @@ type_is_known (guint type)
 {
   return type == PT_CONTROL_HELLO ||
          type == PT_CONTROL_VERDICT ||
-         type == PT_CONTROL_CLOSE;
+         type == PT_CONTROL_CLOSE ||
+         type == PT_CONTROL_VPN_HELLO ||
+         type == PT_CONTROL_VPN_CONFIG;
 }
 
 /* Messages */
@@ -239,6 +247,37 @@ _pt_control_message_encode (const PtControlMessage *msg)
 
     case PT_CONTROL_CLOSE:
       put_reason (out, msg->reason, PT_CONTROL_MAX_REASON);
+      break;
+
+    case PT_CONTROL_VPN_HELLO:
+      put_u8 (out, msg->version);
+      put_u8 (out, msg->vpn_flags);
+      break;
+
+    case PT_CONTROL_VPN_CONFIG:
+      {
+        const PtVpnConfig *c = &msg->vpn;
+
+        g_return_val_if_fail (c->n_dns <= PT_VPN_MAX_DNS, NULL);
+        put_u16 (out, c->mtu);
+        g_byte_array_append (out, c->addr4, 4);
+        put_u8 (out, c->prefix4);
+        g_byte_array_append (out, c->server4, 4);
+        put_u8 (out, c->has_v6 ? 1 : 0);
+        if (c->has_v6)
+          {
+            g_byte_array_append (out, c->addr6, 16);
+            put_u8 (out, c->prefix6);
+            g_byte_array_append (out, c->server6, 16);
+          }
+        put_u8 (out, c->n_dns);
+        for (guint i = 0; i < c->n_dns; i++)
+          {
+            g_return_val_if_fail (c->dns_family[i] == 4 || c->dns_family[i] == 6, NULL);
+            put_u8 (out, c->dns_family[i]);
+            g_byte_array_append (out, c->dns[i], c->dns_family[i] == 4 ? 4 : 16);
+          }
+      }
       break;
     }
 
@@ -464,6 +503,102 @@ decode_verdict (Reader            *r,
   return TRUE;
 }
 
+static gboolean
+decode_vpn_hello (Reader            *r,
+                  PtControlMessage  *msg,
+                  GError           **error)
+{
+  if (!get_u8 (r, &msg->version) || !get_u8 (r, &msg->vpn_flags))
+    {
+      set_protocol_error (error, "VPN_HELLO ends early");
+      return FALSE;
+    }
+  if (msg->vpn_flags & ~PT_VPN_HELLO_WANTS_IPV6)
+    {
+      set_protocol_error (error, "VPN_HELLO has unknown flags 0x%02x", msg->vpn_flags);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+decode_vpn_config (Reader            *r,
+                   PtControlMessage  *msg,
+                   GError           **error)
+{
+  PtVpnConfig *c = &msg->vpn;
+  const guint8 *bytes;
+  guint8 has_v6;
+
+  if (!get_u16 (r, &c->mtu) || !get_bytes (r, 4, &bytes))
+    goto short_frame;
+  memcpy (c->addr4, bytes, 4);
+  if (!get_u8 (r, &c->prefix4) || !get_bytes (r, 4, &bytes))
+    goto short_frame;
+  memcpy (c->server4, bytes, 4);
+  if (!get_u8 (r, &has_v6))
+    goto short_frame;
+  if (c->mtu < 576 || c->mtu > 9000)
+    {
+      set_protocol_error (error, "VPN_CONFIG has an MTU of %u (576 to 9000 allowed)", c->mtu);
+      return FALSE;
+    }
+  if (c->prefix4 < 8 || c->prefix4 > 30)
+    {
+      set_protocol_error (error, "VPN_CONFIG has an IPv4 prefix of %u (8 to 30 allowed)",
+                          c->prefix4);
+      return FALSE;
+    }
+  if (has_v6 > 1)
+    {
+      set_protocol_error (error, "VPN_CONFIG has an IPv6 flag of %u (0 or 1 allowed)", has_v6);
+      return FALSE;
+    }
+  c->has_v6 = has_v6;
+  if (c->has_v6)
+    {
+      if (!get_bytes (r, 16, &bytes))
+        goto short_frame;
+      memcpy (c->addr6, bytes, 16);
+      if (!get_u8 (r, &c->prefix6) || !get_bytes (r, 16, &bytes))
+        goto short_frame;
+      memcpy (c->server6, bytes, 16);
+      if (c->prefix6 < 64 || c->prefix6 > 126)
+        {
+          set_protocol_error (error, "VPN_CONFIG has an IPv6 prefix of %u (64 to 126 allowed)",
+                              c->prefix6);
+          return FALSE;
+        }
+    }
+  if (!get_u8 (r, &c->n_dns))
+    goto short_frame;
+  if (c->n_dns > PT_VPN_MAX_DNS)
+    {
+      set_protocol_error (error, "VPN_CONFIG names %u resolvers (at most %u)", c->n_dns,
+                          PT_VPN_MAX_DNS);
+      return FALSE;
+    }
+  for (guint i = 0; i < c->n_dns; i++)
+    {
+      if (!get_u8 (r, &c->dns_family[i]))
+        goto short_frame;
+      if (c->dns_family[i] != 4 && c->dns_family[i] != 6)
+        {
+          set_protocol_error (error, "VPN_CONFIG resolver %u has address family %u (4 or 6)",
+                              i + 1, c->dns_family[i]);
+          return FALSE;
+        }
+      if (!get_bytes (r, c->dns_family[i] == 4 ? 4 : 16, &bytes))
+        goto short_frame;
+      memcpy (c->dns[i], bytes, c->dns_family[i] == 4 ? 4 : 16);
+    }
+  return TRUE;
+
+short_frame:
+  set_protocol_error (error, "VPN_CONFIG ends early");
+  return FALSE;
+}
+
 static PtControlMessage *
 decode_frame (guint8         type,
               const guint8  *payload,
@@ -490,6 +625,14 @@ decode_frame (guint8         type,
       g_clear_pointer (&msg->reason, g_free);
       msg->reason = get_reason (&r, "CLOSE", error);
       ok = msg->reason != NULL;
+      break;
+
+    case PT_CONTROL_VPN_HELLO:
+      ok = decode_vpn_hello (&r, msg, error);
+      break;
+
+    case PT_CONTROL_VPN_CONFIG:
+      ok = decode_vpn_config (&r, msg, error);
       break;
     }
 

@@ -21,6 +21,7 @@
 
 #include "pt.h"
 #include "pt-quic-conn-private.h"
+#include "pt-control-private.h"
 
 G_BEGIN_DECLS
 
@@ -32,6 +33,28 @@ G_BEGIN_DECLS
 
 #define PT_TYPE_SESSION (pt_session_get_type ())
 G_DECLARE_FINAL_TYPE (PtSession, pt_session, PT, SESSION, GObject)
+
+/* VPN mode. A server's session hands VPN_HELLO, IP packets and its end to
+ * the router (pt-vpn.c); a client's session gets its configuration
+ * ("vpn-config" signal), then its owner attaches a TUN device and calls
+ * _pt_session_vpn_go_up(). */
+typedef struct
+{
+  /* Server: a client asked for VPN mode; fill @config or fail. */
+  gboolean (*hello)   (PtSession    *session,
+                       guint8        flags,
+                       PtVpnConfig  *config,
+                       GError      **error,
+                       gpointer      data);
+  /* An IP packet arrived from the peer (not yet checked). */
+  void     (*ip)      (PtSession    *session,
+                       const guint8 *packet,
+                       gsize         len,
+                       gpointer      data);
+  /* The session stopped: forget it. */
+  void     (*stopped) (PtSession    *session,
+                       gpointer      data);
+} PtSessionVpnHooks;
 
 /* @forwards: PtForwardSpec*; @sockets: bound GSocket* (TCP listening / UDP), same order. */
 PtSession *_pt_session_new_client (PtQuicConn  *conn,
@@ -46,6 +69,23 @@ PtSession *_pt_session_new_server (PtQuicConn  *conn,
 void       _pt_session_set_exposed (PtSession          *self,
                                     PtProto             proto,
                                     GInetSocketAddress *target);
+/* Client, VPN mode (asks with VPN_HELLO instead of forwards). */
+PtSession *_pt_session_new_vpn_client (PtQuicConn *conn,
+                                       guint8      flags);
+/* Server: offer VPN mode; client: where IP packets from the peer go. */
+void       _pt_session_set_vpn_hooks  (PtSession               *self,
+                                       const PtSessionVpnHooks *hooks,
+                                       gpointer                 data);
+const PtVpnConfig *_pt_session_get_vpn_config (PtSession *self);
+void       _pt_session_vpn_go_up      (PtSession   *self);
+/* The largest IP packet the path carries now (0 before the handshake). */
+gsize      _pt_session_get_max_ip     (PtSession   *self);
+/* FALSE when @len is above _pt_session_get_max_ip() (the caller answers
+ * with ICMP) or the session is not up; a packet the send queue cannot take
+ * is dropped and still counts as sent. */
+gboolean   _pt_session_send_ip        (PtSession    *self,
+                                       const guint8 *packet,
+                                       gsize         len);
 void       _pt_session_start      (PtSession   *self);
 /* Closes every forwarded connection. */
 void       _pt_session_stop       (PtSession   *self);

@@ -87,10 +87,17 @@ struct _PtSession
   guint64          bytes_sent;
   guint64          bytes_received;
   GSource         *counters_notify;
+
+  /* VPN mode */
+  gboolean         vpn;
+  guint8           vpn_flags;      /* client: what it asks for */
+  PtVpnConfig      vpn_config;     /* client: what it got */
+  const PtSessionVpnHooks *vpn_hooks;
+  gpointer         vpn_data;
 };
 
 enum { PROP_0, PROP_ACTIVE_CONNECTIONS, PROP_BYTES_SENT, PROP_BYTES_RECEIVED, N_PROPS };
-enum { UP, REJECTED, FAILED, N_SIGNALS };
+enum { UP, REJECTED, FAILED, VPN_CONFIG, N_SIGNALS };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
@@ -699,6 +706,16 @@ on_datagram (PtQuicConn *conn,
   if (!self->up || !_pt_datagram_header_parse (data, len, &index, &flow_id, &payload, &payload_len))
     return;
 
+  if (self->vpn)
+    {
+      if (index == PT_DATAGRAM_VPN_INDEX && flow_id == 0 && self->vpn_hooks != NULL)
+        {
+          add_bytes (self, FALSE, payload_len);
+          self->vpn_hooks->ip (self, payload, payload_len, self->vpn_data);
+        }
+      return;
+    }
+
   flow = g_hash_table_lookup (self->udp_flows, GUINT_TO_POINTER (flow_id));
 
   if (self->is_client)
@@ -919,6 +936,39 @@ handle_hello (PtSession        *self,
 }
 
 static void
+handle_vpn_hello (PtSession        *self,
+                  PtControlMessage *msg)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtControlMessage) config = _pt_control_message_new (PT_CONTROL_VPN_CONFIG);
+
+  if (msg->version != PT_CONTROL_VERSION)
+    error = g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_PROTOCOL,
+                         "the client speaks another tunnel protocol version: update both sides");
+  else if (self->vpn_hooks == NULL)
+    error = g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_REJECTED,
+                         "this server does not offer VPN mode (it forwards ports: use "
+                         "--source/--target)");
+  else if (self->vpn_hooks->hello (self, msg->vpn_flags, &config->vpn, &error, self->vpn_data))
+    {
+      self->vpn = TRUE;
+      send_control (self, config);
+      session_go_up (self);
+      return;
+    }
+
+  /* Tell the client why before failing. */
+  {
+    g_autoptr(PtControlMessage) bye = _pt_control_message_new (PT_CONTROL_CLOSE);
+
+    g_free (bye->reason);
+    bye->reason = g_strdup (error->message);
+    send_control (self, bye);
+  }
+  session_fail (self, error);
+}
+
+static void
 handle_verdict (PtSession        *self,
                 PtControlMessage *msg)
 {
@@ -996,6 +1046,20 @@ handle_control_data (PtSession *self,
           if (!self->is_client || self->up)
             goto unexpected;
           handle_verdict (self, msg);
+          break;
+
+        case PT_CONTROL_VPN_HELLO:
+          if (self->is_client || self->forwards->len > 0 || self->vpn)
+            goto unexpected;
+          handle_vpn_hello (self, msg);
+          break;
+
+        case PT_CONTROL_VPN_CONFIG:
+          if (!self->is_client || !self->vpn || self->up)
+            goto unexpected;
+          self->vpn_config = msg->vpn;
+          g_debug ("VPN configuration received (MTU %u)", msg->vpn.mtu);
+          g_signal_emit (self, signals[VPN_CONFIG], 0);
           break;
 
         case PT_CONTROL_CLOSE:
@@ -1219,6 +1283,8 @@ pt_session_class_init (PtSessionClass *klass)
                                     G_TYPE_STRING, G_TYPE_STRING);
   signals[FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[VPN_CONFIG] = g_signal_new ("vpn-config", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -1306,6 +1372,14 @@ _pt_session_start (PtSession *self)
       return;
     }
 
+  if (self->vpn)
+    {
+      hello = _pt_control_message_new (PT_CONTROL_VPN_HELLO);
+      hello->vpn_flags = self->vpn_flags;
+      send_control (self, hello);
+      return;
+    }
+
   hello = _pt_control_message_new (PT_CONTROL_HELLO);
   hello->version = PT_CONTROL_VERSION;
   for (guint i = 0; i < self->forwards->len; i++)
@@ -1317,12 +1391,73 @@ _pt_session_start (PtSession *self)
   send_control (self, hello);
 }
 
+PtSession *
+_pt_session_new_vpn_client (PtQuicConn *conn,
+                            guint8      flags)
+{
+  PtSession *self = pt_session_new (conn, TRUE);
+
+  self->vpn = TRUE;
+  self->vpn_flags = flags;
+  return self;
+}
+
+void
+_pt_session_set_vpn_hooks (PtSession               *self,
+                           const PtSessionVpnHooks *hooks,
+                           gpointer                 data)
+{
+  self->vpn_hooks = hooks;
+  self->vpn_data = data;
+}
+
+const PtVpnConfig *
+_pt_session_get_vpn_config (PtSession *self)
+{
+  return &self->vpn_config;
+}
+
+void
+_pt_session_vpn_go_up (PtSession *self)
+{
+  if (!self->up && !self->stopped)
+    session_go_up (self);
+}
+
+gsize
+_pt_session_get_max_ip (PtSession *self)
+{
+  gsize max = _pt_quic_conn_get_max_datagram (self->conn);
+
+  return max > PT_DATAGRAM_HEADER_LEN ? max - PT_DATAGRAM_HEADER_LEN : 0;
+}
+
+gboolean
+_pt_session_send_ip (PtSession    *self,
+                     const guint8 *packet,
+                     gsize         len)
+{
+  guint8 buf[PT_DATAGRAM_HEADER_LEN + 9216];
+  gsize header;
+
+  if (!self->up || self->stopped || len > _pt_session_get_max_ip (self) || len > 9216)
+    return FALSE;
+  header = _pt_datagram_header_write (buf, PT_DATAGRAM_VPN_INDEX, 0);
+  memcpy (buf + header, packet, len);
+  /* A full send queue drops the packet, as a router would. */
+  if (_pt_quic_conn_send_datagram (self->conn, buf, header + len))
+    add_bytes (self, TRUE, len);
+  return TRUE;
+}
+
 void
 _pt_session_stop (PtSession *self)
 {
   if (self->stopped)
     return;
   self->stopped = TRUE;
+  if (self->vpn_hooks != NULL && self->vpn_hooks->stopped != NULL)
+    self->vpn_hooks->stopped (self, self->vpn_data);
   g_cancellable_cancel (self->cancellable);
   clear_source (&self->udp_sweep);
   clear_source (&self->counters_notify);

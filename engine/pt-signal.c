@@ -506,11 +506,7 @@ check_signal (const PtSignal  *signal,
                    signal->forwards ? signal->forwards->len : 0, PT_SIGNAL_MAX_FORWARDS);
       return FALSE;
     }
-  if (signal->kind == PT_SIGNAL_KIND_OFFER && signal->forwards->len == 0)
-    {
-      set_invalid (error, decoding, FALSE, "an offer must name at least one source");
-      return FALSE;
-    }
+  /* An offer without sources asks for VPN mode. */
   if (signal->kind == PT_SIGNAL_KIND_ANSWER && signal->forwards->len > 0)
     {
       set_invalid (error, decoding, FALSE, "an answer cannot name sources");

@@ -17,4 +17,23 @@ PtTunnel *_pt_tunnel_new_successor      (PtTunnel *previous);
 /* Client: closes the listeners now. */
 void      _pt_tunnel_close_listeners    (PtTunnel *self);
 
+/* VPN mode (the public API comes with `pt vpn`). */
+typedef struct _PtVpnRouter PtVpnRouter;
+
+/* Client: ask for VPN mode (PT_VPN_HELLO_* flags) instead of forwards. The
+ * tunnel emits "vpn-config" once the server assigned addresses; then attach
+ * the TUN device so configured to bring the tunnel up. */
+void      _pt_tunnel_set_vpn_client     (PtTunnel    *self,
+                                         guint8       flags);
+/* The configuration the server sent (a PtVpnConfig), or NULL before. */
+gconstpointer _pt_tunnel_get_vpn_config (PtTunnel    *self);
+gboolean  _pt_tunnel_attach_tun         (PtTunnel    *self,
+                                         int          tun_fd,
+                                         GError     **error);
+/* Server: clients may ask this router for VPN mode; @client_id keeps a
+ * client's address across sessions. */
+void      _pt_tunnel_set_vpn_router     (PtTunnel    *self,
+                                         PtVpnRouter *router,
+                                         const char  *client_id);
+
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "pt-quic-conn-private.h"
 #include "pt-session-private.h"
 #include "pt-tunnel-private.h"
+#include "pt-vpn-private.h"
 
 /* The client connects as soon as it has the answer; the server waits as long
  * as its answer stays valid, for the user to carry it across. */
@@ -47,12 +48,18 @@ struct _PtTunnel
   GPtrArray      *sockets;           /* GSocket*, bound */
   GPtrArray      *listen_addresses;  /* char* */
   gboolean        keep_listeners;
+  gboolean        vpn_client;
+  guint8          vpn_flags;
+  gboolean        vpn_configured;
+  PtVpnLink      *vpn_link;
 
   /* Server */
   PtAllowList    *allowed_tcp;
   PtAllowList    *allowed_udp;
   GInetSocketAddress *exposed_tcp;
   GInetSocketAddress *exposed_udp;
+  PtVpnRouter    *vpn_router;
+  char           *vpn_client_id;
 };
 
 enum
@@ -67,7 +74,7 @@ enum
   N_PROPS
 };
 
-enum { FORWARD_REJECTED, N_SIGNALS };
+enum { FORWARD_REJECTED, VPN_CONFIG, N_SIGNALS };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
@@ -115,6 +122,7 @@ teardown (PtTunnel   *self,
       g_signal_handlers_disconnect_by_data (self->session, self);
       _pt_session_stop (self->session);
     }
+  g_clear_pointer (&self->vpn_link, _pt_vpn_link_free);
   if (self->quic != NULL)
     {
       /* Disconnect first: our own close must not come back as "closed". */
@@ -296,6 +304,14 @@ on_session_rejected (PtSession  *session,
 }
 
 static void
+on_session_vpn_config (PtSession *session,
+                       PtTunnel  *self)
+{
+  self->vpn_configured = TRUE;
+  g_signal_emit (self, signals[VPN_CONFIG], 0);
+}
+
+static void
 on_session_failed (PtSession *session,
                    GError    *error,
                    PtTunnel  *self)
@@ -363,13 +379,20 @@ start_connecting (PtTunnel        *self,
                     G_CALLBACK (on_quic_handshake_completed), self);
   g_signal_connect (self->quic, "closed", G_CALLBACK (on_quic_closed), self);
 
-  if (is_client)
+  if (is_client && self->vpn_client)
+    {
+      self->session = _pt_session_new_vpn_client (self->quic, self->vpn_flags);
+      g_signal_connect (self->session, "vpn-config", G_CALLBACK (on_session_vpn_config), self);
+    }
+  else if (is_client)
     self->session = _pt_session_new_client (self->quic, self->forwards, self->sockets);
   else
     {
       self->session = _pt_session_new_server (self->quic, self->allowed_tcp, self->allowed_udp);
       _pt_session_set_exposed (self->session, PT_PROTO_TCP, self->exposed_tcp);
       _pt_session_set_exposed (self->session, PT_PROTO_UDP, self->exposed_udp);
+      if (self->vpn_router != NULL)
+        _pt_vpn_router_attach (self->vpn_router, self->session, self->vpn_client_id);
     }
 
   g_signal_connect (self->session, "up", G_CALLBACK (on_session_up), self);
@@ -498,7 +521,7 @@ pt_tunnel_create_offer_async (PtTunnel            *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, pt_tunnel_create_offer_async);
 
-  if (self->role != PT_TUNNEL_ROLE_CLIENT || self->forwards->len == 0)
+  if (self->role != PT_TUNNEL_ROLE_CLIENT || (self->forwards->len == 0 && !self->vpn_client))
     {
       g_task_return_new_error (task, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID,
                                self->role != PT_TUNNEL_ROLE_CLIENT
@@ -843,6 +866,8 @@ pt_tunnel_finalize (GObject *object)
   g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
   g_clear_object (&self->exposed_tcp);
   g_clear_object (&self->exposed_udp);
+  g_clear_pointer (&self->vpn_router, _pt_vpn_router_unref);
+  g_clear_pointer (&self->vpn_client_id, g_free);
   g_clear_error (&self->error);
   G_OBJECT_CLASS (pt_tunnel_parent_class)->finalize (object);
 }
@@ -928,6 +953,11 @@ pt_tunnel_class_init (PtTunnelClass *klass)
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  /* Client, VPN mode (private for now): the server assigned addresses. */
+  signals[VPN_CONFIG] =
+    g_signal_new ("vpn-config", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+
   /* Server: a requested forward was refused (forward URI, reason). */
   signals[FORWARD_REJECTED] =
     g_signal_new ("forward-rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -978,6 +1008,48 @@ _pt_tunnel_new_successor (PtTunnel *previous)
                        g_strdup (g_ptr_array_index (previous->listen_addresses, i)));
     }
   return self;
+}
+
+void
+_pt_tunnel_set_vpn_client (PtTunnel *self,
+                           guint8    flags)
+{
+  g_return_if_fail (self->role == PT_TUNNEL_ROLE_CLIENT && self->state == PT_TUNNEL_STATE_NEW);
+  self->vpn_client = TRUE;
+  self->vpn_flags = flags;
+}
+
+gconstpointer
+_pt_tunnel_get_vpn_config (PtTunnel *self)
+{
+  return self->vpn_configured ? _pt_session_get_vpn_config (self->session) : NULL;
+}
+
+gboolean
+_pt_tunnel_attach_tun (PtTunnel  *self,
+                       int        tun_fd,
+                       GError   **error)
+{
+  if (!self->vpn_configured || self->vpn_link != NULL || is_finished (self))
+    {
+      g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID,
+                   "this tunnel is not waiting for a TUN device");
+      return FALSE;
+    }
+  self->vpn_link = _pt_vpn_link_new (self->session, tun_fd, error);
+  return self->vpn_link != NULL;
+}
+
+void
+_pt_tunnel_set_vpn_router (PtTunnel    *self,
+                           PtVpnRouter *router,
+                           const char  *client_id)
+{
+  g_return_if_fail (self->role == PT_TUNNEL_ROLE_SERVER && self->state == PT_TUNNEL_STATE_NEW);
+  g_clear_pointer (&self->vpn_router, _pt_vpn_router_unref);
+  self->vpn_router = router ? _pt_vpn_router_ref (router) : NULL;
+  g_free (self->vpn_client_id);
+  self->vpn_client_id = g_strdup (client_id);
 }
 
 gboolean

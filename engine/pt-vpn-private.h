@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 
 #include "pt.h"
+#include "pt-session-private.h"
 
 G_BEGIN_DECLS
 
@@ -79,6 +80,36 @@ void          _pt_vpn_pool_release       (PtVpnPool    *pool,
 /* Whether @address belongs to the network (host part included). */
 gboolean      _pt_vpn_pool_contains      (PtVpnPool    *pool,
                                           GInetAddress *address);
+
+/* ---------------------------------------------------------------------- */
+/* Packet paths (pt-vpn.c) */
+
+typedef struct _PtVpnRouter PtVpnRouter;
+typedef struct _PtVpnLink   PtVpnLink;
+
+/* Server: routes between one TUN device (@tun_fd, taken) and the sessions
+ * attached to it; @network4 gives the addresses (the server has the first),
+ * @network6 (or NULL) IPv6 ones; @mtu is the TUN device's. */
+PtVpnRouter  *_pt_vpn_router_new         (const char   *network4,
+                                          const char   *network6,
+                                          int           tun_fd,
+                                          guint         mtu,
+                                          GError      **error);
+PtVpnRouter  *_pt_vpn_router_ref         (PtVpnRouter  *router);
+void          _pt_vpn_router_unref       (PtVpnRouter  *router);
+/* Lets @session's client ask for VPN mode; @client_id keeps its address. */
+void          _pt_vpn_router_attach      (PtVpnRouter  *router,
+                                          PtSession    *session,
+                                          const char   *client_id);
+/* Packets dropped because their source was not the client's address. */
+guint64       _pt_vpn_router_get_spoofed (PtVpnRouter  *router);
+
+/* Client: joins @session (configured: "vpn-config" came) and its TUN device
+ * (@tun_fd, taken), and brings the session up. */
+PtVpnLink    *_pt_vpn_link_new           (PtSession    *session,
+                                          int           tun_fd,
+                                          GError      **error);
+void          _pt_vpn_link_free          (PtVpnLink    *link);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtVpnPool, _pt_vpn_pool_free)
 

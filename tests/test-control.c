@@ -80,6 +80,14 @@ assert_same_message (const PtControlMessage *a,
     case PT_CONTROL_CLOSE:
       g_assert_cmpstr (a->reason, ==, b->reason);
       break;
+
+    case PT_CONTROL_VPN_HELLO:
+      g_assert_cmpuint (a->vpn_flags, ==, b->vpn_flags);
+      break;
+
+    case PT_CONTROL_VPN_CONFIG:
+      g_assert_cmpmem (&a->vpn, sizeof a->vpn, &b->vpn, sizeof b->vpn);
+      break;
     }
 }
 
@@ -175,6 +183,64 @@ test_round_trip_close (void)
 
   round_trip (empty);
   round_trip (msg);
+}
+
+static void
+test_round_trip_vpn (void)
+{
+  g_autoptr(PtControlMessage) hello = _pt_control_message_new (PT_CONTROL_VPN_HELLO);
+  g_autoptr(PtControlMessage) config4 = _pt_control_message_new (PT_CONTROL_VPN_CONFIG);
+  g_autoptr(PtControlMessage) config6 = _pt_control_message_new (PT_CONTROL_VPN_CONFIG);
+  static const guint8 addr4[4] = { 10, 77, 0, 2 }, server4[4] = { 10, 77, 0, 1 };
+  static const guint8 addr6[16] = { 0xfd, 0, 0, 0x77, [15] = 2 };
+  static const guint8 dns4[4] = { 10, 77, 0, 53 };
+
+  hello->vpn_flags = PT_VPN_HELLO_WANTS_IPV6;
+  round_trip (hello);
+
+  config4->vpn.mtu = 1200;
+  memcpy (config4->vpn.addr4, addr4, 4);
+  config4->vpn.prefix4 = 24;
+  memcpy (config4->vpn.server4, server4, 4);
+  round_trip (config4);
+
+  config6->vpn = config4->vpn;
+  config6->vpn.mtu = 1280;
+  config6->vpn.has_v6 = TRUE;
+  memcpy (config6->vpn.addr6, addr6, 16);
+  config6->vpn.prefix6 = 64;
+  memcpy (config6->vpn.server6, addr6, 16);
+  config6->vpn.server6[15] = 1;
+  config6->vpn.n_dns = 2;
+  config6->vpn.dns_family[0] = 4;
+  memcpy (config6->vpn.dns[0], dns4, 4);
+  config6->vpn.dns_family[1] = 6;
+  memcpy (config6->vpn.dns[1], addr6, 16);
+  round_trip (config6);
+}
+
+static void
+test_bad_vpn (void)
+{
+  static const guint8 hello_flags[] = { 4, 0, 2, 1, 0x82 };
+  static const guint8 hello_short[] = { 4, 0, 1, 1 };
+  /* mtu 500, 10.77.0.2/24, server 10.77.0.1, no v6, no dns */
+  static const guint8 small_mtu[] = { 5, 0, 13, 0x01, 0xf4, 10, 77, 0, 2, 24, 10, 77, 0, 1, 0, 0 };
+  static const guint8 bad_prefix[] = { 5, 0, 13, 0x04, 0xb0, 10, 77, 0, 2, 31, 10, 77, 0, 1, 0, 0 };
+  static const guint8 bad_v6_flag[] = { 5, 0, 13, 0x04, 0xb0, 10, 77, 0, 2, 24, 10, 77, 0, 1, 2, 0 };
+  static const guint8 many_dns[] = { 5, 0, 13, 0x04, 0xb0, 10, 77, 0, 2, 24, 10, 77, 0, 1, 0, 5 };
+  static const guint8 dns_family[] = { 5, 0, 18, 0x04, 0xb0, 10, 77, 0, 2, 24, 10, 77, 0, 1, 0, 1,
+                                       5, 1, 1, 1, 1 };
+  static const guint8 config_cut[] = { 5, 0, 12, 0x04, 0xb0, 10, 77, 0, 2, 24, 10, 77, 0, 1, 1 };
+
+  assert_rejected (hello_flags, sizeof hello_flags, "unknown flags");
+  assert_rejected (hello_short, sizeof hello_short, "ends early");
+  assert_rejected (small_mtu, sizeof small_mtu, "MTU of 500");
+  assert_rejected (bad_prefix, sizeof bad_prefix, "IPv4 prefix of 31");
+  assert_rejected (bad_v6_flag, sizeof bad_v6_flag, "IPv6 flag of 2");
+  assert_rejected (many_dns, sizeof many_dns, "5 resolvers");
+  assert_rejected (dns_family, sizeof dns_family, "family 5");
+  assert_rejected (config_cut, sizeof config_cut, "ends early");
 }
 
 static void
@@ -665,6 +731,8 @@ main (int   argc,
   g_test_add_func ("/control/round-trip/hello-limits", test_round_trip_hello_limits);
   g_test_add_func ("/control/round-trip/verdict", test_round_trip_verdict);
   g_test_add_func ("/control/round-trip/close", test_round_trip_close);
+  g_test_add_func ("/control/round-trip/vpn", test_round_trip_vpn);
+  g_test_add_func ("/control/parser/bad-vpn", test_bad_vpn);
   g_test_add_func ("/control/encode/exact", test_encoding_exact);
   g_test_add_func ("/control/encode/long-reasons-fit", test_long_reasons_fit);
   g_test_add_func ("/control/parser/byte-at-a-time", test_parser_byte_at_a_time);

@@ -58,6 +58,14 @@ assert_same_message (const PtControlMessage *a,
     case PT_CONTROL_CLOSE:
       g_assert (g_str_equal (a->reason, b->reason));
       break;
+
+    case PT_CONTROL_VPN_HELLO:
+      g_assert (a->vpn_flags == b->vpn_flags);
+      break;
+
+    case PT_CONTROL_VPN_CONFIG:
+      g_assert (memcmp (&a->vpn, &b->vpn, sizeof a->vpn) == 0);
+      break;
     }
 }
 
