@@ -23,7 +23,9 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -117,11 +119,19 @@ turn_answers (guint16 port)
   return FALSE;
 }
 
+/* A failed assertion aborts the test: coturn must not outlive it. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static gboolean
 turn_start (void)
 {
   g_autofree char *program = g_find_program_in_path ("turnserver");
   g_autofree char *listen = NULL, *pidfile = NULL, *userdb = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
 
   if (program == NULL)
@@ -132,13 +142,16 @@ turn_start (void)
   listen = g_strdup_printf ("--listening-port=%u", turn_port);
   pidfile = g_strdup_printf ("--pidfile=%s/turnserver.pid", turn_dir);
   userdb = g_strdup_printf ("--userdb=%s/turndb", turn_dir);
-  turn_process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                   G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-                                   program, "-n", "--listening-ip=127.0.0.1",
-                                   "--relay-ip=127.0.0.1", listen, "--lt-cred-mech",
-                                   "--user=u:p", "--realm=test", "--no-tcp", "--no-tls",
-                                   "--no-dtls", "--no-cli", "--allow-loopback-peers",
-                                   pidfile, userdb, "--log-file=stdout", NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                        G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  turn_process = g_subprocess_launcher_spawn (launcher, &error,
+                                              program, "-n", "--listening-ip=127.0.0.1",
+                                              "--relay-ip=127.0.0.1", listen, "--lt-cred-mech",
+                                              "--user=u:p", "--realm=test", "--no-tcp",
+                                              "--no-tls", "--no-dtls", "--no-cli",
+                                              "--allow-loopback-peers", pidfile, userdb,
+                                              "--log-file=stdout", NULL);
   g_assert_no_error (error);
   g_assert_true (turn_answers (turn_port));
   return TRUE;
