@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "pt-application.h"
+#include "pt-identity.h"
+#include "pt-qr.h"
 #include "pt-secret-store.h"
 #include "pt-tray.h"
 #include "pt-tunnel-row.h"
@@ -28,6 +30,7 @@ struct _PtApplication
 
   PtProfileStore *store;
   PtSecretStore  *secrets;
+  PtIdentity     *identity;
   PtTray         *tray;
   GSettings      *settings;
   PtWindow       *window;        /* weak */
@@ -259,6 +262,7 @@ secrets_probed_cb (GObject      *source,
 
   pt_secret_store_probe_finish (PT_SECRET_STORE (source), result, NULL);
   pt_profile_store_set_secret_store (self->store, self->secrets);
+  pt_identity_load (self->identity, self->secrets);
   update_secrets_note (self);
 }
 
@@ -385,10 +389,116 @@ switch_row (GSettings  *settings,
   return row;
 }
 
+static void
+update_key_rows (GtkWidget *group)
+{
+  PtIdentity *identity = g_object_get_data (G_OBJECT (group), "pt-identity");
+  GtkWidget *row = g_object_get_data (G_OBJECT (group), "pt-key-row");
+  GtkWidget *qr = g_object_get_data (G_OBJECT (group), "pt-key-qr");
+  GtkWidget *generate = g_object_get_data (G_OBJECT (group), "pt-key-generate");
+  const char *npub = pt_identity_get_npub (identity);
+  g_autoptr(GBytes) payload = npub ? g_bytes_new (npub, strlen (npub)) : NULL;
+
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), npub ? npub : _("No key yet"));
+  pt_qr_code_set_payload (PT_QR_CODE (qr), payload, NULL);
+  gtk_widget_set_visible (qr, npub != NULL);
+  gtk_widget_set_visible (generate, npub == NULL);
+}
+
+static void
+on_copy_npub (GtkButton *button,
+              PtIdentity *identity)
+{
+  if (pt_identity_get_npub (identity) != NULL)
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (button)),
+                            pt_identity_get_npub (identity));
+}
+
+static void
+on_generate_key (GtkButton *button,
+                 PtIdentity *identity)
+{
+  g_autoptr(GError) error = NULL;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (button));
+
+  if (!pt_identity_generate (identity, &error))
+    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (error->message));
+}
+
+static void
+on_import_key (AdwEntryRow *row,
+               PtIdentity  *identity)
+{
+  g_autoptr(GError) error = NULL;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (row));
+
+  if (!pt_identity_import (identity, gtk_editable_get_text (GTK_EDITABLE (row)), &error))
+    {
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (error->message));
+      return;
+    }
+  gtk_editable_set_text (GTK_EDITABLE (row), "");
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (_("Key imported")));
+}
+
+static GtkWidget *
+key_group (PtIdentity *identity)
+{
+  GtkWidget *group = adw_preferences_group_new ();
+  GtkWidget *row = adw_action_row_new ();
+  GtkWidget *copy = gtk_button_new_from_icon_name ("edit-copy-symbolic");
+  GtkWidget *qr = pt_qr_code_new ();
+  GtkWidget *generate = gtk_button_new_with_mnemonic (_("_Generate a Key"));
+  GtkWidget *import = adw_password_entry_row_new ();
+
+  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), _("This Computer’s Key"));
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group),
+                                         _("Nostr tunnels find each other by key: give your "
+                                           "npub to the other side. The secret part (nsec) "
+                                           "stays with your passwords."));
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Public key (npub)"));
+  gtk_widget_set_valign (copy, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (copy, "flat");
+  gtk_widget_set_tooltip_text (copy, _("Copy the npub"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (copy), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Copy the npub"), -1);
+  g_signal_connect (copy, "clicked", G_CALLBACK (on_copy_npub), identity);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), copy);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), row);
+
+  gtk_widget_set_margin_top (qr, 12);
+  gtk_widget_set_halign (qr, GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (qr), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("QR code of the npub"), -1);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), qr);
+
+  gtk_widget_set_margin_top (generate, 12);
+  gtk_widget_set_halign (generate, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (generate, "pill");
+  g_signal_connect (generate, "clicked", G_CALLBACK (on_generate_key), identity);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), generate);
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (import), _("Import a key (nsec)"));
+  adw_entry_row_set_show_apply_button (ADW_ENTRY_ROW (import), TRUE);
+  g_signal_connect (import, "apply", G_CALLBACK (on_import_key), identity);
+  gtk_widget_set_margin_top (import, 12);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), import);
+
+  g_object_set_data_full (G_OBJECT (group), "pt-identity", g_object_ref (identity), g_object_unref);
+  g_object_set_data (G_OBJECT (group), "pt-key-row", row);
+  g_object_set_data (G_OBJECT (group), "pt-key-qr", qr);
+  g_object_set_data (G_OBJECT (group), "pt-key-generate", generate);
+  g_signal_connect_object (identity, "notify::npub", G_CALLBACK (update_key_rows), group,
+                           G_CONNECT_SWAPPED);
+  update_key_rows (group);
+  return group;
+}
+
 GtkWindow *
 pt_preferences_window_new (GtkWindow     *parent,
                            GSettings     *settings,
-                           PtSecretStore *secrets)
+                           PtSecretStore *secrets,
+                           PtIdentity    *identity)
 {
   GtkWidget *window = adw_preferences_window_new ();
   GtkWidget *page = adw_preferences_page_new ();
@@ -418,6 +528,8 @@ pt_preferences_window_new (GtkWindow     *parent,
   adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group),
                                          where ? where : _("Looking for your keyring…"));
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
+  if (identity != NULL)
+    adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (key_group (identity)));
   adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window), ADW_PREFERENCES_PAGE (page));
   return GTK_WINDOW (window);
 }
@@ -430,7 +542,7 @@ preferences_action (GSimpleAction *action,
   PtApplication *self = user_data;
 
   gtk_window_present (pt_preferences_window_new (GTK_WINDOW (self->window), self->settings,
-                                                  self->secrets));
+                                                  self->secrets, self->identity));
 }
 
 /* GApplication */
@@ -570,6 +682,7 @@ pt_application_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (pt_profile_store_get_model (self->store), self);
   g_clear_object (&self->store);
   g_clear_object (&self->secrets);
+  g_clear_object (&self->identity);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (pt_application_parent_class)->dispose (object);
 }
@@ -588,6 +701,13 @@ pt_application_class_init (PtApplicationClass *klass)
 }
 
 static void
+on_identity (PtIdentity *identity)
+{
+  /* Nostr tunnels started from now on use it. */
+  pt_profile_set_default_key (pt_identity_get_key (identity));
+}
+
+static void
 pt_application_init (PtApplication *self)
 {
   const GOptionEntry options[] = {
@@ -599,6 +719,8 @@ pt_application_init (PtApplication *self)
 
   self->store = pt_profile_store_new (NULL);
   self->secrets = pt_secret_store_new (NULL);
+  self->identity = pt_identity_new ();
+  g_signal_connect (self->identity, "notify::npub", G_CALLBACK (on_identity), NULL);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
 }
 
@@ -622,4 +744,10 @@ GSettings *
 pt_application_get_settings (PtApplication *self)
 {
   return self->settings;
+}
+
+PtIdentity *
+pt_application_get_identity (PtApplication *self)
+{
+  return self->identity;
 }

@@ -7,6 +7,7 @@
 #include <adwaita.h>
 
 #include "pt-profile-store.h"
+#include "pt-identity.h"
 #include "pt-secret-store.h"
 
 G_BEGIN_DECLS
@@ -24,6 +25,8 @@ GtkWindow      *pt_application_show_window    (PtApplication *self);
 /* The Preferences window (@settings NULL: switches insensitive). */
 GtkWindow      *pt_preferences_window_new     (GtkWindow     *parent,
                                                GSettings     *settings,
-                                               PtSecretStore *secrets);
+                                               PtSecretStore *secrets,
+                                               PtIdentity    *identity);
+PtIdentity     *pt_application_get_identity   (PtApplication *self);
 
 G_END_DECLS

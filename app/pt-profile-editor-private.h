@@ -36,6 +36,9 @@ struct _PtProfileEditor
   GtkSwitch       *no_stun_switch;
   AdwEntryRow     *turn_row;       /* AdwPasswordEntryRow: URLs hold credentials */
   AdwEntryRow     *local_row;
+  GtkWidget       *nostr_group;
+  AdwEntryRow     *peers_row;
+  AdwEntryRow     *relays_row;
   GtkLabel        *error_label;
   GtkWidget       *save_button;
 };

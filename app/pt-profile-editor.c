@@ -45,9 +45,14 @@ static void
 update_role (PtProfileEditor *self)
 {
   gboolean server = adw_combo_row_get_selected (self->role_row) == 1;
+  gboolean nostr = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_NOSTR;
 
   gtk_widget_set_visible (self->forwards_group, !server);
   gtk_widget_set_visible (self->allowed_group, server);
+  gtk_widget_set_visible (self->nostr_group, nostr);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->peers_row),
+                                 server ? _("Keys allowed to connect (npub, several: commas)")
+                                        : _("The serving computer’s key (npub)"));
 }
 
 static void
@@ -176,6 +181,13 @@ fill_form (PtProfileEditor *self,
   gtk_switch_set_active (self->no_stun_switch, pt_profile_get_no_stun (profile));
   gtk_editable_set_text (GTK_EDITABLE (self->turn_row), turn);
   gtk_editable_set_text (GTK_EDITABLE (self->local_row), local);
+  {
+    g_autofree char *peers = join_list (pt_profile_get_peers (profile));
+    g_autofree char *relays = join_list (pt_profile_get_relays (profile));
+
+    gtk_editable_set_text (GTK_EDITABLE (self->peers_row), peers);
+    gtk_editable_set_text (GTK_EDITABLE (self->relays_row), relays);
+  }
 }
 
 static PtProfile *
@@ -235,6 +247,13 @@ read_form (PtProfileEditor  *self,
   pt_profile_set_allowed (draft, (const char * const *) tcp, (const char * const *) udp);
   pt_profile_set_ice (draft, (const char * const *) stun, (const char * const *) turn,
                       (const char * const *) local, gtk_switch_get_active (self->no_stun_switch));
+
+  {
+    g_auto(GStrv) peers = split_list (gtk_editable_get_text (GTK_EDITABLE (self->peers_row)));
+    g_auto(GStrv) relays = split_list (gtk_editable_get_text (GTK_EDITABLE (self->relays_row)));
+
+    pt_profile_set_nostr (draft, (const char * const *) relays, (const char * const *) peers);
+  }
 
   if (!pt_profile_validate (draft, error))
     return NULL;
@@ -328,7 +347,7 @@ pt_profile_editor_init (PtProfileEditor *self)
   const char * const roles[] = { N_("Connect to a service on the other computer"),
                                  N_("Serve services of this computer"), NULL };
   const char * const modes[] = { N_("Manual pairing (QR code or text)"),
-                                 N_("Nostr relays (not available yet)"),
+                                 N_("Nostr relays (by key, automatic)"),
                                  N_("Shared name (not available yet)"), NULL };
   g_autoptr(GtkStringList) role_list = gtk_string_list_new (NULL);
   g_autoptr(GtkStringList) mode_list = gtk_string_list_new (NULL);
@@ -384,6 +403,15 @@ pt_profile_editor_init (PtProfileEditor *self)
   adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (mode_list));
   adw_preferences_group_add (group, row);
   self->mode_row = ADW_COMBO_ROW (row);
+  g_signal_connect_swapped (row, "notify::selected", G_CALLBACK (update_role), self);
+
+  group = add_group (page, _("Nostr"),
+                     _("The two computers find each other through public Nostr relays, "
+                       "end to end encrypted, by their keys (Preferences shows this "
+                       "computer’s). No pairing by hand, and the tunnel comes back by itself."));
+  self->nostr_group = GTK_WIDGET (group);
+  self->peers_row = add_entry (group, _("The serving computer’s key (npub)"), FALSE);
+  self->relays_row = add_entry (group, _("Relays (empty: public defaults)"), FALSE);
 
   group = add_group (page, _("Forwards"),
                      _("Each forward listens on a port of this computer and carries what "

@@ -26,7 +26,12 @@ struct _PtProfile
   GStrv          stun_servers;
   GStrv          turn_servers;
   GStrv          local_addresses;
+  GStrv          relays;
+  GStrv          peers;
   gboolean       no_stun;
+
+  PtNostrClient *nostr_client;
+  PtNostrServer *nostr_server;
 
   PtTunnel      *tunnel;
   GCancellable  *cancellable;
@@ -60,6 +65,18 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_QUARK (pt-profile-error-quark, pt_profile_error)
+
+static PtSecretKey *default_key;
+
+static void stop_nostr (PtProfile *self);
+
+void
+pt_profile_set_default_key (const PtSecretKey *key)
+{
+  g_clear_pointer (&default_key, pt_secret_key_free);
+  if (key != NULL)
+    default_key = pt_secret_key_copy (key);
+}
 G_DEFINE_FINAL_TYPE (PtProfile, pt_profile, G_TYPE_OBJECT)
 
 static const char * const empty_strv[] = { NULL };
@@ -96,6 +113,7 @@ pt_profile_dispose (GObject *object)
   PtProfile *self = PT_PROFILE (object);
 
   pt_profile_clear_runtime (self);
+  stop_nostr (self);
   if (self->tunnel != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->tunnel, self);
@@ -122,6 +140,8 @@ pt_profile_finalize (GObject *object)
     memset (self->turn_servers[i], 0, strlen (self->turn_servers[i]));
   g_strfreev (self->turn_servers);
   g_strfreev (self->local_addresses);
+  g_strfreev (self->relays);
+  g_strfreev (self->peers);
   G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
 }
 
@@ -243,6 +263,8 @@ pt_profile_init (PtProfile *self)
   self->stun_servers = g_new0 (char *, 1);
   self->turn_servers = g_new0 (char *, 1);
   self->local_addresses = g_new0 (char *, 1);
+  self->relays = g_new0 (char *, 1);
+  self->peers = g_new0 (char *, 1);
 }
 
 PtProfile *
@@ -270,6 +292,7 @@ pt_profile_assign (PtProfile *self,
   pt_profile_set_ice (self, (const char * const *) from->stun_servers,
                       (const char * const *) from->turn_servers,
                       (const char * const *) from->local_addresses, from->no_stun);
+  pt_profile_set_nostr (self, (const char * const *) from->relays, (const char * const *) from->peers);
   g_signal_handlers_unblock_matched (self, G_SIGNAL_MATCH_ID, signals[CHANGED], 0, NULL, NULL, NULL);
   g_object_thaw_notify (G_OBJECT (self));
   pt_profile_changed (self);
@@ -348,6 +371,8 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
   LOAD (stun_servers, "stun-servers");
   LOAD (turn_servers, "turn-servers");
   LOAD (local_addresses, "local-addresses");
+  LOAD (relays, "relays");
+  LOAD (peers, "peers");
 #undef LOAD
   self->no_stun = g_key_file_get_boolean (key_file, group, "no-stun", NULL);
 
@@ -390,6 +415,8 @@ pt_profile_to_key_file (PtProfile  *self,
   set_list (key_file, group, "stun-servers", self->stun_servers);
   set_list (key_file, group, "turn-servers", self->turn_servers);
   set_list (key_file, group, "local-addresses", self->local_addresses);
+  set_list (key_file, group, "relays", self->relays);
+  set_list (key_file, group, "peers", self->peers);
   if (self->no_stun)
     g_key_file_set_boolean (key_file, group, "no-stun", TRUE);
 }
@@ -550,6 +577,28 @@ pt_profile_set_ice (PtProfile          *self,
   pt_profile_changed (self);
 }
 
+const char * const *
+pt_profile_get_relays (PtProfile *self)
+{
+  return (const char * const *) self->relays;
+}
+
+const char * const *
+pt_profile_get_peers (PtProfile *self)
+{
+  return (const char * const *) self->peers;
+}
+
+void
+pt_profile_set_nostr (PtProfile          *self,
+                      const char * const *relays,
+                      const char * const *peers)
+{
+  replace_strv (&self->relays, relays);
+  replace_strv (&self->peers, peers);
+  pt_profile_changed (self);
+}
+
 /* Turning settings into engine objects */
 
 static PtIceConfig *
@@ -601,14 +650,40 @@ pt_profile_validate (PtProfile  *self,
 
   g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
 
-  if (self->mode != PT_PROFILE_MODE_MANUAL)
+  if (self->mode == PT_PROFILE_MODE_NAME)
     {
       g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED,
-                           _("Only manual pairing is available in this version"));
+                           _("Shared-name tunnels are not available in the app yet"));
       return FALSE;
     }
   if (!(ice = make_ice_config (self, error)))
     return FALSE;
+  if (self->mode == PT_PROFILE_MODE_NOSTR)
+    {
+      for (guint i = 0; self->relays[i] != NULL; i++)
+        if (!g_str_has_prefix (self->relays[i], "ws://") && !g_str_has_prefix (self->relays[i], "wss://"))
+          {
+            g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                         _("“%s” is not a relay address: it starts with wss:// (or ws://)"),
+                         self->relays[i]);
+            return FALSE;
+          }
+      if (self->peers[0] == NULL)
+        {
+          g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                               self->role == PT_TUNNEL_ROLE_SERVER
+                               ? _("Add the npub of each computer allowed to connect")
+                               : _("Give the serving computer’s npub"));
+          return FALSE;
+        }
+      for (guint i = 0; self->peers[i] != NULL; i++)
+        {
+          PtPublicKey key;
+
+          if (!pt_public_key_parse (self->peers[i], &key, error))
+            return FALSE;
+        }
+    }
 
   if (self->role == PT_TUNNEL_ROLE_SERVER)
     return (tcp = make_allow_list (self->allowed_tcp, error)) != NULL &&
@@ -675,6 +750,9 @@ on_tunnel_state (PtTunnel   *tunnel,
     {
     case PT_TUNNEL_STATE_CLOSED:
     case PT_TUNNEL_STATE_FAILED:
+      /* In Nostr mode the engine tries again (or serves the next session). */
+      if (self->nostr_client != NULL || self->nostr_server != NULL)
+        break;
       pt_profile_clear_runtime (self);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
       set_running (self, FALSE);
@@ -745,6 +823,114 @@ set_tunnel (PtProfile *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL]);
 }
 
+/* Nostr mode: the engine finds the peer and makes (and remakes) tunnels;
+ * "tunnel" follows the newest one. */
+
+static void
+on_nostr_tunnel (PtNostrClient *client,
+                 GParamSpec    *pspec,
+                 PtProfile     *self)
+{
+  set_tunnel (self, pt_nostr_client_get_tunnel (client));
+}
+
+static void
+on_session_started (PtNostrServer *server,
+                    PtTunnel      *tunnel,
+                    const char    *peer_npub,
+                    const char    *session,
+                    PtProfile     *self)
+{
+  g_debug ("profile %s: session %s from %s", self->id, session, peer_npub);
+  set_tunnel (self, tunnel);
+}
+
+static void
+stop_nostr (PtProfile *self)
+{
+  if (self->nostr_client != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->nostr_client, self);
+      pt_nostr_client_stop (self->nostr_client);
+      g_clear_object (&self->nostr_client);
+    }
+  if (self->nostr_server != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->nostr_server, self);
+      pt_nostr_server_stop (self->nostr_server);
+      g_clear_object (&self->nostr_server);
+    }
+}
+
+static gboolean
+start_nostr (PtProfile    *self,
+             PtIceConfig  *ice,
+             GError      **error)
+{
+  const char * const *relays = self->relays[0] ? (const char * const *) self->relays : NULL;
+
+  if (default_key == NULL)
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                           _("This computer has no key yet: make one in Preferences"));
+      return FALSE;
+    }
+
+  if (self->role == PT_TUNNEL_ROLE_SERVER)
+    {
+      g_autoptr(PtAllowList) tcp = make_allow_list (self->allowed_tcp, NULL);
+      g_autoptr(PtAllowList) udp = make_allow_list (self->allowed_udp, NULL);
+      g_autoptr(PtNostrServer) server = pt_nostr_server_new (default_key, relays, ice, error);
+
+      if (server == NULL)
+        return FALSE;
+      for (guint i = 0; self->peers[i] != NULL; i++)
+        {
+          PtPublicKey peer;
+
+          if (pt_public_key_parse (self->peers[i], &peer, NULL))
+            pt_nostr_server_add_peer (server, &peer);
+        }
+      pt_nostr_server_set_allow_list (server, PT_PROTO_TCP, tcp);
+      pt_nostr_server_set_allow_list (server, PT_PROTO_UDP, udp);
+      g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
+      self->nostr_server = g_steal_pointer (&server);
+      pt_nostr_server_start (self->nostr_server);
+    }
+  else
+    {
+      PtPublicKey server_key;
+      g_autoptr(PtNostrClient) client = NULL;
+
+      if (!pt_public_key_parse (self->peers[0], &server_key, error))
+        return FALSE;
+      client = pt_nostr_client_new (default_key, &server_key, relays, ice, error);
+      if (client == NULL)
+        return FALSE;
+      for (guint i = 0; self->sources[i] != NULL; i++)
+        {
+          g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
+
+          if (spec == NULL || !pt_nostr_client_add_forward (client, spec, self->targets[i], error))
+            {
+              pt_nostr_client_stop (client);
+              return FALSE;
+            }
+        }
+      g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
+      self->nostr_client = g_steal_pointer (&client);
+      pt_nostr_client_start (self->nostr_client);
+    }
+
+  pt_profile_clear_runtime (self);
+  self->paired = TRUE;       /* nothing to pair by hand */
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
+  /* The client's first tunnel exists from the start (later ones are notified). */
+  set_tunnel (self, self->nostr_client ? pt_nostr_client_get_tunnel (self->nostr_client) : NULL);
+  set_running (self, TRUE);
+  return TRUE;
+}
+
 gboolean
 pt_profile_start (PtProfile  *self,
                   GError    **error)
@@ -764,6 +950,8 @@ pt_profile_start (PtProfile  *self,
     return FALSE;
 
   ice = make_ice_config (self, error);
+  if (self->mode == PT_PROFILE_MODE_NOSTR)
+    return start_nostr (self, ice, error);
   tunnel = pt_tunnel_new (self->role, ice);
 
   if (self->role == PT_TUNNEL_ROLE_SERVER)
@@ -811,6 +999,7 @@ pt_profile_stop (PtProfile *self)
     return;
   pt_profile_clear_runtime (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
+  stop_nostr (self);
   if (self->tunnel != NULL)
     pt_tunnel_close (self->tunnel);   /* → CLOSED → not running */
   set_running (self, FALSE);
@@ -935,9 +1124,12 @@ pt_profile_dup_local_address (PtProfile *self)
 
   g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
 
-  if (self->tunnel == NULL || self->role != PT_TUNNEL_ROLE_CLIENT)
+  if (self->nostr_client != NULL)
+    addresses = pt_nostr_client_dup_listen_addresses (self->nostr_client);
+  else if (self->tunnel == NULL || self->role != PT_TUNNEL_ROLE_CLIENT)
     return NULL;
-  addresses = pt_tunnel_dup_listen_addresses (self->tunnel);
+  else
+    addresses = pt_tunnel_dup_listen_addresses (self->tunnel);
   if (addresses == NULL || addresses->len == 0)
     return NULL;
   return g_strdup (g_ptr_array_index (addresses, 0));

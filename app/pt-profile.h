@@ -77,6 +77,16 @@ void           pt_profile_set_ice            (PtProfile    *self,
                                               const char * const *local_addresses,
                                               gboolean      no_stun);
 
+/* Nostr mode: relay URLs (empty: the engine's defaults) and peer keys
+ * (connect: the server's npub first; serve: the npubs allowed to connect). */
+const char * const *pt_profile_get_relays    (PtProfile    *self);
+const char * const *pt_profile_get_peers     (PtProfile    *self);
+void           pt_profile_set_nostr          (PtProfile    *self,
+                                              const char * const *relays,
+                                              const char * const *peers);
+/* This computer's key for Nostr profiles (a copy is kept; NULL forgets it). */
+void           pt_profile_set_default_key    (const PtSecretKey *key);
+
 /* Checks every setting as the engine would; the message says which one is wrong. */
 gboolean       pt_profile_validate           (PtProfile    *self,
                                               GError      **error);

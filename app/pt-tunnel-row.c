@@ -50,7 +50,31 @@ pt_profile_describe_state (PtProfile *profile)
   const GError *error;
 
   if (tunnel == NULL)
-    return g_strdup (_("Off"));
+    return g_strdup (!pt_profile_get_running (profile) ? _("Off")
+                     : server ? _("Waiting for a computer to connect through Nostr relays")
+                              : _("Asking the other computer through Nostr relays"));
+
+  if (pt_profile_get_running (profile) && pt_profile_get_mode (profile) == PT_PROFILE_MODE_NOSTR)
+    {
+      const GError *why = pt_tunnel_get_error (tunnel);
+
+      switch (pt_tunnel_get_state (tunnel))
+        {
+        case PT_TUNNEL_STATE_CLOSED:
+          return g_strdup (server ? _("Waiting for a computer to connect through Nostr relays")
+                                  : _("Reconnecting"));
+        case PT_TUNNEL_STATE_FAILED:
+          /* Translators: %s says why the last attempt failed */
+          return g_strdup_printf (_("Trying again: %s"), why ? why->message : _("unknown reason"));
+        case PT_TUNNEL_STATE_NEW:
+        case PT_TUNNEL_STATE_GATHERING:
+        case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
+        case PT_TUNNEL_STATE_CHECKING:
+        case PT_TUNNEL_STATE_HANDSHAKE:
+        case PT_TUNNEL_STATE_UP:
+          break;
+        }
+    }
 
   switch (pt_tunnel_get_state (tunnel))
     {

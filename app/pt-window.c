@@ -205,7 +205,8 @@ start_tunnel_action (GtkWidget  *widget,
       pt_window_toast (self, error->message);
       return;
     }
-  open_pairing (self, profile);
+  if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_MANUAL)
+    open_pairing (self, profile);
 }
 
 static void

@@ -127,7 +127,7 @@ main (int    argc,
   spin_for_ms (800);
   save (GTK_WIDGET (window), out, "main-tunnels.png");
 
-  prefs = pt_preferences_window_new (GTK_WINDOW (window), NULL, NULL);
+  prefs = pt_preferences_window_new (GTK_WINDOW (window), NULL, NULL, NULL);
   gtk_window_set_default_size (prefs, 480, 420);
   gtk_window_present (prefs);
   spin_for_ms (800);

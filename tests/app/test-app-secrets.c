@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pt-identity.h"
 #include "pt-profile-store.h"
 #include "pt-secret-store.h"
 
@@ -212,6 +213,63 @@ test_turn_credentials_leave_the_profile_file (void)
   g_rmdir (dir);
 }
 
+static void
+test_identity (void)
+{
+  g_autofree char *dir = temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "secrets", NULL);
+  g_autoptr(PtSecretStore) secrets = probed_store (path);
+  g_autoptr(PtIdentity) identity = pt_identity_new ();
+  g_autoptr(PtIdentity) again = pt_identity_new ();
+  g_autoptr(PtSecretKey) known = NULL;
+  g_autoptr(PtSecretString) known_nsec = NULL;
+  g_autofree char *known_npub = NULL;
+  g_autofree char *first_npub = NULL;
+  g_autofree char *stored = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Nothing saved yet. */
+  pt_identity_load (identity, secrets);
+  SPIN_UNTIL (FALSE, 200);
+  g_assert_null (pt_identity_get_npub (identity));
+  g_assert_null (pt_identity_get_key (identity));
+
+  g_assert_true (pt_identity_generate (identity, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (pt_identity_get_npub (identity), "npub1"));
+  first_npub = g_strdup (pt_identity_get_npub (identity));
+
+  /* Saved: another instance (the next start) reads the same key. */
+  SPIN_UNTIL (FALSE, 300);
+  stored = get_secret (secrets, "identity/nsec");
+  g_assert_true (g_str_has_prefix (stored, "nsec1"));
+  pt_identity_load (again, secrets);
+  SPIN_UNTIL (pt_identity_get_npub (again) != NULL, 5000);
+  g_assert_cmpstr (pt_identity_get_npub (again), ==, first_npub);
+
+  /* Importing: a bad nsec is refused without changing anything. */
+  g_assert_false (pt_identity_import (identity, "nsec1notavalidkey", &error));
+  g_assert_nonnull (error);
+  g_assert_null (strstr (error->message, "nsec1notavalidkey"));   /* secrets stay out of messages */
+  g_clear_error (&error);
+  g_assert_cmpstr (pt_identity_get_npub (identity), ==, first_npub);
+
+  known = pt_secret_key_generate (&error);
+  known_nsec = pt_secret_key_to_nsec (known);
+  known_npub = pt_public_key_to_npub (pt_secret_key_get_public (known));
+  g_assert_true (pt_identity_import (identity, known_nsec, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (pt_identity_get_npub (identity), ==, known_npub);
+
+  SPIN_UNTIL (FALSE, 300);
+  set_secret (secrets, "identity/nsec", NULL);
+  g_assert_finalize_object (g_steal_pointer (&identity));
+  g_assert_finalize_object (g_steal_pointer (&again));
+  g_assert_finalize_object (g_steal_pointer (&secrets));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -222,6 +280,7 @@ main (int    argc,
 
   g_test_add_func ("/app/secrets/store-and-read", test_store_and_read);
   g_test_add_func ("/app/secrets/turn-credentials", test_turn_credentials_leave_the_profile_file);
+  g_test_add_func ("/app/secrets/identity", test_identity);
   ret = g_test_run ();
 
   /* libsecret keeps its service proxy; let the bus settle, then drop it. */

@@ -229,11 +229,23 @@ test_editor (void)
   g_clear_error (&error);
   gtk_editable_set_text (GTK_EDITABLE (editor->stun_row), "");
 
-  /* Modes other than manual are listed but refused until the engine has them. */
-  adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_NOSTR);
+  /* Shared names are listed but refused until the app drives them; Nostr
+   * shows its own fields and needs the server's key. */
+  adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_NAME);
   g_assert_null (pt_profile_editor_save (editor, &error));
   g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED);
   g_clear_error (&error);
+  g_assert_false (gtk_widget_get_visible (editor->nostr_group));
+  adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_NOSTR);
+  g_assert_true (gtk_widget_get_visible (editor->nostr_group));
+  g_assert_null (pt_profile_editor_save (editor, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_clear_error (&error);
+  gtk_editable_set_text (GTK_EDITABLE (editor->peers_row), "npub1invalid");
+  g_assert_null (pt_profile_editor_save (editor, &error));
+  g_assert_error (error, PT_KEY_ERROR, PT_KEY_ERROR_INVALID);
+  g_clear_error (&error);
+  gtk_editable_set_text (GTK_EDITABLE (editor->peers_row), "");
   adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_MANUAL);
 
   saved = pt_profile_editor_save (editor, &error);

@@ -1,0 +1,247 @@
+/* test-app-nostr.c — a Nostr profile of the app against `pt server nostr`
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * A real relay (tests/relay/relay.mjs) on loopback, `pt server nostr` with
+ * its own key allowing the app's key, and the app's connect profile in this
+ * process: the tunnel comes up by itself and carries bytes to an echo
+ * service. Skipped, saying why, without node or the relay's npm packages.
+ */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+#include "pt-profile.h"
+
+#define SPIN_UNTIL(cond, timeout_ms)                                      \
+  G_STMT_START {                                                          \
+    gint64 _end = g_get_monotonic_time () + (gint64) (timeout_ms) * 1000; \
+    while (!(cond) && g_get_monotonic_time () < _end)                     \
+      if (!g_main_context_iteration (NULL, FALSE))                        \
+        g_usleep (1000);                                                  \
+  } G_STMT_END
+
+static void
+echo_spliced (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GSocketConnection) connection = user_data;
+
+  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
+}
+
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data)
+{
+  g_output_stream_splice_async (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
+                                g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT, NULL,
+                                echo_spliced, g_object_ref (connection));
+  return TRUE;
+}
+
+typedef struct
+{
+  char     *address;
+  gboolean  ok;
+  gboolean  done;
+} Echo;
+
+static gpointer
+echo_thread (gpointer user_data)
+{
+  Echo *echo = user_data;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = client ? g_socket_client_connect_to_host (client, echo->address, 0, NULL, NULL) : NULL;
+  char buffer[32] = { 0 };
+  gsize got = 0;
+
+  if (connection != NULL &&
+      g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
+                                 "hello over nostr", 16, NULL, NULL, NULL) &&
+      g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                               buffer, 16, &got, NULL, NULL))
+    echo->ok = got == 16 && memcmp (buffer, "hello over nostr", 16) == 0;
+  g_atomic_int_set (&echo->done, TRUE);
+  return NULL;
+}
+
+typedef struct
+{
+  GString  *text;
+  gboolean  eof;
+} Lines;
+
+static void
+line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Lines *lines = user_data;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source),
+                                                                     result, NULL, NULL);
+
+  if (line == NULL)
+    {
+      lines->eof = TRUE;
+      return;
+    }
+  g_string_append_printf (lines->text, "%s\n", line);
+  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, NULL,
+                                       line_cb, lines);
+}
+
+static gboolean
+is_up (PtProfile *profile)
+{
+  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+
+  return tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_UP;
+}
+
+static void
+test_connect_with_pt_server_nostr (void)
+{
+  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
+  const char *build_dir = g_getenv ("PT_BUILD_DIR");
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
+  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
+  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
+  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *nsec_file = NULL;
+  g_autofree char *relay_url = NULL;
+  g_autofree char *server_npub = NULL;
+  g_autofree char *source = NULL;
+  g_autofree char *address = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) relay = NULL;
+  g_autoptr(GSubprocess) server = NULL;
+  g_autoptr(GDataInputStream) relay_out = NULL;
+  g_autoptr(GSocketService) echo_service = g_socket_service_new ();
+  g_autoptr(GSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(PtSecretKey) app_key = NULL;
+  g_autoptr(PtSecretKey) server_key = NULL;
+  g_autofree char *app_npub = NULL;
+  g_autoptr(PtProfile) profile = NULL;
+  g_autoptr(GError) error = NULL;
+  Lines lines = { g_string_new (NULL), FALSE };
+  Echo echo = { 0 };
+  GThread *thread;
+  const char *port;
+
+  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip ("SKIP: no node or no tests/relay/node_modules (./scripts/test installs them)");
+      g_string_free (lines.text, TRUE);
+      return;
+    }
+  if (pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("SKIP: no pt executable (PT_BUILD_DIR)");
+      g_string_free (lines.text, TRUE);
+      return;
+    }
+
+  /* The relay. */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_cwd (launcher, relay_dir);
+  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
+  g_assert_no_error (error);
+  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
+  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
+  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
+  port = strstr (lines.text->str, "listening ");
+  g_assert_nonnull (port);
+  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+
+  /* The echo service. */
+  any = g_inet_socket_address_new (loopback, 0);
+  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
+  source = g_strdup_printf ("tcp://127.0.0.1:%u",
+                            g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  /* Two keys: the app's, and the server's in a 0600 file for pt. */
+  app_key = pt_secret_key_generate (&error);
+  server_key = pt_secret_key_generate (&error);
+  g_assert_no_error (error);
+  app_npub = pt_public_key_to_npub (pt_secret_key_get_public (app_key));
+  server_npub = pt_public_key_to_npub (pt_secret_key_get_public (server_key));
+  dir = g_dir_make_tmp ("pt-app-nostr-XXXXXX", &error);
+  nsec_file = g_build_filename (dir, "server.nsec", NULL);
+  g_assert_true (pt_secret_key_save (server_key, nsec_file, FALSE, &error));
+
+  server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error, pt, "server", "nostr",
+                             "--nsec-file", nsec_file, "--peer-npub", app_npub,
+                             "--relay", relay_url, "--allowed-tcp", "127.0.0.1/32",
+                             "--local-address", "127.0.0.1", "--no-stun", NULL);
+  g_assert_no_error (error);
+
+  /* The app's side: a Nostr profile, started like the row's switch does. */
+  {
+    const char *sources[] = { source, NULL };
+    const char *targets[] = { "127.0.0.1:0", NULL };
+    const char *locals[] = { "127.0.0.1", NULL };
+    const char *relays[] = { relay_url, NULL };
+    const char *peers[] = { server_npub, NULL };
+
+    profile = pt_profile_new ();
+    pt_profile_set_name (profile, "Echo by key");
+    pt_profile_set_mode (profile, PT_PROFILE_MODE_NOSTR);
+    pt_profile_set_forwards (profile, sources, targets);
+    pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
+    pt_profile_set_nostr (profile, relays, peers);
+  }
+  g_assert_true (pt_profile_validate (profile, &error));
+
+  /* Without this computer's key there is nothing to start with. */
+  pt_profile_set_default_key (NULL);
+  g_assert_false (pt_profile_start (profile, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  pt_profile_set_default_key (app_key);
+  g_assert_true (pt_profile_start (profile, &error));
+  g_assert_no_error (error);
+  g_assert_true (pt_profile_get_running (profile));
+  g_assert_true (pt_profile_get_paired (profile));        /* nothing to pair by hand */
+  SPIN_UNTIL (is_up (profile), 45000);
+  g_assert_true (is_up (profile));
+
+  address = pt_profile_dup_local_address (profile);
+  g_assert_nonnull (address);
+  echo.address = address;
+  thread = g_thread_new ("echo", echo_thread, &echo);
+  SPIN_UNTIL (g_atomic_int_get (&echo.done), 20000);
+  g_thread_join (thread);
+  g_assert_true (echo.ok);
+
+  pt_profile_stop (profile);
+  g_assert_false (pt_profile_get_running (profile));
+  SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
+
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, NULL);
+  g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);   /* the relay exits */
+  g_subprocess_send_signal (relay, SIGTERM);
+  g_subprocess_wait (relay, NULL, NULL);
+  g_socket_service_stop (echo_service);
+  pt_profile_set_default_key (NULL);
+  g_assert_finalize_object (g_steal_pointer (&profile));
+  g_string_free (lines.text, TRUE);
+  g_unlink (nsec_file);
+  g_rmdir (dir);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/app/nostr/connect-with-pt-server", test_connect_with_pt_server_nostr);
+  return g_test_run ();
+}
