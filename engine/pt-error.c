@@ -16,6 +16,7 @@ G_DEFINE_QUARK (pt-config-error-quark, pt_config_error)
 G_DEFINE_QUARK (pt-key-error-quark, pt_key_error)
 G_DEFINE_QUARK (pt-token-error-quark, pt_token_error)
 G_DEFINE_QUARK (pt-nostr-error-quark, pt_nostr_error)
+G_DEFINE_QUARK (pt-tun-error-quark, pt_tun_error)
 
 const char *
 pt_proto_to_string (PtProto proto)

@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 #define PT_KEY_ERROR    (pt_key_error_quark ())
 #define PT_TOKEN_ERROR  (pt_token_error_quark ())
 #define PT_NOSTR_ERROR  (pt_nostr_error_quark ())
+#define PT_TUN_ERROR    (pt_tun_error_quark ())
 
 typedef enum
 {
@@ -110,6 +111,13 @@ typedef enum
   PT_NOSTR_ERROR_NAME,          /* a rendezvous name that cannot be used (too short) */
 } PtNostrError;
 
+typedef enum
+{
+  PT_TUN_ERROR_INVALID,         /* the request was refused (the message names the field) */
+  PT_TUN_ERROR_FAILED,          /* the system refused (name taken, route exists, no /dev/net/tun) */
+  PT_TUN_ERROR_HELPER,          /* the helper could not run, or authorization was refused */
+} PtTunDeviceError;             /* not PtTunError: helper/pt-tun-request.h has that name */
+
 GQuark pt_signal_error_quark (void);
 GQuark pt_ice_error_quark    (void);
 GQuark pt_quic_error_quark   (void);
@@ -118,5 +126,6 @@ GQuark pt_config_error_quark (void);
 GQuark pt_key_error_quark    (void);
 GQuark pt_token_error_quark  (void);
 GQuark pt_nostr_error_quark  (void);
+GQuark pt_tun_error_quark    (void);
 
 G_END_DECLS

@@ -21,6 +21,9 @@
 #include "pt-relay-pool-private.h"
 #include "pt-rendezvous-private.h"
 #include "pt-tunnel-private.h"
+#include "pt-vpn-private.h"
+
+#include <unistd.h>
 
 #define SUB_ID                 "pt-answers"
 #define REPUBLISH_FIRST_MS     2000
@@ -52,10 +55,16 @@ struct _PtNostrClient
   GSource            *relay_check;
   GSource            *retry;
   GCancellable       *cancellable;
+
+  /* VPN mode */
+  gboolean            vpn;
+  guint8              vpn_flags;
+  int                 tun_fd;          /* ours; each tunnel gets a dup */
+  PtVpnConfig         tun_config;      /* what tun_fd was made for */
 };
 
 enum { PROP_0, PROP_STATE, PROP_TUNNEL, N_PROPS };
-enum { ATTEMPT_FAILED, RELAY_STATE, N_SIGNALS };
+enum { ATTEMPT_FAILED, RELAY_STATE, VPN_CONFIG, N_SIGNALS };
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
@@ -203,6 +212,44 @@ on_tunnel_state (PtTunnel      *tunnel,
     }
 }
 
+static gboolean
+same_addresses (const PtVpnConfig *a,
+                const PtVpnConfig *b)
+{
+  return memcmp (a->addr4, b->addr4, 4) == 0 && a->prefix4 == b->prefix4 &&
+         a->has_v6 == b->has_v6 &&
+         (!a->has_v6 || (memcmp (a->addr6, b->addr6, 16) == 0 && a->prefix6 == b->prefix6));
+}
+
+static void
+on_tunnel_vpn_config (PtTunnel      *tunnel,
+                      PtNostrClient *self)
+{
+  const PtVpnConfig *config = _pt_tunnel_get_vpn_config (tunnel);
+  g_autoptr(GError) error = NULL;
+
+  if (tunnel != self->tunnel)
+    return;
+  if (self->tun_fd < 0)
+    {
+      g_signal_emit (self, signals[VPN_CONFIG], 0);
+      return;
+    }
+
+  /* Reconnected: the device made for the first session serves again if the
+   * server gave the same addresses (it keeps them per client key). */
+  if (!same_addresses (config, &self->tun_config))
+    {
+      error = g_error_new (PT_NOSTR_ERROR, PT_NOSTR_ERROR_REFUSED,
+                           "after reconnecting, the server assigned other addresses than "
+                           "the VPN device has: restart the client");
+      attempt_failed (self, error, TRUE);
+      return;
+    }
+  if (!_pt_tunnel_attach_tun (tunnel, dup (self->tun_fd), &error))
+    attempt_failed (self, error, FALSE);
+}
+
 static void
 publish_request (PtNostrClient *self)
 {
@@ -332,6 +379,12 @@ begin_attempt (PtNostrClient *self)
       /* We may be inside one of its signals. */
       g_idle_add (unref_later_cb, previous);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL]);
+    }
+
+  if (self->vpn && pt_tunnel_get_state (self->tunnel) == PT_TUNNEL_STATE_NEW)
+    {
+      _pt_tunnel_set_vpn_client (self->tunnel, self->vpn_flags);
+      g_signal_connect (self->tunnel, "vpn-config", G_CALLBACK (on_tunnel_vpn_config), self);
     }
 
   self->attempt++;
@@ -483,6 +536,48 @@ pt_nostr_client_set_reconnect (PtNostrClient *self,
   self->reconnect = reconnect;
 }
 
+void
+pt_nostr_client_set_vpn (PtNostrClient *self,
+                         gboolean       want_ipv6)
+{
+  g_return_if_fail (PT_IS_NOSTR_CLIENT (self));
+  g_return_if_fail (self->state == PT_NOSTR_CLIENT_STATE_IDLE);
+  self->vpn = TRUE;
+  self->vpn_flags = want_ipv6 ? PT_VPN_HELLO_WANTS_IPV6 : 0;
+}
+
+PtVpnSettings *
+pt_nostr_client_dup_vpn_settings (PtNostrClient *self)
+{
+  const PtVpnConfig *config;
+
+  g_return_val_if_fail (PT_IS_NOSTR_CLIENT (self), NULL);
+  config = self->tunnel ? _pt_tunnel_get_vpn_config (self->tunnel) : NULL;
+  return config ? _pt_vpn_settings_new (config) : NULL;
+}
+
+gboolean
+pt_nostr_client_attach_tun (PtNostrClient  *self,
+                            int             tun_fd,
+                            GError        **error)
+{
+  const PtVpnConfig *config;
+
+  g_return_val_if_fail (PT_IS_NOSTR_CLIENT (self), FALSE);
+
+  config = self->tunnel ? _pt_tunnel_get_vpn_config (self->tunnel) : NULL;
+  if (config == NULL || self->tun_fd >= 0)
+    {
+      close (tun_fd);
+      g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID,
+                   "this client is not waiting for a VPN device");
+      return FALSE;
+    }
+  self->tun_fd = tun_fd;
+  self->tun_config = *config;
+  return _pt_tunnel_attach_tun (self->tunnel, dup (tun_fd), error);
+}
+
 gboolean
 pt_nostr_client_add_forward (PtNostrClient        *self,
                              const PtForwardSpec  *spec,
@@ -525,6 +620,12 @@ pt_nostr_client_stop (PtNostrClient *self)
     {
       pt_tunnel_close (self->tunnel);
       _pt_tunnel_close_listeners (self->tunnel);
+    }
+  /* The VPN device (with its addresses and routes) goes with the last fd. */
+  if (self->tun_fd >= 0)
+    {
+      close (self->tun_fd);
+      self->tun_fd = -1;
     }
   if (self->pool != NULL)
     _pt_relay_pool_unsubscribe (self->pool, SUB_ID);
@@ -633,6 +734,9 @@ pt_nostr_client_class_init (PtNostrClientClass *klass)
   signals[RELAY_STATE] =
     g_signal_new ("relay-state", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  signals[VPN_CONFIG] =
+    g_signal_new ("vpn-config", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -640,5 +744,6 @@ pt_nostr_client_init (PtNostrClient *self)
 {
   self->state = PT_NOSTR_CLIENT_STATE_IDLE;
   self->reconnect = TRUE;
+  self->tun_fd = -1;
   self->retry_delay_s = 1;
 }

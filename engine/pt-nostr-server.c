@@ -23,6 +23,8 @@
 #include "pt-nip44-private.h"
 #include "pt-relay-pool-private.h"
 #include "pt-rendezvous-private.h"
+#include "pt-tunnel-private.h"
+#include "pt-vpn-private.h"
 
 #define SUB_ID                  "pt-requests"
 #define PRUNE_INTERVAL_S        30
@@ -86,6 +88,7 @@ struct _PtNostrServer
   GInetSocketAddress *exposed_tcp;
   GInetSocketAddress *exposed_udp;
   guint          max_sessions;
+  PtVpnRouter   *vpn_router;
 
   gboolean       started;
   gboolean       stopped;
@@ -318,6 +321,8 @@ start_session (PtNostrServer             *self,
   pt_tunnel_set_allow_list (session->tunnel, PT_PROTO_UDP, self->allowed_udp);
   pt_tunnel_set_exposed (session->tunnel, PT_PROTO_TCP, self->exposed_tcp);
   pt_tunnel_set_exposed (session->tunnel, PT_PROTO_UDP, self->exposed_udp);
+  if (self->vpn_router != NULL)
+    _pt_tunnel_set_vpn_router (session->tunnel, self->vpn_router, peer_npub);
   g_object_set_data (G_OBJECT (session->tunnel), "pt-nostr-session", session);
 
   g_hash_table_insert (self->sessions, g_strdup (key), session);
@@ -657,6 +662,39 @@ pt_nostr_server_set_exposed (PtNostrServer      *self,
   g_set_object (proto == PT_PROTO_TCP ? &self->exposed_tcp : &self->exposed_udp, target);
 }
 
+gboolean
+pt_nostr_server_set_vpn (PtNostrServer       *self,
+                         const char          *network4,
+                         const char          *network6,
+                         int                  tun_fd,
+                         guint                mtu,
+                         const char * const  *dns,
+                         GError             **error)
+{
+  PtVpnRouter *router;
+
+  g_return_val_if_fail (PT_IS_NOSTR_SERVER (self), FALSE);
+
+  router = _pt_vpn_router_new (network4, network6, tun_fd, mtu, error);
+  if (router == NULL)
+    return FALSE;
+  if (!_pt_vpn_router_set_dns (router, dns, error))
+    {
+      _pt_vpn_router_unref (router);
+      return FALSE;
+    }
+  g_clear_pointer (&self->vpn_router, _pt_vpn_router_unref);
+  self->vpn_router = router;
+  return TRUE;
+}
+
+guint64
+pt_nostr_server_get_vpn_spoofed (PtNostrServer *self)
+{
+  g_return_val_if_fail (PT_IS_NOSTR_SERVER (self), 0);
+  return self->vpn_router ? _pt_vpn_router_get_spoofed (self->vpn_router) : 0;
+}
+
 void
 pt_nostr_server_set_max_sessions (PtNostrServer *self,
                                   guint          max_sessions)
@@ -755,6 +793,7 @@ pt_nostr_server_dispose (GObject *object)
   if (self->sessions != NULL)
     g_hash_table_remove_all (self->sessions);
   g_clear_object (&self->pool);
+  g_clear_pointer (&self->vpn_router, _pt_vpn_router_unref);
   G_OBJECT_CLASS (pt_nostr_server_parent_class)->dispose (object);
 }
 

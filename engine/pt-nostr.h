@@ -30,6 +30,23 @@
 
 G_BEGIN_DECLS
 
+/* What a VPN server assigned to a client. */
+typedef struct
+{
+  char  *address4;    /* "10.77.0.2/24" */
+  char  *address6;    /* "fd00:77::2/64", or NULL */
+  char  *server4;     /* "10.77.0.1" */
+  char  *server6;     /* or NULL */
+  guint  mtu;
+  char **dns;         /* resolvers pushed by the server (may be empty) */
+} PtVpnSettings;
+
+void           pt_vpn_settings_free           (PtVpnSettings       *settings);
+/* "10.77.0.1/24" for "10.77.0.0/24": the address a VPN server takes. */
+char          *pt_vpn_server_address          (const char          *network,
+                                               GError             **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtVpnSettings, pt_vpn_settings_free)
+
 /* Public relays used when none is given. */
 const char * const *pt_nostr_default_relays (void);
 
@@ -80,6 +97,20 @@ void           pt_nostr_server_set_allow_list (PtNostrServer       *self,
 void           pt_nostr_server_set_exposed    (PtNostrServer       *self,
                                                PtProto              proto,
                                                GInetSocketAddress  *target);
+/* VPN mode: clients may ask for an address in @network4 (and @network6, or
+ * NULL); the server's TUN device @tun_fd (taken; from pt_tun_open_async(),
+ * with the network's first address) carries their packets; @mtu is its MTU
+ * and @dns (NULL-terminated, or NULL) the resolvers pushed to clients. A
+ * client keeps its address across sessions (keyed by its key). */
+gboolean       pt_nostr_server_set_vpn        (PtNostrServer       *self,
+                                               const char          *network4,
+                                               const char          *network6,
+                                               int                  tun_fd,
+                                               guint                mtu,
+                                               const char * const  *dns,
+                                               GError             **error);
+/* Packets dropped because a client used a source address not its own. */
+guint64        pt_nostr_server_get_vpn_spoofed (PtNostrServer      *self);
 /* 0 (the default) for no limit. */
 void           pt_nostr_server_set_max_sessions (PtNostrServer     *self,
                                                  guint              max_sessions);
@@ -119,6 +150,18 @@ void           pt_nostr_client_set_token     (PtNostrClient       *self,
 /* TRUE (the default): re-establish a tunnel that drops, with backoff. */
 void           pt_nostr_client_set_reconnect (PtNostrClient       *self,
                                               gboolean             reconnect);
+/* VPN mode instead of forwards: once the server assigned addresses the
+ * client emits "vpn-config"; make the TUN device that
+ * pt_nostr_client_dup_vpn_settings() describes and attach it. After a
+ * reconnection that gets the same addresses, the same device is used again
+ * by itself ("vpn-config" is not emitted again). */
+void           pt_nostr_client_set_vpn       (PtNostrClient       *self,
+                                              gboolean             want_ipv6);
+PtVpnSettings *pt_nostr_client_dup_vpn_settings (PtNostrClient    *self);
+/* Takes @tun_fd. */
+gboolean       pt_nostr_client_attach_tun    (PtNostrClient       *self,
+                                              int                  tun_fd,
+                                              GError             **error);
 /* Opens the listener now (a busy port fails early); it stays open across
  * reconnections. */
 gboolean       pt_nostr_client_add_forward   (PtNostrClient       *self,
@@ -139,6 +182,7 @@ guint          pt_nostr_client_get_connected_relays (PtNostrClient *self);
 /* Signals:
  *   "attempt-failed" (GError *error, guint retry_in_seconds): an attempt or an
  *                    up tunnel failed and another follows after the delay.
+ *   "vpn-config"     (): VPN mode: addresses assigned, attach a TUN device.
  *   "relay-state"    (const char *url, gboolean connected)
  * Properties: "state" (PtNostrClientState), "tunnel" (PtTunnel).
  */

@@ -101,6 +101,12 @@ void          _pt_vpn_router_unref       (PtVpnRouter  *router);
 void          _pt_vpn_router_attach      (PtVpnRouter  *router,
                                           PtSession    *session,
                                           const char   *client_id);
+/* Resolvers pushed to clients (IP address strings; NULL: none). */
+gboolean      _pt_vpn_router_set_dns     (PtVpnRouter         *router,
+                                          const char * const  *dns,
+                                          GError             **error);
+/* The public form of what a server assigned. */
+PtVpnSettings *_pt_vpn_settings_new      (const PtVpnConfig   *config);
 /* Packets dropped because their source was not the client's address. */
 guint64       _pt_vpn_router_get_spoofed (PtVpnRouter  *router);
 

@@ -122,6 +122,9 @@ struct _PtVpnRouter
   GHashTable   *clients;      /* PtSession* → RouterClient* (owned) */
   guint64       spoofed;
   guint64       unroutable;
+  guint8        n_dns;
+  guint8        dns_family[PT_VPN_MAX_DNS];
+  guint8        dns[PT_VPN_MAX_DNS][16];
 };
 
 static void
@@ -163,6 +166,9 @@ router_hello (PtSession    *session,
   memcpy (config->addr4, client->addr4, 4);
   config->prefix4 = (guint8) _pt_vpn_pool_get_prefix (router->pool4);
   memcpy (config->server4, router->server4, 4);
+  config->n_dns = router->n_dns;
+  memcpy (config->dns_family, router->dns_family, sizeof config->dns_family);
+  memcpy (config->dns, router->dns, sizeof config->dns);
 
   /* IPv6 needs links of at least 1280 bytes. */
   if ((flags & PT_VPN_HELLO_WANTS_IPV6) && router->pool6 != NULL && mtu >= PT_VPN_MIN_MTU_V6)
@@ -231,19 +237,27 @@ router_client_stopped (PtSession *session,
   RouterClient *client = data;
   PtVpnRouter *router = client->router;
 
+  /* A client that reconnected before its old session timed out holds the
+   * same addresses in a new session: leave those alone. */
   if (client->has_v4)
     {
       g_autofree char *key = address_key (4, client->addr4);
 
-      g_hash_table_remove (router->by_address, key);
-      _pt_vpn_pool_release (router->pool4, client->client_id);
+      if (g_hash_table_lookup (router->by_address, key) == client)
+        {
+          g_hash_table_remove (router->by_address, key);
+          _pt_vpn_pool_release (router->pool4, client->client_id);
+        }
     }
   if (client->has_v6)
     {
       g_autofree char *key = address_key (6, client->addr6);
 
-      g_hash_table_remove (router->by_address, key);
-      _pt_vpn_pool_release (router->pool6, client->client_id);
+      if (g_hash_table_lookup (router->by_address, key) == client)
+        {
+          g_hash_table_remove (router->by_address, key);
+          _pt_vpn_pool_release (router->pool6, client->client_id);
+        }
     }
   _pt_session_set_vpn_hooks (session, NULL, NULL);
   g_hash_table_remove (router->clients, session);   /* frees @client */
@@ -397,6 +411,37 @@ _pt_vpn_router_attach (PtVpnRouter *router,
   _pt_session_set_vpn_hooks (session, &router_hooks, client);
 }
 
+gboolean
+_pt_vpn_router_set_dns (PtVpnRouter         *router,
+                        const char * const  *dns,
+                        GError             **error)
+{
+  router->n_dns = 0;
+  for (guint i = 0; dns != NULL && dns[i] != NULL; i++)
+    {
+      g_autoptr(GInetAddress) address = g_inet_address_new_from_string (dns[i]);
+
+      if (address == NULL)
+        {
+          g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID,
+                       "--dns %s: not an IP address", dns[i]);
+          return FALSE;
+        }
+      if (router->n_dns >= PT_VPN_MAX_DNS)
+        {
+          g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID,
+                       "at most %d resolvers (--dns)", PT_VPN_MAX_DNS);
+          return FALSE;
+        }
+      router->dns_family[router->n_dns] =
+        g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4 ? 4 : 6;
+      memcpy (router->dns[router->n_dns], g_inet_address_to_bytes (address),
+              g_inet_address_get_native_size (address));
+      router->n_dns++;
+    }
+  return TRUE;
+}
+
 guint64
 _pt_vpn_router_get_spoofed (PtVpnRouter *router)
 {
@@ -505,4 +550,70 @@ _pt_vpn_link_free (PtVpnLink *link)
   g_object_unref (link->session);
   close (link->fd);
   g_free (link);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public helpers */
+
+void
+pt_vpn_settings_free (PtVpnSettings *settings)
+{
+  if (settings == NULL)
+    return;
+  g_free (settings->address4);
+  g_free (settings->address6);
+  g_free (settings->server4);
+  g_free (settings->server6);
+  g_strfreev (settings->dns);
+  g_free (settings);
+}
+
+static char *
+bytes_to_string (const guint8  *bytes,
+                 GSocketFamily  family)
+{
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_bytes (bytes, family);
+
+  return g_inet_address_to_string (address);
+}
+
+PtVpnSettings *
+_pt_vpn_settings_new (const PtVpnConfig *config)
+{
+  PtVpnSettings *settings = g_new0 (PtVpnSettings, 1);
+  g_autofree char *a4 = bytes_to_string (config->addr4, G_SOCKET_FAMILY_IPV4);
+  GPtrArray *dns = g_ptr_array_new ();
+
+  settings->address4 = g_strdup_printf ("%s/%u", a4, config->prefix4);
+  settings->server4 = bytes_to_string (config->server4, G_SOCKET_FAMILY_IPV4);
+  if (config->has_v6)
+    {
+      g_autofree char *a6 = bytes_to_string (config->addr6, G_SOCKET_FAMILY_IPV6);
+
+      settings->address6 = g_strdup_printf ("%s/%u", a6, config->prefix6);
+      settings->server6 = bytes_to_string (config->server6, G_SOCKET_FAMILY_IPV6);
+    }
+  settings->mtu = config->mtu;
+  for (guint i = 0; i < config->n_dns; i++)
+    g_ptr_array_add (dns, bytes_to_string (config->dns[i], config->dns_family[i] == 4
+                                                           ? G_SOCKET_FAMILY_IPV4
+                                                           : G_SOCKET_FAMILY_IPV6));
+  g_ptr_array_add (dns, NULL);
+  settings->dns = (char **) g_ptr_array_free (dns, FALSE);
+  return settings;
+}
+
+char *
+pt_vpn_server_address (const char  *network,
+                       GError     **error)
+{
+  g_autoptr(PtVpnPool) pool = _pt_vpn_pool_new (network, error);
+  g_autoptr(GInetAddress) server = NULL;
+  g_autofree char *text = NULL;
+
+  if (pool == NULL)
+    return NULL;
+  server = _pt_vpn_pool_get_server (pool);
+  text = g_inet_address_to_string (server);
+  return g_strdup_printf ("%s/%u", text, _pt_vpn_pool_get_prefix (pool));
 }

@@ -16,4 +16,5 @@
 # include "pt-keys.h"
 # include "pt-token.h"
 # include "pt-nostr.h"
+# include "pt-tun.h"
 #undef PT_INSIDE

@@ -1,0 +1,424 @@
+/* pt-tun.c — TUN devices for VPN mode, made by the privileged helper
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * One exchange per device over a SOCK_SEQPACKET socketpair whose other end
+ * is the helper's stdin (docs/protocol.md, "TUN helper"): the request is
+ * checked here first with the helper's own codec, so that a mistake is
+ * reported before anyone is asked for a password.
+ */
+#define G_LOG_DOMAIN "pt-tun"
+
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <netinet/in.h>
+
+#include "pt.h"
+#include "pt-tun-request.h"
+
+#define AUTO_NAMES      10       /* ptvpn0 … ptvpn9 */
+/* pkexec may wait for a person to type a password. */
+#define REPLY_TIMEOUT_S 120
+
+typedef struct
+{
+  PtTunRequest  request;
+  gboolean      auto_name;
+  guint         next_name;
+  GSubprocess  *process;
+  int           sock;            /* our end */
+  GSource      *watch;
+  GSource      *timeout;
+  int           fd;              /* the device, once received */
+  char         *ifname;
+} OpenData;
+
+static void
+open_data_free (OpenData *data)
+{
+  if (data->watch != NULL)
+    {
+      g_source_destroy (data->watch);
+      g_source_unref (data->watch);
+    }
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_source_unref (data->timeout);
+    }
+  if (data->process != NULL)
+    g_subprocess_force_exit (data->process);
+  g_clear_object (&data->process);
+  if (data->sock >= 0)
+    close (data->sock);
+  if (data->fd >= 0)
+    close (data->fd);
+  g_free (data->ifname);
+  g_free (data);
+}
+
+const char *
+pt_tun_helper_path (void)
+{
+  const char *env = g_getenv ("PT_TUN_HELPER");
+
+  return env != NULL && *env != '\0' ? env : PT_TUN_HELPER_PATH;
+}
+
+static void start_helper (GTask *task);
+
+static void
+clear_exchange (OpenData *data)
+{
+  if (data->watch != NULL)
+    {
+      g_source_destroy (data->watch);
+      g_clear_pointer (&data->watch, g_source_unref);
+    }
+  if (data->timeout != NULL)
+    {
+      g_source_destroy (data->timeout);
+      g_clear_pointer (&data->timeout, g_source_unref);
+    }
+  if (data->sock >= 0)
+    {
+      close (data->sock);
+      data->sock = -1;
+    }
+}
+
+/* The helper closed its end without a reply: say why as well as we can. */
+static void
+helper_gone (GTask *task)
+{
+  OpenData *data = g_task_get_task_data (task);
+  int status = -1;
+
+  if (data->process != NULL && g_subprocess_get_if_exited (data->process))
+    status = g_subprocess_get_exit_status (data->process);
+  clear_exchange (data);
+
+  /* pkexec: 126 = the user dismissed the dialog or was refused, 127 = not
+   * authorized (no agent, or polkit said no). */
+  if (status == 126 || status == 127)
+    g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                             "creating the VPN device was not authorized (pkexec exit %d): run "
+                             "this as an administrator, or allow the polkit action "
+                             "io.github.peertunnel.PeerTunnel.create-tun", status);
+  else
+    g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                             "the TUN helper %s ended without an answer (exit status %d): is it "
+                             "installed, and may this user run it?", pt_tun_helper_path (), status);
+}
+
+static void
+process_exited_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  g_subprocess_wait_finish (G_SUBPROCESS (object), result, NULL);
+  helper_gone (task);
+}
+
+static gboolean
+reply_cb (gint          sock,
+          GIOCondition  condition,
+          gpointer      user_data)
+{
+  GTask *task = user_data;
+  OpenData *data = g_task_get_task_data (task);
+  char buf[PT_TUN_MESSAGE_MAX + 1];
+  union { struct cmsghdr align; char space[CMSG_SPACE (sizeof (int))]; } control;
+  struct iovec iov = { buf, PT_TUN_MESSAGE_MAX };
+  struct msghdr msg = { 0, };
+  struct cmsghdr *cmsg;
+  PtTunReply reply;
+  PtTunError problem;
+  int fd = -1;
+  ssize_t n;
+
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.space;
+  msg.msg_controllen = sizeof control.space;
+  n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+
+  g_clear_pointer (&data->watch, g_source_unref);
+  for (cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
+    if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+        cmsg->cmsg_len == CMSG_LEN (sizeof (int)))
+      memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
+
+  if (n <= 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      if (data->timeout != NULL)
+        {
+          g_source_destroy (data->timeout);
+          g_clear_pointer (&data->timeout, g_source_unref);
+        }
+      /* Let the helper finish so its exit status can be read; the task's
+       * reference goes along. */
+      g_subprocess_wait_async (data->process, NULL, process_exited_cb, task);
+      return G_SOURCE_REMOVE;
+    }
+
+  clear_exchange (data);
+  if (pt_tun_reply_parse (buf, (size_t) n, &reply, &problem) != 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                               "the TUN helper's answer cannot be used (%s: %s)",
+                               problem.field, problem.message);
+      g_object_unref (task);
+      return G_SOURCE_REMOVE;
+    }
+
+  switch (reply.status)
+    {
+    case PT_TUN_STATUS_OK:
+      if (fd < 0)
+        {
+          g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                                   "the TUN helper said yes but sent no device");
+          break;
+        }
+      data->fd = fd;
+      data->ifname = g_strdup (reply.ifname);
+      g_debug ("TUN device %s (index %u)", reply.ifname, reply.ifindex);
+      g_task_return_boolean (task, TRUE);
+      break;
+
+    case PT_TUN_STATUS_FAILED:
+      if (fd >= 0)
+        close (fd);
+      /* A name in use: try the next automatic one. */
+      if (data->auto_name && g_str_equal (reply.error.field, "ifname") &&
+          data->next_name < AUTO_NAMES)
+        {
+          g_clear_object (&data->process);
+          start_helper (task);
+          return G_SOURCE_REMOVE;
+        }
+      g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_FAILED,
+                               "the VPN device could not be made (%s): %s",
+                               reply.error.field, reply.error.message);
+      break;
+
+    case PT_TUN_STATUS_INVALID:
+      if (fd >= 0)
+        close (fd);
+      g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_INVALID,
+                               "the VPN device was refused (%s): %s",
+                               reply.error.field, reply.error.message);
+      break;
+    }
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+  OpenData *data = g_task_get_task_data (task);
+
+  g_clear_pointer (&data->timeout, g_source_unref);
+  clear_exchange (data);
+  g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                           "no answer from the TUN helper within %d s (was the authorization "
+                           "dialog left open?)", REPLY_TIMEOUT_S);
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_helper (GTask *task)
+{
+  OpenData *data = g_task_get_task_data (task);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  char text[PT_TUN_MESSAGE_MAX];
+  const char *argv[3] = { NULL, };
+  int pair[2];
+  int len;
+
+  if (data->auto_name)
+    g_snprintf (data->request.ifname, sizeof data->request.ifname, "ptvpn%u", data->next_name++);
+
+  len = pt_tun_request_format (&data->request, text, sizeof text);
+  if (len < 0)
+    {
+      g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_INVALID,
+                               "the VPN device request is too large");
+      g_object_unref (task);
+      return;
+    }
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    {
+      int saved = errno;
+
+      g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                               "cannot talk to the TUN helper: %s", g_strerror (saved));
+      g_object_unref (task);
+      return;
+    }
+
+  if (geteuid () == 0)
+    argv[0] = pt_tun_helper_path ();
+  else
+    argv[0] = "pkexec", argv[1] = pt_tun_helper_path ();
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                        G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_take_fd (launcher, pair[1], 0);
+  data->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  if (data->process == NULL)
+    {
+      close (pair[0]);
+      g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                               "cannot start the TUN helper (%s): %s", argv[0], error->message);
+      g_object_unref (task);
+      return;
+    }
+
+  data->sock = pair[0];
+  if (send (data->sock, text, (size_t) len, MSG_NOSIGNAL) != len)
+    {
+      /* It died at once; the reply watch below reports it. */
+      g_debug ("sending the TUN request failed: %s", g_strerror (errno));
+    }
+
+  data->watch = g_unix_fd_source_new (data->sock, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (data->watch, (GSourceFunc) (void (*) (void)) reply_cb, task, NULL);
+  g_source_set_static_name (data->watch, "[pt] TUN helper reply");
+  g_source_attach (data->watch, g_main_context_get_thread_default ());
+  if (data->timeout == NULL)
+    {
+      data->timeout = g_timeout_source_new_seconds (REPLY_TIMEOUT_S);
+      g_source_set_callback (data->timeout, timeout_cb, task, NULL);
+      g_source_attach (data->timeout, g_main_context_get_thread_default ());
+    }
+}
+
+static gboolean
+add_prefix (const char    *text,
+            int            family,
+            PtTunPrefix   *prefix,
+            GError       **error)
+{
+  if (pt_tun_prefix_parse (text, prefix) != 0 || prefix->family != family)
+    {
+      g_set_error (error, PT_TUN_ERROR, PT_TUN_ERROR_INVALID,
+                   "“%s” is not an %s ADDRESS/LEN", text, family == AF_INET ? "IPv4" : "IPv6");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pt_tun_open_async (const char          *ifname,
+                   guint                mtu,
+                   const char          *address4,
+                   const char          *address6,
+                   const char * const  *routes,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  OpenData *data = g_new0 (OpenData, 1);
+  PtTunError problem;
+
+  data->sock = -1;
+  data->fd = -1;
+  g_task_set_source_tag (task, pt_tun_open_async);
+  g_task_set_task_data (task, data, (GDestroyNotify) open_data_free);
+
+  data->request.mtu = mtu;
+  if (ifname != NULL)
+    g_strlcpy (data->request.ifname, ifname, sizeof data->request.ifname);
+  else
+    {
+      data->auto_name = TRUE;
+      g_strlcpy (data->request.ifname, "ptvpn0", sizeof data->request.ifname);
+    }
+  if (address4 != NULL)
+    {
+      if (!add_prefix (address4, AF_INET, &data->request.address4, &error))
+        goto fail;
+      data->request.has_address4 = 1;
+    }
+  if (address6 != NULL)
+    {
+      if (!add_prefix (address6, AF_INET6, &data->request.address6, &error))
+        goto fail;
+      data->request.has_address6 = 1;
+    }
+  for (guint i = 0; routes != NULL && routes[i] != NULL; i++)
+    {
+      PtTunPrefix route;
+
+      if (data->request.n_routes >= PT_TUN_MAX_ROUTES)
+        {
+          error = g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_INVALID, "at most %d routes",
+                               PT_TUN_MAX_ROUTES);
+          goto fail;
+        }
+      if (pt_tun_prefix_parse (routes[i], &route) != 0)
+        {
+          error = g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_INVALID,
+                               "route “%s” is not NETWORK/LEN", routes[i]);
+          goto fail;
+        }
+      data->request.routes[data->request.n_routes++] = route;
+    }
+
+  /* The helper's own rules, before anyone is asked for a password. */
+  if (pt_tun_request_validate (&data->request, &problem) != 0)
+    {
+      error = g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_INVALID, "%s: %s", problem.field,
+                           problem.message);
+      goto fail;
+    }
+
+  start_helper (g_steal_pointer (&task));
+  return;
+
+fail:
+  g_task_return_error (task, g_steal_pointer (&error));
+}
+
+int
+pt_tun_open_finish (GAsyncResult  *result,
+                    char         **ifname,
+                    GError       **error)
+{
+  OpenData *data;
+  int fd;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), -1);
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return -1;
+  data = g_task_get_task_data (G_TASK (result));
+  fd = data->fd;
+  data->fd = -1;
+  if (ifname != NULL)
+    *ifname = g_strdup (data->ifname);
+  return fd;
+}
