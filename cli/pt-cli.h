@@ -96,6 +96,20 @@ void            pt_cli_on_terminate      (GCallback           func,
 /* Lets TURN allocations be released before the process exits. */
 void            pt_cli_drain             (void);
 
+/* Shared by the Nostr and VPN commands (pt-cmd-nostr.c). */
+/* --nsec-file, else $PT_NSEC; *key NULL when neither is given. FALSE after
+ * printing why a key cannot be used. */
+gboolean        pt_cli_load_secret_key   (const char         *nsec_file,
+                                          PtSecretKey       **key);
+/* --auth-token-file (its first token), else $PT_AUTH_TOKEN, else none. */
+gboolean        pt_cli_load_client_token (const char         *token_file,
+                                          PtSecretString    **token);
+gboolean        pt_cli_check_relays      (char              **relays);
+void            pt_cli_print_relay_state (const char         *url,
+                                          gboolean            connected);
+/* Prints the server's events and runs it until a signal; an exit status. */
+int             pt_cli_run_nostr_server  (PtNostrServer      *nostr);
+
 int pt_cmd_client (int argc, char **argv);
 int pt_cmd_server (int argc, char **argv);
 int pt_cmd_demo   (int argc, char **argv);
@@ -107,5 +121,8 @@ int pt_cmd_server_nostr (int argc, char **argv);
 int pt_cmd_tcp       (int argc, char **argv);
 int pt_cmd_udp       (int argc, char **argv);
 int pt_cmd_bind      (int argc, char **argv);
+int pt_cmd_vpn       (int argc, char **argv);
+int pt_cmd_vpn_server (int argc, char **argv);
+int pt_cmd_vpn_client (int argc, char **argv);
 
 G_END_DECLS

@@ -60,8 +60,8 @@ read_secret_file (const char  *path,
 }
 
 /* --nsec-file, else $PT_NSEC, else NULL (no key given). */
-static gboolean
-load_secret_key (const char   *nsec_file,
+gboolean
+pt_cli_load_secret_key (const char   *nsec_file,
                  PtSecretKey **key)
 {
   g_autoptr(GError) error = NULL;
@@ -126,8 +126,8 @@ load_name (const char *id,
   return name;
 }
 
-static gboolean
-check_relays (char **relays)
+gboolean
+pt_cli_check_relays (char **relays)
 {
   for (guint i = 0; relays && relays[i]; i++)
     if (!g_str_has_prefix (relays[i], "ws://") && !g_str_has_prefix (relays[i], "wss://"))
@@ -138,8 +138,8 @@ check_relays (char **relays)
   return TRUE;
 }
 
-static void
-print_relay_state (const char *url,
+void
+pt_cli_print_relay_state (const char *url,
                    gboolean    connected)
 {
   pt_cli_event ("relay", "url", url, "state", connected ? "connected" : "disconnected", NULL);
@@ -160,7 +160,7 @@ server_relay_state (PtNostrServer *nostr,
                     gboolean       connected,
                     Server        *server)
 {
-  print_relay_state (url, connected);
+  pt_cli_print_relay_state (url, connected);
 }
 
 static void
@@ -208,8 +208,8 @@ server_terminate (Server *server)
 }
 
 /* Runs @nostr until a signal; the caller configured it. */
-static int
-run_server (PtNostrServer *nostr)
+int
+pt_cli_run_nostr_server (PtNostrServer *nostr)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autofree char *npub = pt_public_key_to_npub (pt_nostr_server_get_public_key (nostr));
@@ -320,7 +320,7 @@ pt_cmd_server_nostr (int    argc,
       pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)", max_sessions);
       goto out;
     }
-  if (!check_relays (relays))
+  if (!pt_cli_check_relays (relays))
     goto out;
 
   tcp = pt_cli_parse_allow_list (allowed_tcp, "--allowed-tcp", &ok);
@@ -333,7 +333,7 @@ pt_cmd_server_nostr (int    argc,
     goto out;
 
   status = PT_EXIT_FAILURE;
-  if (!load_secret_key (nsec_file, &key))
+  if (!pt_cli_load_secret_key (nsec_file, &key))
     goto out;
   if (key == NULL)
     {
@@ -380,7 +380,7 @@ pt_cmd_server_nostr (int    argc,
     pt_cli_info ("nothing is allowed (no --allowed-tcp or --allowed-udp): every forward "
                  "will be refused");
 
-  status = run_server (nostr);
+  status = pt_cli_run_nostr_server (nostr);
   g_clear_object (&nostr);
   pt_cli_drain ();
 
@@ -408,7 +408,7 @@ client_relay_state (PtNostrClient *nostr,
                     gboolean       connected,
                     Client        *client)
 {
-  print_relay_state (url, connected);
+  pt_cli_print_relay_state (url, connected);
 }
 
 static void
@@ -557,8 +557,8 @@ start_client (const PtSecretKey *key,
 }
 
 /* --auth-token-file (first token), else $PT_AUTH_TOKEN, else none. */
-static gboolean
-load_client_token (const char      *token_file,
+gboolean
+pt_cli_load_client_token (const char      *token_file,
                    PtSecretString **token)
 {
   g_autoptr(GError) error = NULL;
@@ -679,14 +679,14 @@ pt_cmd_client_nostr (int    argc,
                           g_strv_length (sources), g_strv_length (targets));
       goto out;
     }
-  if (!check_relays (relays))
+  if (!pt_cli_check_relays (relays))
     goto out;
   ice_config = pt_cli_make_ice_config (&common);
   if (ice_config == NULL)
     goto out;
 
   status = PT_EXIT_FAILURE;
-  if (!load_secret_key (nsec_file, &key) || !load_client_token (token_file, &token))
+  if (!pt_cli_load_secret_key (nsec_file, &key) || !pt_cli_load_client_token (token_file, &token))
     goto out;
 
   status = start_client (key, &server, relays, ice_config, token, !no_reconnect, sources, targets);
@@ -792,7 +792,7 @@ named_expose (int         argc,
       pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)", max_sessions);
       goto out;
     }
-  if (!check_relays (relays))
+  if (!pt_cli_check_relays (relays))
     goto out;
   ice_config = pt_cli_make_ice_config (&common);
   if (ice_config == NULL)
@@ -815,7 +815,7 @@ named_expose (int         argc,
   pt_nostr_server_set_exposed (nostr, proto, G_INET_SOCKET_ADDRESS (target));
   pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
 
-  status = run_server (nostr);
+  status = pt_cli_run_nostr_server (nostr);
   g_clear_object (&nostr);
   pt_cli_drain ();
 
@@ -892,7 +892,7 @@ pt_cmd_bind (int    argc,
       pt_cli_usage_error ("which port? give --port PORT (0–65535) to listen on");
       goto out;
     }
-  if (!check_relays (relays))
+  if (!pt_cli_check_relays (relays))
     goto out;
   ice_config = pt_cli_make_ice_config (&common);
   if (ice_config == NULL)

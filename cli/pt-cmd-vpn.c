@@ -1,0 +1,580 @@
+/* pt-cmd-vpn.c — pt vpn server, pt vpn client
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Whole networks through a Nostr-paired tunnel. Both sides get their TUN
+ * device from peertunnel-tun-helper (directly when run as root, otherwise
+ * through pkexec): pt itself never needs privileges.
+ */
+#define G_LOG_DOMAIN "pt"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "pt-cli.h"
+
+#define DEFAULT_MTU      1400
+#define CLIENT_LOCK_PATH "/run/lock/peertunnel-vpn-client.lock"
+
+/* ---------------------------------------------------------------------- */
+/* Opening a TUN device synchronously (from a command, before or inside the loop) */
+
+typedef struct
+{
+  gboolean  done;
+  int       fd;
+  char     *ifname;
+  GError   *error;
+} TunResult;
+
+static void
+tun_opened_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  TunResult *r = user_data;
+
+  r->fd = pt_tun_open_finish (result, &r->ifname, &r->error);
+  r->done = TRUE;
+}
+
+static int
+open_tun (guint                mtu,
+          const char          *address4,
+          const char          *address6,
+          const char * const  *routes,
+          char               **ifname,
+          GError             **error)
+{
+  TunResult r = { FALSE, -1, NULL, NULL };
+
+  pt_tun_open_async (NULL, mtu, address4, address6, routes, NULL, tun_opened_cb, &r);
+  while (!r.done)
+    g_main_context_iteration (NULL, TRUE);
+  if (r.fd < 0)
+    {
+      g_propagate_error (error, r.error);
+      return -1;
+    }
+  *ifname = r.ifname;
+  return r.fd;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Server */
+
+static const char server_description[] =
+  "Routes the network NETWORK (the server takes its first address) between this\n"
+  "machine and the clients that connect through Nostr relays; each client gets\n"
+  "the next free address, and the same one again when it comes back. Clients\n"
+  "reach each other through the server. Packets whose source is not the\n"
+  "client's address are dropped. Who may connect: as for “pt server nostr”\n"
+  "(--peer-npub, or --any-peer with --auth-token-file).\n"
+  "\n"
+  "The TUN device comes from peertunnel-tun-helper: run as root, or pkexec asks\n"
+  "for authorization once.\n"
+  "\n"
+  "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n";
+
+int
+pt_cmd_vpn_server (int    argc,
+                   char **argv)
+{
+  PtCliCommon common = { 0 };
+  g_autofree char *nsec_file = NULL;
+  g_autofree char *token_file = NULL;
+  g_autofree char *network = NULL;
+  g_autofree char *network6 = NULL;
+  g_auto(GStrv) peers = NULL;
+  g_auto(GStrv) relays = NULL;
+  g_auto(GStrv) dns = NULL;
+  gboolean any_peer = FALSE;
+  int max_sessions = 0;
+  int mtu = DEFAULT_MTU;
+  const GOptionEntry entries[] = {
+    { "network", 0, 0, G_OPTION_ARG_STRING, &network,
+      "The VPN's IPv4 network (private), e.g. 10.77.0.0/24", "CIDR" },
+    { "network6", 0, 0, G_OPTION_ARG_STRING, &network6,
+      "An IPv6 network (inside fc00::/7) as well, e.g. fd00:77::/64", "CIDR" },
+    { "mtu", 0, 0, G_OPTION_ARG_INT, &mtu, "MTU of the VPN device (default 1400)", "BYTES" },
+    { "dns", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dns,
+      "A resolver for the clients to use (repeatable)", "ADDRESS" },
+    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &nsec_file,
+      "This server's secret key (or set PT_NSEC)", "FILE" },
+    { "peer-npub", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers,
+      "A client key allowed to connect (repeatable)", "NPUB" },
+    { "any-peer", 0, 0, G_OPTION_ARG_NONE, &any_peer,
+      "Accept any client key that presents a valid token", NULL },
+    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+      "Tokens that clients must present, one per line", "FILE" },
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions,
+      "Serve at most N clients at once (default: no limit)", "N" },
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+      "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtSecretKey) key = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(PtNostrServer) nostr = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address4 = NULL;
+  g_autofree char *address6 = NULL;
+  g_autofree char *ifname = NULL;
+  g_autofree char *npub = NULL;
+  int fd;
+  int status = PT_EXIT_USAGE;
+
+  context = pt_cli_context_new ("vpn server", "--network CIDR --nsec-file FILE (--peer-npub NPUB…|--any-peer)",
+                                "route a network between this machine and VPN clients",
+                                server_description, entries, &common);
+  if (!pt_cli_parse (context, "vpn server", entries, &common, &argc, &argv))
+    goto out;
+  if (argc > 1)
+    {
+      pt_cli_usage_error ("unexpected argument “%s” (see “pt vpn server --help”)", argv[1]);
+      goto out;
+    }
+  if (network == NULL)
+    {
+      pt_cli_usage_error ("which network? give --network CIDR, e.g. --network 10.77.0.0/24");
+      goto out;
+    }
+  address4 = pt_vpn_server_address (network, &error);
+  if (address4 == NULL || strchr (address4, ':') != NULL)
+    {
+      pt_cli_usage_error ("--network %s: %s", network,
+                          error ? error->message : "an IPv4 network is needed here (IPv6: --network6)");
+      goto out;
+    }
+  if (network6 != NULL)
+    {
+      address6 = pt_vpn_server_address (network6, &error);
+      if (address6 == NULL || strchr (address6, ':') == NULL)
+        {
+          pt_cli_usage_error ("--network6 %s: %s", network6,
+                              error ? error->message : "an IPv6 network is needed here");
+          goto out;
+        }
+    }
+  if (mtu < 576 || mtu > 9000 || (network6 != NULL && mtu < 1280))
+    {
+      pt_cli_usage_error ("--mtu %d: give 576 to 9000 (1280 at least with --network6)", mtu);
+      goto out;
+    }
+  if (peers == NULL && !any_peer)
+    {
+      pt_cli_usage_error ("who may connect? give --peer-npub NPUB (repeatable), or --any-peer "
+                          "with --auth-token-file FILE");
+      goto out;
+    }
+  if (any_peer && token_file == NULL)
+    {
+      pt_cli_usage_error ("--any-peer needs --auth-token-file FILE");
+      goto out;
+    }
+  if (max_sessions < 0 || !pt_cli_check_relays (relays))
+    {
+      if (max_sessions < 0)
+        pt_cli_usage_error ("--max-sessions %d: give a positive number", max_sessions);
+      goto out;
+    }
+  ice_config = pt_cli_make_ice_config (&common);
+  if (ice_config == NULL)
+    goto out;
+
+  status = PT_EXIT_FAILURE;
+  if (!pt_cli_load_secret_key (nsec_file, &key))
+    goto out;
+  if (key == NULL)
+    {
+      pt_cli_usage_error ("a server needs its key: --nsec-file FILE or PT_NSEC");
+      status = PT_EXIT_USAGE;
+      goto out;
+    }
+  if (token_file != NULL && (tokens = pt_token_file_load (token_file, &error)) == NULL)
+    {
+      pt_cli_error ("%s", error->message);
+      goto out;
+    }
+
+  nostr = pt_nostr_server_new (key, (const char * const *) relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      status = PT_EXIT_USAGE;
+      goto out;
+    }
+  for (guint i = 0; peers && peers[i]; i++)
+    {
+      PtPublicKey peer;
+
+      if (!pt_public_key_parse (peers[i], &peer, &error))
+        {
+          pt_cli_usage_error ("--peer-npub %s: %s", peers[i], error->message);
+          status = PT_EXIT_USAGE;
+          goto out;
+        }
+      pt_nostr_server_add_peer (nostr, &peer);
+    }
+  pt_nostr_server_set_any_peer (nostr, any_peer);
+  pt_nostr_server_set_tokens (nostr, tokens);
+  pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
+
+  fd = open_tun ((guint) mtu, address4, address6, NULL, &ifname, &error);
+  if (fd < 0)
+    {
+      pt_cli_error ("%s", error->message);
+      goto out;
+    }
+  if (!pt_nostr_server_set_vpn (nostr, network, network6, fd, (guint) mtu,
+                                (const char * const *) dns, &error))
+    {
+      pt_cli_usage_error ("%s", error->message);
+      status = PT_EXIT_USAGE;
+      goto out;
+    }
+  npub = pt_public_key_to_npub (pt_nostr_server_get_public_key (nostr));
+  pt_cli_event ("vpn", "ifname", ifname, "address", address4,
+                address6 ? "address6" : NULL, address6, NULL);
+
+  status = pt_cli_run_nostr_server (nostr);
+  {
+    guint64 spoofed = pt_nostr_server_get_vpn_spoofed (nostr);
+
+    pt_cli_event ("vpn-stats", "#spoofed_dropped", spoofed, NULL);
+  }
+  g_clear_object (&nostr);
+  pt_cli_drain ();
+
+out:
+  pt_cli_common_clear (&common);
+  return status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Client */
+
+typedef struct
+{
+  GMainLoop     *loop;
+  PtNostrClient *client;
+  char         **routes;
+  gboolean       announced;
+  gboolean       failed;
+  int            status;
+  char          *ifname;
+} Client;
+
+static void
+client_relay_state (PtNostrClient *nostr,
+                    const char    *url,
+                    gboolean       connected,
+                    Client        *client)
+{
+  pt_cli_print_relay_state (url, connected);
+}
+
+static void
+client_attempt_failed (PtNostrClient *nostr,
+                       GError        *error,
+                       guint          retry_in,
+                       Client        *client)
+{
+  g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
+
+  pt_cli_event ("retry", "message", error->message, "in_seconds", seconds, NULL);
+}
+
+static void
+client_tunnel_changed (PtNostrClient *nostr,
+                       GParamSpec    *pspec,
+                       Client        *client)
+{
+  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
+}
+
+/* systemd-resolved, when it runs, gets the pushed resolvers for the device. */
+static void
+apply_dns (const char  *ifname,
+           char       **dns)
+{
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *resolvectl = g_find_program_in_path ("resolvectl");
+  int wait_status = 0;
+
+  if (dns == NULL || dns[0] == NULL)
+    return;
+  if (resolvectl == NULL || !g_file_test ("/run/systemd/resolve", G_FILE_TEST_IS_DIR))
+    {
+      pt_cli_info ("the server pushed resolvers (%s), but systemd-resolved is not running: "
+                   "set them yourself if you want them", dns[0]);
+      return;
+    }
+  argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, resolvectl);
+  g_ptr_array_add (argv, (gpointer) "dns");
+  g_ptr_array_add (argv, (gpointer) ifname);
+  for (guint i = 0; dns[i] != NULL; i++)
+    g_ptr_array_add (argv, dns[i]);
+  g_ptr_array_add (argv, NULL);
+  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                     NULL, NULL, &wait_status, &error) ||
+      !g_spawn_check_wait_status (wait_status, &error))
+    pt_cli_info ("could not give the pushed resolvers to systemd-resolved: %s", error->message);
+}
+
+static void
+client_vpn_config (PtNostrClient *nostr,
+                   Client        *client)
+{
+  g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (nostr);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *routes = NULL;
+  int fd;
+
+  fd = open_tun (settings->mtu, settings->address4, settings->address6,
+                 (const char * const *) client->routes, &client->ifname, &error);
+  if (fd < 0 || !pt_nostr_client_attach_tun (nostr, fd, &error))
+    {
+      pt_cli_error ("%s", error->message);
+      client->failed = TRUE;
+      pt_nostr_client_stop (nostr);
+      return;
+    }
+  routes = client->routes ? g_strjoinv (",", client->routes) : g_strdup ("");
+  pt_cli_event ("vpn", "ifname", client->ifname, "address", settings->address4,
+                "server", settings->server4, "routes", routes,
+                settings->address6 ? "address6" : NULL, settings->address6, NULL);
+  apply_dns (client->ifname, settings->dns);
+}
+
+static void
+client_state (PtNostrClient *nostr,
+              GParamSpec    *pspec,
+              Client        *client)
+{
+  switch (pt_nostr_client_get_state (nostr))
+    {
+    case PT_NOSTR_CLIENT_STATE_UP:
+      if (!client->announced)
+        {
+          g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (nostr);
+
+          client->announced = TRUE;
+          if (pt_cli_is_json ())
+            pt_cli_event ("ready", "listen", settings->address4, "ifname", client->ifname, NULL);
+          else
+            g_printerr ("ready %s on %s\n", settings->address4, client->ifname);
+        }
+      break;
+
+    case PT_NOSTR_CLIENT_STATE_FAILED:
+      pt_cli_error ("%s", pt_nostr_client_get_error (nostr)->message);
+      client->failed = TRUE;
+      g_main_loop_quit (client->loop);
+      break;
+
+    case PT_NOSTR_CLIENT_STATE_STOPPED:
+      g_main_loop_quit (client->loop);
+      break;
+
+    case PT_NOSTR_CLIENT_STATE_IDLE:
+    case PT_NOSTR_CLIENT_STATE_CONNECTING:
+    case PT_NOSTR_CLIENT_STATE_RECONNECTING:
+      break;
+    }
+}
+
+static void
+client_terminate (Client *client)
+{
+  client->status = PT_EXIT_OK;
+  if (pt_nostr_client_get_state (client->client) == PT_NOSTR_CLIENT_STATE_FAILED)
+    g_main_loop_quit (client->loop);
+  else
+    pt_nostr_client_stop (client->client);
+}
+
+/* One VPN client per machine: routes and devices would fight. The lock
+ * names its holder. Returns the locked fd, or -1 after saying who has it. */
+static int
+take_client_lock (void)
+{
+  int fd = open (CLIENT_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  char holder[128] = "";
+  g_autofree char *me = NULL;
+
+  if (fd < 0)
+    {
+      pt_cli_error ("cannot open the VPN client lock %s: %s", CLIENT_LOCK_PATH, g_strerror (errno));
+      return -1;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      ssize_t n = pread (fd, holder, sizeof holder - 1, 0);
+
+      holder[n > 0 ? n : 0] = '\0';
+      g_strstrip (holder);
+      pt_cli_error ("another VPN client is running on this machine (%s): stop it first",
+                    *holder ? holder : "see " CLIENT_LOCK_PATH);
+      close (fd);
+      return -1;
+    }
+  me = g_strdup_printf ("pid %d, pt vpn client\n", (int) getpid ());
+  if (ftruncate (fd, 0) != 0 || pwrite (fd, me, strlen (me), 0) < 0)
+    g_debug ("cannot write the lock's holder: %s", g_strerror (errno));
+  return fd;
+}
+
+static const char client_description[] =
+  "Joins the VPN of the server whose public key is SERVER_NPUB (through Nostr\n"
+  "relays): this machine gets an address in the server's network on a new TUN\n"
+  "device, and reaches the server and the other clients through it. --route\n"
+  "sends more networks through the VPN (split tunnelling; private ranges only);\n"
+  "a route that cannot be installed is an error. Resolvers the server pushes are\n"
+  "given to systemd-resolved for the device when it runs. If the tunnel drops,\n"
+  "the client reconnects by itself and keeps the device and its address.\n"
+  "Only one VPN client runs per machine.\n"
+  "\n"
+  "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n";
+
+int
+pt_cmd_vpn_client (int    argc,
+                   char **argv)
+{
+  PtCliCommon common = { 0 };
+  g_autofree char *nsec_file = NULL;
+  g_autofree char *peer = NULL;
+  g_autofree char *token_file = NULL;
+  g_auto(GStrv) routes = NULL;
+  g_auto(GStrv) relays = NULL;
+  gboolean ipv6 = FALSE;
+  gboolean no_reconnect = FALSE;
+  const GOptionEntry entries[] = {
+    { "peer-npub", 0, 0, G_OPTION_ARG_STRING, &peer, "The server's public key", "SERVER_NPUB" },
+    { "route", 0, 0, G_OPTION_ARG_STRING_ARRAY, &routes,
+      "Send this network through the VPN too (repeatable)", "CIDR" },
+    { "ipv6", 0, 0, G_OPTION_ARG_NONE, &ipv6, "Ask for an IPv6 address as well", NULL },
+    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &nsec_file,
+      "This client's secret key (or PT_NSEC; default: a throwaway key)", "FILE" },
+    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+      "A file whose first token is presented to the server (or PT_AUTH_TOKEN)", "FILE" },
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+      "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
+    { "no-reconnect", 0, 0, G_OPTION_ARG_NONE, &no_reconnect,
+      "Exit when the tunnel drops instead of re-establishing it", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtSecretKey) key = NULL;
+  g_autoptr(PtSecretString) token = NULL;
+  g_autoptr(PtNostrClient) nostr = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GError) error = NULL;
+  PtPublicKey server;
+  Client client = { 0 };
+  int lock = -1;
+  int status = PT_EXIT_USAGE;
+
+  context = pt_cli_context_new ("vpn client", "--peer-npub SERVER_NPUB [--route CIDR…]",
+                                "join a VPN server's network", client_description, entries,
+                                &common);
+  if (!pt_cli_parse (context, "vpn client", entries, &common, &argc, &argv))
+    goto out;
+  if (argc > 1)
+    {
+      pt_cli_usage_error ("unexpected argument “%s” (see “pt vpn client --help”)", argv[1]);
+      goto out;
+    }
+  if (peer == NULL)
+    {
+      pt_cli_usage_error ("which server? give --peer-npub SERVER_NPUB");
+      goto out;
+    }
+  if (!pt_public_key_parse (peer, &server, &error))
+    {
+      pt_cli_usage_error ("--peer-npub %s: %s", peer, error->message);
+      goto out;
+    }
+  if (!pt_cli_check_relays (relays))
+    goto out;
+  ice_config = pt_cli_make_ice_config (&common);
+  if (ice_config == NULL)
+    goto out;
+
+  status = PT_EXIT_FAILURE;
+  if (!pt_cli_load_secret_key (nsec_file, &key) || !pt_cli_load_client_token (token_file, &token))
+    goto out;
+  lock = take_client_lock ();
+  if (lock < 0)
+    goto out;
+
+  nostr = pt_nostr_client_new (key, &server, (const char * const *) relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      status = PT_EXIT_USAGE;
+      goto out;
+    }
+  pt_nostr_client_set_token (nostr, token);
+  pt_nostr_client_set_reconnect (nostr, !no_reconnect);
+  pt_nostr_client_set_vpn (nostr, ipv6);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  client.loop = loop;
+  client.client = nostr;
+  client.routes = routes;
+  client.status = PT_EXIT_FAILURE;
+  g_signal_connect (nostr, "relay-state", G_CALLBACK (client_relay_state), &client);
+  g_signal_connect (nostr, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
+  g_signal_connect (nostr, "notify::tunnel", G_CALLBACK (client_tunnel_changed), &client);
+  g_signal_connect (nostr, "notify::state", G_CALLBACK (client_state), &client);
+  g_signal_connect (nostr, "vpn-config", G_CALLBACK (client_vpn_config), &client);
+  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
+  pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
+
+  pt_nostr_client_start (nostr);
+  g_main_loop_run (loop);
+  pt_cli_on_terminate (NULL, NULL);
+
+  g_signal_handlers_disconnect_by_data (nostr, &client);
+  pt_nostr_client_stop (nostr);   /* closes the device: its routes go with it */
+  g_clear_object (&nostr);
+  pt_cli_drain ();
+  status = client.failed ? PT_EXIT_FAILURE : client.status;
+  g_free (client.ifname);
+
+out:
+  if (lock >= 0)
+    close (lock);
+  pt_cli_common_clear (&common);
+  return status;
+}
+
+int
+pt_cmd_vpn (int    argc,
+            char **argv)
+{
+  if (argc >= 2 && g_str_equal (argv[1], "server"))
+    return pt_cmd_vpn_server (argc - 1, argv + 1);
+  if (argc >= 2 && g_str_equal (argv[1], "client"))
+    return pt_cmd_vpn_client (argc - 1, argv + 1);
+  if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
+    {
+      g_print ("Usage: pt vpn server|client [OPTIONS…]\n\n"
+               "  server    route a network between this machine and VPN clients\n"
+               "  client    join a VPN server's network\n");
+      return PT_EXIT_OK;
+    }
+  pt_cli_usage_error ("pt vpn: server or client? (see “pt vpn --help”)");
+  return PT_EXIT_USAGE;
+}
