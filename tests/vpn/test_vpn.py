@@ -189,11 +189,10 @@ def main():
         k1, n1 = keygen(tmp, "c1")
         k2, n2 = keygen(tmp, "c2")
         common = ["--json", "--no-stun", "--relay", relay_url]
-        srv = spawn("server", in_machine("srv", [PT, "vpn", "server", *common,
-                                                 "--local-address", ADDRS["srv"],
-                                                 "--network", "10.77.0.0/24",
-                                                 "--nsec-file", skey, "--peer-npub", n1,
-                                                 "--peer-npub", n2]))
+        server_argv = [PT, "vpn", "server", *common, "--local-address", ADDRS["srv"],
+                       "--network", "10.77.0.0/24", "--network6", "fd00:77::/64",
+                       "--nsec-file", skey, "--peer-npub", n1, "--peer-npub", n2]
+        srv = spawn("server", in_machine("srv", server_argv))
         ev = srv.wait_event("vpn", T)
         check(ev.get("address") == "10.77.0.1/24", "server took 10.77.0.1/24 on %s" % ev.get("ifname"))
         srv.wait_event("relay", T, state="connected")
@@ -205,7 +204,7 @@ def main():
                                                  *extra]))
 
         c1 = client("c1", k1, "--route", "10.78.0.0/16")
-        c2 = client("c2", k2)
+        c2 = client("c2", k2, "--ipv6")
         e1 = c1.wait_event("vpn", T)
         e2 = c2.wait_event("vpn", T)
         c1.wait_event("ready", T)
@@ -218,6 +217,16 @@ def main():
         check(ping_until("srv", a1), "the server pings c1")
         check(ping_until("c1", a2), "c1 pings c2 (through the server)")
         check(ping_until("c2", a1), "c2 pings c1")
+
+        check(e2.get("address6") == "fd00:77::3/64" or e2.get("address6") == "fd00:77::2/64",
+              "c2 (--ipv6) got an IPv6 address too: %s" % e2.get("address6"))
+        check("address6" not in e1, "c1 (no --ipv6) got none")
+        limit = time.monotonic() + 10
+        ok6 = False
+        while time.monotonic() < limit and not ok6:
+            ok6 = nsrun("c2", "ping", "-6", "-c", "1", "-W", "2", "fd00:77::1",
+                        check=False).returncode == 0
+        check(ok6, "c2 pings the server over IPv6")
 
         r1 = routes("c1")
         check(any(r.get("dst") == "10.78.0.0/16" and r.get("dev") == e1["ifname"] for r in r1),
@@ -281,17 +290,30 @@ def main():
         check(e1b["address"].split("/")[0] == a1, "restarted c1 got %s back" % a1)
         check(ping_until("c1", "10.77.0.1", 20), "restarted c1 reaches the server")
 
-        # clean stop: SIGTERM; the server reports what it dropped
+        # clean stops: SIGTERM; the server reports what it dropped
         c1b.signal(signal.SIGTERM)
         rc = c1b.wait_exit(15)
         check(rc == 0, "c1 stops cleanly on SIGTERM (exit %r)" % rc)
-        c2.signal(signal.SIGTERM)
-        c2.wait_exit(15)
         srv.signal(signal.SIGTERM)
         check(srv.wait_exit(15) == 0, "the server stops cleanly on SIGTERM")
         stats = srv.events_named("vpn-stats")
         check(stats and int(stats[-1].get("spoofed_dropped", 0)) >= 1,
               "the server counted the spoofed packet(s): %s" % (stats[-1] if stats else None))
+
+        # the server comes back: c2 reconnects by itself and keeps its device
+        # and address
+        srv = spawn("server-2", in_machine("srv", server_argv))
+        srv.wait_event("vpn", T)
+        retry = c2.wait_err(lambda l, e: e is not None and e.get("event") == "retry", 30, "retry")
+        c2.wait_err(lambda l, e: e is not None and e.get("event") == "state"
+                    and e.get("state") == "up", 60, "c2's tunnel up again", start=retry[0])
+        check(e2["ifname"] in links("c2"), "c2 kept its device %s across the outage" % e2["ifname"])
+        check(ping_until("c2", "10.77.0.1", 20), "c2 reaches the restarted server from %s" % a2)
+        check(ping_until("srv", a2, 20), "the restarted server reaches c2 at the same address")
+        c2.signal(signal.SIGTERM)
+        check(c2.wait_exit(15) == 0, "c2 stops cleanly")
+        srv.signal(signal.SIGTERM)
+        srv.wait_exit(15)
     except (AssertionError, H.TestTimeout, H.ProcessExited) as e:
         failures.append(str(e))
         print("FAIL %s" % e)
