@@ -39,6 +39,9 @@ struct _PtProfileEditor
   GtkWidget       *nostr_group;
   AdwEntryRow     *peers_row;
   AdwEntryRow     *relays_row;
+  AdwEntryRow     *token_row;      /* AdwPasswordEntryRow */
+  GtkWidget       *any_peer_row;
+  GtkSwitch       *any_peer_switch;
   GtkLabel        *error_label;
   GtkWidget       *save_button;
 };

@@ -50,6 +50,7 @@ update_role (PtProfileEditor *self)
   gtk_widget_set_visible (self->forwards_group, !server);
   gtk_widget_set_visible (self->allowed_group, server);
   gtk_widget_set_visible (self->nostr_group, nostr);
+  gtk_widget_set_visible (self->any_peer_row, server);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->peers_row),
                                  server ? _("Keys allowed to connect (npub, several: commas)")
                                         : _("The serving computer’s key (npub)"));
@@ -187,6 +188,9 @@ fill_form (PtProfileEditor *self,
 
     gtk_editable_set_text (GTK_EDITABLE (self->peers_row), peers);
     gtk_editable_set_text (GTK_EDITABLE (self->relays_row), relays);
+    gtk_editable_set_text (GTK_EDITABLE (self->token_row),
+                           pt_profile_get_token (profile) ? pt_profile_get_token (profile) : "");
+    gtk_switch_set_active (self->any_peer_switch, pt_profile_get_any_peer (profile));
   }
 }
 
@@ -252,7 +256,12 @@ read_form (PtProfileEditor  *self,
     g_auto(GStrv) peers = split_list (gtk_editable_get_text (GTK_EDITABLE (self->peers_row)));
     g_auto(GStrv) relays = split_list (gtk_editable_get_text (GTK_EDITABLE (self->relays_row)));
 
+    g_autofree char *token = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->token_row))));
+
     pt_profile_set_nostr (draft, (const char * const *) relays, (const char * const *) peers);
+    pt_profile_set_token (draft, token);
+    pt_profile_set_any_peer (draft, gtk_switch_get_active (self->any_peer_switch));
+    memset (token, 0, strlen (token));
   }
 
   if (!pt_profile_validate (draft, error))
@@ -290,6 +299,20 @@ on_save (PtProfileEditor *self)
 {
   if (pt_profile_editor_save (self, NULL) != NULL)
     gtk_window_close (GTK_WINDOW (self));
+}
+
+static void
+on_generate_token (PtProfileEditor *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSecretString) token = pt_token_generate (&error);
+
+  if (token == NULL)
+    {
+      show_error (self, error->message);
+      return;
+    }
+  gtk_editable_set_text (GTK_EDITABLE (self->token_row), token);
 }
 
 static void
@@ -412,6 +435,29 @@ pt_profile_editor_init (PtProfileEditor *self)
   self->nostr_group = GTK_WIDGET (group);
   self->peers_row = add_entry (group, _("The serving computer’s key (npub)"), FALSE);
   self->relays_row = add_entry (group, _("Relays (empty: public defaults)"), FALSE);
+  self->token_row = add_entry (group, _("Access token (optional)"), TRUE);
+  {
+    GtkWidget *generate = gtk_button_new_from_icon_name ("view-refresh-symbolic");
+
+    gtk_widget_set_valign (generate, GTK_ALIGN_CENTER);
+    gtk_widget_add_css_class (generate, "flat");
+    gtk_widget_set_tooltip_text (generate, _("Make a new token"));
+    gtk_accessible_update_property (GTK_ACCESSIBLE (generate), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                    _("Make a new token"), -1);
+    g_signal_connect_swapped (generate, "clicked", G_CALLBACK (on_generate_token), self);
+    adw_entry_row_add_suffix (self->token_row, generate);
+  }
+  row = adw_action_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Any Computer With the Token"));
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("Let in any key that presents the token"));
+  self->any_peer_switch = GTK_SWITCH (gtk_switch_new ());
+  gtk_widget_set_valign (GTK_WIDGET (self->any_peer_switch), GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->any_peer_switch),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Any computer with the token"), -1);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), GTK_WIDGET (self->any_peer_switch));
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), GTK_WIDGET (self->any_peer_switch));
+  adw_preferences_group_add (group, row);
+  self->any_peer_row = row;
 
   group = add_group (page, _("Forwards"),
                      _("Each forward listens on a port of this computer and carries what "

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Every change to a profile's settings is saved at once (the file is small).
+ * With a secret store, a profile's secrets (TURN credentials, token) go there
+ * as one entry, "profile/ID/secrets", and the key file only says so.
  * Saving failures are reported with g_warning, since there is no one to
  * return them to; the window shows load failures.
  */
@@ -28,7 +30,7 @@ struct _PtProfileStore
   gboolean       expect_secrets;
 };
 
-#define TURN_SECRET_FORMAT "profile/%s/turn-servers"
+#define SECRETS_FORMAT "profile/%s/secrets"
 
 static void fetch_secrets (PtProfileStore *self,
                            PtProfile      *profile);
@@ -52,9 +54,8 @@ save_secrets (PtProfileStore *self,
               PtProfile      *profile,
               gboolean        removed)
 {
-  g_autofree char *key = g_strdup_printf (TURN_SECRET_FORMAT, pt_profile_get_id (profile));
-  const char * const *turn = pt_profile_get_turn_servers (profile);
-  g_autoptr(PtSecretString) joined = removed || turn[0] == NULL ? NULL : g_strjoinv ("\n", (char **) turn);
+  g_autofree char *key = g_strdup_printf (SECRETS_FORMAT, pt_profile_get_id (profile));
+  g_autoptr(PtSecretString) joined = removed ? NULL : pt_profile_dup_secrets (profile);
 
   if (self->secrets == NULL)
     return;
@@ -146,10 +147,15 @@ pt_profile_store_set_secret_store (PtProfileStore *self,
     {
       g_autoptr(PtProfile) profile = g_list_model_get_item (G_LIST_MODEL (self->profiles), i);
 
-      if (g_object_get_data (G_OBJECT (profile), "pt-turn-pending") != NULL)
+      if (g_object_get_data (G_OBJECT (profile), "pt-secrets-pending") != NULL)
         fetch_secrets (self, profile);
-      else if (pt_profile_get_turn_servers (profile)[0] != NULL)
-        save_secrets (self, profile, FALSE);   /* entered before the keyring answered */
+      else
+        {
+          g_autoptr(PtSecretString) held = pt_profile_dup_secrets (profile);
+
+          if (held != NULL)
+            save_secrets (self, profile, FALSE);   /* entered before the keyring answered */
+        }
     }
 }
 
@@ -186,7 +192,7 @@ static void
 fetch_secrets (PtProfileStore *self,
                PtProfile      *profile)
 {
-  g_autofree char *key = g_strdup_printf (TURN_SECRET_FORMAT, pt_profile_get_id (profile));
+  g_autofree char *key = g_strdup_printf (SECRETS_FORMAT, pt_profile_get_id (profile));
 
   self->pending++;
   g_object_set_data_full (G_OBJECT (profile), "pt-store", g_object_ref (self), g_object_unref);
@@ -201,26 +207,21 @@ secret_get_cb (GObject      *source,
   g_autoptr(PtProfile) profile = user_data;
   g_autoptr(PtProfileStore) self = g_object_steal_data (G_OBJECT (profile), "pt-store");
   g_autoptr(GError) error = NULL;
-  g_autoptr(PtSecretString) joined = pt_secret_store_get_finish (PT_SECRET_STORE (source), result, &error);
-  g_auto(GStrv) turn = NULL;
+  g_autoptr(PtSecretString) text = pt_secret_store_get_finish (PT_SECRET_STORE (source), result, &error);
 
   self->pending--;
-  g_object_set_data (G_OBJECT (profile), "pt-turn-pending", NULL);
+  g_object_set_data (G_OBJECT (profile), "pt-secrets-pending", NULL);
   if (error != NULL)
     {
-      g_warning ("cannot read the TURN credentials of “%s”: %s", pt_profile_get_name (profile),
+      g_warning ("cannot read the passwords of “%s”: %s", pt_profile_get_name (profile),
                  error->message);
       return;
     }
-  if (joined == NULL)
+  if (text == NULL)
     return;
-  turn = g_strsplit (joined, "\n", -1);
   self->loading = TRUE;    /* restoring, not changing: nothing to save */
-  pt_profile_set_ice (profile, pt_profile_get_stun_servers (profile), (const char * const *) turn,
-                      pt_profile_get_local_addresses (profile), pt_profile_get_no_stun (profile));
+  pt_profile_apply_secrets (profile, text);
   self->loading = FALSE;
-  for (guint i = 0; turn[i] != NULL; i++)
-    memset (turn[i], 0, strlen (turn[i]));
 }
 
 gboolean
@@ -263,9 +264,9 @@ pt_profile_store_load (PtProfileStore  *self,
       g_autofree char *group = g_strconcat ("profile ", pt_profile_get_id (profile), NULL);
 
       pt_profile_store_add (self, profile);
-      if (g_key_file_get_boolean (key_file, group, "turn-servers-in-secrets", NULL))
+      if (g_key_file_get_boolean (key_file, group, "secrets-in-keyring", NULL))
         {
-          g_object_set_data (G_OBJECT (profile), "pt-turn-pending", GINT_TO_POINTER (TRUE));
+          g_object_set_data (G_OBJECT (profile), "pt-secrets-pending", GINT_TO_POINTER (TRUE));
           if (self->secrets != NULL)
             fetch_secrets (self, profile);
         }
@@ -297,10 +298,13 @@ pt_profile_store_save (PtProfileStore  *self,
       pt_profile_to_key_file (profile, key_file, group);
       if (self->secrets != NULL || self->expect_secrets)
         {
-          g_key_file_remove_key (key_file, group, "turn-servers", NULL);
-          if (pt_profile_get_turn_servers (profile)[0] != NULL ||
-              g_object_get_data (G_OBJECT (profile), "pt-turn-pending") != NULL)
-            g_key_file_set_boolean (key_file, group, "turn-servers-in-secrets", TRUE);
+          g_autoptr(PtSecretString) held = pt_profile_dup_secrets (profile);
+
+          for (guint k = 0; pt_profile_secret_keys[k] != NULL; k++)
+            g_key_file_remove_key (key_file, group, pt_profile_secret_keys[k], NULL);
+          if (held != NULL ||
+              g_object_get_data (G_OBJECT (profile), "pt-secrets-pending") != NULL)
+            g_key_file_set_boolean (key_file, group, "secrets-in-keyring", TRUE);
         }
     }
   data = g_key_file_to_data (key_file, &len, NULL);

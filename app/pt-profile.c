@@ -28,6 +28,8 @@ struct _PtProfile
   GStrv          local_addresses;
   GStrv          relays;
   GStrv          peers;
+  char          *token;
+  gboolean       any_peer;
   gboolean       no_stun;
 
   PtNostrClient *nostr_client;
@@ -142,6 +144,7 @@ pt_profile_finalize (GObject *object)
   g_strfreev (self->local_addresses);
   g_strfreev (self->relays);
   g_strfreev (self->peers);
+  g_clear_pointer (&self->token, pt_secret_string_free);
   G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
 }
 
@@ -293,6 +296,8 @@ pt_profile_assign (PtProfile *self,
                       (const char * const *) from->turn_servers,
                       (const char * const *) from->local_addresses, from->no_stun);
   pt_profile_set_nostr (self, (const char * const *) from->relays, (const char * const *) from->peers);
+  pt_profile_set_token (self, from->token);
+  pt_profile_set_any_peer (self, from->any_peer);
   g_signal_handlers_unblock_matched (self, G_SIGNAL_MATCH_ID, signals[CHANGED], 0, NULL, NULL, NULL);
   g_object_thaw_notify (G_OBJECT (self));
   pt_profile_changed (self);
@@ -375,6 +380,8 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
   LOAD (peers, "peers");
 #undef LOAD
   self->no_stun = g_key_file_get_boolean (key_file, group, "no-stun", NULL);
+  self->any_peer = g_key_file_get_boolean (key_file, group, "any-peer", NULL);
+  self->token = g_key_file_get_string (key_file, group, "token", NULL);
 
   if (g_strv_length (self->sources) != g_strv_length (self->targets))
     {
@@ -419,6 +426,47 @@ pt_profile_to_key_file (PtProfile  *self,
   set_list (key_file, group, "peers", self->peers);
   if (self->no_stun)
     g_key_file_set_boolean (key_file, group, "no-stun", TRUE);
+  if (self->any_peer)
+    g_key_file_set_boolean (key_file, group, "any-peer", TRUE);
+  if (self->token != NULL)
+    g_key_file_set_string (key_file, group, "token", self->token);
+}
+
+const char * const pt_profile_secret_keys[] = { "turn-servers", "token", NULL };
+
+char *
+pt_profile_dup_secrets (PtProfile *self)
+{
+  g_autoptr(GKeyFile) key_file = NULL;
+  g_autofree char *text = NULL;
+
+  if (self->turn_servers[0] == NULL && self->token == NULL)
+    return NULL;
+  key_file = g_key_file_new ();
+  set_list (key_file, "secrets", "turn-servers", self->turn_servers);
+  if (self->token != NULL)
+    g_key_file_set_string (key_file, "secrets", "token", self->token);
+  /* GKeyFile keeps copies; it cannot wipe them, but they die with it here. */
+  return g_key_file_to_data (key_file, NULL, NULL);
+}
+
+void
+pt_profile_apply_secrets (PtProfile  *self,
+                          const char *text)
+{
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_auto(GStrv) turn = NULL;
+  g_autoptr(PtSecretString) token = NULL;
+
+  if (!g_key_file_load_from_data (key_file, text, -1, G_KEY_FILE_NONE, NULL))
+    return;
+  turn = g_key_file_get_string_list (key_file, "secrets", "turn-servers", NULL, NULL);
+  token = g_key_file_get_string (key_file, "secrets", "token", NULL);
+  pt_profile_set_ice (self, (const char * const *) self->stun_servers, (const char * const *) turn,
+                      (const char * const *) self->local_addresses, self->no_stun);
+  pt_profile_set_token (self, token);
+  for (guint i = 0; turn && turn[i]; i++)
+    memset (turn[i], 0, strlen (turn[i]));
 }
 
 /* Accessors */
@@ -599,6 +647,39 @@ pt_profile_set_nostr (PtProfile          *self,
   pt_profile_changed (self);
 }
 
+const char *
+pt_profile_get_token (PtProfile *self)
+{
+  return self->token;
+}
+
+void
+pt_profile_set_token (PtProfile  *self,
+                      const char *token)
+{
+  if (g_strcmp0 (self->token, token) == 0)
+    return;
+  g_clear_pointer (&self->token, pt_secret_string_free);
+  self->token = g_strdup (token && token[0] ? token : NULL);
+  pt_profile_changed (self);
+}
+
+gboolean
+pt_profile_get_any_peer (PtProfile *self)
+{
+  return self->any_peer;
+}
+
+void
+pt_profile_set_any_peer (PtProfile *self,
+                         gboolean   any_peer)
+{
+  if (self->any_peer == !!any_peer)
+    return;
+  self->any_peer = !!any_peer;
+  pt_profile_changed (self);
+}
+
 /* Turning settings into engine objects */
 
 static PtIceConfig *
@@ -668,7 +749,15 @@ pt_profile_validate (PtProfile  *self,
                          self->relays[i]);
             return FALSE;
           }
-      if (self->peers[0] == NULL)
+      if (self->token != NULL && !pt_token_validate (self->token, error))
+        return FALSE;
+      if (self->role == PT_TUNNEL_ROLE_SERVER && self->any_peer && self->token == NULL)
+        {
+          g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                               _("Letting any computer in needs an access token"));
+          return FALSE;
+        }
+      if (self->peers[0] == NULL && !(self->role == PT_TUNNEL_ROLE_SERVER && self->any_peer))
         {
           g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
                                self->role == PT_TUNNEL_ROLE_SERVER
@@ -891,6 +980,15 @@ start_nostr (PtProfile    *self,
           if (pt_public_key_parse (self->peers[i], &peer, NULL))
             pt_nostr_server_add_peer (server, &peer);
         }
+      if (self->token != NULL)
+        {
+          g_autoptr(GPtrArray) tokens = pt_token_list_parse (self->token, _("the tunnel’s token"), error);
+
+          if (tokens == NULL)
+            return FALSE;
+          pt_nostr_server_set_tokens (server, tokens);
+        }
+      pt_nostr_server_set_any_peer (server, self->any_peer);
       pt_nostr_server_set_allow_list (server, PT_PROTO_TCP, tcp);
       pt_nostr_server_set_allow_list (server, PT_PROTO_UDP, udp);
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
@@ -907,6 +1005,8 @@ start_nostr (PtProfile    *self,
       client = pt_nostr_client_new (default_key, &server_key, relays, ice, error);
       if (client == NULL)
         return FALSE;
+      if (self->token != NULL)
+        pt_nostr_client_set_token (client, self->token);
       for (guint i = 0; self->sources[i] != NULL; i++)
         {
           g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);

@@ -84,6 +84,23 @@ const char * const *pt_profile_get_peers     (PtProfile    *self);
 void           pt_profile_set_nostr          (PtProfile    *self,
                                               const char * const *relays,
                                               const char * const *peers);
+/* Nostr mode: an access token (a secret: wiped when replaced) that the
+ * client presents, or that the server requires; "any-peer" lets any key in
+ * with the token (serve). */
+const char    *pt_profile_get_token          (PtProfile    *self);
+void           pt_profile_set_token          (PtProfile    *self,
+                                              const char   *token);
+gboolean       pt_profile_get_any_peer       (PtProfile    *self);
+void           pt_profile_set_any_peer       (PtProfile    *self,
+                                              gboolean      any_peer);
+/* The profile's secrets (TURN credentials, token) as one key-file text for a
+ * secret store, or NULL when it has none; and back. */
+char          *pt_profile_dup_secrets        (PtProfile    *self);
+void           pt_profile_apply_secrets      (PtProfile    *self,
+                                              const char   *text);
+/* The key-file keys that pt_profile_dup_secrets() covers. */
+extern const char * const pt_profile_secret_keys[];
+
 /* This computer's key for Nostr profiles (a copy is kept; NULL forgets it). */
 void           pt_profile_set_default_key    (const PtSecretKey *key);
 

@@ -109,6 +109,8 @@ test_connect_with_pt_server_nostr (void)
   g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
   g_autofree char *dir = NULL;
   g_autofree char *nsec_file = NULL;
+  g_autofree char *token_file = NULL;
+  g_autoptr(PtSecretString) token = NULL;
   g_autofree char *relay_url = NULL;
   g_autofree char *server_npub = NULL;
   g_autofree char *source = NULL;
@@ -174,9 +176,14 @@ test_connect_with_pt_server_nostr (void)
   dir = g_dir_make_tmp ("pt-app-nostr-XXXXXX", &error);
   nsec_file = g_build_filename (dir, "server.nsec", NULL);
   g_assert_true (pt_secret_key_save (server_key, nsec_file, FALSE, &error));
+  /* The listed key must also present the token. */
+  token = pt_token_generate (&error);
+  token_file = g_build_filename (dir, "tokens", NULL);
+  g_assert_true (g_file_set_contents_full (token_file, token, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error));
 
   server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error, pt, "server", "nostr",
                              "--nsec-file", nsec_file, "--peer-npub", app_npub,
+                             "--auth-token-file", token_file,
                              "--relay", relay_url, "--allowed-tcp", "127.0.0.1/32",
                              "--local-address", "127.0.0.1", "--no-stun", NULL);
   g_assert_no_error (error);
@@ -195,6 +202,7 @@ test_connect_with_pt_server_nostr (void)
     pt_profile_set_forwards (profile, sources, targets);
     pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
     pt_profile_set_nostr (profile, relays, peers);
+    pt_profile_set_token (profile, token);
   }
   g_assert_true (pt_profile_validate (profile, &error));
 
@@ -234,7 +242,50 @@ test_connect_with_pt_server_nostr (void)
   g_assert_finalize_object (g_steal_pointer (&profile));
   g_string_free (lines.text, TRUE);
   g_unlink (nsec_file);
+  g_unlink (token_file);
   g_rmdir (dir);
+}
+
+static void
+test_validation (void)
+{
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  g_autoptr(PtSecretString) token = pt_token_generate (NULL);
+  g_autoptr(GError) error = NULL;
+  const char *relays[] = { "https://relay.example", NULL };
+  const char *good_relays[] = { "wss://relay.example", NULL };
+
+  pt_profile_set_name (profile, "Serve by key");
+  pt_profile_set_role (profile, PT_TUNNEL_ROLE_SERVER);
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_NOSTR);
+
+  /* Nobody allowed in. */
+  g_assert_false (pt_profile_validate (profile, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Anyone, but with what? */
+  pt_profile_set_any_peer (profile, TRUE);
+  g_assert_false (pt_profile_validate (profile, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  pt_profile_set_token (profile, "not-a-token");
+  g_assert_false (pt_profile_validate (profile, &error));
+  g_assert_true (error->domain == PT_TOKEN_ERROR);
+  g_assert_null (strstr (error->message, "not-a-token"));
+  g_clear_error (&error);
+
+  pt_profile_set_token (profile, token);
+  g_assert_true (pt_profile_validate (profile, &error));
+  g_assert_no_error (error);
+
+  pt_profile_set_nostr (profile, relays, NULL);
+  g_assert_false (pt_profile_validate (profile, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_clear_error (&error);
+  pt_profile_set_nostr (profile, good_relays, NULL);
+  g_assert_true (pt_profile_validate (profile, &error));
 }
 
 int
@@ -242,6 +293,7 @@ main (int    argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/app/nostr/validation", test_validation);
   g_test_add_func ("/app/nostr/connect-with-pt-server", test_connect_with_pt_server_nostr);
   return g_test_run ();
 }

@@ -160,7 +160,7 @@ test_store_and_read (void)
 }
 
 static void
-test_turn_credentials_leave_the_profile_file (void)
+test_secrets_leave_the_profile_file (void)
 {
   g_autofree char *dir = temp_dir ();
   g_autofree char *secrets_path = g_build_filename (dir, "secrets", NULL);
@@ -173,10 +173,12 @@ test_turn_credentials_leave_the_profile_file (void)
   g_autoptr(PtProfile) loaded = NULL;
   g_autoptr(GError) error = NULL;
   const char *turn[] = { "turn://alice:pa55word@turn.example:3478", "turns://bob:x@relay.example", NULL };
+  g_autoptr(PtSecretString) token = pt_token_generate (NULL);
 
   pt_profile_store_set_secret_store (store, secrets);
   pt_profile_set_name (profile, "Through TURN");
   pt_profile_set_ice (profile, NULL, turn, NULL, FALSE);
+  pt_profile_set_token (profile, token);
   pt_profile_store_add (store, profile);
   SPIN_UNTIL (pt_profile_store_get_pending (store) == 0, 10000);
   g_assert_cmpuint (pt_profile_store_get_pending (store), ==, 0);
@@ -184,6 +186,7 @@ test_turn_credentials_leave_the_profile_file (void)
   g_assert_true (g_file_get_contents (profiles_path, &contents, NULL, NULL));
   g_assert_null (strstr (contents, "pa55word"));
   g_assert_null (strstr (contents, "turn.example"));
+  g_assert_null (strstr (contents, token));
 
   again = pt_profile_store_new (profiles_path);
   pt_profile_store_set_secret_store (again, secrets);
@@ -192,12 +195,13 @@ test_turn_credentials_leave_the_profile_file (void)
   SPIN_UNTIL (pt_profile_store_get_pending (again) == 0, 10000);
   loaded = g_list_model_get_item (pt_profile_store_get_model (again), 0);
   g_assert_cmpstrv (pt_profile_get_turn_servers (loaded), turn);
+  g_assert_cmpstr (pt_profile_get_token (loaded), ==, token);
 
   /* Deleting the tunnel deletes its secret. */
   pt_profile_store_remove (again, loaded);
   SPIN_UNTIL (pt_profile_store_get_pending (again) == 0, 10000);
   {
-    g_autofree char *key = g_strdup_printf ("profile/%s/turn-servers", pt_profile_get_id (profile));
+    g_autofree char *key = g_strdup_printf ("profile/%s/secrets", pt_profile_get_id (profile));
     g_autofree char *gone = get_secret (secrets, key);
 
     g_assert_null (gone);
@@ -279,7 +283,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/app/secrets/store-and-read", test_store_and_read);
-  g_test_add_func ("/app/secrets/turn-credentials", test_turn_credentials_leave_the_profile_file);
+  g_test_add_func ("/app/secrets/profile-secrets", test_secrets_leave_the_profile_file);
   g_test_add_func ("/app/secrets/identity", test_identity);
   ret = g_test_run ();
 
