@@ -107,6 +107,12 @@ gboolean        pt_cli_load_client_token (const char         *token_file,
 gboolean        pt_cli_check_relays      (char              **relays);
 void            pt_cli_print_relay_state (const char         *url,
                                           gboolean            connected);
+/* pt server manual's loop (offers on stdin, answers on stdout) until stdin
+ * ends and no session is left, or a signal; VPN mode with @router. */
+int             pt_cli_run_manual_server (PtIceConfig        *ice_config,
+                                          PtAllowList        *tcp,
+                                          PtAllowList        *udp,
+                                          PtVpnRouter        *router);
 /* Prints the server's events and runs it until a signal; an exit status. */
 int             pt_cli_run_nostr_server  (PtNostrServer      *nostr);
 

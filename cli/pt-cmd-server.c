@@ -16,6 +16,7 @@ typedef struct
   PtIceConfig *ice_config;
   PtAllowList *allowed_tcp;
   PtAllowList *allowed_udp;
+  PtVpnRouter *router;         /* VPN mode (pt vpn server --manual), or NULL */
   GPtrArray   *tunnels;        /* PtTunnel*, live sessions */
   gboolean     input_ended;
   gboolean     stopping;
@@ -145,6 +146,13 @@ offer_block_cb (const char *block,
   tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, server->ice_config);
   pt_tunnel_set_allow_list (tunnel, PT_PROTO_TCP, server->allowed_tcp);
   pt_tunnel_set_allow_list (tunnel, PT_PROTO_UDP, server->allowed_udp);
+  if (server->router != NULL)
+    {
+      /* Manual pairing has no lasting identity: one address per session. */
+      g_autofree char *client_id = g_strdup_printf ("session %s", session);
+
+      pt_tunnel_set_vpn_router (tunnel, server->router, client_id);
+    }
   pt_cli_follow_tunnel (tunnel, session);
   g_signal_connect (tunnel, "notify::state", G_CALLBACK (on_state), server);
   g_ptr_array_add (server->tunnels, g_object_ref (tunnel));
@@ -168,6 +176,43 @@ terminate (Server *server)
 }
 
 int
+pt_cli_run_manual_server (PtIceConfig *ice_config,
+                          PtAllowList *tcp,
+                          PtAllowList *udp,
+                          PtVpnRouter *router)
+{
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GPtrArray) tunnels = NULL;
+  Server server = { 0 };
+
+  loop = g_main_loop_new (NULL, FALSE);
+  tunnels = g_ptr_array_new_with_free_func (g_object_unref);
+  server.loop = loop;
+  server.ice_config = ice_config;
+  server.allowed_tcp = tcp;
+  server.allowed_udp = udp;
+  server.router = router;
+  server.tunnels = tunnels;
+
+  pt_cli_on_terminate (G_CALLBACK (terminate), &server);
+  pt_cli_read_blocks (offer_block_cb, &server);
+  pt_cli_info ("paste a client's offer here; its answer will be printed");
+  g_main_loop_run (loop);
+  /* A late SIGTERM must not reach objects torn down below. */
+  pt_cli_on_terminate (NULL, NULL);
+
+  pt_cli_stop_reading ();
+  for (guint i = 0; i < tunnels->len; i++)
+    {
+      g_signal_handlers_disconnect_by_data (g_ptr_array_index (tunnels, i), &server);
+      pt_tunnel_close (g_ptr_array_index (tunnels, i));
+    }
+  g_ptr_array_set_size (tunnels, 0);
+  pt_cli_drain ();
+  return PT_EXIT_OK;
+}
+
+int
 pt_cmd_server (int    argc,
                char **argv)
 {
@@ -185,9 +230,6 @@ pt_cmd_server (int    argc,
   g_autoptr(PtIceConfig) ice_config = NULL;
   g_autoptr(PtAllowList) tcp = NULL;
   g_autoptr(PtAllowList) udp = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
-  g_autoptr(GPtrArray) tunnels = NULL;
-  Server server = { 0 };
   gboolean ok = TRUE;
   int status = PT_EXIT_USAGE;
 
@@ -235,30 +277,7 @@ pt_cmd_server (int    argc,
   if (ice_config == NULL)
     goto out;
 
-  loop = g_main_loop_new (NULL, FALSE);
-  tunnels = g_ptr_array_new_with_free_func (g_object_unref);
-  server.loop = loop;
-  server.ice_config = ice_config;
-  server.allowed_tcp = tcp;
-  server.allowed_udp = udp;
-  server.tunnels = tunnels;
-
-  pt_cli_on_terminate (G_CALLBACK (terminate), &server);
-  pt_cli_read_blocks (offer_block_cb, &server);
-  pt_cli_info ("paste a client's offer here; its answer will be printed");
-  g_main_loop_run (loop);
-  /* A late SIGTERM must not reach objects torn down below. */
-  pt_cli_on_terminate (NULL, NULL);
-
-  pt_cli_stop_reading ();
-  for (guint i = 0; i < tunnels->len; i++)
-    {
-      g_signal_handlers_disconnect_by_data (g_ptr_array_index (tunnels, i), &server);
-      pt_tunnel_close (g_ptr_array_index (tunnels, i));
-    }
-  g_ptr_array_set_size (tunnels, 0);
-  pt_cli_drain ();
-  status = PT_EXIT_OK;
+  status = pt_cli_run_manual_server (ice_config, tcp, udp, NULL);
 
 out:
   pt_cli_common_clear (&common);

@@ -81,6 +81,40 @@ static const char server_description[] =
   "\n"
   "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n";
 
+static int
+run_manual_server (PtIceConfig  *ice_config,
+                   const char   *network,
+                   const char   *network6,
+                   const char   *address4,
+                   const char   *address6,
+                   guint         mtu,
+                   char        **dns)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtVpnRouter) router = NULL;
+  g_autofree char *ifname = NULL;
+  int status;
+  int fd;
+
+  fd = open_tun (mtu, address4, address6, NULL, &ifname, &error);
+  if (fd < 0)
+    {
+      pt_cli_error ("%s", error->message);
+      return PT_EXIT_FAILURE;
+    }
+  router = pt_vpn_router_new (network, network6, fd, mtu, (const char * const *) dns, &error);
+  if (router == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      return PT_EXIT_USAGE;
+    }
+  pt_cli_event ("vpn", "ifname", ifname, "address", address4,
+                address6 ? "address6" : NULL, address6, NULL);
+  status = pt_cli_run_manual_server (ice_config, NULL, NULL, router);
+  pt_cli_event ("vpn-stats", "#spoofed_dropped", pt_vpn_router_get_spoofed (router), NULL);
+  return status;
+}
+
 int
 pt_cmd_vpn_server (int    argc,
                    char **argv)
@@ -94,9 +128,13 @@ pt_cmd_vpn_server (int    argc,
   g_auto(GStrv) relays = NULL;
   g_auto(GStrv) dns = NULL;
   gboolean any_peer = FALSE;
+  gboolean manual = FALSE;
   int max_sessions = 0;
   int mtu = DEFAULT_MTU;
   const GOptionEntry entries[] = {
+    { "manual", 0, 0, G_OPTION_ARG_NONE, &manual,
+      "Pair by copy-paste (offers on standard input, answers on standard output) "
+      "instead of through Nostr", NULL },
     { "network", 0, 0, G_OPTION_ARG_STRING, &network,
       "The VPN's IPv4 network (private), e.g. 10.77.0.0/24", "CIDR" },
     { "network6", 0, 0, G_OPTION_ARG_STRING, &network6,
@@ -166,6 +204,21 @@ pt_cmd_vpn_server (int    argc,
   if (mtu < 576 || mtu > 9000 || (network6 != NULL && mtu < 1280))
     {
       pt_cli_usage_error ("--mtu %d: give 576 to 9000 (1280 at least with --network6)", mtu);
+      goto out;
+    }
+  if (manual && (peers != NULL || any_peer || nsec_file != NULL || relays != NULL))
+    {
+      pt_cli_usage_error ("--manual pairs by copy-paste: leave out the Nostr options "
+                          "(--peer-npub, --any-peer, --nsec-file, --relay)");
+      goto out;
+    }
+  if (manual)
+    {
+      ice_config = pt_cli_make_ice_config (&common);
+      if (ice_config == NULL)
+        goto out;
+      status = run_manual_server (ice_config, network, network6, address4, address6,
+                                  (guint) mtu, dns);
       goto out;
     }
   if (peers == NULL && !any_peer)
@@ -342,18 +395,20 @@ client_vpn_config (PtNostrClient *nostr,
 
   fd = open_tun (settings->mtu, settings->address4, settings->address6,
                  (const char * const *) client->routes, &client->ifname, &error);
+  if (fd >= 0)
+    {
+      routes = client->routes ? g_strjoinv (",", client->routes) : g_strdup ("");
+      pt_cli_event ("vpn", "ifname", client->ifname, "address", settings->address4,
+                    "server", settings->server4, "routes", routes,
+                    settings->address6 ? "address6" : NULL, settings->address6, NULL);
+      apply_dns (client->ifname, settings->dns);
+    }
   if (fd < 0 || !pt_nostr_client_attach_tun (nostr, fd, &error))
     {
       pt_cli_error ("%s", error->message);
       client->failed = TRUE;
       pt_nostr_client_stop (nostr);
-      return;
     }
-  routes = client->routes ? g_strjoinv (",", client->routes) : g_strdup ("");
-  pt_cli_event ("vpn", "ifname", client->ifname, "address", settings->address4,
-                "server", settings->server4, "routes", routes,
-                settings->address6 ? "address6" : NULL, settings->address6, NULL);
-  apply_dns (client->ifname, settings->dns);
 }
 
 static void
@@ -434,6 +489,183 @@ take_client_lock (void)
   return fd;
 }
 
+/* Manual pairing: offer on stdout, answer on stdin. */
+
+typedef struct
+{
+  GMainLoop *loop;
+  PtTunnel  *tunnel;
+  char     **routes;
+  char      *ifname;
+  gboolean   answered;
+  gboolean   failed;
+  gboolean   user_stopped;
+} ManualClient;
+
+static void
+manual_quit (ManualClient *client,
+             gboolean      failed)
+{
+  client->failed |= failed;
+  pt_cli_stop_reading ();
+  g_main_loop_quit (client->loop);
+}
+
+static void
+manual_vpn_config (PtTunnel     *tunnel,
+                   ManualClient *client)
+{
+  g_autoptr(PtVpnSettings) settings = pt_tunnel_dup_vpn_settings (tunnel);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *routes = NULL;
+  int fd;
+
+  fd = open_tun (settings->mtu, settings->address4, settings->address6,
+                 (const char * const *) client->routes, &client->ifname, &error);
+  if (fd >= 0)
+    {
+      routes = client->routes ? g_strjoinv (",", client->routes) : g_strdup ("");
+      pt_cli_event ("vpn", "ifname", client->ifname, "address", settings->address4,
+                    "server", settings->server4, "routes", routes,
+                    settings->address6 ? "address6" : NULL, settings->address6, NULL);
+      apply_dns (client->ifname, settings->dns);
+    }
+  if (fd < 0 || !pt_tunnel_attach_tun (tunnel, fd, &error))
+    {
+      pt_cli_error ("%s", error->message);
+      pt_tunnel_close (tunnel);
+      manual_quit (client, TRUE);
+    }
+}
+
+static void
+manual_state (PtTunnel     *tunnel,
+              GParamSpec   *pspec,
+              ManualClient *client)
+{
+  switch (pt_tunnel_get_state (tunnel))
+    {
+    case PT_TUNNEL_STATE_UP:
+      {
+        g_autoptr(PtVpnSettings) settings = pt_tunnel_dup_vpn_settings (tunnel);
+
+        if (pt_cli_is_json ())
+          pt_cli_event ("ready", "listen", settings->address4, "ifname", client->ifname, NULL);
+        else
+          g_printerr ("ready %s on %s\n", settings->address4, client->ifname);
+      }
+      break;
+    case PT_TUNNEL_STATE_FAILED:
+      pt_cli_error ("%s", pt_tunnel_get_error (tunnel)->message);
+      manual_quit (client, TRUE);
+      break;
+    case PT_TUNNEL_STATE_CLOSED:
+      if (!client->user_stopped)
+        pt_cli_error ("the server closed the tunnel");
+      manual_quit (client, !client->user_stopped);
+      break;
+    case PT_TUNNEL_STATE_NEW:
+    case PT_TUNNEL_STATE_GATHERING:
+    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
+    case PT_TUNNEL_STATE_CHECKING:
+    case PT_TUNNEL_STATE_HANDSHAKE:
+      break;
+    }
+}
+
+static void
+manual_answer_cb (const char *block,
+                  gpointer    user_data)
+{
+  ManualClient *client = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSignal) answer = NULL;
+
+  if (client->answered)
+    return;
+  if (block == NULL)
+    {
+      pt_cli_error ("standard input ended before the server's answer arrived");
+      manual_quit (client, TRUE);
+      return;
+    }
+  answer = pt_signal_dearmor (block, PT_SIGNAL_KIND_ANSWER, &error);
+  if (answer == NULL || !pt_tunnel_set_answer (client->tunnel, answer, &error))
+    {
+      pt_cli_error ("the answer cannot be used: %s", error->message);
+      manual_quit (client, TRUE);
+      return;
+    }
+  client->answered = TRUE;
+  pt_cli_stop_reading ();
+}
+
+static void
+manual_offer_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  ManualClient *client = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSignal) offer = pt_tunnel_create_offer_finish (PT_TUNNEL (object), result, &error);
+  g_autofree char *armored = offer ? pt_signal_armor (offer, &error) : NULL;
+
+  if (armored == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          pt_cli_error ("cannot make an offer: %s", error->message);
+          manual_quit (client, TRUE);
+        }
+      return;
+    }
+  if (!pt_cli_write_stdout (armored))
+    {
+      manual_quit (client, TRUE);
+      return;
+    }
+  pt_cli_info ("give the offer above to the VPN server (pt vpn server --manual), then paste "
+               "its answer here");
+  pt_cli_read_blocks (manual_answer_cb, client);
+}
+
+static void
+manual_terminate (ManualClient *client)
+{
+  client->user_stopped = TRUE;
+  if (pt_tunnel_get_state (client->tunnel) == PT_TUNNEL_STATE_CLOSED ||
+      pt_tunnel_get_state (client->tunnel) == PT_TUNNEL_STATE_FAILED)
+    manual_quit (client, FALSE);
+  else
+    pt_tunnel_close (client->tunnel);
+}
+
+static int
+run_manual_client (PtIceConfig  *ice_config,
+                   gboolean      ipv6,
+                   char        **routes)
+{
+  g_autoptr(PtTunnel) tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, ice_config);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  ManualClient client = { loop, tunnel, routes, NULL, FALSE, FALSE, FALSE };
+
+  pt_tunnel_set_vpn_client (tunnel, ipv6);
+  pt_cli_follow_tunnel (tunnel, NULL);
+  g_signal_connect (tunnel, "vpn-config", G_CALLBACK (manual_vpn_config), &client);
+  g_signal_connect (tunnel, "notify::state", G_CALLBACK (manual_state), &client);
+  pt_cli_on_terminate (G_CALLBACK (manual_terminate), &client);
+  pt_tunnel_create_offer_async (tunnel, NULL, manual_offer_cb, &client);
+  g_main_loop_run (loop);
+  pt_cli_on_terminate (NULL, NULL);
+
+  g_signal_handlers_disconnect_by_data (tunnel, &client);
+  pt_tunnel_close (tunnel);   /* the device, its addresses and routes go with it */
+  g_clear_object (&tunnel);
+  pt_cli_drain ();
+  g_free (client.ifname);
+  return client.failed ? PT_EXIT_FAILURE : PT_EXIT_OK;
+}
+
 static const char client_description[] =
   "Joins the VPN of the server whose public key is SERVER_NPUB (through Nostr\n"
   "relays): this machine gets an address in the server's network on a new TUN\n"
@@ -458,7 +690,11 @@ pt_cmd_vpn_client (int    argc,
   g_auto(GStrv) relays = NULL;
   gboolean ipv6 = FALSE;
   gboolean no_reconnect = FALSE;
+  gboolean manual = FALSE;
   const GOptionEntry entries[] = {
+    { "manual", 0, 0, G_OPTION_ARG_NONE, &manual,
+      "Pair by copy-paste (offer on standard output, answer on standard input) "
+      "instead of through Nostr", NULL },
     { "peer-npub", 0, 0, G_OPTION_ARG_STRING, &peer, "The server's public key", "SERVER_NPUB" },
     { "route", 0, 0, G_OPTION_ARG_STRING_ARRAY, &routes,
       "Send this network through the VPN too (repeatable)", "CIDR" },
@@ -495,9 +731,27 @@ pt_cmd_vpn_client (int    argc,
       pt_cli_usage_error ("unexpected argument “%s” (see “pt vpn client --help”)", argv[1]);
       goto out;
     }
+  if (manual)
+    {
+      if (peer != NULL || nsec_file != NULL || relays != NULL || token_file != NULL)
+        {
+          pt_cli_usage_error ("--manual pairs by copy-paste: leave out the Nostr options "
+                              "(--peer-npub, --nsec-file, --relay, --auth-token-file)");
+          goto out;
+        }
+      ice_config = pt_cli_make_ice_config (&common);
+      if (ice_config == NULL)
+        goto out;
+      status = PT_EXIT_FAILURE;
+      lock = take_client_lock ();
+      if (lock < 0)
+        goto out;
+      status = run_manual_client (ice_config, ipv6, routes);
+      goto out;
+    }
   if (peer == NULL)
     {
-      pt_cli_usage_error ("which server? give --peer-npub SERVER_NPUB");
+      pt_cli_usage_error ("which server? give --peer-npub SERVER_NPUB (or pair with --manual)");
       goto out;
     }
   if (!pt_public_key_parse (peer, &server, &error))

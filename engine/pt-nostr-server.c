@@ -675,14 +675,9 @@ pt_nostr_server_set_vpn (PtNostrServer       *self,
 
   g_return_val_if_fail (PT_IS_NOSTR_SERVER (self), FALSE);
 
-  router = _pt_vpn_router_new (network4, network6, tun_fd, mtu, error);
+  router = pt_vpn_router_new (network4, network6, tun_fd, mtu, dns, error);
   if (router == NULL)
     return FALSE;
-  if (!_pt_vpn_router_set_dns (router, dns, error))
-    {
-      _pt_vpn_router_unref (router);
-      return FALSE;
-    }
   g_clear_pointer (&self->vpn_router, _pt_vpn_router_unref);
   self->vpn_router = router;
   return TRUE;

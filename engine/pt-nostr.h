@@ -30,23 +30,9 @@
 
 G_BEGIN_DECLS
 
-/* What a VPN server assigned to a client. */
-typedef struct
-{
-  char  *address4;    /* "10.77.0.2/24" */
-  char  *address6;    /* "fd00:77::2/64", or NULL */
-  char  *server4;     /* "10.77.0.1" */
-  char  *server6;     /* or NULL */
-  guint  mtu;
-  char **dns;         /* resolvers pushed by the server (may be empty) */
-} PtVpnSettings;
-
-void           pt_vpn_settings_free           (PtVpnSettings       *settings);
 /* "10.77.0.1/24" for "10.77.0.0/24": the address a VPN server takes. */
 char          *pt_vpn_server_address          (const char          *network,
                                                GError             **error);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtVpnSettings, pt_vpn_settings_free)
-
 /* Public relays used when none is given. */
 const char * const *pt_nostr_default_relays (void);
 

@@ -17,8 +17,7 @@ PtTunnel *_pt_tunnel_new_successor      (PtTunnel *previous);
 /* Client: closes the listeners now. */
 void      _pt_tunnel_close_listeners    (PtTunnel *self);
 
-/* VPN mode (the public API comes with `pt vpn`). */
-typedef struct _PtVpnRouter PtVpnRouter;
+/* VPN mode, as the engine uses it (pt-tunnel.h has the public API). */
 
 /* Client: ask for VPN mode (PT_VPN_HELLO_* flags) instead of forwards. The
  * tunnel emits "vpn-config" once the server assigned addresses; then attach

@@ -1052,6 +1052,77 @@ _pt_tunnel_set_vpn_router (PtTunnel    *self,
   self->vpn_client_id = g_strdup (client_id);
 }
 
+/* VPN mode: public API */
+
+void
+pt_tunnel_set_vpn_client (PtTunnel *self,
+                          gboolean  want_ipv6)
+{
+  g_return_if_fail (PT_IS_TUNNEL (self));
+  _pt_tunnel_set_vpn_client (self, want_ipv6 ? PT_VPN_HELLO_WANTS_IPV6 : 0);
+}
+
+PtVpnSettings *
+pt_tunnel_dup_vpn_settings (PtTunnel *self)
+{
+  const PtVpnConfig *config;
+
+  g_return_val_if_fail (PT_IS_TUNNEL (self), NULL);
+  config = _pt_tunnel_get_vpn_config (self);
+  return config ? _pt_vpn_settings_new (config) : NULL;
+}
+
+gboolean
+pt_tunnel_attach_tun (PtTunnel  *self,
+                      int        tun_fd,
+                      GError   **error)
+{
+  g_return_val_if_fail (PT_IS_TUNNEL (self), FALSE);
+  return _pt_tunnel_attach_tun (self, tun_fd, error);
+}
+
+void
+pt_tunnel_set_vpn_router (PtTunnel    *self,
+                          PtVpnRouter *router,
+                          const char  *client_id)
+{
+  g_return_if_fail (PT_IS_TUNNEL (self));
+  _pt_tunnel_set_vpn_router (self, router, client_id);
+}
+
+PtVpnRouter *
+pt_vpn_router_new (const char          *network4,
+                   const char          *network6,
+                   int                  tun_fd,
+                   guint                mtu,
+                   const char * const  *dns,
+                   GError             **error)
+{
+  PtVpnRouter *router = _pt_vpn_router_new (network4, network6, tun_fd, mtu, error);
+
+  if (router != NULL && !_pt_vpn_router_set_dns (router, dns, error))
+    g_clear_pointer (&router, _pt_vpn_router_unref);
+  return router;
+}
+
+PtVpnRouter *
+pt_vpn_router_ref (PtVpnRouter *router)
+{
+  return _pt_vpn_router_ref (router);
+}
+
+void
+pt_vpn_router_unref (PtVpnRouter *router)
+{
+  _pt_vpn_router_unref (router);
+}
+
+guint64
+pt_vpn_router_get_spoofed (PtVpnRouter *router)
+{
+  return _pt_vpn_router_get_spoofed (router);
+}
+
 gboolean
 pt_tunnel_is_anything_closing (void)
 {

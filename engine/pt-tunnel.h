@@ -84,6 +84,57 @@ PtSignal      *pt_tunnel_accept_offer_finish (PtTunnel             *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+/* ---------------------------------------------------------------------- */
+/* VPN mode */
+
+/* What a VPN server assigned to a client. */
+typedef struct
+{
+  char  *address4;    /* "10.77.0.2/24" */
+  char  *address6;    /* "fd00:77::2/64", or NULL */
+  char  *server4;     /* "10.77.0.1" */
+  char  *server6;     /* or NULL */
+  guint  mtu;
+  char **dns;         /* resolvers pushed by the server (may be empty) */
+} PtVpnSettings;
+
+void           pt_vpn_settings_free      (PtVpnSettings       *settings);
+
+/* A VPN server's router: one TUN device (@tun_fd, taken; made with the
+ * first address of @network4, and of @network6 if given) shared by the
+ * clients of every tunnel it is set on. Each client gets the next free
+ * address, kept per client identity. @dns: resolvers pushed to clients. */
+typedef struct _PtVpnRouter PtVpnRouter;
+
+PtVpnRouter   *pt_vpn_router_new         (const char          *network4,
+                                          const char          *network6,
+                                          int                  tun_fd,
+                                          guint                mtu,
+                                          const char * const  *dns,
+                                          GError             **error);
+PtVpnRouter   *pt_vpn_router_ref         (PtVpnRouter         *router);
+void           pt_vpn_router_unref       (PtVpnRouter         *router);
+/* Packets dropped because a client used a source address not its own. */
+guint64        pt_vpn_router_get_spoofed (PtVpnRouter         *router);
+
+/* Server: the client may ask for VPN mode; @client_id keeps its address. */
+void           pt_tunnel_set_vpn_router  (PtTunnel            *self,
+                                          PtVpnRouter         *router,
+                                          const char          *client_id);
+/* Client: ask for VPN mode instead of forwards (before create_offer). The
+ * tunnel emits "vpn-config" when the server assigned addresses: make the
+ * TUN device pt_tunnel_dup_vpn_settings() describes and attach it (the fd
+ * is taken) to bring the tunnel up. */
+void           pt_tunnel_set_vpn_client  (PtTunnel            *self,
+                                          gboolean             want_ipv6);
+PtVpnSettings *pt_tunnel_dup_vpn_settings (PtTunnel           *self);
+gboolean       pt_tunnel_attach_tun      (PtTunnel            *self,
+                                          int                  tun_fd,
+                                          GError             **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtVpnSettings, pt_vpn_settings_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtVpnRouter, pt_vpn_router_unref)
+
 /* Closes cleanly (tells the peer); state becomes CLOSED. */
 void           pt_tunnel_close               (PtTunnel             *self);
 

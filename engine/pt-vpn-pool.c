@@ -2,12 +2,14 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Addresses are offsets from the network address: 1 is the server's, the
- * clients get 2, 3, … (IPv4 stops before the broadcast address; IPv6 pools
- * use at most 65534 host offsets). Each client identity keeps its offset
- * after it leaves, so a reconnecting client gets the same address; only
- * when no address was ever free does a new client take one that a departed
- * client had (the oldest departure first).
+ * Addresses are offsets from the network address: 1 is the server's; a
+ * client's is derived from its identity (SHA-256, modulo the number of
+ * client addresses), or the next free one after it when taken, so that a
+ * client usually gets the same address even from a restarted server. IPv4
+ * stops before the broadcast address; IPv6 pools use at most 65534 host
+ * offsets. Each identity keeps its offset after it leaves; only when no
+ * address is free does a new client take one that a departed client had
+ * (the oldest departure first).
  */
 #define G_LOG_DOMAIN "pt-vpn"
 
@@ -33,7 +35,6 @@ struct _PtVpnPool
   guint8         network[16];
   guint          prefix;
   guint32        n_hosts;       /* usable client offsets: 2 .. n_hosts + 1 */
-  guint32        next_fresh;    /* the lowest offset never leased */
   GHashTable    *by_id;         /* client id → Lease* (owned) */
   GHashTable    *by_offset;     /* offset → Lease* */
   guint64        departures;
@@ -119,7 +120,6 @@ _pt_vpn_pool_new (const char  *cidr,
     else
       pool->n_hosts = (guint32) MIN (size - 2, (guint64) MAX_V6_HOSTS);
   }
-  pool->next_fresh = 2;
   return g_steal_pointer (&pool);
 }
 
@@ -164,6 +164,21 @@ _pt_vpn_pool_get_server (PtVpnPool *pool)
   return address_at (pool, 1);
 }
 
+static guint32
+preferred_offset (PtVpnPool  *pool,
+                  const char *client_id)
+{
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint32 value;
+
+  g_checksum_update (checksum, (const guchar *) client_id, -1);
+  g_checksum_get_digest (checksum, digest, &len);
+  value = (guint32) digest[0] << 24 | (guint32) digest[1] << 16 | (guint32) digest[2] << 8 | digest[3];
+  return 2 + value % pool->n_hosts;
+}
+
 GInetAddress *
 _pt_vpn_pool_acquire (PtVpnPool   *pool,
                       const char  *client_id,
@@ -173,12 +188,21 @@ _pt_vpn_pool_acquire (PtVpnPool   *pool,
 
   if (lease == NULL)
     {
-      if (pool->next_fresh - 2 < pool->n_hosts)
+      guint32 offset = preferred_offset (pool, client_id);
+
+      /* The identity's own address, or the next one nobody holds or keeps. */
+      for (guint32 i = 0; i < pool->n_hosts; i++)
         {
-          lease = g_new0 (Lease, 1);
-          lease->offset = pool->next_fresh++;
+          guint32 candidate = 2 + (offset - 2 + i) % pool->n_hosts;
+
+          if (!g_hash_table_contains (pool->by_offset, GUINT_TO_POINTER (candidate)))
+            {
+              lease = g_new0 (Lease, 1);
+              lease->offset = candidate;
+              break;
+            }
         }
-      else
+      if (lease == NULL)
         {
           /* Take the address of the client that left first. */
           GHashTableIter iter;

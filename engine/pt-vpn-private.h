@@ -84,7 +84,6 @@ gboolean      _pt_vpn_pool_contains      (PtVpnPool    *pool,
 /* ---------------------------------------------------------------------- */
 /* Packet paths (pt-vpn.c) */
 
-typedef struct _PtVpnRouter PtVpnRouter;
 typedef struct _PtVpnLink   PtVpnLink;
 
 /* Server: routes between one TUN device (@tun_fd, taken) and the sessions

@@ -316,7 +316,7 @@ _pt_vpn_router_new (const char  *network4,
   g_autoptr(GInetAddress) server4 = NULL;
 
   router->ref_count = 1;
-  router->fd = -1;
+  router->fd = tun_fd;          /* taken, even when this fails */
   router->mtu = mtu;
   router->by_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   router->clients = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
@@ -352,7 +352,6 @@ _pt_vpn_router_new (const char  *network4,
       memcpy (router->server6, g_inet_address_to_bytes (server6), 16);
     }
 
-  router->fd = tun_fd;
   if (!g_unix_set_fd_nonblocking (tun_fd, TRUE, error))
     {
       _pt_vpn_router_unref (router);

@@ -202,15 +202,27 @@ acquire (PtVpnPool  *pool,
   return g_inet_address_to_string (address);
 }
 
+static gboolean
+pool_contains (PtVpnPool  *pool,
+               const char *text)
+{
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (text);
+
+  return _pt_vpn_pool_contains (pool, address);
+}
+
 static void
 test_pool (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PtVpnPool) pool = _pt_vpn_pool_new ("10.77.0.0/29", &error);
+  g_autoptr(PtVpnPool) restarted = NULL;
   g_autoptr(GInetAddress) server = NULL;
   g_autofree char *server_str = NULL;
   g_autofree char *a = NULL, *b = NULL, *a2 = NULL, *c = NULL, *d = NULL, *e = NULL;
-  g_autofree char *f = NULL, *g = NULL, *h = NULL;
+  g_autofree char *f = NULL, *g = NULL, *b2 = NULL, *a3 = NULL;
+  const char *names[] = { "alice", "bob", "carol", "dave", "erin" };
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
 
   g_assert_no_error (error);
   server = _pt_vpn_pool_get_server (pool);
@@ -220,28 +232,48 @@ test_pool (void)
 
   a = acquire (pool, "alice");
   b = acquire (pool, "bob");
-  g_assert_cmpstr (a, ==, "10.77.0.2");
-  g_assert_cmpstr (b, ==, "10.77.0.3");
+  g_assert_cmpstr (a, !=, b);
   /* Alice comes back: same address. */
   _pt_vpn_pool_release (pool, "alice");
   a2 = acquire (pool, "alice");
-  g_assert_cmpstr (a2, ==, "10.77.0.2");
+  g_assert_cmpstr (a2, ==, a);
 
-  /* /29: .2 … .6 for clients (.7 is the broadcast address). */
+  /* A restarted server (a new pool) gives Alice the same address, even when
+   * Bob comes first: it derives from her identity. */
+  restarted = _pt_vpn_pool_new ("10.77.0.0/29", &error);
+  b2 = acquire (restarted, "bob");
+  a3 = acquire (restarted, "alice");
+  g_assert_cmpstr (b2, ==, b);
+  g_assert_cmpstr (a3, ==, a);
+
+  /* /29: five client addresses, .2 … .6 (.7 is the broadcast address). */
   c = acquire (pool, "carol");
   d = acquire (pool, "dave");
   e = acquire (pool, "erin");
-  g_assert_cmpstr (e, ==, "10.77.0.6");
+  {
+    const char *got[] = { a2, b, c, d, e };
+
+    for (guint i = 0; i < G_N_ELEMENTS (got); i++)
+      {
+        g_test_message ("%s: %s", names[i], got[i]);
+        g_assert_nonnull (got[i]);
+        g_assert_true (pool_contains (pool, got[i]));
+        g_assert_cmpstr (got[i], !=, "10.77.0.1");
+        g_assert_cmpstr (got[i], !=, "10.77.0.7");
+        g_assert_false (g_hash_table_contains (seen, got[i]));
+        g_hash_table_add (seen, (gpointer) got[i]);
+      }
+  }
   g_assert_null (acquire (pool, "frank"));
   /* Bob leaves: a newcomer may take his address once nothing else is free… */
   _pt_vpn_pool_release (pool, "bob");
   f = acquire (pool, "frank");
-  g_assert_cmpstr (f, ==, "10.77.0.3");
+  g_assert_cmpstr (f, ==, b);
   /* …and Bob, back, gets none (the network is full), while Frank keeps his. */
   g_assert_null (acquire (pool, "bob"));
   _pt_vpn_pool_release (pool, "frank");
   g = acquire (pool, "frank");
-  g_assert_cmpstr (g, ==, "10.77.0.3");
+  g_assert_cmpstr (g, ==, b);
 
   {
     g_autoptr(GInetAddress) inside = g_inet_address_new_from_string ("10.77.0.6");
@@ -256,10 +288,12 @@ test_pool (void)
   /* IPv6 */
   {
     g_autoptr(PtVpnPool) pool6 = _pt_vpn_pool_new ("fd00:77::/64", &error);
+    g_autofree char *h = NULL;
 
     g_assert_no_error (error);
     h = acquire (pool6, "alice");
-    g_assert_cmpstr (h, ==, "fd00:77::2");
+    g_assert_true (pool_contains (pool6, h));
+    g_assert_cmpstr (h, !=, "fd00:77::1");
   }
 }
 

@@ -12,12 +12,14 @@ Each pt runs in its own network namespace and its own mount namespace with a
 private /run/lock (one VPN client per machine is enforced through a lock file
 there). The TUN devices come from the real helper (run as root, no pkexec).
 
-Checks: the server and both clients are up with the expected addresses;
+Checks: the server and both clients are up with addresses in the network;
 pings both ways and client to client; an iperf3 run through the VPN whose
 sender and receiver byte counts agree; a packet with a spoofed source is
 dropped and counted; a second VPN client on one "machine" is refused, naming
 the holder; a client killed and restarted gets its address back; its route
-is present while up and gone (with the device) after it stops.
+is present while up and gone (with the device) after it stops; the server
+restarted, a client reconnects by itself with its device and address; manual
+pairing (offer and answer blocks) works too.
 
 Exit status 0 / 1; 77 with "SKIP: reason" without root, namespaces, node and
 the relay's packages, iperf3 or ping.
@@ -211,14 +213,17 @@ def main():
         c2.wait_event("ready", T)
         a1 = e1["address"].split("/")[0]
         a2 = e2["address"].split("/")[0]
-        check({a1, a2} == {"10.77.0.2", "10.77.0.3"}, "clients got %s and %s" % (a1, a2))
+        check(a1 != a2 and all(a.startswith("10.77.0.") and a not in ("10.77.0.0", "10.77.0.1",
+                                                                      "10.77.0.255")
+                               for a in (a1, a2)), "clients got %s and %s" % (a1, a2))
 
         check(ping_until("c1", "10.77.0.1"), "c1 pings the server through the VPN")
         check(ping_until("srv", a1), "the server pings c1")
         check(ping_until("c1", a2), "c1 pings c2 (through the server)")
         check(ping_until("c2", a1), "c2 pings c1")
 
-        check(e2.get("address6") == "fd00:77::3/64" or e2.get("address6") == "fd00:77::2/64",
+        check((e2.get("address6") or "").startswith("fd00:77::") and
+              e2["address6"].endswith("/64") and e2["address6"] != "fd00:77::1/64",
               "c2 (--ipv6) got an IPv6 address too: %s" % e2.get("address6"))
         check("address6" not in e1, "c1 (no --ipv6) got none")
         limit = time.monotonic() + 10
@@ -236,14 +241,21 @@ def main():
         iperf_srv = spawn("iperf3-server", ["ip", "netns", "exec", ns("srv"), "iperf3", "-s",
                                             "-B", "10.77.0.1", "-1", "-J"])
         result = None
+        last_error = None
         limit = time.monotonic() + 20
         while time.monotonic() < limit:
+            # Until the server listens, iperf3 reports "connection refused".
             p = nsrun("c1", "iperf3", "-c", "10.77.0.1", "-t", "3", "-J", check=False, timeout=40)
-            if p.returncode == 0:
-                result = json.loads(p.stdout)
+            try:
+                parsed = json.loads(p.stdout)
+            except ValueError:
+                parsed = {}
+            if "sum_sent" in parsed.get("end", {}) and "sum_received" in parsed["end"]:
+                result = parsed
                 break
+            last_error = parsed.get("error") or p.stderr.strip()
             time.sleep(0.3)
-        if check(result is not None, "iperf3 ran through the VPN"):
+        if check(result is not None, "iperf3 ran through the VPN (%s)" % (last_error or "ok")):
             sent = result["end"]["sum_sent"]["bytes"]
             recv = result["end"]["sum_received"]["bytes"]
             mbps = result["end"]["sum_received"]["bits_per_second"] / 1e6
@@ -314,7 +326,26 @@ def main():
         check(c2.wait_exit(15) == 0, "c2 stops cleanly")
         srv.signal(signal.SIGTERM)
         srv.wait_exit(15)
-    except (AssertionError, H.TestTimeout, H.ProcessExited) as e:
+
+        # manual pairing: the offer and answer blocks carried by the test
+        msrv = spawn("manual-server", in_machine("srv", [PT, "vpn", "server", "--manual", "--json",
+                                                        "--no-stun", "--local-address", ADDRS["srv"],
+                                                        "--network", "10.88.0.0/24"]))
+        msrv.wait_event("vpn", T)
+        mcli = spawn("manual-client", in_machine("c1", [PT, "vpn", "client", "--manual", "--json",
+                                                       "--no-stun", "--local-address", ADDRS["c1"]]))
+        msrv.write(mcli.read_block("OFFER", 20))
+        mcli.write(msrv.read_block("ANSWER", 20))
+        ev = mcli.wait_event("vpn", T)
+        mcli.wait_event("ready", T)
+        check(ev["address"].startswith("10.88.0.") and ev["address"].endswith("/24"),
+              "manual pairing: client got %s" % ev["address"])
+        check(ping_until("c1", "10.88.0.1"), "manual pairing: the client pings the server")
+        mcli.signal(signal.SIGTERM)
+        check(mcli.wait_exit(15) == 0, "manual client stops cleanly")
+        msrv.signal(signal.SIGTERM)
+        check(msrv.wait_exit(15) == 0, "manual server stops cleanly")
+    except (AssertionError, KeyError, ValueError, H.TestTimeout, H.ProcessExited) as e:
         failures.append(str(e))
         print("FAIL %s" % e)
         for p in procs:
