@@ -360,6 +360,7 @@ pt_pairing_dialog_init (PtPairingDialog *self)
 {
   gtk_window_set_default_size (GTK_WINDOW (self), 520, 760);
   gtk_window_set_modal (GTK_WINDOW (self), TRUE);
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (self), TRUE);
 }
 
 static void

@@ -1,0 +1,200 @@
+/* test-app-background.c — the application: closing the window keeps running
+ * tunnels up, the tray's toggle action stops and starts them, Quit quits
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Runs the real PtApplication (g_application_run) on gtk-test-runner's
+ * private bus, with one serving profile in its XDG_CONFIG_HOME, and drives it
+ * from its "activate" signal.
+ */
+#include <glib/gstdio.h>
+
+#include "app-test-util.h"
+#include "pt-application.h"
+#include "pt-window.h"
+
+static gboolean passed;
+static GPtrArray *notified;   /* summaries received by the stand-in */
+
+/* A desktop notification server stand-in (org.freedesktop.Notifications). */
+static const char notifications_xml[] =
+  "<node><interface name='org.freedesktop.Notifications'>"
+  " <method name='Notify'>"
+  "  <arg type='s' direction='in'/><arg type='u' direction='in'/><arg type='s' direction='in'/>"
+  "  <arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='as' direction='in'/>"
+  "  <arg type='a{sv}' direction='in'/><arg type='i' direction='in'/><arg type='u' direction='out'/>"
+  " </method>"
+  " <method name='CloseNotification'><arg type='u' direction='in'/></method>"
+  " <method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+  " <method name='GetServerInformation'>"
+  "  <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  "  <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+  " </method>"
+  " <signal name='NotificationClosed'><arg type='u'/><arg type='u'/></signal>"
+  " <signal name='ActionInvoked'><arg type='u'/><arg type='s'/></signal>"
+  "</interface></node>";
+
+static void
+notifications_method (GDBusConnection       *connection,
+                      const char            *sender,
+                      const char            *path,
+                      const char            *interface,
+                      const char            *method,
+                      GVariant              *params,
+                      GDBusMethodInvocation *invocation,
+                      gpointer               user_data)
+{
+  if (g_str_equal (method, "Notify"))
+    {
+      const char *summary;
+
+      g_variant_get_child (params, 3, "&s", &summary);
+      g_ptr_array_add (notified, g_strdup (summary));
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notified->len));
+    }
+  else if (g_str_equal (method, "GetCapabilities"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new_parsed ("(['body', 'actions'],)"));
+  else if (g_str_equal (method, "GetServerInformation"))
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ssss)", "stand-in", "pt", "1", "1.2"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static gboolean
+was_notified (const char *summary)
+{
+  for (guint i = 0; i < notified->len; i++)
+    if (g_str_equal (g_ptr_array_index (notified, i), summary))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+start_notification_server (void)
+{
+  static const GDBusInterfaceVTable vtable = { notifications_method, NULL, NULL, { 0 } };
+  /* Kept for the whole run: the name goes with the last reference. */
+  static GDBusConnection *bus;
+  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_assert_nonnull (bus);
+  notified = g_ptr_array_new_with_free_func (g_free);
+  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0],
+                                     &vtable, NULL, NULL, NULL);
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "RequestName",
+                                       g_variant_new ("(su)", "org.freedesktop.Notifications", 4),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static PtProfile *
+first_profile (PtApplication *app)
+{
+  GListModel *model = pt_profile_store_get_model (pt_application_get_store (app));
+  g_autoptr(PtProfile) profile = g_list_model_get_item (model, 0);
+
+  return profile;   /* the store keeps it */
+}
+
+static GtkWindow *
+main_window (PtApplication *app)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
+    if (PT_IS_WINDOW (l->data))
+      return l->data;
+  return NULL;
+}
+
+static void
+on_activate (PtApplication *app)
+{
+  static gboolean once;
+  PtProfile *profile;
+  GtkWindow *window;
+
+  if (once)
+    return;
+  once = TRUE;
+
+  g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (pt_application_get_store (app))), ==, 1);
+  profile = first_profile (app);
+  window = main_window (app);
+  g_assert_nonnull (window);
+
+  /* Start it the way the tray does: the pairing window opens. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "toggle-tunnel",
+                                  g_variant_new_string (pt_profile_get_id (profile)));
+  g_assert_true (pt_profile_get_running (profile));
+  g_assert_nonnull (pt_window_get_pairing (PT_WINDOW (window)));
+
+  /* Close the window: it goes (with its dialog), the tunnel and the app stay. */
+  gtk_window_close (window);
+  spin_for_ms (300);
+  g_assert_null (main_window (app));
+  g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
+  g_assert_true (pt_profile_get_running (profile));
+  g_assert_nonnull (pt_profile_get_tunnel (profile));
+  /* …and says how to get back. */
+  SPIN_UNTIL (was_notified ("PeerTunnel is still running"), 3000);
+  g_assert_true (was_notified ("PeerTunnel is still running"));
+
+  /* From the tray, without a window: stop it… */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "toggle-tunnel",
+                                  g_variant_new_string (pt_profile_get_id (profile)));
+  g_assert_false (pt_profile_get_running (profile));
+  spin_for_ms (100);
+
+  /* …and start it again: the window comes back to pair. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "toggle-tunnel",
+                                  g_variant_new_string (pt_profile_get_id (profile)));
+  g_assert_true (pt_profile_get_running (profile));
+  window = main_window (app);
+  g_assert_nonnull (window);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+
+  /* "Show Window" just shows it. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "show-window", NULL);
+  g_assert_true (main_window (app) == window);
+
+  passed = TRUE;
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(PtApplication) app = NULL;
+  g_autofree char *dir = g_build_filename (g_get_user_config_dir (), "peertunnel", NULL);
+  g_autofree char *path = g_build_filename (dir, "profiles.ini", NULL);
+  char *args[] = { argv[0], NULL };
+  int status;
+
+  /* TAP by hand: g_application_run is the test. */
+  g_print ("1..1\n");
+  if (!g_str_has_prefix (g_get_user_config_dir (), g_get_tmp_dir ()))
+    {
+      g_print ("1..0 # SKIP XDG_CONFIG_HOME is not a temporary folder: run through gtk-test-runner\n");
+      return 0;
+    }
+  g_mkdir_with_parents (dir, 0700);
+  g_assert_true (g_file_set_contents (path,
+                                      "[profile 2222-background]\nname=Background\nrole=serve\n"
+                                      "allowed-tcp=127.0.0.1/32;\nlocal-addresses=127.0.0.1;\n"
+                                      "no-stun=true\n", -1, NULL));
+
+  start_notification_server ();
+  app = pt_application_new ("io.github.peertunnel.PeerTunnel.Test");
+  g_signal_connect_after (app, "activate", G_CALLBACK (on_activate), NULL);
+  status = g_application_run (G_APPLICATION (app), 1, args);
+
+  g_print ("%s 1 close to background, toggle from the tray, quit (exit %d)\n",
+           passed && status == 0 ? "ok" : "not ok", status);
+  g_unlink (path);
+  g_ptr_array_unref (notified);
+  return passed && status == 0 ? 0 : 1;
+}
