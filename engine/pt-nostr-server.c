@@ -247,6 +247,13 @@ refuse (PtNostrServer             *self,
 
 /* Sessions */
 
+static gboolean
+unref_later_cb (gpointer data)
+{
+  g_object_unref (data);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 session_end (Session *session)
 {
@@ -259,6 +266,13 @@ session_end (Session *session)
   self->n_live--;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
   g_signal_emit (self, signals[SESSION_ENDED], 0, session->tunnel, session->hex);
+
+  /* Replay detection needs only the record; the tunnel (about 250 kB) goes
+   * now, from an idle: we may be inside one of its signals. */
+  g_object_set_data (G_OBJECT (session->tunnel), "pt-nostr-session", NULL);
+  g_signal_handlers_disconnect_by_data (session->tunnel, session);
+  g_idle_add (unref_later_cb, g_steal_pointer (&session->tunnel));
+  g_clear_pointer (&session->answer, _pt_nostr_event_free);
 }
 
 static void
