@@ -113,6 +113,8 @@ int             pt_cli_run_manual_server (PtIceConfig        *ice_config,
                                           PtAllowList        *tcp,
                                           PtAllowList        *udp,
                                           PtVpnRouter        *router);
+/* Prints a Nostr client's relay, retry and tunnel events. */
+void            pt_cli_follow_nostr_client (PtNostrClient    *nostr);
 /* Prints the server's events and runs it until a signal; an exit status. */
 int             pt_cli_run_nostr_server  (PtNostrServer      *nostr);
 

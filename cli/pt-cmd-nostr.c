@@ -403,19 +403,19 @@ typedef struct
 } Client;
 
 static void
-client_relay_state (PtNostrClient *nostr,
-                    const char    *url,
-                    gboolean       connected,
-                    Client        *client)
+nostr_client_relay_state (PtNostrClient *nostr,
+                          const char    *url,
+                          gboolean       connected,
+                          gpointer       unused)
 {
   pt_cli_print_relay_state (url, connected);
 }
 
 static void
-client_attempt_failed (PtNostrClient *nostr,
-                       GError        *error,
-                       guint          retry_in,
-                       Client        *client)
+nostr_client_attempt_failed (PtNostrClient *nostr,
+                             GError        *error,
+                             guint          retry_in,
+                             gpointer       unused)
 {
   g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
 
@@ -423,10 +423,19 @@ client_attempt_failed (PtNostrClient *nostr,
 }
 
 static void
-client_tunnel_changed (PtNostrClient *nostr,
-                       GParamSpec    *pspec,
-                       Client        *client)
+nostr_client_tunnel_changed (PtNostrClient *nostr,
+                             GParamSpec    *pspec,
+                             gpointer       unused)
 {
+  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
+}
+
+void
+pt_cli_follow_nostr_client (PtNostrClient *nostr)
+{
+  g_signal_connect (nostr, "relay-state", G_CALLBACK (nostr_client_relay_state), NULL);
+  g_signal_connect (nostr, "attempt-failed", G_CALLBACK (nostr_client_attempt_failed), NULL);
+  g_signal_connect (nostr, "notify::tunnel", G_CALLBACK (nostr_client_tunnel_changed), NULL);
   pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
 }
 
@@ -510,11 +519,8 @@ run_client (PtNostrClient *nostr,
 
   npub = pt_public_key_to_npub (pt_nostr_client_get_public_key (nostr));
   g_debug ("this client is %s", npub);
-  g_signal_connect (nostr, "relay-state", G_CALLBACK (client_relay_state), &client);
-  g_signal_connect (nostr, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
-  g_signal_connect (nostr, "notify::tunnel", G_CALLBACK (client_tunnel_changed), &client);
+  pt_cli_follow_nostr_client (nostr);
   g_signal_connect (nostr, "notify::state", G_CALLBACK (client_state), &client);
-  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
   pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
 
   pt_nostr_client_start (nostr);

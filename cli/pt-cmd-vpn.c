@@ -325,34 +325,6 @@ typedef struct
   char          *ifname;
 } Client;
 
-static void
-client_relay_state (PtNostrClient *nostr,
-                    const char    *url,
-                    gboolean       connected,
-                    Client        *client)
-{
-  pt_cli_print_relay_state (url, connected);
-}
-
-static void
-client_attempt_failed (PtNostrClient *nostr,
-                       GError        *error,
-                       guint          retry_in,
-                       Client        *client)
-{
-  g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
-
-  pt_cli_event ("retry", "message", error->message, "in_seconds", seconds, NULL);
-}
-
-static void
-client_tunnel_changed (PtNostrClient *nostr,
-                       GParamSpec    *pspec,
-                       Client        *client)
-{
-  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
-}
-
 /* systemd-resolved, when it runs, gets the pushed resolvers for the device. */
 static void
 apply_dns (const char  *ifname,
@@ -384,28 +356,44 @@ apply_dns (const char  *ifname,
     pt_cli_info ("could not give the pushed resolvers to systemd-resolved: %s", error->message);
 }
 
+/* Makes the device @settings describe, with @routes, and announces it;
+ * the fd, or -1 after saying why. */
+static int
+open_client_device (const PtVpnSettings  *settings,
+                    char                **routes,
+                    char                **ifname)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *route_list = NULL;
+  int fd;
+
+  fd = open_tun (settings->mtu, settings->address4, settings->address6,
+                 (const char * const *) routes, ifname, &error);
+  if (fd < 0)
+    {
+      pt_cli_error ("%s", error->message);
+      return -1;
+    }
+  route_list = routes ? g_strjoinv (",", routes) : g_strdup ("");
+  pt_cli_event ("vpn", "ifname", *ifname, "address", settings->address4,
+                "server", settings->server4, "routes", route_list,
+                settings->address6 ? "address6" : NULL, settings->address6, NULL);
+  apply_dns (*ifname, settings->dns);
+  return fd;
+}
+
 static void
 client_vpn_config (PtNostrClient *nostr,
                    Client        *client)
 {
   g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (nostr);
   g_autoptr(GError) error = NULL;
-  g_autofree char *routes = NULL;
-  int fd;
+  int fd = open_client_device (settings, client->routes, &client->ifname);
 
-  fd = open_tun (settings->mtu, settings->address4, settings->address6,
-                 (const char * const *) client->routes, &client->ifname, &error);
-  if (fd >= 0)
-    {
-      routes = client->routes ? g_strjoinv (",", client->routes) : g_strdup ("");
-      pt_cli_event ("vpn", "ifname", client->ifname, "address", settings->address4,
-                    "server", settings->server4, "routes", routes,
-                    settings->address6 ? "address6" : NULL, settings->address6, NULL);
-      apply_dns (client->ifname, settings->dns);
-    }
   if (fd < 0 || !pt_nostr_client_attach_tun (nostr, fd, &error))
     {
-      pt_cli_error ("%s", error->message);
+      if (error != NULL)
+        pt_cli_error ("%s", error->message);
       client->failed = TRUE;
       pt_nostr_client_stop (nostr);
     }
@@ -517,22 +505,12 @@ manual_vpn_config (PtTunnel     *tunnel,
 {
   g_autoptr(PtVpnSettings) settings = pt_tunnel_dup_vpn_settings (tunnel);
   g_autoptr(GError) error = NULL;
-  g_autofree char *routes = NULL;
-  int fd;
+  int fd = open_client_device (settings, client->routes, &client->ifname);
 
-  fd = open_tun (settings->mtu, settings->address4, settings->address6,
-                 (const char * const *) client->routes, &client->ifname, &error);
-  if (fd >= 0)
-    {
-      routes = client->routes ? g_strjoinv (",", client->routes) : g_strdup ("");
-      pt_cli_event ("vpn", "ifname", client->ifname, "address", settings->address4,
-                    "server", settings->server4, "routes", routes,
-                    settings->address6 ? "address6" : NULL, settings->address6, NULL);
-      apply_dns (client->ifname, settings->dns);
-    }
   if (fd < 0 || !pt_tunnel_attach_tun (tunnel, fd, &error))
     {
-      pt_cli_error ("%s", error->message);
+      if (error != NULL)
+        pt_cli_error ("%s", error->message);
       pt_tunnel_close (tunnel);
       manual_quit (client, TRUE);
     }
@@ -788,12 +766,9 @@ pt_cmd_vpn_client (int    argc,
   client.client = nostr;
   client.routes = routes;
   client.status = PT_EXIT_FAILURE;
-  g_signal_connect (nostr, "relay-state", G_CALLBACK (client_relay_state), &client);
-  g_signal_connect (nostr, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
-  g_signal_connect (nostr, "notify::tunnel", G_CALLBACK (client_tunnel_changed), &client);
+  pt_cli_follow_nostr_client (nostr);
   g_signal_connect (nostr, "notify::state", G_CALLBACK (client_state), &client);
   g_signal_connect (nostr, "vpn-config", G_CALLBACK (client_vpn_config), &client);
-  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
   pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
 
   pt_nostr_client_start (nostr);
