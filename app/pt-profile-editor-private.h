@@ -42,6 +42,10 @@ struct _PtProfileEditor
   AdwEntryRow     *token_row;      /* AdwPasswordEntryRow */
   GtkWidget       *any_peer_row;
   GtkSwitch       *any_peer_switch;
+  GtkWidget       *named_group;
+  AdwEntryRow     *shared_name_row; /* AdwPasswordEntryRow */
+  AdwEntryRow     *expose_row;
+  AdwEntryRow     *named_relays_row;
   GtkLabel        *error_label;
   GtkWidget       *save_button;
 };

@@ -46,11 +46,16 @@ update_role (PtProfileEditor *self)
 {
   gboolean server = adw_combo_row_get_selected (self->role_row) == 1;
   gboolean nostr = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_NOSTR;
+  gboolean named = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_NAME;
 
   gtk_widget_set_visible (self->forwards_group, !server);
   gtk_widget_set_visible (self->allowed_group, server);
   gtk_widget_set_visible (self->nostr_group, nostr);
   gtk_widget_set_visible (self->any_peer_row, server);
+  gtk_widget_set_visible (self->named_group, named);
+  gtk_widget_set_visible (GTK_WIDGET (self->expose_row), server);
+  /* A shared name serves one exposed service; forwards are for connecting. */
+  gtk_widget_set_visible (self->allowed_group, server && !named);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->peers_row),
                                  server ? _("Keys allowed to connect (npub, several: commas)")
                                         : _("The serving computer’s key (npub)"));
@@ -191,6 +196,15 @@ fill_form (PtProfileEditor *self,
     gtk_editable_set_text (GTK_EDITABLE (self->token_row),
                            pt_profile_get_token (profile) ? pt_profile_get_token (profile) : "");
     gtk_switch_set_active (self->any_peer_switch, pt_profile_get_any_peer (profile));
+    gtk_editable_set_text (GTK_EDITABLE (self->shared_name_row),
+                           pt_profile_get_shared_name (profile) ? pt_profile_get_shared_name (profile) : "");
+    gtk_editable_set_text (GTK_EDITABLE (self->expose_row),
+                           pt_profile_get_expose (profile) ? pt_profile_get_expose (profile) : "");
+    if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_NAME)
+      {
+        gtk_editable_set_text (GTK_EDITABLE (self->named_relays_row), relays);
+        gtk_editable_set_text (GTK_EDITABLE (self->relays_row), "");
+      }
   }
 }
 
@@ -258,7 +272,16 @@ read_form (PtProfileEditor  *self,
 
     g_autofree char *token = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->token_row))));
 
-    pt_profile_set_nostr (draft, (const char * const *) relays, (const char * const *) peers);
+    g_auto(GStrv) named_relays = split_list (gtk_editable_get_text (GTK_EDITABLE (self->named_relays_row)));
+    g_autofree char *shared = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->shared_name_row)));
+    g_autofree char *expose = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->expose_row))));
+    gboolean named = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_NAME;
+
+    pt_profile_set_nostr (draft, (const char * const *) (named ? named_relays : relays),
+                          (const char * const *) peers);
+    pt_profile_set_shared_name (draft, named ? shared : NULL);
+    pt_profile_set_expose (draft, named && server ? expose : NULL);
+    memset (shared, 0, strlen (shared));
     pt_profile_set_token (draft, token);
     pt_profile_set_any_peer (draft, gtk_switch_get_active (self->any_peer_switch));
     memset (token, 0, strlen (token));
@@ -371,7 +394,7 @@ pt_profile_editor_init (PtProfileEditor *self)
                                  N_("Serve services of this computer"), NULL };
   const char * const modes[] = { N_("Manual pairing (QR code or text)"),
                                  N_("Nostr relays (by key, automatic)"),
-                                 N_("Shared name (not available yet)"), NULL };
+                                 N_("Shared name (like pt tcp / pt bind)"), NULL };
   g_autoptr(GtkStringList) role_list = gtk_string_list_new (NULL);
   g_autoptr(GtkStringList) mode_list = gtk_string_list_new (NULL);
 
@@ -459,6 +482,14 @@ pt_profile_editor_init (PtProfileEditor *self)
   adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), GTK_WIDGET (self->any_peer_switch));
   adw_preferences_group_add (group, row);
   self->any_peer_row = row;
+
+  group = add_group (page, _("Shared Name"),
+                     _("Both computers know one name; keys and token are derived from it, "
+                       "so anyone who knows or guesses the name gets in. Use a long one."));
+  self->named_group = GTK_WIDGET (group);
+  self->shared_name_row = add_entry (group, _("Shared name"), TRUE);
+  self->expose_row = add_entry (group, _("Service to expose (tcp://127.0.0.1:22)"), FALSE);
+  self->named_relays_row = add_entry (group, _("Relays (empty: public defaults)"), FALSE);
 
   group = add_group (page, _("Forwards"),
                      _("Each forward listens on a port of this computer and carries what "

@@ -29,7 +29,10 @@ struct _PtProfile
   GStrv          relays;
   GStrv          peers;
   char          *token;
+  char          *shared_name;
+  char          *expose;
   gboolean       any_peer;
+  GCancellable  *deriving;
   gboolean       no_stun;
 
   PtNostrClient *nostr_client;
@@ -145,6 +148,8 @@ pt_profile_finalize (GObject *object)
   g_strfreev (self->relays);
   g_strfreev (self->peers);
   g_clear_pointer (&self->token, pt_secret_string_free);
+  g_clear_pointer (&self->shared_name, pt_secret_string_free);
+  g_free (self->expose);
   G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
 }
 
@@ -298,6 +303,8 @@ pt_profile_assign (PtProfile *self,
   pt_profile_set_nostr (self, (const char * const *) from->relays, (const char * const *) from->peers);
   pt_profile_set_token (self, from->token);
   pt_profile_set_any_peer (self, from->any_peer);
+  pt_profile_set_shared_name (self, from->shared_name);
+  pt_profile_set_expose (self, from->expose);
   g_signal_handlers_unblock_matched (self, G_SIGNAL_MATCH_ID, signals[CHANGED], 0, NULL, NULL, NULL);
   g_object_thaw_notify (G_OBJECT (self));
   pt_profile_changed (self);
@@ -382,6 +389,8 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
   self->no_stun = g_key_file_get_boolean (key_file, group, "no-stun", NULL);
   self->any_peer = g_key_file_get_boolean (key_file, group, "any-peer", NULL);
   self->token = g_key_file_get_string (key_file, group, "token", NULL);
+  self->shared_name = g_key_file_get_string (key_file, group, "shared-name", NULL);
+  self->expose = g_key_file_get_string (key_file, group, "expose", NULL);
 
   if (g_strv_length (self->sources) != g_strv_length (self->targets))
     {
@@ -430,9 +439,13 @@ pt_profile_to_key_file (PtProfile  *self,
     g_key_file_set_boolean (key_file, group, "any-peer", TRUE);
   if (self->token != NULL)
     g_key_file_set_string (key_file, group, "token", self->token);
+  if (self->shared_name != NULL)
+    g_key_file_set_string (key_file, group, "shared-name", self->shared_name);
+  if (self->expose != NULL)
+    g_key_file_set_string (key_file, group, "expose", self->expose);
 }
 
-const char * const pt_profile_secret_keys[] = { "turn-servers", "token", NULL };
+const char * const pt_profile_secret_keys[] = { "turn-servers", "token", "shared-name", NULL };
 
 char *
 pt_profile_dup_secrets (PtProfile *self)
@@ -440,12 +453,14 @@ pt_profile_dup_secrets (PtProfile *self)
   g_autoptr(GKeyFile) key_file = NULL;
   g_autofree char *text = NULL;
 
-  if (self->turn_servers[0] == NULL && self->token == NULL)
+  if (self->turn_servers[0] == NULL && self->token == NULL && self->shared_name == NULL)
     return NULL;
   key_file = g_key_file_new ();
   set_list (key_file, "secrets", "turn-servers", self->turn_servers);
   if (self->token != NULL)
     g_key_file_set_string (key_file, "secrets", "token", self->token);
+  if (self->shared_name != NULL)
+    g_key_file_set_string (key_file, "secrets", "shared-name", self->shared_name);
   /* GKeyFile keeps copies; it cannot wipe them, but they die with it here. */
   return g_key_file_to_data (key_file, NULL, NULL);
 }
@@ -457,9 +472,12 @@ pt_profile_apply_secrets (PtProfile  *self,
   g_autoptr(GKeyFile) key_file = g_key_file_new ();
   g_auto(GStrv) turn = NULL;
   g_autoptr(PtSecretString) token = NULL;
+  g_autoptr(PtSecretString) shared_name = NULL;
 
   if (!g_key_file_load_from_data (key_file, text, -1, G_KEY_FILE_NONE, NULL))
     return;
+  shared_name = g_key_file_get_string (key_file, "secrets", "shared-name", NULL);
+  pt_profile_set_shared_name (self, shared_name);
   turn = g_key_file_get_string_list (key_file, "secrets", "turn-servers", NULL, NULL);
   token = g_key_file_get_string (key_file, "secrets", "token", NULL);
   pt_profile_set_ice (self, (const char * const *) self->stun_servers, (const char * const *) turn,
@@ -664,6 +682,40 @@ pt_profile_set_token (PtProfile  *self,
   pt_profile_changed (self);
 }
 
+const char *
+pt_profile_get_shared_name (PtProfile *self)
+{
+  return self->shared_name;
+}
+
+void
+pt_profile_set_shared_name (PtProfile  *self,
+                            const char *name)
+{
+  if (g_strcmp0 (self->shared_name, name) == 0)
+    return;
+  g_clear_pointer (&self->shared_name, pt_secret_string_free);
+  self->shared_name = g_strdup (name && name[0] ? name : NULL);
+  pt_profile_changed (self);
+}
+
+const char *
+pt_profile_get_expose (PtProfile *self)
+{
+  return self->expose;
+}
+
+void
+pt_profile_set_expose (PtProfile  *self,
+                       const char *expose)
+{
+  if (g_strcmp0 (self->expose, expose) == 0)
+    return;
+  g_free (self->expose);
+  self->expose = g_strdup (expose && expose[0] ? expose : NULL);
+  pt_profile_changed (self);
+}
+
 gboolean
 pt_profile_get_any_peer (PtProfile *self)
 {
@@ -721,6 +773,29 @@ make_allow_list (GStrv        cidrs,
   return g_steal_pointer (&list);
 }
 
+/* "tcp://127.0.0.1:22" → the address (a literal: the server connects to it). */
+static GSocketAddress *
+expose_address (const char  *expose,
+                PtProto     *proto,
+                GError     **error)
+{
+  g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (expose, error);
+  g_autoptr(GInetAddress) address = NULL;
+
+  if (spec == NULL)
+    return NULL;
+  address = g_inet_address_new_from_string (spec->host);
+  if (address == NULL)
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("Expose an address, not a name: “%s” (e.g. 127.0.0.1)"), spec->host);
+      return NULL;
+    }
+  if (proto != NULL)
+    *proto = spec->proto;
+  return g_inet_socket_address_new (address, spec->port);
+}
+
 gboolean
 pt_profile_validate (PtProfile  *self,
                      GError    **error)
@@ -731,14 +806,39 @@ pt_profile_validate (PtProfile  *self,
 
   g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
 
-  if (self->mode == PT_PROFILE_MODE_NAME)
-    {
-      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED,
-                           _("Shared-name tunnels are not available in the app yet"));
-      return FALSE;
-    }
   if (!(ice = make_ice_config (self, error)))
     return FALSE;
+  if (self->mode == PT_PROFILE_MODE_NAME)
+    {
+      if (self->shared_name == NULL || g_utf8_strlen (self->shared_name, -1) < PT_NAMED_MIN_LEN)
+        {
+          g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                       _("Give a shared name of at least %d characters: anyone who guesses it "
+                         "reaches the service"), PT_NAMED_MIN_LEN);
+          return FALSE;
+        }
+      for (guint i = 0; self->relays[i] != NULL; i++)
+        if (!g_str_has_prefix (self->relays[i], "ws://") && !g_str_has_prefix (self->relays[i], "wss://"))
+          {
+            g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                         _("“%s” is not a relay address: it starts with wss:// (or ws://)"),
+                         self->relays[i]);
+            return FALSE;
+          }
+      if (self->role == PT_TUNNEL_ROLE_SERVER)
+        {
+          g_autoptr(GSocketAddress) target = NULL;
+
+          if (self->expose == NULL)
+            {
+              g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                                   _("Say which service of this computer to expose, e.g. tcp://127.0.0.1:22"));
+              return FALSE;
+            }
+          target = expose_address (self->expose, NULL, error);
+          return target != NULL;
+        }
+    }
   if (self->mode == PT_PROFILE_MODE_NOSTR)
     {
       for (guint i = 0; self->relays[i] != NULL; i++)
@@ -937,6 +1037,11 @@ on_session_started (PtNostrServer *server,
 static void
 stop_nostr (PtProfile *self)
 {
+  if (self->deriving != NULL)
+    {
+      g_cancellable_cancel (self->deriving);
+      g_clear_object (&self->deriving);
+    }
   if (self->nostr_client != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->nostr_client, self);
@@ -952,12 +1057,71 @@ stop_nostr (PtProfile *self)
 }
 
 static gboolean
-start_nostr (PtProfile    *self,
-             PtIceConfig  *ice,
-             GError      **error)
+start_named_nostr (PtProfile          *self,
+                   PtIceConfig        *ice,
+                   const PtSecretKey  *key,
+                   const char         *token,
+                   const char * const *relays,
+                   GError            **error)
+{
+  if (self->role == PT_TUNNEL_ROLE_SERVER)
+    {
+      PtProto proto = PT_PROTO_TCP;
+      g_autoptr(GSocketAddress) target = expose_address (self->expose, &proto, error);
+      g_autoptr(PtNostrServer) server = NULL;
+      g_autoptr(GPtrArray) tokens = NULL;
+
+      if (target == NULL)
+        return FALSE;
+      server = pt_nostr_server_new (key, relays, ice, error);
+      if (server == NULL)
+        return FALSE;
+      tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) pt_secret_string_free);
+      g_ptr_array_add (tokens, g_strdup (token));
+      pt_nostr_server_set_any_peer (server, TRUE);
+      pt_nostr_server_set_tokens (server, tokens);
+      pt_nostr_server_set_exposed (server, proto, G_INET_SOCKET_ADDRESS (target));
+      g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
+      self->nostr_server = g_steal_pointer (&server);
+      pt_nostr_server_start (self->nostr_server);
+    }
+  else
+    {
+      g_autoptr(PtNostrClient) client = pt_nostr_client_new (NULL, pt_secret_key_get_public (key),
+                                                             relays, ice, error);
+
+      if (client == NULL)
+        return FALSE;
+      pt_nostr_client_set_token (client, token);
+      for (guint i = 0; self->sources[i] != NULL; i++)
+        {
+          g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
+
+          if (spec == NULL || !pt_nostr_client_add_forward (client, spec, self->targets[i], error))
+            {
+              pt_nostr_client_stop (client);
+              return FALSE;
+            }
+        }
+      g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
+      self->nostr_client = g_steal_pointer (&client);
+      pt_nostr_client_start (self->nostr_client);
+      set_tunnel (self, pt_nostr_client_get_tunnel (self->nostr_client));
+    }
+  return TRUE;
+}
+
+static gboolean
+start_nostr (PtProfile          *self,
+             PtIceConfig        *ice,
+             const PtSecretKey  *named_key,
+             const char         *named_token,
+             GError            **error)
 {
   const char * const *relays = self->relays[0] ? (const char * const *) self->relays : NULL;
 
+  if (named_key != NULL)
+    return start_named_nostr (self, ice, named_key, named_token, relays, error);
   if (default_key == NULL)
     {
       g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
@@ -1031,6 +1195,89 @@ start_nostr (PtProfile    *self,
   return TRUE;
 }
 
+/* Shared name: the rendezvous key and token come from the name through a
+ * slow KDF (Argon2id, 64 MiB), in a thread; then it is Nostr mode with
+ * them: the server lets any key in with the token and exposes one service,
+ * the client uses a throwaway key. */
+
+typedef struct
+{
+  char        *name;
+  PtSecretKey *key;
+  char        *token;
+  PtIceConfig *ice;
+} Derivation;
+
+static void
+derivation_free (Derivation *d)
+{
+  pt_secret_string_free (d->name);
+  g_clear_pointer (&d->key, pt_secret_key_free);
+  pt_secret_string_free (d->token);
+  g_clear_pointer (&d->ice, pt_ice_config_unref);
+  g_free (d);
+}
+
+static void
+derive_thread (GTask        *task,
+               gpointer      source,
+               gpointer      data,
+               GCancellable *cancellable)
+{
+  Derivation *d = data;
+  GError *error = NULL;
+
+  if (pt_named_rendezvous_derive (d->name, &d->key, &d->token, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+derived_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  PtProfile *self = PT_PROFILE (source);
+  Derivation *d = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error) ||
+      !start_nostr (self, d->ice, d->key, d->token, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_warning ("“%s”: %s", self->name, error->message);
+          set_running (self, FALSE);
+        }
+    }
+}
+
+static gboolean
+start_named (PtProfile    *self,
+             PtIceConfig  *ice,
+             GError      **error)
+{
+  Derivation *d = g_new0 (Derivation, 1);
+  g_autoptr(GTask) task = NULL;
+
+  d->name = g_strdup (self->shared_name);
+  d->ice = pt_ice_config_ref (ice);
+  g_clear_object (&self->deriving);
+  self->deriving = g_cancellable_new ();
+  task = g_task_new (self, self->deriving, derived_cb, NULL);
+  g_task_set_task_data (task, d, (GDestroyNotify) derivation_free);
+  g_task_set_return_on_cancel (task, TRUE);
+  g_task_run_in_thread (task, derive_thread);
+
+  pt_profile_clear_runtime (self);
+  self->paired = TRUE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
+  set_tunnel (self, NULL);
+  set_running (self, TRUE);
+  return TRUE;
+}
+
 gboolean
 pt_profile_start (PtProfile  *self,
                   GError    **error)
@@ -1051,7 +1298,9 @@ pt_profile_start (PtProfile  *self,
 
   ice = make_ice_config (self, error);
   if (self->mode == PT_PROFILE_MODE_NOSTR)
-    return start_nostr (self, ice, error);
+    return start_nostr (self, ice, NULL, NULL, error);
+  if (self->mode == PT_PROFILE_MODE_NAME)
+    return start_named (self, ice, error);
   tunnel = pt_tunnel_new (self->role, ice);
 
   if (self->role == PT_TUNNEL_ROLE_SERVER)

@@ -93,7 +93,16 @@ void           pt_profile_set_token          (PtProfile    *self,
 gboolean       pt_profile_get_any_peer       (PtProfile    *self);
 void           pt_profile_set_any_peer       (PtProfile    *self,
                                               gboolean      any_peer);
-/* The profile's secrets (TURN credentials, token) as one key-file text for a
+/* Shared-name mode: the name both sides know (a secret, at least
+ * PT_NAMED_MIN_LEN characters) and, serving, the local service it exposes
+ * ("tcp://127.0.0.1:22"). */
+const char    *pt_profile_get_shared_name    (PtProfile    *self);
+void           pt_profile_set_shared_name    (PtProfile    *self,
+                                              const char   *name);
+const char    *pt_profile_get_expose         (PtProfile    *self);
+void           pt_profile_set_expose         (PtProfile    *self,
+                                              const char   *expose);
+/* The profile's secrets (TURN credentials, token, shared name) as one key-file text for a
  * secret store, or NULL when it has none; and back. */
 char          *pt_profile_dup_secrets        (PtProfile    *self);
 void           pt_profile_apply_secrets      (PtProfile    *self,

@@ -1,4 +1,4 @@
-/* test-app-nostr.c — a Nostr profile of the app against `pt server nostr`
+/* test-app-nostr.c — Nostr and shared-name profiles against `pt server nostr` / `pt tcp`
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
@@ -237,6 +237,9 @@ test_connect_with_pt_server_nostr (void)
   g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);   /* the relay exits */
   g_subprocess_send_signal (relay, SIGTERM);
   g_subprocess_wait (relay, NULL, NULL);
+  /* The pending read points at this frame's `lines`: let it see the end. */
+  SPIN_UNTIL (lines.eof, 5000);
+  g_assert_true (lines.eof);
   g_socket_service_stop (echo_service);
   pt_profile_set_default_key (NULL);
   g_assert_finalize_object (g_steal_pointer (&profile));
@@ -288,6 +291,120 @@ test_validation (void)
   g_assert_true (pt_profile_validate (profile, &error));
 }
 
+/* pt tcp exposes the echo service under a shared name; the app's
+ * shared-name profile binds a local port to it. */
+static void
+test_named_with_pt_tcp (void)
+{
+  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
+  const char *build_dir = g_getenv ("PT_BUILD_DIR");
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
+  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
+  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
+  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *id_file = NULL;
+  g_autofree char *relay_url = NULL;
+  g_autofree char *port_arg = NULL;
+  g_autofree char *address = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) relay = NULL;
+  g_autoptr(GSubprocess) server = NULL;
+  g_autoptr(GDataInputStream) relay_out = NULL;
+  g_autoptr(GSocketService) echo_service = g_socket_service_new ();
+  g_autoptr(GSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(PtProfile) profile = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *name = "correct horse battery staple for the app test";
+  Lines lines = { g_string_new (NULL), FALSE };
+  Echo echo = { 0 };
+  GThread *thread;
+  const char *port;
+
+  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
+      pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("SKIP: no node, no tests/relay/node_modules or no pt executable");
+      g_string_free (lines.text, TRUE);
+      return;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_cwd (launcher, relay_dir);
+  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
+  g_assert_no_error (error);
+  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
+  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
+  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
+  port = strstr (lines.text->str, "listening ");
+  g_assert_nonnull (port);
+  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+
+  any = g_inet_socket_address_new (loopback, 0);
+  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
+  port_arg = g_strdup_printf ("%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  dir = g_dir_make_tmp ("pt-app-named-XXXXXX", &error);
+  id_file = g_build_filename (dir, "id", NULL);
+  g_assert_true (g_file_set_contents_full (id_file, name, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error));
+  server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error, pt, "tcp", "--port", port_arg,
+                             "--id-file", id_file, "--relay", relay_url,
+                             "--local-address", "127.0.0.1", "--no-stun", NULL);
+  g_assert_no_error (error);
+
+  {
+    const char *sources[] = { "tcp://127.0.0.1:1", NULL };    /* the server decides */
+    const char *targets[] = { "127.0.0.1:0", NULL };
+    const char *locals[] = { "127.0.0.1", NULL };
+    const char *relays[] = { relay_url, NULL };
+
+    profile = pt_profile_new ();
+    pt_profile_set_name (profile, "Echo by name");
+    pt_profile_set_mode (profile, PT_PROFILE_MODE_NAME);
+    pt_profile_set_forwards (profile, sources, targets);
+    pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
+    pt_profile_set_nostr (profile, relays, NULL);
+    pt_profile_set_shared_name (profile, name);
+  }
+  g_assert_true (pt_profile_validate (profile, &error));
+  g_assert_no_error (error);
+  g_assert_true (pt_profile_start (profile, &error));   /* derives in a thread: no key needed */
+  g_assert_no_error (error);
+  g_assert_true (pt_profile_get_running (profile));
+  SPIN_UNTIL (is_up (profile), 60000);
+  g_assert_true (is_up (profile));
+
+  address = pt_profile_dup_local_address (profile);
+  g_assert_nonnull (address);
+  echo.address = address;
+  thread = g_thread_new ("echo", echo_thread, &echo);
+  SPIN_UNTIL (g_atomic_int_get (&echo.done), 20000);
+  g_thread_join (thread);
+  g_assert_true (echo.ok);
+
+  pt_profile_stop (profile);
+  SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, NULL);
+  g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);
+  g_subprocess_send_signal (relay, SIGTERM);
+  g_subprocess_wait (relay, NULL, NULL);
+  /* The pending read points at this frame's `lines`: let it see the end. */
+  SPIN_UNTIL (lines.eof, 5000);
+  g_assert_true (lines.eof);
+  g_socket_service_stop (echo_service);
+  g_assert_finalize_object (g_steal_pointer (&profile));
+  g_string_free (lines.text, TRUE);
+  g_unlink (id_file);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -295,5 +412,6 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/app/nostr/validation", test_validation);
   g_test_add_func ("/app/nostr/connect-with-pt-server", test_connect_with_pt_server_nostr);
+  g_test_add_func ("/app/named/connect-with-pt-tcp", test_named_with_pt_tcp);
   return g_test_run ();
 }

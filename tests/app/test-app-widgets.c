@@ -229,12 +229,16 @@ test_editor (void)
   g_clear_error (&error);
   gtk_editable_set_text (GTK_EDITABLE (editor->stun_row), "");
 
-  /* Shared names are listed but refused until the app drives them; Nostr
-   * shows its own fields and needs the server's key. */
+  /* A shared name must be long enough; Nostr shows its own fields and
+   * needs the server's key. */
   adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_NAME);
+  g_assert_true (gtk_widget_get_visible (editor->named_group));
+  gtk_editable_set_text (GTK_EDITABLE (editor->shared_name_row), "short");
   g_assert_null (pt_profile_editor_save (editor, &error));
-  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED);
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_assert_null (strstr (error->message, "short"));     /* the name is a secret */
   g_clear_error (&error);
+  gtk_editable_set_text (GTK_EDITABLE (editor->shared_name_row), "");
   g_assert_false (gtk_widget_get_visible (editor->nostr_group));
   adw_combo_row_set_selected (editor->mode_row, PT_PROFILE_MODE_NOSTR);
   g_assert_true (gtk_widget_get_visible (editor->nostr_group));
