@@ -81,11 +81,12 @@ saved_cb (GObject      *source,
           GAsyncResult *result,
           gpointer      user_data)
 {
-  g_autoptr(PtIdentity) self = user_data;
+  PtIdentity *self = user_data;     /* held by the call */
   g_autoptr(GError) error = NULL;
 
   if (!pt_secret_store_set_finish (PT_SECRET_STORE (source), result, &error))
     g_warning ("cannot save this computer’s key: %s", error->message);
+  g_object_unref (self);
 }
 
 static gboolean

@@ -451,7 +451,6 @@ char *
 pt_profile_dup_secrets (PtProfile *self)
 {
   g_autoptr(GKeyFile) key_file = NULL;
-  g_autofree char *text = NULL;
 
   if (self->turn_servers[0] == NULL && self->token == NULL && self->shared_name == NULL)
     return NULL;

@@ -25,9 +25,10 @@
 static void
 echo_spliced (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GSocketConnection) connection = user_data;
+  GSocketConnection *connection = user_data;    /* kept alive while it echoes */
 
   g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
+  g_object_unref (connection);
 }
 
 static gboolean
