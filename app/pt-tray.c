@@ -42,6 +42,7 @@ static const char item_xml[] =
   "  <property name='Title' type='s' access='read'/>"
   "  <property name='Status' type='s' access='read'/>"
   "  <property name='IconName' type='s' access='read'/>"
+  "  <property name='IconThemePath' type='s' access='read'/>"
   "  <property name='ToolTip' type='(sa(iiay)ss)' access='read'/>"
   "  <property name='ItemIsMenu' type='b' access='read'/>"
   "  <property name='Menu' type='o' access='read'/>"
@@ -388,6 +389,10 @@ item_get_property (GDBusConnection  *connection,
     return g_variant_new_string (any_running (self) ? "Active" : "Passive");
   if (g_str_equal (property, "IconName"))
     return g_variant_new_string (self->icon_name);
+  if (g_str_equal (property, "IconThemePath"))
+    /* Running from a source checkout, the icon is not installed yet. */
+    return g_variant_new_string (g_file_test (PT_SOURCE_DATA_DIR "/icons", G_FILE_TEST_IS_DIR)
+                                 ? PT_SOURCE_DATA_DIR "/icons" : "");
   if (g_str_equal (property, "ToolTip"))
     return g_variant_new ("(s@a(iiay)ss)", self->icon_name,
                           g_variant_new_array (G_VARIANT_TYPE ("(iiay)"), NULL, 0),

@@ -8,6 +8,7 @@
  * from its "activate" signal.
  */
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "app-test-util.h"
 #include "pt-application.h"
@@ -155,6 +156,28 @@ on_activate (PtApplication *app)
   window = main_window (app);
   g_assert_nonnull (window);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+
+  /* Start hidden at login: an autostart entry that says --hidden, gone when off. */
+  {
+    GSettings *settings = pt_application_get_settings (app);
+
+    g_assert_nonnull (settings);
+    /* The entry is named after the compiled-in app id (this run's differs): take the one there is. */
+    g_settings_set_boolean (settings, "start-hidden", TRUE);
+    {
+      g_autofree char *dir = g_build_filename (g_get_user_config_dir (), "autostart", NULL);
+      g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+      const char *entry = listing ? g_dir_read_name (listing) : NULL;
+      g_autofree char *path = entry ? g_build_filename (dir, entry, NULL) : NULL;
+      g_autofree char *contents = NULL;
+
+      g_assert_nonnull (entry);
+      g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+      g_assert_nonnull (strstr (contents, " --hidden\n"));
+      g_settings_set_boolean (settings, "start-hidden", FALSE);
+      g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+    }
+  }
 
   /* "Show Window" just shows it. */
   g_action_group_activate_action (G_ACTION_GROUP (app), "show-window", NULL);

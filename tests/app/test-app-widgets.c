@@ -167,7 +167,32 @@ test_window_empty_then_list (void)
   row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 1);
   g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "Printer upstairs (copy)");
 
-  pt_profile_store_remove (store, pt_tunnel_row_get_profile (PT_TUNNEL_ROW (row)));
+  /* Delete asks first; Cancel keeps it, Delete removes it. */
+  {
+    PtProfile *copy = pt_tunnel_row_get_profile (PT_TUNNEL_ROW (row));
+    AdwMessageDialog *dialog = NULL;
+    g_autofree char *id = g_strdup (pt_profile_get_id (copy));
+
+    for (int attempt = 0; attempt < 2; attempt++)
+      {
+        GListModel *toplevels = gtk_window_get_toplevels ();   /* borrowed */
+
+        gtk_widget_activate_action (GTK_WIDGET (window), "win.delete-tunnel", "s", id);
+        dialog = NULL;
+        for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+          {
+            g_autoptr(GObject) w = g_list_model_get_item (toplevels, i);
+
+            if (ADW_IS_MESSAGE_DIALOG (w))
+              dialog = ADW_MESSAGE_DIALOG (w);
+          }
+        g_assert_nonnull (dialog);
+        adw_message_dialog_response (dialog, attempt == 0 ? "cancel" : "delete");
+        spin_for_ms (50);
+        g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (store)), ==,
+                          attempt == 0 ? 2 : 1);
+      }
+  }
   pt_profile_store_remove (store, profile);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (pt_window_get_stack (window)), ==, "empty");
 
