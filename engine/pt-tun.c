@@ -284,7 +284,7 @@ start_helper (GTask *task)
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                         G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_subprocess_launcher_take_fd (launcher, pair[1], 0);
+  g_subprocess_launcher_take_stdin_fd (launcher, pair[1]);
   data->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   if (data->process == NULL)
     {
