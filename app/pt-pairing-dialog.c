@@ -219,8 +219,8 @@ paste_text_cb (GObject      *source,
   on_connect (self);
 }
 
-static void
-on_paste (PtPairingDialog *self)
+void
+pt_pairing_dialog_paste (PtPairingDialog *self)
 {
   GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (self));
   GdkContentFormats *formats = gdk_clipboard_get_formats (clipboard);
@@ -439,7 +439,7 @@ build (PtPairingDialog *self)
   gtk_widget_set_halign (buttons, GTK_ALIGN_CENTER);
   button = gtk_button_new_with_mnemonic (_("_Paste"));
   gtk_widget_set_tooltip_text (button, _("Paste the text block or a screenshot of the QR code"));
-  g_signal_connect_swapped (button, "clicked", G_CALLBACK (on_paste), self);
+  g_signal_connect_swapped (button, "clicked", G_CALLBACK (pt_pairing_dialog_paste), self);
   gtk_box_append (GTK_BOX (buttons), button);
   button = gtk_button_new_with_mnemonic (_("_Open Picture…"));
   gtk_widget_set_tooltip_text (button, _("Read the QR code from a screenshot or photo"));

@@ -25,6 +25,10 @@ gboolean         pt_pairing_dialog_submit_image  (PtPairingDialog *self,
                                                   GFile           *file,
                                                   GError         **error);
 
+/* What the Paste button does: the clipboard's image (a screenshot of the
+ * peer's QR code) or text. */
+void             pt_pairing_dialog_paste         (PtPairingDialog *self);
+
 /* For tests: the QR widget, the text buffer the user pastes into, the inline error. */
 GtkWidget       *pt_pairing_dialog_get_qr_code   (PtPairingDialog *self);
 GtkTextBuffer   *pt_pairing_dialog_get_remote_buffer (PtPairingDialog *self);

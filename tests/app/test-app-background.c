@@ -183,6 +183,33 @@ on_activate (PtApplication *app)
   g_action_group_activate_action (G_ACTION_GROUP (app), "show-window", NULL);
   g_assert_true (main_window (app) == window);
 
+  /* Pair it with a connecting profile of the same app: "up" is notified. */
+  {
+    g_autoptr(PtProfile) client = pt_profile_new ();
+    const char *sources[] = { "tcp://127.0.0.1:9", NULL };
+    const char *targets[] = { "127.0.0.1:0", NULL };
+    const char *locals[] = { "127.0.0.1", NULL };
+
+    pt_profile_set_name (client, "Client");
+    pt_profile_set_forwards (client, sources, targets);
+    pt_profile_set_ice (client, NULL, NULL, locals, TRUE);
+    pt_profile_store_add (pt_application_get_store (app), client);
+    g_assert_true (pt_profile_start (client, NULL));
+    SPIN_UNTIL (pt_profile_get_local_payload (client) != NULL, 15000);
+    g_assert_true (pt_profile_give_remote (profile, pt_profile_get_local_payload (client), NULL));
+    SPIN_UNTIL (pt_profile_get_local_payload (profile) != NULL, 15000);
+    g_assert_true (pt_profile_give_remote (client, pt_profile_get_local_payload (profile), NULL));
+    SPIN_UNTIL (was_notified ("“Background” is up") && was_notified ("“Client” is up"), 20000);
+    g_assert_true (was_notified ("“Background” is up"));
+    g_assert_true (was_notified ("“Client” is up"));
+
+    /* Stopping one side: the other sees it drop. */
+    pt_profile_stop (client);
+    SPIN_UNTIL (was_notified ("“Client” stopped") &&
+                (was_notified ("“Background” dropped") || was_notified ("“Background” stopped")), 10000);
+    g_assert_true (was_notified ("“Client” stopped"));
+  }
+
   passed = TRUE;
   g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
 }

@@ -546,8 +546,30 @@ test_serve_from_picture (void)
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (pt_pairing_dialog_get_error_label (dialog))));
   g_clear_error (&error);
 
-  g_assert_true (pt_pairing_dialog_submit_image (dialog, png_file, &error));
-  g_assert_no_error (error);
+  /* A picture without a code: said inline. */
+  {
+    g_autoptr(GBytes) white = g_bytes_new_take (memset (g_malloc (60 * 60 * 3), 0xff, 60 * 60 * 3), 60 * 60 * 3);
+    g_autoptr(GdkTexture) blank = gdk_memory_texture_new (60, 60, GDK_MEMORY_R8G8B8, white, 60 * 3);
+    g_autofree char *blank_png = g_build_filename (dir, "blank.png", NULL);
+    g_autoptr(GFile) blank_file = g_file_new_for_path (blank_png);
+
+    g_assert_true (gdk_texture_save_to_png (blank, blank_png));
+    g_assert_false (pt_pairing_dialog_submit_image (dialog, blank_file, &error));
+    g_assert_error (error, PT_QR_ERROR, PT_QR_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+    g_unlink (blank_png);
+  }
+
+  /* The offer's QR code as a screenshot on the clipboard, then Paste. */
+  {
+    g_autoptr(GdkTexture) from_png = gdk_texture_new_from_file (png_file, &error);
+
+    g_assert_no_error (error);
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (dialog)), from_png);
+    pt_pairing_dialog_paste (dialog);
+    SPIN_UNTIL (pt_profile_get_paired (profile), 5000);
+    g_assert_true (pt_profile_get_paired (profile));
+  }
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (pt_pairing_dialog_get_error_label (dialog))));
 
   /* Our answer appears; the client takes it as text. */
