@@ -406,6 +406,139 @@ test_named_with_pt_tcp (void)
   g_rmdir (dir);
 }
 
+/* The other way round: the app serves (Nostr, allowed key) and
+ * `pt client nostr` connects and reports "ready ADDRESS" on stderr. */
+static void
+test_serve_for_pt_client (void)
+{
+  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
+  const char *build_dir = g_getenv ("PT_BUILD_DIR");
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
+  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
+  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
+  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *nsec_file = NULL;
+  g_autofree char *relay_url = NULL;
+  g_autofree char *source = NULL;
+  g_autofree char *app_npub = NULL;
+  g_autofree char *client_npub = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) relay = NULL;
+  g_autoptr(GSubprocess) client = NULL;
+  g_autoptr(GDataInputStream) relay_out = NULL;
+  g_autoptr(GDataInputStream) client_err = NULL;
+  g_autoptr(GSocketService) echo_service = g_socket_service_new ();
+  g_autoptr(GSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(PtSecretKey) app_key = NULL;
+  g_autoptr(PtSecretKey) client_key = NULL;
+  g_autoptr(PtProfile) profile = NULL;
+  g_autoptr(GError) error = NULL;
+  Lines lines = { g_string_new (NULL), FALSE };
+  Lines err_lines = { g_string_new (NULL), FALSE };
+  Echo echo = { 0 };
+  GThread *thread;
+  const char *port;
+  const char *ready;
+
+  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
+      pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("SKIP: no node, no tests/relay/node_modules or no pt executable");
+      g_string_free (lines.text, TRUE);
+      g_string_free (err_lines.text, TRUE);
+      return;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_cwd (launcher, relay_dir);
+  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
+  g_assert_no_error (error);
+  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
+  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
+  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
+  port = strstr (lines.text->str, "listening ");
+  g_assert_nonnull (port);
+  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+
+  any = g_inet_socket_address_new (loopback, 0);
+  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
+  source = g_strdup_printf ("tcp://127.0.0.1:%u",
+                            g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  app_key = pt_secret_key_generate (&error);
+  client_key = pt_secret_key_generate (&error);
+  g_assert_no_error (error);
+  app_npub = pt_public_key_to_npub (pt_secret_key_get_public (app_key));
+  client_npub = pt_public_key_to_npub (pt_secret_key_get_public (client_key));
+  dir = g_dir_make_tmp ("pt-app-serve-XXXXXX", &error);
+  nsec_file = g_build_filename (dir, "client.nsec", NULL);
+  g_assert_true (pt_secret_key_save (client_key, nsec_file, FALSE, &error));
+
+  {
+    const char *tcp[] = { "127.0.0.1/32", NULL };
+    const char *locals[] = { "127.0.0.1", NULL };
+    const char *relays[] = { relay_url, NULL };
+    const char *peers[] = { client_npub, NULL };
+
+    profile = pt_profile_new ();
+    pt_profile_set_name (profile, "Serve by key");
+    pt_profile_set_role (profile, PT_TUNNEL_ROLE_SERVER);
+    pt_profile_set_mode (profile, PT_PROFILE_MODE_NOSTR);
+    pt_profile_set_allowed (profile, tcp, NULL);
+    pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
+    pt_profile_set_nostr (profile, relays, peers);
+  }
+  pt_profile_set_default_key (app_key);
+  g_assert_true (pt_profile_start (profile, &error));
+  g_assert_no_error (error);
+
+  client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                             pt, "client", "nostr", "--nsec-file", nsec_file, "--peer-npub", app_npub,
+                             "--source", source, "--target", "127.0.0.1:0", "--relay", relay_url,
+                             "--local-address", "127.0.0.1", "--no-stun", NULL);
+  g_assert_no_error (error);
+  client_err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (client));
+  g_data_input_stream_read_line_async (client_err, G_PRIORITY_DEFAULT, NULL, line_cb, &err_lines);
+  SPIN_UNTIL ((ready = strstr (err_lines.text->str, "ready ")) != NULL || err_lines.eof, 45000);
+  if (ready == NULL)
+    g_printerr ("%s", err_lines.text->str);
+  g_assert_nonnull (ready);
+  SPIN_UNTIL (is_up (profile), 20000);
+  g_assert_true (is_up (profile));     /* the row follows the session's tunnel */
+
+  echo.address = g_strndup (ready + strlen ("ready "), strcspn (ready + strlen ("ready "), "\n"));
+  thread = g_thread_new ("echo", echo_thread, &echo);
+  SPIN_UNTIL (g_atomic_int_get (&echo.done), 20000);
+  g_thread_join (thread);
+  g_assert_true (echo.ok);
+  g_free (echo.address);
+
+  g_subprocess_send_signal (client, SIGTERM);
+  g_subprocess_wait (client, NULL, NULL);
+  SPIN_UNTIL (err_lines.eof, 5000);
+  pt_profile_stop (profile);
+  SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
+  g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);
+  g_subprocess_send_signal (relay, SIGTERM);
+  g_subprocess_wait (relay, NULL, NULL);
+  SPIN_UNTIL (lines.eof, 5000);
+  g_assert_true (lines.eof && err_lines.eof);
+  g_socket_service_stop (echo_service);
+  pt_profile_set_default_key (NULL);
+  g_assert_finalize_object (g_steal_pointer (&profile));
+  g_string_free (lines.text, TRUE);
+  g_string_free (err_lines.text, TRUE);
+  g_unlink (nsec_file);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -413,6 +546,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/app/nostr/validation", test_validation);
   g_test_add_func ("/app/nostr/connect-with-pt-server", test_connect_with_pt_server_nostr);
+  g_test_add_func ("/app/nostr/serve-for-pt-client", test_serve_for_pt_client);
   g_test_add_func ("/app/named/connect-with-pt-tcp", test_named_with_pt_tcp);
   return g_test_run ();
 }
