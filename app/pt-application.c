@@ -352,6 +352,7 @@ about_action (GSimpleAction *action,
 
   about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
                         "transient-for", self->window,
+                        "application", self,
                         "application-name", "PeerTunnel",
                         "application-icon", g_application_get_application_id (G_APPLICATION (self)),
                         "version", PACKAGE_VERSION,
@@ -540,9 +541,11 @@ preferences_action (GSimpleAction *action,
                     gpointer       user_data)
 {
   PtApplication *self = user_data;
+  GtkWindow *window = pt_preferences_window_new (GTK_WINDOW (self->window), self->settings,
+                                                 self->secrets, self->identity);
 
-  gtk_window_present (pt_preferences_window_new (GTK_WINDOW (self->window), self->settings,
-                                                  self->secrets, self->identity));
+  gtk_window_set_application (window, GTK_APPLICATION (self));
+  gtk_window_present (window);
 }
 
 /* GApplication */

@@ -183,6 +183,34 @@ on_activate (PtApplication *app)
   g_action_group_activate_action (G_ACTION_GROUP (app), "show-window", NULL);
   g_assert_true (main_window (app) == window);
 
+  /* The shortcuts window, Preferences and About open; the accelerators are set. */
+  {
+    g_auto(GStrv) quit = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "app.quit");
+    g_auto(GStrv) prefs = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "app.preferences");
+    g_auto(GStrv) add = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.new-tunnel");
+    guint before = g_list_length (gtk_application_get_windows (GTK_APPLICATION (app)));
+
+    g_assert_cmpstr (quit[0], ==, "<Control>q");
+    g_assert_cmpstr (prefs[0], ==, "<Control>comma");
+    g_assert_cmpstr (add[0], ==, "<Control>n");
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL));
+    g_assert_nonnull (gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window)));
+    g_action_group_activate_action (G_ACTION_GROUP (app), "preferences", NULL);
+    g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+    spin_for_ms (200);
+    g_assert_cmpuint (g_list_length (gtk_application_get_windows (GTK_APPLICATION (app))), ==, before + 2);
+    {
+      g_autoptr(GPtrArray) extra = g_ptr_array_new ();
+
+      for (GList *l = gtk_application_get_windows (GTK_APPLICATION (app)); l != NULL; l = l->next)
+        if (ADW_IS_PREFERENCES_WINDOW (l->data) || ADW_IS_ABOUT_WINDOW (l->data))
+          g_ptr_array_add (extra, l->data);
+      g_assert_cmpuint (extra->len, ==, 2);
+      for (guint i = 0; i < extra->len; i++)
+        gtk_window_destroy (g_ptr_array_index (extra, i));
+    }
+  }
+
   /* Pair it with a connecting profile of the same app: "up" is notified. */
   {
     g_autoptr(PtProfile) client = pt_profile_new ();
