@@ -5,7 +5,9 @@ Compares, in one run on loopback, a `pt` tunnel (manual mode) with `ssh -L`
 (aes128-gcm and chacha20-poly1305, against a throwaway sshd), a `socat` TCP
 relay and direct TCP; and Nostr mode (`pt server nostr` / `pt client nostr`
 through the test relay, tests/relay/relay.mjs): setup time, and 100 client
-sessions on one server.  See bench/README.md for what each figure means.
+sessions on one server; and, as root, VPN mode (`pt vpn`) beside OpenVPN and a
+bare veth between two network namespaces.  See bench/README.md for what each
+figure means.
 
 Every child runs in its own process group; all of them are killed (SIGTERM,
 then SIGKILL) on normal exit, on an exception, on Ctrl-C and on SIGTERM/SIGHUP.
@@ -46,7 +48,11 @@ PATH_LABELS = {
 }
 PT_ICE = ["--json", "--no-stun", "--local-address", "127.0.0.1"]
 RELAY_DIR = os.path.join(SOURCE_DIR, "tests", "relay")
-SECTIONS = ["throughput", "latency", "setup", "nostr-setup", "udp", "scale", "nostr-scale"]
+SECTIONS = ["throughput", "latency", "setup", "nostr-setup", "udp", "scale", "nostr-scale", "vpn"]
+VPN_ADDR = {"srv": "10.98.0.1", "cli": "10.98.0.2"}   # the veth between the two namespaces
+VPN_OVPN_CIPHER = "AES-128-GCM"   # what pt's QUIC negotiates too (engine/pt-quic-conn.c)
+VPN_LABELS = {"direct": "direct (veth, no tunnel)", "pt": "pt vpn (manual pairing)",
+              "openvpn": "OpenVPN (UDP, TLS, %s)" % VPN_OVPN_CIPHER}
 
 
 def log(msg):
@@ -305,6 +311,9 @@ class Bench:
         self.sshd = None
         self.ssh_clients = {}
         self.socats = []
+        self.vpn_prefix = "ptvb%d" % os.getpid()
+        self.vpn_namespaces, self.vpn_children = [], []
+        self.vpn_pt = self.vpn_ovpn = ()
 
     # -- machine -----------------------------------------------------------
     def machine(self):
@@ -1360,6 +1369,297 @@ class Bench:
                     REGISTRY.remove(c)
         self.results["nostr_scale"] = out
 
+    # -- VPN mode ------------------------------------------------------------
+    # Two namespaces joined by a veth ("two machines"); iperf3 in them directly
+    # over the veth, through `pt vpn` (manual pairing) and through OpenVPN.
+    def vpn_helper(self):
+        return os.environ.get("PT_TUN_HELPER") or os.path.join(
+            os.path.dirname(os.path.dirname(os.path.realpath(self.pt_bin))),
+            "helper", "peertunnel-tun-helper")
+
+    def vpn_ns(self, side):
+        return "%s-%s" % (self.vpn_prefix, side)
+
+    def vpn_skip_reason(self):
+        if os.geteuid() != 0:
+            return "needs root (network namespaces and TUN devices)"
+        for tool, pkg in (("ip", "iproute2"), ("iperf3", "iperf3"), ("unshare", "util-linux"),
+                          ("ping", "iputils-ping")):
+            if shutil.which(tool) is None:
+                return "%s not installed (apt-get install %s)" % (tool, pkg)
+        if not os.path.exists("/dev/net/tun"):
+            return "no /dev/net/tun"
+        if not os.access(self.vpn_helper(), os.X_OK):
+            return "the TUN helper was not built (%s)" % self.vpn_helper()
+        p = subprocess.run(["ip", "netns", "add", self.vpn_ns("probe")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            return "cannot create network namespaces: %s" % p.stdout.decode().strip()
+        subprocess.run(["ip", "netns", "del", self.vpn_ns("probe")])
+        return None
+
+    def vpn_ip(self, *argv):
+        p = subprocess.run(["ip"] + list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=20)
+        if p.returncode != 0:
+            raise RuntimeError("ip %s: %s" % (" ".join(argv), p.stdout.decode().strip()))
+        return p.stdout.decode()
+
+    def vpn_build(self):
+        for side in VPN_ADDR:
+            self.vpn_ip("netns", "add", self.vpn_ns(side))
+            self.vpn_namespaces.append(self.vpn_ns(side))
+        self.vpn_ip("link", "add", "eth0", "netns", self.vpn_ns("srv"), "type", "veth",
+                    "peer", "name", "eth0", "netns", self.vpn_ns("cli"))
+        for side, addr in VPN_ADDR.items():
+            self.vpn_ip("-n", self.vpn_ns(side), "addr", "add", addr + "/24", "dev", "eth0")
+            self.vpn_ip("-n", self.vpn_ns(side), "link", "set", "eth0", "up")
+            self.vpn_ip("-n", self.vpn_ns(side), "link", "set", "lo", "up")
+        limit = time.monotonic() + 10
+        for side in VPN_ADDR:
+            while "state UP" not in self.vpn_ip("-n", self.vpn_ns(side), "-o", "link", "show", "eth0"):
+                if time.monotonic() > limit:
+                    raise RuntimeError("vpn: eth0 in %s did not come up" % self.vpn_ns(side))
+                time.sleep(0.05)
+
+    def vpn_teardown(self):
+        for c in self.vpn_children:
+            c.kill()
+            if c in REGISTRY:
+                REGISTRY.remove(c)
+        self.vpn_children = []
+        while self.vpn_namespaces:
+            subprocess.run(["ip", "netns", "del", self.vpn_namespaces.pop()],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def vpn_child(self, name, side, argv, machine=False, **kw):
+        if machine:
+            # its own mount namespace with a private /run/lock: another machine
+            # (one VPN client per machine is a lock file there)
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    "mount -t tmpfs tmpfs /run/lock && exec \"$@\"", "sh"] + argv
+        c = Child(name, ["ip", "netns", "exec", self.vpn_ns(side)] + argv, self.logdir, **kw)
+        self.vpn_children.append(c)
+        return c
+
+    def vpn_start_pt(self):
+        env = {"PT_TUN_HELPER": self.vpn_helper()}
+        srv = self.vpn_child("vpn-pt-server", "srv", [
+            self.pt_bin, "vpn", "server", "--manual", "--json", "--no-stun",
+            "--local-address", VPN_ADDR["srv"], "--network", "10.77.0.0/24"],
+            machine=True, stdin=subprocess.PIPE, pipe_out=True, env=env)
+        _, _, line = srv.wait_line("err", lambda l: '"event":"vpn"' in l.replace(" ", ""), 20)
+        ev_srv = json.loads(line)
+        cli = self.vpn_child("vpn-pt-client", "cli", [
+            self.pt_bin, "vpn", "client", "--manual", "--json", "--no-stun",
+            "--local-address", VPN_ADDR["cli"]],
+            machine=True, stdin=subprocess.PIPE, pipe_out=True, env=env)
+        offer, _ = cli.read_block("OFFER", 20)
+        srv.write(offer)
+        answer, _ = srv.read_block("ANSWER", 20)
+        cli.write(answer)
+        _, _, line = cli.wait_line("err", lambda l: '"event":"vpn"' in l.replace(" ", ""), 30)
+        ev_cli = json.loads(line)
+        cli.wait_line("err", lambda l: '"event":"ready"' in l.replace(" ", ""), 30)
+        self.vpn_pt = (srv, cli)
+        return {"server": ev_srv, "client": ev_cli,
+                "target": ev_srv["address"].split("/")[0]}
+
+    def vpn_start_openvpn(self):
+        d = os.path.join(self.tmp, "openvpn")
+        os.makedirs(d, mode=0o700)
+        fp = {}
+        for side in ("srv", "cli"):
+            # throwaway self-signed P-256 certificates; each side pins the
+            # other's by fingerprint (--peer-fingerprint), no CA
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                            "-subj", "/CN=pt-bench-%s" % side,
+                            "-keyout", os.path.join(d, side + ".key"),
+                            "-out", os.path.join(d, side + ".crt")],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            out = subprocess.run(["openssl", "x509", "-in", os.path.join(d, side + ".crt"),
+                                  "-noout", "-fingerprint", "-sha256"],
+                                 check=True, stdout=subprocess.PIPE).stdout.decode()
+            fp[side] = out.strip().split("=", 1)[1]
+        common = ["--dev", "ovpnb0", "--dev-type", "tun", "--proto", "udp", "--tun-mtu", "1400",
+                  "--data-ciphers", VPN_OVPN_CIPHER, "--disable-dco", "--verb", "3"]
+        srv = self.vpn_child("vpn-openvpn-server", "srv", ["openvpn"] + common + [
+            "--local", VPN_ADDR["srv"], "--lport", "1194",
+            "--ifconfig", "10.66.0.1", "10.66.0.2", "--tls-server", "--dh", "none",
+            "--cert", os.path.join(d, "srv.crt"), "--key", os.path.join(d, "srv.key"),
+            "--peer-fingerprint", fp["cli"]], pipe_out=True)
+        cli = self.vpn_child("vpn-openvpn-client", "cli", ["openvpn"] + common + [
+            "--remote", VPN_ADDR["srv"], "1194", "--nobind",
+            "--ifconfig", "10.66.0.2", "10.66.0.1", "--tls-client",
+            "--cert", os.path.join(d, "cli.crt"), "--key", os.path.join(d, "cli.key"),
+            "--peer-fingerprint", fp["srv"]], pipe_out=True)
+        for c in (srv, cli):
+            c.wait_line("out", lambda l: "Initialization Sequence Completed" in l, 30)
+        _, _, line = cli.wait_line("out", lambda l: "Data Channel: cipher" in l, 10)
+        got = re.search(r"cipher '([^']+)'", line).group(1)
+        if got != VPN_OVPN_CIPHER:
+            raise RuntimeError("OpenVPN negotiated %s, not %s" % (got, VPN_OVPN_CIPHER))
+        self.vpn_ovpn = (srv, cli)
+        return {"cipher": got, "target": "10.66.0.1",
+                "version": " ".join(run_cmd(["openvpn", "--version"]).split()[:2])}
+
+    def vpn_iperf(self, target, seconds, reverse):
+        argv = ["ip", "netns", "exec", self.vpn_ns("cli"), "iperf3", "-c", target,
+                "-t", str(seconds), "-J", "--connect-timeout", "5000"] + (["-R"] if reverse else [])
+        try:
+            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=seconds + 20, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            # a stalled tunnel leaves the iperf3 server inside the aborted test
+            self.vpn_iperf_srv.kill()
+            self.vpn_start_iperf_server()
+            return None, "timeout (no result %d s after the %d s test)" % (seconds + 20, seconds)
+        try:
+            j = json.loads(r.stdout.decode())
+        except ValueError:
+            return None, "bad output: %s" % r.stderr.decode()[-300:]
+        if "error" in j:
+            return None, j["error"]
+        s = j["end"]["sum_received"]
+        return {"bytes": s["bytes"], "seconds": s["seconds"], "MBps": s["bytes"] / s["seconds"] / 1e6,
+                "retransmits": j["end"].get("sum_sent", {}).get("retransmits")}, None
+
+    def vpn_start_iperf_server(self):
+        self.vpn_iperf_srv = self.vpn_child("vpn-iperf3-server", "srv", ["iperf3", "-s"])
+
+    def vpn_ping(self, target):
+        p = subprocess.run(["ip", "netns", "exec", self.vpn_ns("cli"), "ping", "-q", "-n",
+                            "-c", "50", "-i", "0.01", "-W", "1", target],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/", p.stdout.decode())
+        loss = re.search(r"([\d.]+)% packet loss", p.stdout.decode())
+        return {"min_ms": float(m.group(1)), "avg_ms": float(m.group(2)), "max_ms": float(m.group(3)),
+                "loss_pct": float(loss.group(1)) if loss else None} if m else None
+
+    def vpn_counters(self, devs):
+        """UDP counters of both namespaces (/proc/net/snmp is per namespace)
+        and the statistics of the tunnel device @devs[side] in each."""
+        out = {}
+        for side in VPN_ADDR:
+            ns = self.vpn_ns(side)
+            p = subprocess.run(["ip", "netns", "exec", ns, "cat", "/proc/net/snmp"],
+                               stdout=subprocess.PIPE, timeout=10)
+            rows = [l.split() for l in p.stdout.decode().splitlines() if l.startswith("Udp:")]
+            if len(rows) >= 2:
+                udp = dict(zip(rows[0][1:], (int(x) for x in rows[1][1:])))
+                for k in ("InDatagrams", "OutDatagrams", "RcvbufErrors", "SndbufErrors", "InErrors"):
+                    out["%s udp %s" % (side, k)] = udp.get(k, 0)
+            if devs.get(side):
+                link = json.loads(self.vpn_ip("-n", ns, "-j", "-s", "link", "show", devs[side]))
+                st = link[0].get("stats64", {})
+                for d in ("rx", "tx"):
+                    for k in ("packets", "dropped", "errors"):
+                        out["%s %s %s_%s" % (side, devs[side], d, k)] = st.get(d, {}).get(k, 0)
+        return out
+
+    def vpn(self):
+        reps, secs = (1, 2) if self.quick else (5, 3)
+        reason = self.vpn_skip_reason()
+        if reason:
+            self.results["vpn"] = {"skipped": "SKIP: VPN: %s" % reason}
+            print(self.results["vpn"]["skipped"])
+            return
+        out = {"config": "two network namespaces joined by a veth (%s and %s, MTU 1500); iperf3 "
+                         "single TCP stream, %d repetitions x %d s per direction, paths interleaved"
+                         % (VPN_ADDR["srv"], VPN_ADDR["cli"], reps, secs),
+               "paths": {}}
+        self.results["vpn"] = out
+        try:
+            self.vpn_build()
+            self.vpn_start_iperf_server()
+            targets = {"direct": VPN_ADDR["srv"]}
+            cpu_pids = {}
+            out["paths"]["pt"] = self.vpn_start_pt()
+            targets["pt"] = out["paths"]["pt"]["target"]
+            cpu_pids["pt"] = [c.pid for c in self.vpn_pt]
+            devs = {"pt": {"srv": out["paths"]["pt"]["server"].get("ifname"),
+                           "cli": out["paths"]["pt"]["client"].get("ifname")}}
+            if shutil.which("openvpn"):
+                out["paths"]["openvpn"] = self.vpn_start_openvpn()
+                targets["openvpn"] = "10.66.0.1"
+                cpu_pids["openvpn"] = [c.pid for c in self.vpn_ovpn]
+                devs["openvpn"] = {"srv": "ovpnb0", "cli": "ovpnb0"}
+            else:
+                out["openvpn_skipped"] = "SKIP: OpenVPN: openvpn not installed (apt-get install openvpn)"
+                print(out["openvpn_skipped"])
+            for p, t in targets.items():
+                dev = {"direct": "eth0", "pt": out["paths"]["pt"]["client"].get("ifname"),
+                       "openvpn": "ovpnb0"}[p]
+                link = json.loads(self.vpn_ip("-n", self.vpn_ns("cli"), "-j", "link", "show", dev))
+                out["paths"].setdefault(p, {})["mtu"] = link[0]["mtu"]
+                out["paths"][p]["target"] = t
+            # warm-up (and wait for the iperf3 server): one short run per path
+            for p, t in targets.items():
+                limit = time.monotonic() + 15
+                while True:
+                    r, err = self.vpn_iperf(t, 1, False)
+                    if r is not None:
+                        break
+                    if time.monotonic() > limit:
+                        raise RuntimeError("vpn: iperf3 through %s never ran: %s" % (p, err))
+                    time.sleep(0.3)
+                out["paths"][p]["ping_idle"] = self.vpn_ping(t)
+            mem0 = {p: [proc_status(pid) for pid in pids] for p, pids in cpu_pids.items()}
+            out["cpu_processes"] = {p: [run_cmd(["cat", "/proc/%d/comm" % pid]) for pid in pids]
+                                    for p, pids in cpu_pids.items()}
+            for direction, reverse in (("client->server", False), ("server->client", True)):
+                runs = {p: [] for p in targets}
+                retr = {p: [] for p in targets}
+                errors = {p: [] for p in targets}
+                cpu_acc = {p: [0.0, 0] for p in targets}
+                counters = {p: {} for p in targets}
+                for rep in range(reps):
+                    for p, t in targets.items():
+                        c0 = self.vpn_counters(devs.get(p, {}))
+                        before = sum(cpu_seconds(pid) for pid in cpu_pids.get(p, []))
+                        r, err = self.vpn_iperf(t, secs, reverse)
+                        after = sum(cpu_seconds(pid) for pid in cpu_pids.get(p, []))
+                        c1 = self.vpn_counters(devs.get(p, {}))
+                        for k, v in c1.items():
+                            counters[p][k] = counters[p].get(k, 0) + v - c0.get(k, 0)
+                        if r is None:
+                            errors[p].append(err)
+                            log("vpn %s %-7s rep %d: FAILED (%s)" % (direction, p, rep + 1, err))
+                            continue
+                        runs[p].append(r["MBps"])
+                        retr[p].append(r["retransmits"])
+                        cpu_acc[p][0] += after - before
+                        cpu_acc[p][1] += r["bytes"]
+                        log("vpn %s %-7s rep %d: %8.1f MB/s, %s retransmits" % (
+                            direction, p, rep + 1, r["MBps"], r["retransmits"]))
+                ref = statistics.median(runs["openvpn"]) if runs.get("openvpn") else None
+                for p in targets:
+                    med = statistics.median(runs[p]) if runs[p] else None
+                    out["paths"][p][direction] = {
+                        "median_MBps": med, "median_Mbitps": med * 8 if med else None,
+                        "runs_MBps": runs[p], "retransmits": retr[p], "errors": errors[p],
+                        "ratio_to_openvpn": (med / ref) if (med and ref) else None,
+                        "cpu_seconds": cpu_acc[p][0] if p in cpu_pids else None,
+                        "cpu_s_per_GiB": cpu_acc[p][0] / (cpu_acc[p][1] / GiB)
+                        if p in cpu_pids and cpu_acc[p][1] else None,
+                        "counters_summed": counters[p]}
+            for p, pids in cpu_pids.items():
+                out["paths"][p]["memory_kB"] = {
+                    "idle": mem0[p], "after": [proc_status(pid) for pid in pids]}
+            for p, t in targets.items():
+                out["paths"][p]["ping_after"] = self.vpn_ping(t)
+            for c in self.vpn_pt:
+                if not c.alive():
+                    raise RuntimeError("vpn: %s died (status %r); log: %s"
+                                       % (c.name, c.popen.poll(), c.logpath))
+            # what pt said during the load besides its events (warnings, drops)
+            out["paths"]["pt"]["stderr_other"] = [
+                l for c in self.vpn_pt for _, l in c.err_lines
+                if not l.startswith("{")][:20]
+        finally:
+            self.vpn_teardown()
+
     # -- main --------------------------------------------------------------
     def run(self):
         t_begin = time.monotonic()
@@ -1380,10 +1680,10 @@ class Bench:
             try:
                 getattr(self, sec.replace("-", "_"))()
             except RuntimeError as e:
-                if not sec.startswith("nostr-"):
+                if not sec.startswith("nostr-") and sec != "vpn":
                     raise
-                # Nostr mode failing (relay, server or a client) is a figure
-                # too: report it and go on with the other sections
+                # Nostr or VPN mode failing (relay, server, a client, a
+                # tunnel) is a figure too: report it and go on
                 log("%s: FAILED: %s" % (sec, e))
                 self.results[sec.replace("-", "_")] = {"skipped": "FAILED: %s" % e}
             self.results.setdefault("section_seconds", {})[sec] = time.monotonic() - ts
@@ -1588,6 +1888,88 @@ def markdown(r):
                          (" (%s)" % "; ".join(x["server_refusals"])) if x["server_refusals"] else ""))
             for err, k in sorted(x["failures"].items(), key=lambda kv: -kv[1]):
                 L.append("- round %d: %d client(s): %s" % (x["round"], k, err))
+        L.append("")
+    vpn = r.get("vpn")
+    if vpn and "skipped" in vpn:
+        L.append("## VPN mode")
+        L.append("")
+        L.append(vpn["skipped"])
+        L.append("")
+    elif vpn:
+        L.append("## VPN mode (%s)" % vpn["config"])
+        L.append("")
+        if vpn.get("openvpn_skipped"):
+            L.append("- %s" % vpn["openvpn_skipped"])
+            L.append("")
+        L.append("| path | MTU | client→server MB/s | ratio | server→client MB/s | ratio | "
+                 "CPU s/GiB c→s | CPU s/GiB s→c | TCP retransmits c→s / s→c (median) | ping idle / after, avg ms |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+        def med(xs):
+            xs = [x for x in xs if x is not None]
+            return "%d" % statistics.median(xs) if xs else "—"
+        for p in ("direct", "pt", "openvpn"):
+            x = vpn["paths"].get(p)
+            if not x or "client->server" not in x:
+                continue
+            a, b = x["client->server"], x["server->client"]
+            fails = a["errors"] + b["errors"]
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |" % (
+                VPN_LABELS[p] + (" (%d failed runs)" % len(fails) if fails else ""), x.get("mtu", "?"),
+                fmt(a["median_MBps"]), fmt(a["ratio_to_openvpn"], "%.2f"),
+                fmt(b["median_MBps"]), fmt(b["ratio_to_openvpn"], "%.2f"),
+                fmt(a["cpu_s_per_GiB"], "%.2f"), fmt(b["cpu_s_per_GiB"], "%.2f"),
+                med(a["retransmits"]), med(b["retransmits"]),
+                fmt((x.get("ping_idle") or {}).get("avg_ms"), "%.3f"),
+                fmt((x.get("ping_after") or {}).get("avg_ms"), "%.3f")))
+        L.append("")
+        ov = vpn["paths"].get("openvpn", {})
+        L.append("Ratios are to OpenVPN's median. MB/s = 10^6 bytes/s received by iperf3 (×8 for Mbit/s). "
+                 "CPU s/GiB: user+system CPU of the two tunnel processes (pt vpn server+client; "
+                 "openvpn server+client), per GiB received. pt: `pt vpn server --manual "
+                 "--network 10.77.0.0/24` and `pt vpn client --manual` (default MTU), TUN devices "
+                 "from the helper as root, QUIC with AES-128-GCM. OpenVPN: %s, point-to-point TLS "
+                 "mode with throwaway P-256 certificates pinned by `--peer-fingerprint`, "
+                 "`--data-ciphers %s` (negotiated: %s), UDP, `--tun-mtu 1400`, `--disable-dco` "
+                 "(user space, like pt), default buffers." % (
+                     ov.get("version", "not run"), VPN_OVPN_CIPHER, ov.get("cipher", "—")))
+        L.append("")
+        L.append("Where packets were lost (summed over the runs of each direction; UDP counters are the "
+                 "namespace's, /proc/net/snmp; the tunnel device's from `ip -s link`; srv / cli):")
+        L.append("")
+        L.append("| path | direction | UDP out (srv / cli) | UDP RcvbufErrors | UDP SndbufErrors | "
+                 "TUN tx dropped | TUN rx dropped |")
+        L.append("|---|---|---:|---:|---:|---:|---:|")
+        for p in ("pt", "openvpn"):
+            x = vpn["paths"].get(p)
+            if not x or "client->server" not in x:
+                continue
+            for d in ("client->server", "server->client"):
+                c = x[d].get("counters_summed", {})
+
+                def two(k, c=c):
+                    return "%s / %s" % (c.get("srv " + k, "—"), c.get("cli " + k, "—"))
+
+                def dev(k, c=c):
+                    v = [next((n for key, n in c.items() if key.startswith(side + " ")
+                               and key.endswith(" " + k) and " udp " not in key), "—")
+                         for side in ("srv", "cli")]
+                    return "%s / %s" % tuple(v)
+                L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                    VPN_LABELS[p], d.replace("->", "→"), two("udp OutDatagrams"),
+                    two("udp RcvbufErrors"), two("udp SndbufErrors"),
+                    dev("tx_dropped"), dev("rx_dropped")))
+        L.append("")
+        ptm = vpn["paths"].get("pt", {}).get("memory_kB")
+        if ptm:
+            L.append("pt vpn server / client VmRSS idle %s / %s kB, after the runs %s / %s kB "
+                     "(peak %s / %s kB)." % (
+                         ptm["idle"][0].get("VmRSS"), ptm["idle"][1].get("VmRSS"),
+                         ptm["after"][0].get("VmRSS"), ptm["after"][1].get("VmRSS"),
+                         ptm["after"][0].get("VmHWM"), ptm["after"][1].get("VmHWM")))
+        if vpn["paths"].get("pt", {}).get("stderr_other"):
+            L.append("pt printed during the runs: " + "; ".join(
+                "`%s`" % l for l in vpn["paths"]["pt"]["stderr_other"][:5]))
         L.append("")
     mem = r.get("memory")
     if mem:
