@@ -1934,31 +1934,32 @@ def markdown(r):
                  "(user space, like pt), default buffers." % (
                      ov.get("version", "not run"), VPN_OVPN_CIPHER, ov.get("cipher", "—")))
         L.append("")
-        L.append("Where packets were lost (summed over the runs of each direction; UDP counters are the "
-                 "namespace's, /proc/net/snmp; the tunnel device's from `ip -s link`; srv / cli):")
+        L.append("Where packets were lost, summed over the runs of each direction: IP packets the "
+                 "tunnel process read from the sending side's TUN device and wrote to the receiving "
+                 "side's (`ip -s link`); UDP datagrams (each namespace's /proc/net/snmp, which also "
+                 "counts the tunnel's own ACK/control packets); the kernel's drops.")
         L.append("")
-        L.append("| path | direction | UDP out (srv / cli) | UDP RcvbufErrors | UDP SndbufErrors | "
-                 "TUN tx dropped | TUN rx dropped |")
-        L.append("|---|---|---:|---:|---:|---:|---:|")
+        L.append("| path | direction | IP packets read from TUN (sender) | written to TUN (receiver) | "
+                 "missing | UDP sent (sender) | UDP received (receiver) | UDP receive-buffer drops "
+                 "(receiver) | TUN queue drops (sender) |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for p in ("pt", "openvpn"):
             x = vpn["paths"].get(p)
             if not x or "client->server" not in x:
                 continue
-            for d in ("client->server", "server->client"):
+            for d, tx, rx in (("client->server", "cli", "srv"), ("server->client", "srv", "cli")):
                 c = x[d].get("counters_summed", {})
 
-                def two(k, c=c):
-                    return "%s / %s" % (c.get("srv " + k, "—"), c.get("cli " + k, "—"))
-
-                def dev(k, c=c):
-                    v = [next((n for key, n in c.items() if key.startswith(side + " ")
-                               and key.endswith(" " + k) and " udp " not in key), "—")
-                         for side in ("srv", "cli")]
-                    return "%s / %s" % tuple(v)
-                L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                    VPN_LABELS[p], d.replace("->", "→"), two("udp OutDatagrams"),
-                    two("udp RcvbufErrors"), two("udp SndbufErrors"),
-                    dev("tx_dropped"), dev("rx_dropped")))
+                def dev(side, k, c=c):
+                    return next((n for key, n in c.items() if key.startswith(side + " ")
+                                 and key.endswith(" " + k) and " udp " not in key), None)
+                read, written = dev(tx, "tx_packets"), dev(rx, "rx_packets")
+                L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    VPN_LABELS[p], d.replace("->", "→"), read, written,
+                    "%d (%.1f %%)" % (read - written, 100.0 * (read - written) / read)
+                    if read and written is not None else "—",
+                    c.get(tx + " udp OutDatagrams", "—"), c.get(rx + " udp InDatagrams", "—"),
+                    c.get(rx + " udp RcvbufErrors", "—"), dev(tx, "tx_dropped")))
         L.append("")
         ptm = vpn["paths"].get("pt", {}).get("memory_kB")
         if ptm:
