@@ -46,6 +46,14 @@ struct _PtProfileEditor
   AdwEntryRow     *shared_name_row; /* AdwPasswordEntryRow */
   AdwEntryRow     *expose_row;
   AdwEntryRow     *named_relays_row;
+  GtkWidget       *vpn_group;
+  AdwEntryRow     *vpn_network_row;
+  AdwEntryRow     *vpn_network6_row;
+  AdwEntryRow     *vpn_mtu_row;
+  AdwEntryRow     *vpn_dns_row;
+  AdwEntryRow     *vpn_routes_row;
+  GtkWidget       *vpn_ipv6_row;
+  GtkCheckButton  *vpn_ipv6_check;
   GtkLabel        *error_label;
   GtkWidget       *save_button;
 };

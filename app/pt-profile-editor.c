@@ -47,15 +47,23 @@ update_role (PtProfileEditor *self)
   gboolean server = adw_combo_row_get_selected (self->role_row) == 1;
   gboolean nostr = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_NOSTR;
   gboolean named = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_NAME;
+  gboolean vpn = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_VPN;
 
-  gtk_widget_set_visible (self->forwards_group, !server);
-  gtk_widget_set_visible (self->allowed_group, server);
-  gtk_widget_set_visible (self->nostr_group, nostr);
+  /* A VPN carries whole networks: no forwards, no allowed services. */
+  gtk_widget_set_visible (self->forwards_group, !server && !vpn);
+  gtk_widget_set_visible (self->nostr_group, nostr || vpn);
+  gtk_widget_set_visible (self->vpn_group, vpn);
+  gtk_widget_set_visible (GTK_WIDGET (self->vpn_network_row), server);
+  gtk_widget_set_visible (GTK_WIDGET (self->vpn_network6_row), server);
+  gtk_widget_set_visible (GTK_WIDGET (self->vpn_mtu_row), server);
+  gtk_widget_set_visible (GTK_WIDGET (self->vpn_dns_row), server);
+  gtk_widget_set_visible (GTK_WIDGET (self->vpn_routes_row), !server);
+  gtk_widget_set_visible (self->vpn_ipv6_row, !server);
   gtk_widget_set_visible (self->any_peer_row, server);
   gtk_widget_set_visible (self->named_group, named);
   gtk_widget_set_visible (GTK_WIDGET (self->expose_row), server);
   /* A shared name serves one exposed service; forwards are for connecting. */
-  gtk_widget_set_visible (self->allowed_group, server && !named);
+  gtk_widget_set_visible (self->allowed_group, server && !named && !vpn);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->peers_row),
                                  server ? _("Keys allowed to connect (npub, several: commas)")
                                         : _("The serving computer’s key (npub)"));
@@ -200,6 +208,21 @@ fill_form (PtProfileEditor *self,
                            pt_profile_get_shared_name (profile) ? pt_profile_get_shared_name (profile) : "");
     gtk_editable_set_text (GTK_EDITABLE (self->expose_row),
                            pt_profile_get_expose (profile) ? pt_profile_get_expose (profile) : "");
+    {
+      g_autofree char *dns = join_list (pt_profile_get_vpn_dns (profile));
+      g_autofree char *routes = join_list (pt_profile_get_vpn_routes (profile));
+      g_autofree char *mtu = pt_profile_get_vpn_mtu (profile)
+        ? g_strdup_printf ("%u", pt_profile_get_vpn_mtu (profile)) : g_strdup ("");
+      const char *network = pt_profile_get_vpn_network (profile);
+      const char *network6 = pt_profile_get_vpn_network6 (profile);
+
+      gtk_editable_set_text (GTK_EDITABLE (self->vpn_network_row), network ? network : "");
+      gtk_editable_set_text (GTK_EDITABLE (self->vpn_network6_row), network6 ? network6 : "");
+      gtk_editable_set_text (GTK_EDITABLE (self->vpn_mtu_row), mtu);
+      gtk_editable_set_text (GTK_EDITABLE (self->vpn_dns_row), dns);
+      gtk_editable_set_text (GTK_EDITABLE (self->vpn_routes_row), routes);
+      gtk_check_button_set_active (self->vpn_ipv6_check, pt_profile_get_vpn_ipv6 (profile));
+    }
     if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_NAME)
       {
         gtk_editable_set_text (GTK_EDITABLE (self->named_relays_row), relays);
@@ -224,6 +247,7 @@ read_form (PtProfileEditor  *self,
   g_auto(GStrv) local = split_list (gtk_editable_get_text (GTK_EDITABLE (self->local_row)));
   g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->name_row))));
   gboolean server = adw_combo_row_get_selected (self->role_row) == 1;
+  gboolean vpn = adw_combo_row_get_selected (self->mode_row) == PT_PROFILE_MODE_VPN;
 
   if (name[0] == '\0')
     {
@@ -235,7 +259,7 @@ read_form (PtProfileEditor  *self,
   pt_profile_set_role (draft, server ? PT_TUNNEL_ROLE_SERVER : PT_TUNNEL_ROLE_CLIENT);
   pt_profile_set_mode (draft, adw_combo_row_get_selected (self->mode_row));
 
-  for (guint i = 0; !server && i < self->forwards->len; i++)
+  for (guint i = 0; !server && !vpn && i < self->forwards->len; i++)
     {
       PtForwardWidgets *fw = g_ptr_array_index (self->forwards, i);
       g_autofree char *source = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (fw->source))));
@@ -286,6 +310,30 @@ read_form (PtProfileEditor  *self,
     pt_profile_set_any_peer (draft, gtk_switch_get_active (self->any_peer_switch));
     memset (token, 0, strlen (token));
   }
+
+  if (vpn)
+    {
+      g_autofree char *network = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->vpn_network_row))));
+      g_autofree char *network6 = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->vpn_network6_row))));
+      g_autofree char *mtu_text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->vpn_mtu_row))));
+      g_auto(GStrv) dns = split_list (gtk_editable_get_text (GTK_EDITABLE (self->vpn_dns_row)));
+      g_auto(GStrv) routes = split_list (gtk_editable_get_text (GTK_EDITABLE (self->vpn_routes_row)));
+      guint64 mtu = 0;
+
+      if (server && mtu_text[0] != '\0' &&
+          !g_ascii_string_to_unsigned (mtu_text, 10, 0, 65535, &mtu, NULL))
+        {
+          g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                       _("MTU “%s”: give a number of bytes, 576 to 9000"), mtu_text);
+          return NULL;
+        }
+      if (server)
+        pt_profile_set_vpn (draft, network, network6, (guint) mtu, (const char * const *) dns,
+                            NULL, FALSE);
+      else
+        pt_profile_set_vpn (draft, NULL, NULL, 0, NULL, (const char * const *) routes,
+                            gtk_check_button_get_active (self->vpn_ipv6_check));
+    }
 
   if (!pt_profile_validate (draft, error))
     return NULL;
@@ -394,7 +442,8 @@ pt_profile_editor_init (PtProfileEditor *self)
                                  N_("Serve services of this computer"), NULL };
   const char * const modes[] = { N_("Manual pairing (QR code or text)"),
                                  N_("Nostr relays (by key, automatic)"),
-                                 N_("Shared name (like pt tcp / pt bind)"), NULL };
+                                 N_("Shared name (like pt tcp / pt bind)"),
+                                 N_("VPN: whole networks (Nostr relays)"), NULL };
   g_autoptr(GtkStringList) role_list = gtk_string_list_new (NULL);
   g_autoptr(GtkStringList) mode_list = gtk_string_list_new (NULL);
 
@@ -490,6 +539,30 @@ pt_profile_editor_init (PtProfileEditor *self)
   self->shared_name_row = add_entry (group, _("Shared name"), TRUE);
   self->expose_row = add_entry (group, _("Service to expose (tcp://127.0.0.1:22)"), FALSE);
   self->named_relays_row = add_entry (group, _("Relays (empty: public defaults)"), FALSE);
+
+  group = add_group (page, _("VPN"),
+                     _("Routes whole networks between the computers through a network device. "
+                       "Creating the device needs an administrator’s authorization once each "
+                       "time the tunnel starts. Separate several items with commas."));
+  self->vpn_group = GTK_WIDGET (group);
+  self->vpn_network_row = add_entry (group, _("Network (private, e.g. 10.77.0.0/24)"), FALSE);
+  self->vpn_network6_row = add_entry (group, _("IPv6 network (optional, e.g. fd00:77::/64)"), FALSE);
+  self->vpn_mtu_row = add_entry (group, _("MTU in bytes (empty: 1400)"), FALSE);
+  gtk_editable_set_width_chars (GTK_EDITABLE (self->vpn_mtu_row), 6);
+  self->vpn_dns_row = add_entry (group, _("DNS servers for the clients (optional)"), FALSE);
+  self->vpn_routes_row = add_entry (group, _("More networks through the VPN (optional, e.g. 10.78.0.0/16)"),
+                                    FALSE);
+  row = adw_action_row_new ();
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("IPv6"));
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("Ask the server for an IPv6 address as well"));
+  self->vpn_ipv6_check = GTK_CHECK_BUTTON (gtk_check_button_new ());
+  gtk_widget_set_valign (GTK_WIDGET (self->vpn_ipv6_check), GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->vpn_ipv6_check),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Ask for an IPv6 address as well"), -1);
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), GTK_WIDGET (self->vpn_ipv6_check));
+  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), GTK_WIDGET (self->vpn_ipv6_check));
+  adw_preferences_group_add (group, row);
+  self->vpn_ipv6_row = row;
 
   group = add_group (page, _("Forwards"),
                      _("Each forward listens on a port of this computer and carries what "

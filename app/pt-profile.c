@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pt-profile.h"
 
@@ -34,6 +35,12 @@ struct _PtProfile
   gboolean       any_peer;
   GCancellable  *deriving;
   gboolean       no_stun;
+  char          *vpn_network;
+  char          *vpn_network6;
+  guint          vpn_mtu;
+  GStrv          vpn_dns;
+  GStrv          vpn_routes;
+  gboolean       vpn_ipv6;
 
   PtNostrClient *nostr_client;
   PtNostrServer *nostr_server;
@@ -44,6 +51,11 @@ struct _PtProfile
   char          *local_text;
   gboolean       running;
   gboolean       paired;
+  GError        *error;          /* why it stopped by itself */
+  GCancellable  *tun_cancellable; /* while the helper makes the VPN device */
+  char          *vpn_device;
+  char          *vpn_address;
+  char          *vpn_address6;
 };
 
 enum
@@ -57,6 +69,8 @@ enum
   PROP_TUNNEL,
   PROP_LOCAL_TEXT,
   PROP_PAIRED,
+  PROP_ERROR,
+  PROP_VPN_DEVICE,
   N_PROPS
 };
 
@@ -74,6 +88,7 @@ G_DEFINE_QUARK (pt-profile-error-quark, pt_profile_error)
 static PtSecretKey *default_key;
 
 static void stop_nostr (PtProfile *self);
+static void stop_vpn (PtProfile *self);
 
 void
 pt_profile_set_default_key (const PtSecretKey *key)
@@ -119,6 +134,7 @@ pt_profile_dispose (GObject *object)
 
   pt_profile_clear_runtime (self);
   stop_nostr (self);
+  stop_vpn (self);
   if (self->tunnel != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->tunnel, self);
@@ -150,6 +166,11 @@ pt_profile_finalize (GObject *object)
   g_clear_pointer (&self->token, pt_secret_string_free);
   g_clear_pointer (&self->shared_name, pt_secret_string_free);
   g_free (self->expose);
+  g_free (self->vpn_network);
+  g_free (self->vpn_network6);
+  g_strfreev (self->vpn_dns);
+  g_strfreev (self->vpn_routes);
+  g_clear_error (&self->error);
   G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
 }
 
@@ -186,6 +207,12 @@ pt_profile_get_property (GObject    *object,
       break;
     case PROP_PAIRED:
       g_value_set_boolean (value, self->paired);
+      break;
+    case PROP_ERROR:
+      g_value_set_boxed (value, self->error);
+      break;
+    case PROP_VPN_DEVICE:
+      g_value_set_string (value, self->vpn_device);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -235,7 +262,7 @@ pt_profile_class_init (PtProfileClass *klass)
     g_param_spec_enum ("role", NULL, NULL, PT_TYPE_TUNNEL_ROLE, PT_TUNNEL_ROLE_CLIENT,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_MODE] =
-    g_param_spec_int ("mode", NULL, NULL, PT_PROFILE_MODE_MANUAL, PT_PROFILE_MODE_NAME,
+    g_param_spec_int ("mode", NULL, NULL, PT_PROFILE_MODE_MANUAL, PT_PROFILE_MODE_VPN,
                       PT_PROFILE_MODE_MANUAL,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_RUNNING] =
@@ -250,6 +277,12 @@ pt_profile_class_init (PtProfileClass *klass)
   properties[PROP_PAIRED] =
     g_param_spec_boolean ("paired", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ERROR] =
+    g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR,
+                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_VPN_DEVICE] =
+    g_param_spec_string ("vpn-device", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* Settings changed (not running state): time to save. */
@@ -273,6 +306,8 @@ pt_profile_init (PtProfile *self)
   self->local_addresses = g_new0 (char *, 1);
   self->relays = g_new0 (char *, 1);
   self->peers = g_new0 (char *, 1);
+  self->vpn_dns = g_new0 (char *, 1);
+  self->vpn_routes = g_new0 (char *, 1);
 }
 
 PtProfile *
@@ -305,6 +340,9 @@ pt_profile_assign (PtProfile *self,
   pt_profile_set_any_peer (self, from->any_peer);
   pt_profile_set_shared_name (self, from->shared_name);
   pt_profile_set_expose (self, from->expose);
+  pt_profile_set_vpn (self, from->vpn_network, from->vpn_network6, from->vpn_mtu,
+                      (const char * const *) from->vpn_dns, (const char * const *) from->vpn_routes,
+                      from->vpn_ipv6);
   g_signal_handlers_unblock_matched (self, G_SIGNAL_MATCH_ID, signals[CHANGED], 0, NULL, NULL, NULL);
   g_object_thaw_notify (G_OBJECT (self));
   pt_profile_changed (self);
@@ -368,6 +406,8 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
     self->mode = PT_PROFILE_MODE_NOSTR;
   else if (g_str_equal (mode, "name"))
     self->mode = PT_PROFILE_MODE_NAME;
+  else if (g_str_equal (mode, "vpn"))
+    self->mode = PT_PROFILE_MODE_VPN;
   else
     {
       g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
@@ -385,7 +425,13 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
   LOAD (local_addresses, "local-addresses");
   LOAD (relays, "relays");
   LOAD (peers, "peers");
+  LOAD (vpn_dns, "vpn-dns");
+  LOAD (vpn_routes, "vpn-routes");
 #undef LOAD
+  self->vpn_network = g_key_file_get_string (key_file, group, "vpn-network", NULL);
+  self->vpn_network6 = g_key_file_get_string (key_file, group, "vpn-network6", NULL);
+  self->vpn_mtu = (guint) CLAMP (g_key_file_get_integer (key_file, group, "vpn-mtu", NULL), 0, 65535);
+  self->vpn_ipv6 = g_key_file_get_boolean (key_file, group, "vpn-ipv6", NULL);
   self->no_stun = g_key_file_get_boolean (key_file, group, "no-stun", NULL);
   self->any_peer = g_key_file_get_boolean (key_file, group, "any-peer", NULL);
   self->token = g_key_file_get_string (key_file, group, "token", NULL);
@@ -418,7 +464,7 @@ pt_profile_to_key_file (PtProfile  *self,
                         GKeyFile   *key_file,
                         const char *group)
 {
-  static const char * const modes[] = { "manual", "nostr", "name" };
+  static const char * const modes[] = { "manual", "nostr", "name", "vpn" };
 
   g_key_file_set_string (key_file, group, "name", self->name);
   g_key_file_set_string (key_file, group, "role",
@@ -443,6 +489,16 @@ pt_profile_to_key_file (PtProfile  *self,
     g_key_file_set_string (key_file, group, "shared-name", self->shared_name);
   if (self->expose != NULL)
     g_key_file_set_string (key_file, group, "expose", self->expose);
+  if (self->vpn_network != NULL)
+    g_key_file_set_string (key_file, group, "vpn-network", self->vpn_network);
+  if (self->vpn_network6 != NULL)
+    g_key_file_set_string (key_file, group, "vpn-network6", self->vpn_network6);
+  if (self->vpn_mtu != 0)
+    g_key_file_set_integer (key_file, group, "vpn-mtu", (int) self->vpn_mtu);
+  set_list (key_file, group, "vpn-dns", self->vpn_dns);
+  set_list (key_file, group, "vpn-routes", self->vpn_routes);
+  if (self->vpn_ipv6)
+    g_key_file_set_boolean (key_file, group, "vpn-ipv6", TRUE);
 }
 
 const char * const pt_profile_secret_keys[] = { "turn-servers", "token", "shared-name", NULL };
@@ -731,6 +787,100 @@ pt_profile_set_any_peer (PtProfile *self,
   pt_profile_changed (self);
 }
 
+const char *
+pt_profile_get_vpn_network (PtProfile *self)
+{
+  return self->vpn_network;
+}
+
+const char *
+pt_profile_get_vpn_network6 (PtProfile *self)
+{
+  return self->vpn_network6;
+}
+
+guint
+pt_profile_get_vpn_mtu (PtProfile *self)
+{
+  return self->vpn_mtu;
+}
+
+const char * const *
+pt_profile_get_vpn_dns (PtProfile *self)
+{
+  return (const char * const *) self->vpn_dns;
+}
+
+const char * const *
+pt_profile_get_vpn_routes (PtProfile *self)
+{
+  return (const char * const *) self->vpn_routes;
+}
+
+gboolean
+pt_profile_get_vpn_ipv6 (PtProfile *self)
+{
+  return self->vpn_ipv6;
+}
+
+void
+pt_profile_set_vpn (PtProfile          *self,
+                    const char         *network,
+                    const char         *network6,
+                    guint               mtu,
+                    const char * const *dns,
+                    const char * const *routes,
+                    gboolean            ipv6)
+{
+  g_autofree char *old_network = self->vpn_network;
+  g_autofree char *old_network6 = self->vpn_network6;
+
+  g_return_if_fail (PT_IS_PROFILE (self));
+
+  self->vpn_network = g_strdup (network && network[0] ? network : NULL);
+  self->vpn_network6 = g_strdup (network6 && network6[0] ? network6 : NULL);
+  self->vpn_mtu = mtu;
+  replace_strv (&self->vpn_dns, dns);
+  replace_strv (&self->vpn_routes, routes);
+  self->vpn_ipv6 = !!ipv6;
+  pt_profile_changed (self);
+}
+
+const GError *
+pt_profile_get_error (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->error;
+}
+
+const char *
+pt_profile_get_vpn_device (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->vpn_device;
+}
+
+const char *
+pt_profile_get_vpn_address (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->vpn_address;
+}
+
+const char *
+pt_profile_get_vpn_address6 (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return self->vpn_address6;
+}
+
+gboolean
+pt_profile_get_vpn_authorizing (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
+  return self->tun_cancellable != NULL;
+}
+
 /* Turning settings into engine objects */
 
 static PtIceConfig *
@@ -795,6 +945,113 @@ expose_address (const char  *expose,
   return g_inet_socket_address_new (address, spec->port);
 }
 
+/* The ranges the TUN helper lets a VPN use (helper/pt-tun-request.c). */
+static const char * const private_ranges4[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                "100.64.0.0/10", NULL };
+static const char * const private_ranges6[] = { "fc00::/7", NULL };
+
+/* @text as a network (no host bits) of @family, inside the private ranges;
+ * @what names the field in the message. */
+static gboolean
+check_private_network (const char      *text,
+                       GSocketFamily    family,
+                       guint            max_length,
+                       const char      *what,
+                       GError         **error)
+{
+  g_autoptr(GInetAddressMask) mask = NULL;
+  const char * const *ranges = family == G_SOCKET_FAMILY_IPV6 ? private_ranges6 : private_ranges4;
+
+  if (strchr (text, '/') != NULL)
+    mask = g_inet_address_mask_new_from_string (text, NULL);
+  if (mask == NULL || g_inet_address_mask_get_family (mask) != family)
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   family == G_SOCKET_FAMILY_IPV6
+                   /* Translators: %s names the field, %s the value */
+                   ? _("%s: “%s” is not an IPv6 network such as fd00:77::/64")
+                   : _("%s: “%s” is not an IPv4 network such as 10.77.0.0/24"), what, text);
+      return FALSE;
+    }
+  if (g_inet_address_mask_get_length (mask) > max_length)
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("%s: “%s” is too small: give a prefix length of at most %u"),
+                   what, text, max_length);
+      return FALSE;
+    }
+  for (guint i = 0; ranges[i] != NULL; i++)
+    {
+      g_autoptr(GInetAddressMask) range = g_inet_address_mask_new_from_string (ranges[i], NULL);
+
+      if (g_inet_address_mask_get_length (mask) >= g_inet_address_mask_get_length (range) &&
+          g_inet_address_mask_matches (range, g_inet_address_mask_get_address (mask)))
+        return TRUE;
+    }
+  {
+    g_autofree char *list = g_strjoinv (", ", (char **) ranges);
+
+    g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                 /* Translators: the last %s lists networks such as 10.0.0.0/8, 192.168.0.0/16 */
+                 _("%s: “%s” is a public network; a VPN uses private addresses only (%s)"),
+                 what, text, list);
+  }
+  return FALSE;
+}
+
+static gboolean
+validate_vpn (PtProfile  *self,
+              GError    **error)
+{
+  guint mtu = self->vpn_mtu ? self->vpn_mtu : PT_PROFILE_VPN_DEFAULT_MTU;
+
+  if (self->role == PT_TUNNEL_ROLE_CLIENT)
+    {
+      for (guint i = 0; self->vpn_routes[i] != NULL; i++)
+        {
+          const char *route = self->vpn_routes[i];
+          GSocketFamily family = strchr (route, ':') ? G_SOCKET_FAMILY_IPV6 : G_SOCKET_FAMILY_IPV4;
+
+          if (family == G_SOCKET_FAMILY_IPV6 && !self->vpn_ipv6)
+            {
+              g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                           _("Route “%s” is IPv6: ask for an IPv6 address as well"), route);
+              return FALSE;
+            }
+          if (!check_private_network (route, family, family == G_SOCKET_FAMILY_IPV6 ? 128 : 32,
+                                      _("Route"), error))
+            return FALSE;
+        }
+      return TRUE;
+    }
+
+  if (self->vpn_network == NULL)
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                           _("Give the VPN’s network, e.g. 10.77.0.0/24"));
+      return FALSE;
+    }
+  if (!check_private_network (self->vpn_network, G_SOCKET_FAMILY_IPV4, 30, _("Network"), error))
+    return FALSE;
+  if (self->vpn_network6 != NULL &&
+      !check_private_network (self->vpn_network6, G_SOCKET_FAMILY_IPV6, 126, _("IPv6 network"), error))
+    return FALSE;
+  if (mtu < 576 || mtu > 9000 || (self->vpn_network6 != NULL && mtu < 1280))
+    {
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                   _("MTU %u: give 576 to 9000 bytes (at least 1280 with an IPv6 network)"), mtu);
+      return FALSE;
+    }
+  for (guint i = 0; self->vpn_dns[i] != NULL; i++)
+    if (!g_hostname_is_ip_address (self->vpn_dns[i]))
+      {
+        g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                     _("DNS server “%s” is not an IP address"), self->vpn_dns[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 gboolean
 pt_profile_validate (PtProfile  *self,
                      GError    **error)
@@ -838,7 +1095,7 @@ pt_profile_validate (PtProfile  *self,
           return target != NULL;
         }
     }
-  if (self->mode == PT_PROFILE_MODE_NOSTR)
+  if (self->mode == PT_PROFILE_MODE_NOSTR || self->mode == PT_PROFILE_MODE_VPN)
     {
       for (guint i = 0; self->relays[i] != NULL; i++)
         if (!g_str_has_prefix (self->relays[i], "ws://") && !g_str_has_prefix (self->relays[i], "wss://"))
@@ -872,6 +1129,8 @@ pt_profile_validate (PtProfile  *self,
             return FALSE;
         }
     }
+  if (self->mode == PT_PROFILE_MODE_VPN)
+    return validate_vpn (self, error);
 
   if (self->role == PT_TUNNEL_ROLE_SERVER)
     return (tcp = make_allow_list (self->allowed_tcp, error)) != NULL &&
@@ -1033,6 +1292,171 @@ on_session_started (PtNostrServer *server,
   set_tunnel (self, tunnel);
 }
 
+/* VPN mode: the device comes from the helper, asynchronously (pkexec may
+ * show an authorization prompt for as long as the user likes). */
+
+static void
+set_error (PtProfile *self,
+           GError    *error)   /* taken */
+{
+  if (self->error == NULL && error == NULL)
+    return;
+  g_clear_error (&self->error);
+  self->error = error;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+}
+
+static void
+set_vpn_device (PtProfile  *self,
+                const char *device,
+                const char *address,
+                const char *address6)
+{
+  g_free (self->vpn_device);
+  self->vpn_device = g_strdup (device);
+  g_free (self->vpn_address);
+  self->vpn_address = g_strdup (address);
+  g_free (self->vpn_address6);
+  self->vpn_address6 = g_strdup (address6);
+  g_debug ("profile %s: VPN device %s", self->id, device ? device : "(none)");
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
+}
+
+static void
+stop_vpn (PtProfile *self)
+{
+  if (self->tun_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->tun_cancellable);
+      g_clear_object (&self->tun_cancellable);
+    }
+  if (self->vpn_device != NULL || self->vpn_address != NULL)
+    set_vpn_device (self, NULL, NULL, NULL);
+}
+
+/* Says what the user can do about it; keeps the domain and code. */
+static GError *
+explain_tun_error (const GError *error)
+{
+  if (g_error_matches (error, PT_TUN_ERROR, PT_TUN_ERROR_HELPER))
+    /* Translators: %s is the system's reason */
+    return g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
+                        _("Cannot create the VPN device (authorization refused, or the helper "
+                          "missing): %s"), error->message);
+  return g_error_new (error->domain, error->code, _("Cannot create the VPN device: %s"),
+                      error->message);
+}
+
+static void
+fail_vpn (PtProfile *self,
+          GError    *error)      /* taken */
+{
+  /* Shown in the tunnel's row; not a warning of the program's. */
+  g_debug ("profile %s: %s", self->id, error->message);
+  stop_nostr (self);
+  stop_vpn (self);
+  set_error (self, error);
+  set_running (self, FALSE);
+}
+
+typedef struct
+{
+  PtProfile    *profile;
+  GCancellable *cancellable;
+  char         *address;
+  char         *address6;
+} TunRequest;
+
+static void
+vpn_device_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  TunRequest *request = user_data;
+  g_autoptr(PtProfile) self = request->profile;
+  g_autoptr(GCancellable) cancellable = request->cancellable;
+  g_autofree char *address = request->address;
+  g_autofree char *address6 = request->address6;
+  g_autofree char *ifname = NULL;
+  g_autoptr(GError) error = NULL;
+  int fd = pt_tun_open_finish (result, &ifname, &error);
+
+  g_free (request);
+  if (cancellable != self->tun_cancellable || g_cancellable_is_cancelled (cancellable))
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  g_clear_object (&self->tun_cancellable);
+  if (fd < 0)
+    {
+      fail_vpn (self, explain_tun_error (error));
+      return;
+    }
+  if (self->nostr_server != NULL)
+    {
+      const char * const *dns = (const char * const *) self->vpn_dns;
+
+      if (!pt_nostr_server_set_vpn (self->nostr_server, self->vpn_network, self->vpn_network6, fd,
+                                    self->vpn_mtu ? self->vpn_mtu : PT_PROFILE_VPN_DEFAULT_MTU,
+                                    dns[0] ? dns : NULL, &error))
+        {
+          fail_vpn (self, g_steal_pointer (&error));
+          return;
+        }
+      set_vpn_device (self, ifname, address, address6);
+      pt_nostr_server_start (self->nostr_server);
+    }
+  else if (self->nostr_client != NULL)
+    {
+      if (!pt_nostr_client_attach_tun (self->nostr_client, fd, &error))
+        {
+          fail_vpn (self, g_steal_pointer (&error));
+          return;
+        }
+      set_vpn_device (self, ifname, address, address6);
+    }
+  else
+    close (fd);
+}
+
+static void
+open_vpn_device (PtProfile          *self,
+                 guint               mtu,
+                 const char         *address,
+                 const char         *address6,
+                 const char * const *routes)
+{
+  TunRequest *request = g_new0 (TunRequest, 1);
+
+  if (self->tun_cancellable != NULL)
+    g_cancellable_cancel (self->tun_cancellable);
+  g_clear_object (&self->tun_cancellable);
+  self->tun_cancellable = g_cancellable_new ();
+  request->profile = g_object_ref (self);
+  request->cancellable = g_object_ref (self->tun_cancellable);
+  request->address = g_strdup (address);
+  request->address6 = g_strdup (address6);
+  g_debug ("profile %s: asking the helper for a VPN device (%s)", self->id, address);
+  pt_tun_open_async (NULL, mtu, address, address6, routes && routes[0] ? routes : NULL,
+                     self->tun_cancellable, vpn_device_cb, request);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
+}
+
+/* Client: the server assigned addresses (again, if they changed). */
+static void
+on_vpn_config (PtNostrClient *client,
+               PtProfile     *self)
+{
+  g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (client);
+
+  if (settings == NULL)
+    return;
+  open_vpn_device (self, settings->mtu, settings->address4, settings->address6,
+                   (const char * const *) self->vpn_routes);
+}
+
 static void
 stop_nostr (PtProfile *self)
 {
@@ -1118,6 +1542,7 @@ start_nostr (PtProfile          *self,
              GError            **error)
 {
   const char * const *relays = self->relays[0] ? (const char * const *) self->relays : NULL;
+  gboolean vpn = self->mode == PT_PROFILE_MODE_VPN;
 
   if (named_key != NULL)
     return start_named_nostr (self, ice, named_key, named_token, relays, error);
@@ -1132,8 +1557,15 @@ start_nostr (PtProfile          *self,
     {
       g_autoptr(PtAllowList) tcp = make_allow_list (self->allowed_tcp, NULL);
       g_autoptr(PtAllowList) udp = make_allow_list (self->allowed_udp, NULL);
-      g_autoptr(PtNostrServer) server = pt_nostr_server_new (default_key, relays, ice, error);
+      g_autoptr(PtNostrServer) server = NULL;
+      g_autofree char *address = NULL;
+      g_autofree char *address6 = NULL;
 
+      if (vpn && ((address = pt_vpn_server_address (self->vpn_network, error)) == NULL ||
+                  (self->vpn_network6 != NULL &&
+                   (address6 = pt_vpn_server_address (self->vpn_network6, error)) == NULL)))
+        return FALSE;
+      server = pt_nostr_server_new (default_key, relays, ice, error);
       if (server == NULL)
         return FALSE;
       for (guint i = 0; self->peers[i] != NULL; i++)
@@ -1152,11 +1584,19 @@ start_nostr (PtProfile          *self,
           pt_nostr_server_set_tokens (server, tokens);
         }
       pt_nostr_server_set_any_peer (server, self->any_peer);
-      pt_nostr_server_set_allow_list (server, PT_PROTO_TCP, tcp);
-      pt_nostr_server_set_allow_list (server, PT_PROTO_UDP, udp);
+      if (!vpn)
+        {
+          pt_nostr_server_set_allow_list (server, PT_PROTO_TCP, tcp);
+          pt_nostr_server_set_allow_list (server, PT_PROTO_UDP, udp);
+        }
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
       self->nostr_server = g_steal_pointer (&server);
-      pt_nostr_server_start (self->nostr_server);
+      /* A VPN server answers once its device exists. */
+      if (vpn)
+        open_vpn_device (self, self->vpn_mtu ? self->vpn_mtu : PT_PROFILE_VPN_DEFAULT_MTU,
+                         address, address6, NULL);
+      else
+        pt_nostr_server_start (self->nostr_server);
     }
   else
     {
@@ -1170,7 +1610,12 @@ start_nostr (PtProfile          *self,
         return FALSE;
       if (self->token != NULL)
         pt_nostr_client_set_token (client, self->token);
-      for (guint i = 0; self->sources[i] != NULL; i++)
+      if (vpn)
+        {
+          pt_nostr_client_set_vpn (client, self->vpn_ipv6);
+          g_signal_connect (client, "vpn-config", G_CALLBACK (on_vpn_config), self);
+        }
+      for (guint i = 0; !vpn && self->sources[i] != NULL; i++)
         {
           g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
 
@@ -1294,9 +1739,10 @@ pt_profile_start (PtProfile  *self,
     }
   if (!pt_profile_validate (self, error))
     return FALSE;
+  set_error (self, NULL);
 
   ice = make_ice_config (self, error);
-  if (self->mode == PT_PROFILE_MODE_NOSTR)
+  if (self->mode == PT_PROFILE_MODE_NOSTR || self->mode == PT_PROFILE_MODE_VPN)
     return start_nostr (self, ice, NULL, NULL, error);
   if (self->mode == PT_PROFILE_MODE_NAME)
     return start_named (self, ice, error);
@@ -1348,6 +1794,7 @@ pt_profile_stop (PtProfile *self)
   pt_profile_clear_runtime (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
   stop_nostr (self);
+  stop_vpn (self);   /* the device went with the client or server */
   if (self->tunnel != NULL)
     pt_tunnel_close (self->tunnel);   /* → CLOSED → not running */
   set_running (self, FALSE);

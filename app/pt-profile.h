@@ -22,7 +22,10 @@ typedef enum
   PT_PROFILE_MODE_MANUAL,
   PT_PROFILE_MODE_NOSTR,
   PT_PROFILE_MODE_NAME,
+  PT_PROFILE_MODE_VPN,          /* whole networks through a TUN device, paired through Nostr */
 } PtProfileMode;
+
+#define PT_PROFILE_VPN_DEFAULT_MTU 1400
 
 #define PT_TYPE_PROFILE (pt_profile_get_type ())
 G_DECLARE_FINAL_TYPE (PtProfile, pt_profile, PT, PROFILE, GObject)
@@ -102,6 +105,24 @@ void           pt_profile_set_shared_name    (PtProfile    *self,
 const char    *pt_profile_get_expose         (PtProfile    *self);
 void           pt_profile_set_expose         (PtProfile    *self,
                                               const char   *expose);
+/* VPN mode (peers, token, any-peer and relays as in Nostr mode). Serve: the
+ * IPv4 network ("10.77.0.0/24", private), an optional IPv6 network (inside
+ * fc00::/7), the device's MTU (0: PT_PROFILE_VPN_DEFAULT_MTU) and resolvers
+ * pushed to clients. Connect: more networks to route through the VPN (split
+ * tunnelling, private ranges) and whether to ask for an IPv6 address. */
+const char    *pt_profile_get_vpn_network    (PtProfile    *self);
+const char    *pt_profile_get_vpn_network6   (PtProfile    *self);
+guint          pt_profile_get_vpn_mtu        (PtProfile    *self);
+const char * const *pt_profile_get_vpn_dns   (PtProfile    *self);
+const char * const *pt_profile_get_vpn_routes (PtProfile   *self);
+gboolean       pt_profile_get_vpn_ipv6       (PtProfile    *self);
+void           pt_profile_set_vpn            (PtProfile    *self,
+                                              const char   *network,
+                                              const char   *network6,
+                                              guint         mtu,
+                                              const char * const *dns,
+                                              const char * const *routes,
+                                              gboolean      ipv6);
 /* The profile's secrets (TURN credentials, token, shared name) as one key-file text for a
  * secret store, or NULL when it has none; and back. */
 char          *pt_profile_dup_secrets        (PtProfile    *self);
@@ -135,6 +156,17 @@ gboolean       pt_profile_give_remote        (PtProfile    *self,
                                               GBytes       *payload,
                                               GError      **error);
 gboolean       pt_profile_get_paired         (PtProfile    *self);
+/* Why the profile stopped by itself (e.g. authorization for the VPN device
+ * was refused), or NULL; cleared by the next start ("error" is notified). */
+const GError  *pt_profile_get_error          (PtProfile    *self);
+/* VPN mode while running: the device's name once it exists (NULL before),
+ * and its addresses ("10.77.0.2/24", and "fd00:77::2/64" or NULL); the
+ * server's own when serving. "vpn-device" is notified when they change. */
+const char    *pt_profile_get_vpn_device     (PtProfile    *self);
+const char    *pt_profile_get_vpn_address    (PtProfile    *self);
+const char    *pt_profile_get_vpn_address6   (PtProfile    *self);
+/* TRUE while waiting for the helper (and the authorization prompt). */
+gboolean       pt_profile_get_vpn_authorizing (PtProfile   *self);
 /* The first listen address once the tunnel is up (connect role), or NULL. */
 char          *pt_profile_dup_local_address  (PtProfile    *self);
 

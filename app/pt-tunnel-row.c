@@ -42,6 +42,84 @@ path_description (PtPathKind kind)
   return NULL;
 }
 
+/* "10.77.0.2/24 on ptvpn0 · routes 10.78.0.0/16", or NULL before the device exists. */
+static char *
+describe_vpn_device (PtProfile *profile)
+{
+  const char *device = pt_profile_get_vpn_device (profile);
+  const char *address6 = pt_profile_get_vpn_address6 (profile);
+  const char * const *routes = pt_profile_get_vpn_routes (profile);
+  g_autofree char *addresses = NULL;
+  g_autofree char *route_list = NULL;
+
+  if (device == NULL)
+    return NULL;
+  addresses = address6 ? g_strdup_printf ("%s, %s", pt_profile_get_vpn_address (profile), address6)
+                       : g_strdup (pt_profile_get_vpn_address (profile));
+  if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER || routes[0] == NULL)
+    /* Translators: "10.77.0.2/24 on ptvpn0" (an address and a network device) */
+    return g_strdup_printf (_("%s on %s"), addresses, device);
+  route_list = g_strjoinv (", ", (char **) routes);
+  /* Translators: "10.77.0.2/24 on ptvpn0 · routes 10.78.0.0/16, 192.168.5.0/24" */
+  return g_strdup_printf (_("%s on %s · routes %s"), addresses, device, route_list);
+}
+
+static char *
+describe_vpn_state (PtProfile *profile)
+{
+  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
+  g_autofree char *device = describe_vpn_device (profile);
+  const GError *error = pt_profile_get_error (profile);
+
+  if (!pt_profile_get_running (profile))
+    /* Translators: %s says why, e.g. "authorization was refused" */
+    return error ? g_strdup_printf (_("Failed: %s"), error->message) : g_strdup (_("Off"));
+  if (pt_profile_get_vpn_authorizing (profile))
+    return g_strdup (_("Waiting for authorization to create the VPN device"));
+  if (server)
+    {
+      if (device == NULL)
+        return g_strdup (_("Starting the VPN"));
+      /* Translators: %s is "10.77.0.1/24 on ptvpn0" */
+      return g_strdup_printf (_("VPN %s · waiting for computers through Nostr relays"), device);
+    }
+  if (tunnel == NULL)
+    return g_strdup (_("Asking the VPN server through Nostr relays"));
+  switch (pt_tunnel_get_state (tunnel))
+    {
+    case PT_TUNNEL_STATE_UP:
+      {
+        g_autofree char *sent = g_format_size (pt_tunnel_get_bytes_sent (tunnel));
+        g_autofree char *received = g_format_size (pt_tunnel_get_bytes_received (tunnel));
+
+        if (device == NULL)
+          return g_strdup (_("Setting up the VPN device"));
+        /* Translators: "Up, VPN 10.77.0.2/24 on ptvpn0 · ↑ 1.2 MB ↓ 3.4 MB" */
+        return g_strdup_printf (_("Up, VPN %s · ↑ %s ↓ %s"), device, sent, received);
+      }
+    case PT_TUNNEL_STATE_CLOSED:
+    case PT_TUNNEL_STATE_FAILED:
+      {
+        const GError *why = pt_tunnel_get_error (tunnel);
+
+        if (device != NULL)
+          /* Translators: "Reconnecting (keeps 10.77.0.2/24 on ptvpn0): <reason>" */
+          return g_strdup_printf (_("Reconnecting (keeps %s): %s"), device,
+                                  why ? why->message : _("the tunnel closed"));
+        return g_strdup_printf (_("Trying again: %s"), why ? why->message : _("unknown reason"));
+      }
+    case PT_TUNNEL_STATE_NEW:
+    case PT_TUNNEL_STATE_GATHERING:
+    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
+    case PT_TUNNEL_STATE_CHECKING:
+    case PT_TUNNEL_STATE_HANDSHAKE:
+      break;
+    }
+  return device ? g_strdup_printf (_("Reconnecting (keeps %s)"), device)
+                : g_strdup (_("Connecting to the VPN server"));
+}
+
 char *
 pt_profile_describe_state (PtProfile *profile)
 {
@@ -49,6 +127,8 @@ pt_profile_describe_state (PtProfile *profile)
   gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
   const GError *error;
 
+  if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_VPN)
+    return describe_vpn_state (profile);
   if (tunnel == NULL)
     return g_strdup (!pt_profile_get_running (profile) ? _("Off")
                      : server ? _("Waiting for a computer to connect through Nostr relays")
@@ -118,7 +198,8 @@ pt_tunnel_row_update (PtTunnelRow *self)
   g_autofree char *state = pt_profile_describe_state (self->profile);
   PtTunnel *tunnel = pt_profile_get_tunnel (self->profile);
   gboolean running = pt_profile_get_running (self->profile);
-  gboolean failed = tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED;
+  gboolean failed = (tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED) ||
+                    (!running && pt_profile_get_error (self->profile) != NULL);
   const char *name = pt_profile_get_name (self->profile);
   g_autofree char *switch_label = NULL;
 
@@ -269,6 +350,8 @@ pt_tunnel_row_new (PtProfile *profile)
   g_signal_connect_swapped (profile, "notify::name", G_CALLBACK (pt_tunnel_row_update), self);
   g_signal_connect_swapped (profile, "notify::running", G_CALLBACK (pt_tunnel_row_update), self);
   g_signal_connect_swapped (profile, "notify::paired", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (profile, "notify::error", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (profile, "notify::vpn-device", G_CALLBACK (pt_tunnel_row_update), self);
   g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (on_tunnel), self);
   on_tunnel (self);
   return GTK_WIDGET (self);
