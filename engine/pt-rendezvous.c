@@ -272,8 +272,10 @@ _pt_rendezvous_message_parse (const char  *json,
     return NULL;
 
   parser = json_parser_new_immutable ();
+  /* json-glib's message quotes the input, which may hold a token and need
+   * not be UTF-8: say only that it is not JSON. */
   if (!json_parser_load_from_data (parser, json, (gssize) len, &local_error))
-    return malformed (error, "not JSON (%s)", local_error->message);
+    return malformed (error, "not JSON");
 
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
