@@ -7,7 +7,10 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "pt-profile.h"
@@ -56,6 +59,7 @@ struct _PtProfile
   char          *vpn_device;
   char          *vpn_address;
   char          *vpn_address6;
+  int            vpn_lock;       /* VPN client: the per-computer lock, or -1 */
 };
 
 enum
@@ -308,6 +312,7 @@ pt_profile_init (PtProfile *self)
   self->peers = g_new0 (char *, 1);
   self->vpn_dns = g_new0 (char *, 1);
   self->vpn_routes = g_new0 (char *, 1);
+  self->vpn_lock = -1;
 }
 
 PtProfile *
@@ -1322,9 +1327,56 @@ set_vpn_device (PtProfile  *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
 }
 
+/* One VPN client per computer, as pt vpn client: routes and devices would
+ * fight. The same lock file ($PT_VPN_CLIENT_LOCK for tests), naming its
+ * holder. The fd, or -1 after saying who holds it; -2 when there is no lock
+ * to take (no /run/lock): go without. */
+#define VPN_CLIENT_LOCK_PATH "/run/lock/peertunnel-vpn-client.lock"
+
+static int
+take_vpn_client_lock (PtProfile  *self,
+                      GError    **error)
+{
+  const char *env = g_getenv ("PT_VPN_CLIENT_LOCK");
+  const char *path = env != NULL && env[0] != '\0' ? env : VPN_CLIENT_LOCK_PATH;
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  char holder[128] = "";
+  g_autofree char *me = NULL;
+
+  if (fd < 0)
+    fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);   /* made by root's pt */
+  if (fd < 0)
+    {
+      g_debug ("profile %s: no VPN client lock %s: %s", self->id, path, g_strerror (errno));
+      return -2;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      ssize_t n = pread (fd, holder, sizeof holder - 1, 0);
+
+      holder[n > 0 ? n : 0] = '\0';
+      g_strstrip (holder);
+      close (fd);
+      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
+                   /* Translators: %s names the holder, e.g. "pid 1234, pt vpn client" */
+                   _("Another VPN client is running on this computer (%s): stop it first"),
+                   holder[0] ? holder : path);
+      return -1;
+    }
+  me = g_strdup_printf ("pid %d, PeerTunnel app\n", (int) getpid ());
+  if (ftruncate (fd, 0) != 0 || pwrite (fd, me, strlen (me), 0) < 0)
+    g_debug ("profile %s: cannot name the VPN client lock's holder: %s", self->id, g_strerror (errno));
+  return fd;
+}
+
 static void
 stop_vpn (PtProfile *self)
 {
+  if (self->vpn_lock >= 0)
+    {
+      close (self->vpn_lock);
+      self->vpn_lock = -1;
+    }
   if (self->tun_cancellable != NULL)
     {
       g_cancellable_cancel (self->tun_cancellable);
@@ -1608,6 +1660,19 @@ start_nostr (PtProfile          *self,
       client = pt_nostr_client_new (default_key, &server_key, relays, ice, error);
       if (client == NULL)
         return FALSE;
+      if (vpn)
+        {
+          int lock = take_vpn_client_lock (self, error);
+
+          if (lock == -1)
+            {
+              pt_nostr_client_stop (client);
+              return FALSE;
+            }
+          if (self->vpn_lock >= 0)
+            close (self->vpn_lock);
+          self->vpn_lock = lock;
+        }
       if (self->token != NULL)
         pt_nostr_client_set_token (client, self->token);
       if (vpn)

@@ -15,7 +15,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/file.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -336,6 +338,64 @@ test_row_authorization_refused (void)
   g_assert_finalize_object (g_steal_pointer (&profile));
   g_unlink (refuser);
   remove_profiles_file (path);
+}
+
+static PtProfile *
+make_connect_profile (const char *name)
+{
+  PtProfile *profile = pt_profile_new ();
+  g_autofree char *npub = new_npub ();
+  const char *relays[] = { "ws://127.0.0.1:9", NULL };
+  const char *peers[] = { npub, NULL };
+  const char *locals[] = { "127.0.0.1", NULL };
+
+  pt_profile_set_name (profile, name);
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_VPN);
+  pt_profile_set_nostr (profile, relays, peers);
+  pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
+  return profile;
+}
+
+/* One VPN client per computer, whether pt vpn client or a profile holds
+ * the lock; the message names the holder. */
+static void
+test_one_client (void)
+{
+  g_autoptr(PtProfile) first = make_connect_profile ("First VPN");
+  g_autoptr(PtProfile) second = make_connect_profile ("Second VPN");
+  g_autoptr(PtSecretKey) key = pt_secret_key_generate (NULL);
+  g_autoptr(GError) error = NULL;
+  const char *path = g_getenv ("PT_VPN_CLIENT_LOCK");
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (flock (fd, LOCK_EX | LOCK_NB), ==, 0);
+  g_assert_cmpint (ftruncate (fd, 0), ==, 0);
+  g_assert_cmpint (pwrite (fd, "pid 1, pt vpn client\n", 21, 0), ==, 21);
+  pt_profile_set_default_key (key);
+
+  g_assert_false (pt_profile_start (first, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE);
+  g_assert_nonnull (strstr (error->message, "pid 1, pt vpn client"));
+  g_assert_false (pt_profile_get_running (first));
+  g_clear_error (&error);
+  close (fd);
+
+  g_assert_true (pt_profile_start (first, &error));
+  g_assert_no_error (error);
+  g_assert_false (pt_profile_start (second, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE);
+  g_assert_nonnull (strstr (error->message, "PeerTunnel app"));
+  g_clear_error (&error);
+
+  pt_profile_stop (first);
+  g_assert_true (pt_profile_start (second, &error));
+  g_assert_no_error (error);
+  pt_profile_stop (second);
+  SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
+  pt_profile_set_default_key (NULL);
+  g_assert_finalize_object (g_steal_pointer (&first));
+  g_assert_finalize_object (g_steal_pointer (&second));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -701,6 +761,11 @@ int
 main (int    argc,
       char **argv)
 {
+  g_autofree char *lock = g_strdup_printf ("%s/pt-app-vpn-%d.lock", g_get_tmp_dir (), (int) getpid ());
+  int status;
+
+  /* Not the computer's lock: pt vpn client may be under test beside us. */
+  g_setenv ("PT_VPN_CLIENT_LOCK", lock, TRUE);
   /* Before any thread exists: a network namespace of our own (as root). */
   if (geteuid () != 0)
     netns_problem = g_strdup ("not root: the end-to-end VPN test needs its own network namespace");
@@ -715,6 +780,9 @@ main (int    argc,
   g_test_add_func ("/app/vpn/editor/serve", test_editor_serve);
   g_test_add_func ("/app/vpn/editor/connect", test_editor_connect);
   g_test_add_func ("/app/vpn/row/authorization-refused", test_row_authorization_refused);
+  g_test_add_func ("/app/vpn/one-client", test_one_client);
   g_test_add_func ("/app/vpn/end-to-end", test_end_to_end);
-  return g_test_run ();
+  status = g_test_run ();
+  g_unlink (lock);
+  return status;
 }
