@@ -635,6 +635,7 @@ test_end_to_end (void)
     forward_address = g_inet_socket_address_new (veth_address, 0);
     server = g_subprocess_launcher_spawn (server_launcher, &error, unshare_bin, "--net", "--",
                                           "sh", "-c", server_script, "sh", pt, "vpn", "server", "--network", "10.77.0.0/24",
+                                          "--network6", "fd00:77::/64",
                                           "--nsec-file", nsec_file, "--peer-npub", app_npub,
                                           "--local-address", "192.168.77.2", "--no-stun", NULL);
     g_assert_no_error (error);
@@ -678,7 +679,7 @@ test_end_to_end (void)
     pt_profile_set_mode (profile, PT_PROFILE_MODE_VPN);
     pt_profile_set_nostr (profile, relays, peers);
     pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
-    pt_profile_set_vpn (profile, NULL, NULL, 0, NULL, routes, FALSE);
+    pt_profile_set_vpn (profile, NULL, NULL, 0, NULL, routes, TRUE);
   }
   pt_profile_store_add (store, profile);
   g_object_unref (profile);           /* the store keeps it */
@@ -698,13 +699,15 @@ test_end_to_end (void)
   g_assert_true (g_str_has_prefix (pt_profile_get_vpn_address (profile), "10.77.0."));
   g_assert_true (g_str_has_suffix (pt_profile_get_vpn_address (profile), "/24"));
   g_assert_cmpstr (pt_profile_get_vpn_address (profile), !=, "10.77.0.1/24");
+  g_assert_true (g_str_has_prefix (pt_profile_get_vpn_address6 (profile), "fd00:77::"));
 
   /* The row: address, device and routes. */
   subtitle = g_strdup (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
   g_test_message ("row: %s", subtitle);
   {
-    g_autofree char *expected = g_strdup_printf ("Up, VPN %s on %s · routes 10.78.0.0/16 · ",
+    g_autofree char *expected = g_strdup_printf ("Up, VPN %s, %s on %s · routes 10.78.0.0/16 · ",
                                                  pt_profile_get_vpn_address (profile),
+                                                 pt_profile_get_vpn_address6 (profile),
                                                  pt_profile_get_vpn_device (profile));
 
     g_assert_true (g_str_has_prefix (subtitle, expected));
@@ -714,6 +717,16 @@ test_end_to_end (void)
   /* Through the tunnel to the server's namespace and back, without blocking the loop. */
   pinger = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, ping, "-c", "3", "-W", "5",
                              "10.77.0.1", NULL);
+  g_assert_no_error (error);
+  g_subprocess_wait_check_async (pinger, NULL, waited, &wait);
+  SPIN_UNTIL (wait.done, 30000);
+  g_assert_true (wait.done);
+  g_assert_no_error (wait.error);
+  g_assert_true (wait.ok);
+  g_clear_object (&pinger);
+  wait.done = FALSE;
+  pinger = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, ping, "-6", "-c", "3", "-W", "5",
+                             "fd00:77::1", NULL);
   g_assert_no_error (error);
   g_subprocess_wait_check_async (pinger, NULL, waited, &wait);
   SPIN_UNTIL (wait.done, 30000);
