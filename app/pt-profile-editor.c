@@ -64,6 +64,11 @@ update_role (PtProfileEditor *self)
   gtk_widget_set_visible (GTK_WIDGET (self->expose_row), server);
   /* A shared name serves one exposed service; forwards are for connecting. */
   gtk_widget_set_visible (self->allowed_group, server && !named && !vpn);
+  /* The roles speak of services; say what they mean for a VPN. */
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (self->role_row),
+                               !vpn ? ""
+                               : server ? _("Route the VPN’s network to the computers that connect")
+                                        : _("Join the other computer’s VPN"));
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->peers_row),
                                  server ? _("Keys allowed to connect (npub, several: commas)")
                                         : _("The serving computer’s key (npub)"));

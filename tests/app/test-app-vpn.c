@@ -108,6 +108,8 @@ test_editor_serve (void)
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (editor->vpn_mtu_row)));
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (editor->vpn_routes_row)));
   g_assert_false (gtk_widget_get_visible (editor->vpn_ipv6_row));
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (editor->role_row)), ==,
+                   "Route the VPN’s network to the computers that connect");
 
   set_text (editor->peers_row, npub);
   assert_refused (editor, "10.77.0.0/24");                  /* no network yet */
