@@ -736,6 +736,22 @@ test_end_to_end (void)
   g_assert_no_error (wait.error);
   g_assert_true (wait.ok);
 
+  /* The server goes away: the profile keeps its device and says it reconnects. */
+  {
+    g_autofree char *device = g_strdup (pt_profile_get_vpn_device (profile));
+
+    g_subprocess_send_signal (server, SIGTERM);
+    g_subprocess_wait (server, NULL, NULL);
+    SPIN_UNTIL (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                                  "Reconnecting (keeps "), 45000);
+    g_test_message ("row: %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
+    g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
+                                     "Reconnecting (keeps "));
+    g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), device));
+    g_assert_true (pt_profile_get_running (profile));
+    g_assert_cmpstr (pt_profile_get_vpn_device (profile), ==, device);
+  }
+
   /* Off: the device and its routes go. */
   gtk_switch_set_active (pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row)), FALSE);
   g_assert_false (pt_profile_get_running (profile));
@@ -745,8 +761,6 @@ test_end_to_end (void)
   g_assert_false (run_quietly ("ip route get 10.78.0.1", NULL) &&
                   run_quietly ("sh -c 'ip route show 10.78.0.0/16 | grep -q .'", NULL));
 
-  g_subprocess_send_signal (server, SIGTERM);
-  g_subprocess_wait (server, NULL, NULL);
   g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);
   g_subprocess_send_signal (relay, SIGTERM);
   g_subprocess_wait (relay, NULL, NULL);
