@@ -647,7 +647,25 @@ test_end_to_end (void)
     g_assert_true (netns_differs (pid));
     command = g_strdup_printf ("ip link add ptva0 type veth peer name ptvb0 netns %s", pid);
     if (!run_quietly (command, &error))
-      g_error ("%s", error->message);
+      {
+        /* A kernel without veth, or a container that forbids it. */
+        g_test_skip_printf ("SKIP: cannot join two network namespaces: %s", error->message);
+        g_subprocess_force_exit (server);
+        g_subprocess_wait (server, NULL, NULL);
+        g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);
+        g_subprocess_send_signal (relay, SIGTERM);
+        g_subprocess_wait (relay, NULL, NULL);
+        SPIN_UNTIL (lines.eof, 5000);
+        g_unsetenv ("PT_TUN_HELPER");
+        if (old_helper != NULL)
+          g_setenv ("PT_TUN_HELPER", old_helper, TRUE);
+        g_clear_object (&forwarder.client);
+        g_free (forwarder.target);
+        g_string_free (lines.text, TRUE);
+        g_unlink (nsec_file);
+        g_rmdir (dir);
+        return;
+      }
     g_assert_true (run_quietly ("ip addr add 192.168.77.1/24 dev ptva0", &error));
     g_assert_true (run_quietly ("ip link set ptva0 up", &error));
     g_assert_no_error (error);
