@@ -13,7 +13,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -72,6 +75,41 @@ pt_tun_helper_path (void)
 }
 
 static void start_helper (GTask *task);
+
+/* Whether this process may configure network devices itself (CAP_NET_ADMIN
+ * in its effective set, as a service given AmbientCapabilities= has). */
+static gboolean
+has_net_admin (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+  guint64 caps;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return FALSE;
+  line = strstr (status, "\nCapEff:");
+  if (line == NULL)
+    return FALSE;
+  caps = g_ascii_strtoull (line + strlen ("\nCapEff:"), NULL, 16);
+  return (caps >> CAP_NET_ADMIN) & 1;
+}
+
+/* In the child, before exec: keep CAP_NET_ADMIN across exec (ambient), so
+ * that the helper has it without root and without pkexec. Only system
+ * calls: this runs between fork and exec. */
+static void
+keep_net_admin (gpointer unused)
+{
+  struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+
+  if (syscall (SYS_capget, &header, data) != 0)
+    return;
+  data[CAP_TO_INDEX (CAP_NET_ADMIN)].inheritable |= CAP_TO_MASK (CAP_NET_ADMIN);
+  if (syscall (SYS_capset, &header, data) != 0)
+    return;
+  prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0);
+}
 
 static void
 clear_exchange (OpenData *data)
@@ -277,13 +315,19 @@ start_helper (GTask *task)
       return;
     }
 
-  if (geteuid () == 0)
-    argv[0] = pt_tun_helper_path ();
-  else
-    argv[0] = "pkexec", argv[1] = pt_tun_helper_path ();
-
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
                                         G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  /* Root runs the helper directly; so does a process that holds
+   * CAP_NET_ADMIN (passed on to it); anyone else asks polkit. */
+  if (geteuid () == 0)
+    argv[0] = pt_tun_helper_path ();
+  else if (has_net_admin ())
+    {
+      argv[0] = pt_tun_helper_path ();
+      g_subprocess_launcher_set_child_setup (launcher, keep_net_admin, NULL, NULL);
+    }
+  else
+    argv[0] = "pkexec", argv[1] = pt_tun_helper_path ();
   g_subprocess_launcher_take_stdin_fd (launcher, pair[1]);
   data->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   if (data->process == NULL)

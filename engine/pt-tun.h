@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Nothing in the engine runs as root: pt_tun_open_async() starts
- * peertunnel-tun-helper (directly when this process is root, otherwise
- * through pkexec, which asks the user for authorization once) and receives
+ * peertunnel-tun-helper (directly when this process is root or holds
+ * CAP_NET_ADMIN, which the helper then inherits; otherwise through pkexec,
+ * which asks the user for authorization once) and receives
  * the configured device's file descriptor from it. The device, its
  * addresses and its routes live as long as that descriptor.
  */

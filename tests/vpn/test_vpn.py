@@ -345,6 +345,31 @@ def main():
         check(mcli.wait_exit(15) == 0, "manual client stops cleanly")
         msrv.signal(signal.SIGTERM)
         check(msrv.wait_exit(15) == 0, "manual server stops cleanly")
+
+        # not root, but holding CAP_NET_ADMIN (a service with
+        # AmbientCapabilities=): the device comes without pkexec. This
+        # machine's /dev/net/tun may be root-only: a 0666 node of our own is
+        # bound over it in a private mount namespace, as on stock Debian.
+        if shutil.which("setpriv") is None:
+            print("SKIP: CAP_NET_ADMIN check: setpriv is not installed")
+        else:
+            share = tempfile.mkdtemp(prefix="pt-vpn-cap-")
+            os.chmod(share, 0o755)
+            for src, name in ((PT, "pt"), (HELPER, "helper")):
+                shutil.copy(src, os.path.join(share, name))
+                os.chmod(os.path.join(share, name), 0o755)
+            script = ('d=$(mktemp -d) && mount -t tmpfs tmpfs "$d" && '
+                      'mknod -m 666 "$d/tun" c 10 200 && mount --bind "$d/tun" /dev/net/tun && '
+                      'exec ip netns exec "$0" setpriv --reuid=nobody --regid=nogroup '
+                      '--clear-groups --inh-caps=+net_admin --ambient-caps=+net_admin '
+                      'env PT_TUN_HELPER="$1/helper" "$1/pt" vpn server --manual --json '
+                      '--no-stun --network 10.66.0.0/24')
+            p = run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                     ns("srv"), share], check=False, timeout=30, input="")
+            shutil.rmtree(share, ignore_errors=True)
+            check('"event":"vpn"' in p.stderr and '"address":"10.66.0.1/24"' in p.stderr,
+                  "without root, with CAP_NET_ADMIN: the device is made without pkexec (%r)"
+                  % p.stderr.strip().splitlines()[:1])
     except (AssertionError, KeyError, ValueError, H.TestTimeout, H.ProcessExited) as e:
         failures.append(str(e))
         print("FAIL %s" % e)
