@@ -115,6 +115,27 @@ int             pt_cli_run_manual_server (PtIceConfig        *ice_config,
                                           PtVpnRouter        *router);
 /* Prints a Nostr client's relay, retry and tunnel events. */
 void            pt_cli_follow_nostr_client (PtNostrClient    *nostr);
+/* Who may connect to a Nostr server (pt server nostr, pt vpn server):
+ * option targets, cleared by pt_cli_nostr_server_options_clear(). */
+typedef struct
+{
+  char      *nsec_file;
+  char     **peers;
+  gboolean   any_peer;
+  char      *token_file;
+  int        max_sessions;
+  char     **relays;
+} PtCliNostrServerOptions;
+
+/* FALSE after printing a usage error (nobody allowed, --any-peer without
+ * tokens, a negative --max-sessions, a bad relay URL). */
+gboolean        pt_cli_check_nostr_server_options (const PtCliNostrServerOptions *options);
+/* Loads the key and tokens and makes the server with its peers, tokens and
+ * session limit; NULL after printing why, with *status the exit status. */
+PtNostrServer  *pt_cli_make_nostr_server (const PtCliNostrServerOptions *options,
+                                          PtIceConfig        *ice_config,
+                                          int                *status);
+void            pt_cli_nostr_server_options_clear (PtCliNostrServerOptions *options);
 /* Prints the server's events and runs it until a signal; an exit status. */
 int             pt_cli_run_nostr_server  (PtNostrServer      *nostr);
 

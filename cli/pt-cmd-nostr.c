@@ -6,9 +6,7 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "pt-cli.h"
 
@@ -17,52 +15,10 @@
 /* ---------------------------------------------------------------------- */
 /* Secrets from files or the environment */
 
-/* Reads a small secret file, refusing one that others may read. */
-static PtSecretString *
-read_secret_file (const char  *path,
-                  const char  *what,
-                  GError     **error)
-{
-  struct stat st;
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-
-  if (stat (path, &st) != 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "cannot read the %s %s: %s", what, path, g_strerror (saved));
-      return NULL;
-    }
-  if (!S_ISREG (st.st_mode) || st.st_size > NAME_FILE_MAX_SIZE)
-    {
-      g_set_error (error, PT_KEY_ERROR, PT_KEY_ERROR_INVALID,
-                   "the %s %s is not a small regular file", what, path);
-      return NULL;
-    }
-  if ((st.st_mode & 077) != 0)
-    {
-      g_set_error (error, PT_KEY_ERROR, PT_KEY_ERROR_PERMISSIONS,
-                   "the %s %s may be read by other users (mode %03o): run “chmod 600 %s”",
-                   what, path, (unsigned) (st.st_mode & 0777), path);
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &contents, &len, error))
-    return NULL;
-  {
-    PtSecretString *text = g_strndup (contents, len);
-
-    explicit_bzero (contents, len);
-    g_strstrip (text);
-    return text;
-  }
-}
-
 /* --nsec-file, else $PT_NSEC, else NULL (no key given). */
 gboolean
 pt_cli_load_secret_key (const char   *nsec_file,
-                 PtSecretKey **key)
+                        PtSecretKey **key)
 {
   g_autoptr(GError) error = NULL;
   const char *env = g_getenv ("PT_NSEC");
@@ -109,12 +65,13 @@ load_name (const char *id,
     }
   else if (id_file != NULL)
     {
-      name = read_secret_file (id_file, "name file", &error);
+      name = pt_secret_file_read (id_file, "name file", NAME_FILE_MAX_SIZE, &error);
       if (name == NULL)
         {
           pt_cli_error ("%s", error->message);
           return NULL;
         }
+      g_strstrip (name);
     }
   else if (env != NULL && *env != '\0')
     name = g_strdup (env);
@@ -231,6 +188,91 @@ pt_cli_run_nostr_server (PtNostrServer *nostr)
   return PT_EXIT_OK;
 }
 
+gboolean
+pt_cli_check_nostr_server_options (const PtCliNostrServerOptions *o)
+{
+  if (o->peers == NULL && !o->any_peer)
+    {
+      pt_cli_usage_error ("who may connect? give --peer-npub NPUB (repeatable), or --any-peer "
+                          "with --auth-token-file FILE");
+      return FALSE;
+    }
+  if (o->any_peer && o->token_file == NULL)
+    {
+      pt_cli_usage_error ("--any-peer needs --auth-token-file FILE: without tokens anyone could "
+                          "connect (make tokens with “pt token”)");
+      return FALSE;
+    }
+  if (o->max_sessions < 0)
+    {
+      pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)",
+                          o->max_sessions);
+      return FALSE;
+    }
+  return pt_cli_check_relays (o->relays);
+}
+
+PtNostrServer *
+pt_cli_make_nostr_server (const PtCliNostrServerOptions *o,
+                          PtIceConfig                   *ice_config,
+                          int                           *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSecretKey) key = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(PtNostrServer) nostr = NULL;
+
+  *status = PT_EXIT_FAILURE;
+  if (!pt_cli_load_secret_key (o->nsec_file, &key))
+    return NULL;
+  if (key == NULL)
+    {
+      pt_cli_usage_error ("a server needs its key: --nsec-file FILE (make one with “pt keygen "
+                          "--output FILE”) or PT_NSEC");
+      *status = PT_EXIT_USAGE;
+      return NULL;
+    }
+  if (o->token_file != NULL && (tokens = pt_token_file_load (o->token_file, &error)) == NULL)
+    {
+      pt_cli_error ("%s", error->message);
+      return NULL;
+    }
+
+  nostr = pt_nostr_server_new (key, (const char * const *) o->relays, ice_config, &error);
+  if (nostr == NULL)
+    {
+      pt_cli_usage_error ("%s", error->message);
+      *status = PT_EXIT_USAGE;
+      return NULL;
+    }
+  for (guint i = 0; o->peers && o->peers[i]; i++)
+    {
+      PtPublicKey peer;
+
+      if (!pt_public_key_parse (o->peers[i], &peer, &error))
+        {
+          pt_cli_usage_error ("--peer-npub %s: %s", o->peers[i], error->message);
+          *status = PT_EXIT_USAGE;
+          return NULL;
+        }
+      pt_nostr_server_add_peer (nostr, &peer);
+    }
+  pt_nostr_server_set_any_peer (nostr, o->any_peer);
+  pt_nostr_server_set_tokens (nostr, tokens);
+  pt_nostr_server_set_max_sessions (nostr, (guint) o->max_sessions);
+  *status = PT_EXIT_OK;
+  return g_steal_pointer (&nostr);
+}
+
+void
+pt_cli_nostr_server_options_clear (PtCliNostrServerOptions *o)
+{
+  g_clear_pointer (&o->nsec_file, g_free);
+  g_clear_pointer (&o->token_file, g_free);
+  g_clear_pointer (&o->peers, g_strfreev);
+  g_clear_pointer (&o->relays, g_strfreev);
+}
+
 static const char server_description[] =
   "Waits for clients on Nostr relays and serves each accepted request as a tunnel\n"
   "of its own. Clients find this server by its public key (npub): print it with\n"
@@ -255,41 +297,33 @@ pt_cmd_server_nostr (int    argc,
                      char **argv)
 {
   PtCliCommon common = { 0 };
-  g_autofree char *nsec_file = NULL;
-  g_autofree char *token_file = NULL;
-  g_auto(GStrv) peers = NULL;
-  g_auto(GStrv) relays = NULL;
+  PtCliNostrServerOptions who = { 0 };
   g_auto(GStrv) allowed_tcp = NULL;
   g_auto(GStrv) allowed_udp = NULL;
-  gboolean any_peer = FALSE;
-  int max_sessions = 0;
   const GOptionEntry entries[] = {
-    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &nsec_file,
+    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &who.nsec_file,
       "This server's secret key (or set PT_NSEC)", "FILE" },
-    { "peer-npub", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers,
+    { "peer-npub", 0, 0, G_OPTION_ARG_STRING_ARRAY, &who.peers,
       "A client key allowed to connect (repeatable)", "NPUB" },
-    { "any-peer", 0, 0, G_OPTION_ARG_NONE, &any_peer,
+    { "any-peer", 0, 0, G_OPTION_ARG_NONE, &who.any_peer,
       "Accept any client key that presents a valid token", NULL },
-    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &who.token_file,
       "Tokens that clients must present, one per line", "FILE" },
     { "allowed-tcp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_tcp,
       "Network whose TCP services clients may reach (repeatable; none by default)", "CIDR" },
     { "allowed-udp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_udp,
       "Network whose UDP services clients may reach (repeatable; none by default)", "CIDR" },
-    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions,
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &who.max_sessions,
       "Serve at most N sessions at once (default: no limit)", "N" },
-    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &who.relays,
       "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtSecretKey) key = NULL;
-  g_autoptr(GPtrArray) tokens = NULL;
   g_autoptr(PtAllowList) tcp = NULL;
   g_autoptr(PtAllowList) udp = NULL;
   g_autoptr(PtNostrServer) nostr = NULL;
-  g_autoptr(GError) error = NULL;
   gboolean ok = TRUE;
   int status = PT_EXIT_USAGE;
 
@@ -303,24 +337,7 @@ pt_cmd_server_nostr (int    argc,
       pt_cli_usage_error ("unexpected argument “%s” (see “pt server nostr --help”)", argv[1]);
       goto out;
     }
-  if (peers == NULL && !any_peer)
-    {
-      pt_cli_usage_error ("who may connect? give --peer-npub NPUB (repeatable), or --any-peer "
-                          "with --auth-token-file FILE");
-      goto out;
-    }
-  if (any_peer && token_file == NULL)
-    {
-      pt_cli_usage_error ("--any-peer needs --auth-token-file FILE: without tokens anyone could "
-                          "connect (make tokens with “pt token”)");
-      goto out;
-    }
-  if (max_sessions < 0)
-    {
-      pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)", max_sessions);
-      goto out;
-    }
-  if (!pt_cli_check_relays (relays))
+  if (!pt_cli_check_nostr_server_options (&who))
     goto out;
 
   tcp = pt_cli_parse_allow_list (allowed_tcp, "--allowed-tcp", &ok);
@@ -332,50 +349,11 @@ pt_cmd_server_nostr (int    argc,
   if (ice_config == NULL)
     goto out;
 
-  status = PT_EXIT_FAILURE;
-  if (!pt_cli_load_secret_key (nsec_file, &key))
-    goto out;
-  if (key == NULL)
-    {
-      pt_cli_usage_error ("a server needs its key: --nsec-file FILE (make one with “pt keygen "
-                          "--output FILE”) or PT_NSEC");
-      status = PT_EXIT_USAGE;
-      goto out;
-    }
-  if (token_file != NULL)
-    {
-      tokens = pt_token_file_load (token_file, &error);
-      if (tokens == NULL)
-        {
-          pt_cli_error ("%s", error->message);
-          goto out;
-        }
-    }
-
-  nostr = pt_nostr_server_new (key, (const char * const *) relays, ice_config, &error);
+  nostr = pt_cli_make_nostr_server (&who, ice_config, &status);
   if (nostr == NULL)
-    {
-      pt_cli_usage_error ("%s", error->message);
-      status = PT_EXIT_USAGE;
-      goto out;
-    }
-  for (guint i = 0; peers && peers[i]; i++)
-    {
-      PtPublicKey peer;
-
-      if (!pt_public_key_parse (peers[i], &peer, &error))
-        {
-          pt_cli_usage_error ("--peer-npub %s: %s", peers[i], error->message);
-          status = PT_EXIT_USAGE;
-          goto out;
-        }
-      pt_nostr_server_add_peer (nostr, &peer);
-    }
-  pt_nostr_server_set_any_peer (nostr, any_peer);
-  pt_nostr_server_set_tokens (nostr, tokens);
+    goto out;
   pt_nostr_server_set_allow_list (nostr, PT_PROTO_TCP, tcp);
   pt_nostr_server_set_allow_list (nostr, PT_PROTO_UDP, udp);
-  pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
   if (pt_allow_list_is_empty (tcp) && pt_allow_list_is_empty (udp))
     pt_cli_info ("nothing is allowed (no --allowed-tcp or --allowed-udp): every forward "
                  "will be refused");
@@ -385,6 +363,7 @@ pt_cmd_server_nostr (int    argc,
   pt_cli_drain ();
 
 out:
+  pt_cli_nostr_server_options_clear (&who);
   pt_cli_common_clear (&common);
   return status;
 }
@@ -565,7 +544,7 @@ start_client (const PtSecretKey *key,
 /* --auth-token-file (first token), else $PT_AUTH_TOKEN, else none. */
 gboolean
 pt_cli_load_client_token (const char      *token_file,
-                   PtSecretString **token)
+                          PtSecretString **token)
 {
   g_autoptr(GError) error = NULL;
   const char *env = g_getenv ("PT_AUTH_TOKEN");

@@ -120,16 +120,11 @@ pt_cmd_vpn_server (int    argc,
                    char **argv)
 {
   PtCliCommon common = { 0 };
-  g_autofree char *nsec_file = NULL;
-  g_autofree char *token_file = NULL;
+  PtCliNostrServerOptions who = { 0 };
   g_autofree char *network = NULL;
   g_autofree char *network6 = NULL;
-  g_auto(GStrv) peers = NULL;
-  g_auto(GStrv) relays = NULL;
   g_auto(GStrv) dns = NULL;
-  gboolean any_peer = FALSE;
   gboolean manual = FALSE;
-  int max_sessions = 0;
   int mtu = DEFAULT_MTU;
   const GOptionEntry entries[] = {
     { "manual", 0, 0, G_OPTION_ARG_NONE, &manual,
@@ -142,30 +137,27 @@ pt_cmd_vpn_server (int    argc,
     { "mtu", 0, 0, G_OPTION_ARG_INT, &mtu, "MTU of the VPN device (default 1400)", "BYTES" },
     { "dns", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dns,
       "A resolver for the clients to use (repeatable)", "ADDRESS" },
-    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &nsec_file,
+    { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &who.nsec_file,
       "This server's secret key (or set PT_NSEC)", "FILE" },
-    { "peer-npub", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers,
+    { "peer-npub", 0, 0, G_OPTION_ARG_STRING_ARRAY, &who.peers,
       "A client key allowed to connect (repeatable)", "NPUB" },
-    { "any-peer", 0, 0, G_OPTION_ARG_NONE, &any_peer,
+    { "any-peer", 0, 0, G_OPTION_ARG_NONE, &who.any_peer,
       "Accept any client key that presents a valid token", NULL },
-    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+    { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &who.token_file,
       "Tokens that clients must present, one per line", "FILE" },
-    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions,
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &who.max_sessions,
       "Serve at most N clients at once (default: no limit)", "N" },
-    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
+    { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &who.relays,
       "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtSecretKey) key = NULL;
-  g_autoptr(GPtrArray) tokens = NULL;
   g_autoptr(PtNostrServer) nostr = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *address4 = NULL;
   g_autofree char *address6 = NULL;
   g_autofree char *ifname = NULL;
-  g_autofree char *npub = NULL;
   int fd;
   int status = PT_EXIT_USAGE;
 
@@ -206,7 +198,7 @@ pt_cmd_vpn_server (int    argc,
       pt_cli_usage_error ("--mtu %d: give 576 to 9000 (1280 at least with --network6)", mtu);
       goto out;
     }
-  if (manual && (peers != NULL || any_peer || nsec_file != NULL || relays != NULL))
+  if (manual && (who.peers != NULL || who.any_peer || who.nsec_file != NULL || who.relays != NULL))
     {
       pt_cli_usage_error ("--manual pairs by copy-paste: leave out the Nostr options "
                           "(--peer-npub, --any-peer, --nsec-file, --relay)");
@@ -221,65 +213,16 @@ pt_cmd_vpn_server (int    argc,
                                   (guint) mtu, dns);
       goto out;
     }
-  if (peers == NULL && !any_peer)
-    {
-      pt_cli_usage_error ("who may connect? give --peer-npub NPUB (repeatable), or --any-peer "
-                          "with --auth-token-file FILE");
-      goto out;
-    }
-  if (any_peer && token_file == NULL)
-    {
-      pt_cli_usage_error ("--any-peer needs --auth-token-file FILE");
-      goto out;
-    }
-  if (max_sessions < 0 || !pt_cli_check_relays (relays))
-    {
-      if (max_sessions < 0)
-        pt_cli_usage_error ("--max-sessions %d: give a positive number", max_sessions);
-      goto out;
-    }
+  if (!pt_cli_check_nostr_server_options (&who))
+    goto out;
   ice_config = pt_cli_make_ice_config (&common);
   if (ice_config == NULL)
     goto out;
+  nostr = pt_cli_make_nostr_server (&who, ice_config, &status);
+  if (nostr == NULL)
+    goto out;
 
   status = PT_EXIT_FAILURE;
-  if (!pt_cli_load_secret_key (nsec_file, &key))
-    goto out;
-  if (key == NULL)
-    {
-      pt_cli_usage_error ("a server needs its key: --nsec-file FILE or PT_NSEC");
-      status = PT_EXIT_USAGE;
-      goto out;
-    }
-  if (token_file != NULL && (tokens = pt_token_file_load (token_file, &error)) == NULL)
-    {
-      pt_cli_error ("%s", error->message);
-      goto out;
-    }
-
-  nostr = pt_nostr_server_new (key, (const char * const *) relays, ice_config, &error);
-  if (nostr == NULL)
-    {
-      pt_cli_usage_error ("%s", error->message);
-      status = PT_EXIT_USAGE;
-      goto out;
-    }
-  for (guint i = 0; peers && peers[i]; i++)
-    {
-      PtPublicKey peer;
-
-      if (!pt_public_key_parse (peers[i], &peer, &error))
-        {
-          pt_cli_usage_error ("--peer-npub %s: %s", peers[i], error->message);
-          status = PT_EXIT_USAGE;
-          goto out;
-        }
-      pt_nostr_server_add_peer (nostr, &peer);
-    }
-  pt_nostr_server_set_any_peer (nostr, any_peer);
-  pt_nostr_server_set_tokens (nostr, tokens);
-  pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
-
   fd = open_tun ((guint) mtu, address4, address6, NULL, &ifname, &error);
   if (fd < 0)
     {
@@ -293,7 +236,6 @@ pt_cmd_vpn_server (int    argc,
       status = PT_EXIT_USAGE;
       goto out;
     }
-  npub = pt_public_key_to_npub (pt_nostr_server_get_public_key (nostr));
   pt_cli_event ("vpn", "ifname", ifname, "address", address4,
                 address6 ? "address6" : NULL, address6, NULL);
 
@@ -307,6 +249,7 @@ pt_cmd_vpn_server (int    argc,
   pt_cli_drain ();
 
 out:
+  pt_cli_nostr_server_options_clear (&who);
   pt_cli_common_clear (&common);
   return status;
 }

@@ -935,3 +935,13 @@ out:
     explicit_bzero (line->str, line->len);
   return ok;
 }
+
+PtSecretString *
+pt_secret_file_read (const char  *path,
+                     const char  *what,
+                     gsize        max_size,
+                     GError     **error)
+{
+  g_return_val_if_fail (path != NULL && what != NULL, NULL);
+  return _pt_secret_file_read (path, what, max_size, error);
+}

@@ -72,6 +72,15 @@ gboolean      pt_secret_key_save           (const PtSecretKey  *key,
 PtSecretKey  *pt_secret_key_load           (const char         *path,
                                             GError            **error);
 
+/* Reads a small file that holds a secret (a key, tokens, a rendezvous name):
+ * refuses (PT_KEY_ERROR_PERMISSIONS) one that the group or others may read or
+ * change, and one that is not a regular file of at most @max_size bytes.
+ * @what names the file in errors ("name file"). Wipe the result. */
+PtSecretString *pt_secret_file_read       (const char         *path,
+                                           const char         *what,
+                                           gsize               max_size,
+                                           GError            **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtSecretString, pt_secret_string_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtSecretKey, pt_secret_key_free)
 
