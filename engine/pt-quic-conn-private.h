@@ -1,4 +1,4 @@
-/* pt-quic-conn-private.h — one QUIC connection (ngtcp2 0.12 + GnuTLS) over a datagram pipe
+/* pt-quic-conn-private.h — one QUIC connection (ngtcp2 0.12 or 1.x + GnuTLS) over a datagram pipe
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
@@ -6,7 +6,7 @@
  * _pt_quic_conn_receive() and leave through the PtQuicSendFunc given at
  * construction (for the tunnel: nice_agent_send on the selected ICE pair).
  * Timers are one GSource on the thread-default GMainContext of the caller of
- * _new(), re-armed from ngtcp2_conn_get_expiry() after every read and write.
+ * _new(), whose prepare() computes its deadline from ngtcp2_conn_get_expiry().
  *
  * Both sides present a fresh self-signed certificate and pin the peer's
  * SHA-256 fingerprint; any other certificate aborts the handshake with
@@ -39,6 +39,20 @@ G_BEGIN_DECLS
 #define PT_QUIC_KEEPALIVE_MS        10000
 #define PT_QUIC_HANDSHAKE_TIMEOUT_MS 15000
 
+/* Flow-control windows: ngtcp2 starts small and doubles a window that the
+ * application drains within two round trips, up to these.  A stream must
+ * be able to fill a 1 Gbit/s path with a 100 ms round trip (12.5 MB in
+ * flight); the connection window bounds what one session's peer can make
+ * this side buffer. (tests/test-quic.c checks both.) */
+#define PT_QUIC_BDP_RATE_BYTES_PER_S (1000 * 1000 * 1000 / 8)
+#define PT_QUIC_BDP_RTT_MS          100
+#define PT_QUIC_MAX_STREAM_WINDOW   (16 * 1024 * 1024)
+#define PT_QUIC_MAX_WINDOW          (24 * 1024 * 1024)
+
+/* TCP connections one tunnel carries at once (QUIC bidirectional streams
+ * the peer may have open, besides the control stream). */
+#define PT_QUIC_MAX_CONNECTIONS     1024
+
 typedef void (*PtQuicSendFunc) (const guint8 *packet,
                                 gsize         len,
                                 gpointer      user_data);
@@ -47,6 +61,11 @@ typedef void (*PtQuicSendFunc) (const guint8 *packet,
 typedef void (*PtQuicSendBatchFunc) (const GOutputVector *packets,
                                      guint                n_packets,
                                      gpointer             user_data);
+
+/* One received DATAGRAM frame's payload, valid during the call. */
+typedef void (*PtQuicDatagramFunc) (const guint8 *data,
+                                    gsize         len,
+                                    gpointer      user_data);
 
 #define PT_TYPE_QUIC_CONN (pt_quic_conn_get_type ())
 G_DECLARE_FINAL_TYPE (PtQuicConn, pt_quic_conn, PT, QUIC_CONN, GObject)
@@ -60,6 +79,18 @@ PtQuicConn *_pt_quic_conn_new                (gboolean        is_client,
 /* From now on, bursts go to @func (with the send_data given to _new()). */
 void        _pt_quic_conn_set_send_batch_func (PtQuicConn         *self,
                                               PtQuicSendBatchFunc  func);
+/* Received datagrams go to @func instead of the "datagram" signal: a
+ * direct call per packet (UDP forwards, VPN mode).  A NULL @func restores
+ * the signal, if @user_data is NULL or the one given with the function. */
+void        _pt_quic_conn_set_datagram_func  (PtQuicConn          *self,
+                                              PtQuicDatagramFunc   func,
+                                              gpointer             user_data);
+/* Before the connection exists (client: before _start(); server: before
+ * the first packet): both ends are this machine, so packets of ~64 KiB
+ * instead of the path MTU.  Needs a batch send function.  Later calls do
+ * nothing. */
+void        _pt_quic_conn_set_local_path     (PtQuicConn     *self,
+                                              gboolean        local_path);
 /* Client: sends the first flight. Server: no-op (waits for the client). */
 void        _pt_quic_conn_start              (PtQuicConn     *self);
 /* Feed one received UDP payload. */
@@ -67,6 +98,10 @@ void        _pt_quic_conn_receive            (PtQuicConn     *self,
                                               const guint8   *packet,
                                               gsize           len);
 gboolean    _pt_quic_conn_is_established     (PtQuicConn     *self);
+/* A batch of received packets, or of queued stream data, is complete: write
+ * what is due and emit the events now instead of on the next main-loop
+ * iteration.  Does nothing from inside the connection's own handlers. */
+void        _pt_quic_conn_flush              (PtQuicConn     *self);
 
 /* Opens a local bidirectional stream; -1 with an error if the peer's stream
  * limit is reached or the connection is not established. */
@@ -86,6 +121,12 @@ void        _pt_quic_conn_stream_abort       (PtQuicConn     *self,
 /* Bytes queued and not yet acknowledged: for backpressure. */
 gsize       _pt_quic_conn_stream_get_queued  (PtQuicConn     *self,
                                               gint64          stream_id);
+/* How far past its acknowledged bytes the peer lets this stream send: the
+ * peer's flow-control window as this side sees it (for tests). */
+guint64     _pt_quic_conn_stream_get_credit  (PtQuicConn     *self,
+                                              gint64          stream_id);
+/* Outgoing stream bytes of all streams held until the peer acknowledges them. */
+gsize       _pt_quic_conn_get_held_bytes     (PtQuicConn     *self);
 void        _pt_quic_conn_stream_consumed    (PtQuicConn     *self,
                                               gint64          stream_id,
                                               gsize           len);

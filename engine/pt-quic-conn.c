@@ -1,4 +1,4 @@
-/* pt-quic-conn.c — one QUIC connection (ngtcp2 0.12 + GnuTLS) over a datagram pipe
+/* pt-quic-conn.c — one QUIC connection (ngtcp2 0.12 or 1.x + GnuTLS) over a datagram pipe
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
@@ -26,27 +26,40 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include "pt-ngtcp2-compat.h"
 #include "pt-quic-conn-private.h"
 
 #define PT_QUIC_CID_LEN            16
 #define PT_QUIC_FINGERPRINT_LEN    32
 #define PT_QUIC_TX_BUF_SIZE        NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
 #define PT_QUIC_MAX_BURST          64     /* packets per write round */
+/* Both ends on this machine (loopback, or one of its own addresses): one
+ * QUIC packet per ~64 KiB, under the largest IPv4 UDP payload (65,507) and
+ * loopback's MTU; path-MTU discovery has nothing to find there. */
+#define PT_QUIC_LOCAL_PACKET_SIZE  65000
+#define PT_QUIC_LOCAL_MAX_BURST    16
 #define PT_QUIC_MAX_VECS           16     /* chunks per STREAM frame attempt */
-#define PT_QUIC_MAX_DATAGRAMS      256    /* queued outgoing datagrams */
+#define PT_QUIC_MAX_DATAGRAM_BYTES (4 * 1024 * 1024)  /* queued outgoing datagrams */
 #define PT_QUIC_DATAGRAM_OVERHEAD  60     /* short header + AEAD tag + frame header, rounded up */
 #define PT_QUIC_DATA_EVENT_MAX     (64 * 1024)
+#define PT_QUIC_DATA_EVENT_LOOKBACK 64    /* events searched for a stream's last chunk */
 #define PT_QUIC_MAX_CLOSE_RESENDS  64
 #define PT_QUIC_MAX_REASON_LEN     256
 #define PT_QUIC_STALL_TIMEOUT_MS   10000
 
 #define PT_QUIC_INITIAL_RTT        (100 * NGTCP2_MILLISECONDS)
 #define PT_QUIC_MAX_ACK_DELAY      (5 * NGTCP2_MILLISECONDS)
-#define PT_QUIC_MAX_WINDOW         (16 * 1024 * 1024)
-#define PT_QUIC_MAX_STREAM_WINDOW  (6 * 1024 * 1024)
+#define PT_QUIC_DEFAULT_CC         NGTCP2_CC_ALGO_CUBIC
+#define PT_QUIC_ACK_EVERY          2      /* ngtcp2's ack_thresh: write at once after this many */
+/* One packet with at most this much stream data looks like a request: its
+ * ACK waits up to PT_QUIC_ACK_HOLD_US for the reply to carry it (well
+ * under the 5 ms max_ack_delay the peer allows for). */
+#define PT_QUIC_ACK_HOLD_BYTES     (16 * 1024)
+#define PT_QUIC_ACK_HOLD_US        1000
+#define PT_QUIC_CONSUMED_FLUSH     (64 * 1024)
 #define PT_QUIC_INITIAL_MAX_DATA   (8 * 1024 * 1024)
 #define PT_QUIC_INITIAL_MAX_STREAM_DATA (1024 * 1024)
-#define PT_QUIC_MAX_STREAMS_BIDI   4096   /* concurrent TCP connections per tunnel, + control */
+#define PT_QUIC_MAX_STREAMS_BIDI   (PT_QUIC_MAX_CONNECTIONS + 1)  /* + the control stream */
 
 /* TLS 1.3 only, with the AEADs ngtcp2_crypto_gnutls implements, and no
  * middlebox compatibility mode (QUIC forbids it). */
@@ -123,10 +136,18 @@ struct _PtQuicConn
   PtQuicSendFunc    send_func;
   gpointer          send_data;
   PtQuicSendBatchFunc send_batch_func;    /* optional: a burst in one call */
+  PtQuicDatagramFunc  datagram_func;      /* optional: instead of "datagram" */
+  gpointer            datagram_data;
 
   GMainContext     *context;
   GSource          *timer;
   gboolean          write_scheduled;
+  guint             rx_since_write;       /* packets read since the last write */
+  gsize             rx_stream_bytes;      /* stream bytes in them */
+  guint64           rx_frames;            /* stream data, datagrams, opens, resets received */
+  gint64            ack_hold_until;       /* µs; 0: not holding (see pt_quic_conn_read) */
+  gsize             consumed_since_write; /* stream bytes consumed since then */
+  gsize             held_bytes;           /* outgoing stream bytes not yet acknowledged */
 
   ngtcp2_conn            *conn;
   ngtcp2_crypto_conn_ref  conn_ref;
@@ -140,6 +161,8 @@ struct _PtQuicConn
   GQueue            send_queue;     /* PtQuicStream with output pending, round robin */
   guint             write_round;
   GQueue            datagrams;      /* GBytes waiting for room in a packet */
+  gsize             datagram_bytes; /* their payload */
+  guint64           datagrams_dropped;
 
   GQueue            events;         /* PtQuicEvent, dispatched outside ngtcp2 */
   gboolean          dispatching;
@@ -157,7 +180,10 @@ struct _PtQuicConn
 
   guint8            txbuf[PT_QUIC_TX_BUF_SIZE];
   /* One burst of packets, handed over together at its end. */
-  guint8           *burst;                /* PT_QUIC_MAX_BURST × PT_QUIC_TX_BUF_SIZE */
+  gboolean          local_path;           /* big packets: see PT_QUIC_LOCAL_PACKET_SIZE */
+  gsize             packet_size;          /* size of one burst slot */
+  guint             max_burst;
+  guint8           *burst;                /* max_burst × packet_size */
   GOutputVector     burst_packets[PT_QUIC_MAX_BURST];
   guint             burst_len;
 };
@@ -293,8 +319,10 @@ pt_quic_conn_requeue_stream (PtQuicConn   *self,
 
 /* Forgets the outgoing data of a stream that will never send it. */
 static void
-pt_quic_stream_drop_output (PtQuicStream *stream)
+pt_quic_stream_drop_output (PtQuicConn   *self,
+                            PtQuicStream *stream)
 {
+  self->held_bytes -= stream->queued_offset - stream->head_offset;
   g_queue_clear_full (&stream->chunks, (GDestroyNotify) g_bytes_unref);
   g_queue_init (&stream->chunks);
   stream->head_offset = stream->queued_offset;
@@ -324,7 +352,8 @@ pt_quic_stream_advance (PtQuicStream *stream,
 }
 
 static void
-pt_quic_stream_ack (PtQuicStream *stream,
+pt_quic_stream_ack (PtQuicConn   *self,
+                    PtQuicStream *stream,
                     guint64       offset)
 {
   if (offset > stream->acked_offset)
@@ -341,6 +370,7 @@ pt_quic_stream_ack (PtQuicStream *stream,
       /* Never the cursor: its end lies beyond sent_offset >= acked_offset. */
       g_assert (stream->cursor != stream->chunks.head);
       stream->head_offset += size;
+      self->held_bytes -= size;
       g_bytes_unref (g_queue_pop_head (&stream->chunks));
     }
 }
@@ -399,19 +429,25 @@ pt_quic_conn_queue_event (PtQuicConn      *self,
  * is lost while the congestion window is full, nothing can ever be sent
  * again (the peer's keepalives keep the connection from idling out): a
  * silent hang.  Detect it, so that it becomes an error after a while.
+ * ngtcp2 1.x arms the probe timeout for those PINGs (and no longer tells
+ * whether the timer is armed): nothing to watch there.
  * Returns the deadline in µs, or -1. */
 static gint64
 pt_quic_conn_check_stall (PtQuicConn *self)
 {
-  ngtcp2_conn_stat stat;
+#if PT_NGTCP2_PING_WITHOUT_PTO
+  PtNgtcp2ConnStat stat;
+#endif
 
-  if (self->state != PT_QUIC_STATE_ESTABLISHED)
+  if (self->state != PT_QUIC_STATE_ESTABLISHED || !PT_NGTCP2_PING_WITHOUT_PTO)
     {
       self->stalled_since = 0;
       return -1;
     }
 
-  ngtcp2_conn_get_conn_stat (self->conn, &stat);
+#if PT_NGTCP2_PING_WITHOUT_PTO
+
+  _pt_ngtcp2_conn_get_stat (self->conn, &stat);
   if (stat.bytes_in_flight < stat.cwnd || stat.loss_detection_timer != UINT64_MAX)
     {
       if (self->stalled_since != 0)
@@ -429,43 +465,42 @@ pt_quic_conn_check_stall (PtQuicConn *self)
     }
 
   return self->stalled_since + (gint64) PT_QUIC_STALL_TIMEOUT_MS * 1000;
+#endif
 }
 
-static void
-pt_quic_conn_rearm (PtQuicConn *self)
+/* When the connection's source must run next (µs, g_get_monotonic_time);
+ * 0 for now, -1 for never.  The source's prepare() and check() ask this on
+ * every main-loop iteration, so nothing is ever re-armed: in GLib 2.74
+ * g_source_set_ready_time() writes the context's wake-up eventfd on every
+ * change, several times per packet. */
+static gint64
+pt_quic_conn_next_deadline (PtQuicConn *self)
 {
-  gint64 ready_time = -1;
+  ngtcp2_tstamp expiry;
+  gint64 deadline = -1;
+  gint64 stall_deadline;
 
-  if (self->timer == NULL)
-    return;
+  if (!g_queue_is_empty (&self->events))
+    return 0;
+  if (self->state == PT_QUIC_STATE_CLOSED || self->conn == NULL)
+    return -1;
+  if (self->write_scheduled || !g_queue_is_empty (&self->pending_rx))
+    return 0;
 
-  if (self->state != PT_QUIC_STATE_CLOSED && self->conn != NULL)
-    {
-      if (self->write_scheduled || !g_queue_is_empty (&self->pending_rx))
-        {
-          ready_time = 0;
-        }
-      else if (self->busy)
-        {
-          /* Re-armed once ngtcp2 has returned. */
-          return;
-        }
-      else
-        {
-          ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry (self->conn);
+  /* Round up: the source must not run before the expiry, or
+   * ngtcp2_conn_handle_expiry() has nothing to do and we spin. */
+  expiry = ngtcp2_conn_get_expiry (self->conn);
+  if (expiry != UINT64_MAX)
+    deadline = (gint64) ((expiry + NGTCP2_MICROSECONDS - 1) / NGTCP2_MICROSECONDS);
+  /* Holding an ACK for the reply: ngtcp2's timers (its ACK delay, on a LAN
+   * a few µs) wait until the hold ends; nothing else is waiting then. */
+  if (deadline >= 0 && deadline < self->ack_hold_until)
+    deadline = self->ack_hold_until;
+  stall_deadline = pt_quic_conn_check_stall (self);
+  if (stall_deadline >= 0 && (deadline < 0 || stall_deadline < deadline))
+    deadline = stall_deadline;
 
-          /* Round up: the timer must not fire before the expiry, or
-           * ngtcp2_conn_handle_expiry() has nothing to do and we spin. */
-          gint64 stall_deadline = pt_quic_conn_check_stall (self);
-
-          if (expiry != UINT64_MAX)
-            ready_time = (gint64) ((expiry + NGTCP2_MICROSECONDS - 1) / NGTCP2_MICROSECONDS);
-          if (stall_deadline >= 0 && (ready_time < 0 || stall_deadline < ready_time))
-            ready_time = stall_deadline;
-        }
-    }
-
-  g_source_set_ready_time (self->timer, ready_time);
+  return deadline;
 }
 
 static void
@@ -475,7 +510,6 @@ pt_quic_conn_schedule_write (PtQuicConn *self)
     return;
 
   self->write_scheduled = TRUE;
-  pt_quic_conn_rearm (self);
 }
 
 static void
@@ -517,16 +551,27 @@ pt_quic_conn_emit_event (PtQuicConn  *self,
       break;
 
     case PT_QUIC_EVENT_STREAM_CLOSED:
+      {
+        PtQuicStream *stream = pt_quic_conn_lookup_stream (self, event->stream_id);
+
+        if (stream != NULL)
+          self->held_bytes -= stream->queued_offset - stream->head_offset;
+      }
       g_hash_table_remove (self->streams, &event->stream_id);
       g_signal_emit (self, signals[SIGNAL_STREAM_CLOSED], 0, event->stream_id);
       break;
 
     case PT_QUIC_EVENT_DATAGRAM:
-      {
-        g_autoptr(GBytes) bytes = g_byte_array_free_to_bytes (g_steal_pointer (&event->data));
+      if (self->datagram_func != NULL)
+        {
+          self->datagram_func (event->data->data, event->data->len, self->datagram_data);
+        }
+      else
+        {
+          g_autoptr(GBytes) bytes = g_byte_array_free_to_bytes (g_steal_pointer (&event->data));
 
-        g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
-      }
+          g_signal_emit (self, signals[SIGNAL_DATAGRAM], 0, bytes);
+        }
       break;
 
     case PT_QUIC_EVENT_CLOSED:
@@ -535,7 +580,7 @@ pt_quic_conn_emit_event (PtQuicConn  *self,
     }
 }
 
-/* Emits the queued events, then re-arms the timer.  Handlers may call back
+/* Emits the queued events.  Handlers may call back
  * into the connection: whatever they trigger is queued behind and emitted by
  * this same loop, and nothing follows "closed". */
 static void
@@ -565,7 +610,6 @@ pt_quic_conn_dispatch (PtQuicConn *self)
     }
 
   self->dispatching = FALSE;
-  pt_quic_conn_rearm (self);
   g_object_unref (self);
 }
 
@@ -591,14 +635,13 @@ pt_quic_conn_set_closed (PtQuicConn *self,
   self->write_scheduled = FALSE;
   g_queue_clear_full (&self->datagrams, (GDestroyNotify) g_bytes_unref);
   g_queue_init (&self->datagrams);
+  self->datagram_bytes = 0;
   g_queue_clear_full (&self->pending_rx, (GDestroyNotify) g_bytes_unref);
   g_queue_init (&self->pending_rx);
 
   event = pt_quic_conn_queue_event (self, PT_QUIC_EVENT_CLOSED, -1);
   event->error = error;
   self->closed_queued = TRUE;
-
-  pt_quic_conn_rearm (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -620,8 +663,14 @@ pt_quic_conn_burst_slot (PtQuicConn *self)
   if (self->send_batch_func == NULL)
     return self->txbuf;
   if (self->burst == NULL)
-    self->burst = g_malloc (PT_QUIC_MAX_BURST * PT_QUIC_TX_BUF_SIZE);
-  return self->burst + self->burst_len * PT_QUIC_TX_BUF_SIZE;
+    self->burst = g_malloc (self->max_burst * self->packet_size);
+  return self->burst + self->burst_len * self->packet_size;
+}
+
+static gsize
+pt_quic_conn_slot_size (PtQuicConn *self)
+{
+  return self->send_batch_func == NULL ? sizeof self->txbuf : self->packet_size;
 }
 
 static void
@@ -633,7 +682,7 @@ pt_quic_conn_burst_add (PtQuicConn *self,
       pt_quic_conn_send_packet (self, self->txbuf, len);
       return;
     }
-  self->burst_packets[self->burst_len].buffer = self->burst + self->burst_len * PT_QUIC_TX_BUF_SIZE;
+  self->burst_packets[self->burst_len].buffer = self->burst + self->burst_len * self->packet_size;
   self->burst_packets[self->burst_len].size = len;
   self->burst_len++;
   self->bytes_sent += len;
@@ -651,8 +700,8 @@ pt_quic_conn_burst_flush (PtQuicConn *self)
 }
 
 static void
-pt_quic_conn_send_close (PtQuicConn                          *self,
-                         const ngtcp2_connection_close_error *ccerr)
+pt_quic_conn_send_close (PtQuicConn          *self,
+                         const PtNgtcp2Ccerr *ccerr)
 {
   ngtcp2_ssize n;
 
@@ -673,7 +722,7 @@ pt_quic_conn_send_close (PtQuicConn                          *self,
     }
 
   g_debug ("Sending CONNECTION_CLOSE (%s error 0x%" G_GINT64_MODIFIER "x)",
-           ccerr->type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION ? "application" : "transport",
+           ccerr->type == PT_NGTCP2_CCERR_APPLICATION ? "application" : "transport",
            (guint64) ccerr->error_code);
 
   g_clear_pointer (&self->close_packet, g_bytes_unref);
@@ -731,7 +780,7 @@ pt_quic_conn_stream_write_gone (PtQuicConn   *self,
   g_debug ("Stream %" G_GINT64_FORMAT ": no more output (%s)",
            stream->id, ngtcp2_strerror (liberr));
 
-  pt_quic_stream_drop_output (stream);
+  pt_quic_stream_drop_output (self, stream);
   pt_quic_conn_unqueue_stream (self, stream);
 
   if (liberr == NGTCP2_ERR_STREAM_SHUT_WR && !stream->aborted && !stream->reset_reported)
@@ -760,9 +809,13 @@ pt_quic_conn_write (PtQuicConn *self)
   if (self->state == PT_QUIC_STATE_CLOSED || self->conn == NULL)
     return;
 
+  self->rx_since_write = 0;
+  self->rx_stream_bytes = 0;
+  self->consumed_since_write = 0;
+  self->ack_hold_until = 0;
   max_pkts = ngtcp2_conn_get_send_quantum (self->conn) /
              MAX (ngtcp2_conn_get_path_max_tx_udp_payload_size (self->conn), 1);
-  max_pkts = CLAMP (max_pkts, 1, PT_QUIC_MAX_BURST);
+  max_pkts = CLAMP (max_pkts, 1, self->max_burst);
 
   self->busy = TRUE;
 
@@ -782,12 +835,15 @@ pt_quic_conn_write (PtQuicConn *self)
 
           nwrite = ngtcp2_conn_writev_datagram (self->conn, NULL, &pi,
                                                 pt_quic_conn_burst_slot (self),
-                                                PT_QUIC_TX_BUF_SIZE,
+                                                pt_quic_conn_slot_size (self),
                                                 &accepted,
                                                 NGTCP2_WRITE_DATAGRAM_FLAG_MORE,
                                                 0, &vec, 1, ts);
           if (accepted)
-            g_bytes_unref (g_queue_pop_head (&self->datagrams));
+            {
+              self->datagram_bytes -= size;
+              g_bytes_unref (g_queue_pop_head (&self->datagrams));
+            }
 
           if (nwrite == NGTCP2_ERR_WRITE_MORE)
             continue;
@@ -799,7 +855,10 @@ pt_quic_conn_write (PtQuicConn *self)
               g_debug ("Dropping a datagram of %" G_GSIZE_FORMAT " bytes: %s",
                        size, ngtcp2_strerror ((int) nwrite));
               if (!accepted)
-                g_bytes_unref (g_queue_pop_head (&self->datagrams));
+                {
+                  self->datagram_bytes -= size;
+                  g_bytes_unref (g_queue_pop_head (&self->datagrams));
+                }
               continue;
             }
 
@@ -843,7 +902,7 @@ pt_quic_conn_write (PtQuicConn *self)
 
         nwrite = ngtcp2_conn_writev_stream (self->conn, NULL, &pi,
                                             pt_quic_conn_burst_slot (self),
-                                            PT_QUIC_TX_BUF_SIZE,
+                                            pt_quic_conn_slot_size (self),
                                             &ndatalen, flags, stream_id,
                                             vecs, nvecs, ts);
 
@@ -918,10 +977,10 @@ pt_quic_conn_write (PtQuicConn *self)
 static GError *
 pt_quic_conn_peer_close_error (PtQuicConn *self)
 {
-  ngtcp2_connection_close_error ccerr;
+  PtNgtcp2Ccerr ccerr;
   g_autofree char *reason = NULL;
 
-  ngtcp2_conn_get_connection_close_error (self->conn, &ccerr);
+  _pt_ngtcp2_conn_get_ccerr (self->conn, &ccerr);
   reason = pt_quic_sanitize_reason (ccerr.reason, ccerr.reasonlen);
 
   g_debug ("The peer closed the connection (type %d, error 0x%" G_GINT64_MODIFIER "x, reason '%s')",
@@ -929,14 +988,14 @@ pt_quic_conn_peer_close_error (PtQuicConn *self)
 
   switch (ccerr.type)
     {
-    case NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION:
+    case PT_NGTCP2_CCERR_APPLICATION:
       if (ccerr.error_code == 0)
         return NULL;
       return g_error_new (PT_QUIC_ERROR, PT_QUIC_ERROR_PEER_CLOSED,
                           "the peer closed the connection: %s (code %" G_GUINT64_FORMAT ")",
                           reason ? reason : "no reason given", (guint64) ccerr.error_code);
 
-    case NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT:
+    case PT_NGTCP2_CCERR_TRANSPORT:
       if (ccerr.error_code == NGTCP2_NO_ERROR)
         return NULL;
       if ((ccerr.error_code & ~(uint64_t) 0xff) == NGTCP2_CRYPTO_ERROR)
@@ -952,13 +1011,16 @@ pt_quic_conn_peer_close_error (PtQuicConn *self)
                           "the peer closed the connection with QUIC error 0x%" G_GINT64_MODIFIER "x%s%s",
                           (guint64) ccerr.error_code, reason ? ": " : "", reason ? reason : "");
 
-    case NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT_VERSION_NEGOTIATION:
+    case PT_NGTCP2_CCERR_VERSION_NEGOTIATION:
       return g_error_new (PT_QUIC_ERROR, PT_QUIC_ERROR_PROTOCOL,
                           "the peer speaks no QUIC version this program knows");
 
-    case NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT_IDLE_CLOSE:
+    case PT_NGTCP2_CCERR_IDLE_CLOSE:
       return g_error_new (PT_QUIC_ERROR, PT_QUIC_ERROR_IDLE_TIMEOUT,
                           "no packets from the peer for %d s", PT_QUIC_IDLE_TIMEOUT_MS / 1000);
+
+    PT_NGTCP2_CCERR_OTHER_CASES   /* 1.x: a dropped connection, a Retry */
+      break;
     }
 
   return g_error_new (PT_QUIC_ERROR, PT_QUIC_ERROR_PROTOCOL, "the peer closed the connection");
@@ -970,7 +1032,7 @@ static void
 pt_quic_conn_fail_liberr (PtQuicConn *self,
                           int         liberr)
 {
-  ngtcp2_connection_close_error ccerr;
+  PtNgtcp2Ccerr ccerr;
   GError *error = NULL;
   gboolean send_close = TRUE;
   uint8_t alert = 0;
@@ -981,7 +1043,7 @@ pt_quic_conn_fail_liberr (PtQuicConn *self,
   g_debug ("%s %p: ngtcp2 error %s", self->is_client ? "Client" : "Server", self,
            ngtcp2_strerror (liberr));
 
-  ngtcp2_connection_close_error_default (&ccerr);
+  _pt_ngtcp2_ccerr_default (&ccerr);
 
   switch (liberr)
     {
@@ -1009,7 +1071,7 @@ pt_quic_conn_fail_liberr (PtQuicConn *self,
                            "no QUIC handshake with the peer within %d s: the path may drop "
                            "large UDP packets, or the peer is gone",
                            PT_QUIC_HANDSHAKE_TIMEOUT_MS / 1000);
-      ngtcp2_connection_close_error_set_transport_error_liberr (&ccerr, liberr, NULL, 0);
+      _pt_ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
       break;
 
     case NGTCP2_ERR_CRYPTO:
@@ -1025,15 +1087,15 @@ pt_quic_conn_fail_liberr (PtQuicConn *self,
                              alert != 0 ? gnutls_alert_get_name ((gnutls_alert_description_t) alert)
                                         : "no alert");
       if (alert != 0)
-        ngtcp2_connection_close_error_set_transport_error_tls_alert (&ccerr, alert, NULL, 0);
+        _pt_ngtcp2_ccerr_set_tls_alert (&ccerr, alert, NULL, 0);
       else
-        ngtcp2_connection_close_error_set_transport_error_liberr (&ccerr, liberr, NULL, 0);
+        _pt_ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
       break;
 
     default:
       error = g_error_new (PT_QUIC_ERROR, PT_QUIC_ERROR_PROTOCOL,
                            "QUIC connection error: %s", ngtcp2_strerror (liberr));
-      ngtcp2_connection_close_error_set_transport_error_liberr (&ccerr, liberr, NULL, 0);
+      _pt_ngtcp2_ccerr_set_liberr (&ccerr, liberr, NULL, 0);
       break;
     }
 
@@ -1132,6 +1194,8 @@ on_stream_open (ngtcp2_conn *conn,
   PtQuicConn *self = user_data;
   PtQuicStream *stream;
 
+  self->rx_frames++;
+
   if (!ngtcp2_is_bidi_stream (stream_id) ||
       pt_quic_conn_lookup_stream (self, stream_id) != NULL)
     return 0;
@@ -1143,6 +1207,29 @@ on_stream_open (ngtcp2_conn *conn,
   pt_quic_conn_queue_event (self, PT_QUIC_EVENT_STREAM_OPENED, stream_id);
 
   return 0;
+}
+
+/* The newest queued event of @stream_id if it is unfinished stream data,
+ * looking back over at most PT_QUIC_DATA_EVENT_LOOKBACK events. */
+static PtQuicEvent *
+pt_quic_conn_find_data_event (PtQuicConn *self,
+                              gint64      stream_id)
+{
+  guint looked = 0;
+
+  for (GList *l = self->events.tail; l != NULL && looked < PT_QUIC_DATA_EVENT_LOOKBACK;
+       l = l->prev, looked++)
+    {
+      PtQuicEvent *event = l->data;
+
+      if (event->stream_id != stream_id)
+        continue;
+      if (event->kind == PT_QUIC_EVENT_STREAM_DATA && !event->fin)
+        return event;
+      return NULL;
+    }
+
+  return NULL;
 }
 
 static int
@@ -1173,18 +1260,19 @@ on_recv_stream_data (ngtcp2_conn   *conn,
   if (datalen == 0 && !fin)
     return 0;
 
+  self->rx_stream_bytes += datalen;
+  self->rx_frames++;
   if (fin)
     g_debug ("Stream %" G_GINT64_FORMAT ": FIN received after %" G_GUINT64_FORMAT " bytes",
              (gint64) stream_id, (guint64) (offset + datalen));
 
-  /* Merge with the previous chunk of the same stream when nothing else
-   * happened in between: far fewer signals for bulk transfers. */
-  event = g_queue_peek_tail (&self->events);
-  if (event != NULL &&
-      event->kind == PT_QUIC_EVENT_STREAM_DATA &&
-      event->stream_id == stream_id &&
-      !event->fin &&
-      event->data->len + datalen <= PT_QUIC_DATA_EVENT_MAX)
+  /* Append to the stream's last queued chunk when nothing else happened to
+   * that stream since: one "stream-data" (one socket write) per stream per
+   * receive batch, also when the peer interleaves many streams packet by
+   * packet.  QUIC orders nothing across streams, so passing other streams'
+   * events keeps every stream's own order. */
+  event = pt_quic_conn_find_data_event (self, stream_id);
+  if (event != NULL && event->data->len + datalen <= PT_QUIC_DATA_EVENT_MAX)
     {
       g_byte_array_append (event->data, data, (guint) datalen);
       event->fin = fin;
@@ -1215,7 +1303,7 @@ on_acked_stream_data_offset (ngtcp2_conn *conn,
   if (stream == NULL || stream->write_closed)
     return 0;
 
-  pt_quic_stream_ack (stream, offset + datalen);
+  pt_quic_stream_ack (self, stream, offset + datalen);
 
   if (!stream->acked_pending && pt_quic_conn_queue_event (self, PT_QUIC_EVENT_STREAM_ACKED, stream_id))
     stream->acked_pending = TRUE;
@@ -1263,6 +1351,8 @@ on_stream_reset (ngtcp2_conn *conn,
   PtQuicConn *self = user_data;
   PtQuicStream *stream = pt_quic_conn_lookup_stream (self, stream_id);
 
+  self->rx_frames++;
+
   g_debug ("Stream %" G_GINT64_FORMAT ": reset by the peer (error %" G_GUINT64_FORMAT ")",
            (gint64) stream_id, (guint64) app_error_code);
 
@@ -1284,6 +1374,8 @@ on_recv_datagram (ngtcp2_conn   *conn,
 {
   PtQuicConn *self = user_data;
   PtQuicEvent *event = pt_quic_conn_queue_event (self, PT_QUIC_EVENT_DATAGRAM, -1);
+
+  self->rx_frames++;
 
   if (event != NULL)
     {
@@ -1430,6 +1522,22 @@ pt_quic_random_cid (ngtcp2_cid *cid)
     }
 }
 
+/* PT_QUIC_CC=cubic|bbr|reno picks the congestion controller (for the
+ * bench); the default is the one bench/RESULTS.md found best. */
+static ngtcp2_cc_algo
+pt_quic_cc_algo (void)
+{
+  const char *name = g_getenv ("PT_QUIC_CC");
+
+  if (name != NULL && g_ascii_strcasecmp (name, "bbr") == 0)
+    return NGTCP2_CC_ALGO_BBR;
+  if (name != NULL && g_ascii_strcasecmp (name, "reno") == 0)
+    return NGTCP2_CC_ALGO_RENO;
+  if (name != NULL && g_ascii_strcasecmp (name, "cubic") == 0)
+    return NGTCP2_CC_ALGO_CUBIC;
+  return PT_QUIC_DEFAULT_CC;
+}
+
 /* @hd: the client's first Initial packet (server), NULL for a client. */
 static gboolean
 pt_quic_conn_create (PtQuicConn          *self,
@@ -1476,8 +1584,19 @@ pt_quic_conn_create (PtQuicConn          *self,
   settings.initial_rtt = PT_QUIC_INITIAL_RTT;
   settings.max_window = PT_QUIC_MAX_WINDOW;
   settings.max_stream_window = PT_QUIC_MAX_STREAM_WINDOW;
+  settings.cc_algo = pt_quic_cc_algo ();
   settings.handshake_timeout = (ngtcp2_duration) PT_QUIC_HANDSHAKE_TIMEOUT_MS * NGTCP2_MILLISECONDS;
   settings.rand_ctx.native_handle = self;
+  if (self->local_path && self->send_batch_func != NULL)
+    {
+      settings.max_tx_udp_payload_size = PT_QUIC_LOCAL_PACKET_SIZE;
+      settings.no_tx_udp_payload_size_shaping = 1;
+      settings.no_pmtud = 1;
+      self->packet_size = PT_QUIC_LOCAL_PACKET_SIZE;
+      self->max_burst = PT_QUIC_LOCAL_MAX_BURST;
+      g_debug ("%s %p: both ends on this machine: packets of up to %d bytes",
+               self->is_client ? "Client" : "Server", self, PT_QUIC_LOCAL_PACKET_SIZE);
+    }
   if (pt_quic_conn_log_enabled ())
     settings.log_printf = pt_quic_conn_log_printf;
 
@@ -1508,7 +1627,7 @@ pt_quic_conn_create (PtQuicConn          *self,
     }
   else
     {
-      params.original_dcid = hd->dcid;
+      _pt_ngtcp2_params_set_original_dcid (&params, &hd->dcid);
       rv = ngtcp2_conn_server_new (&self->conn, &hd->scid, &scid, &self->path,
                                    hd->version, &callbacks, &settings,
                                    &params, NULL, self);
@@ -1540,6 +1659,7 @@ pt_quic_conn_read (PtQuicConn   *self,
                    const guint8 *packet,
                    gsize         len)
 {
+  guint64 frames_before;
   int rv;
 
   if (self->conn == NULL)
@@ -1562,6 +1682,7 @@ pt_quic_conn_read (PtQuicConn   *self,
         }
     }
 
+  frames_before = self->rx_frames;
   self->busy = TRUE;
   rv = ngtcp2_conn_read_pkt (self->conn, &self->path, NULL, packet, len, pt_quic_now ());
   self->busy = FALSE;
@@ -1572,13 +1693,29 @@ pt_quic_conn_read (PtQuicConn   *self,
       return;
     }
 
-  pt_quic_conn_schedule_write (self);
+  /* Write at once only when something is due: data waiting (an ACK may
+   * have opened the window), the handshake, or packets enough that ngtcp2
+   * wants an immediate ACK.  A lone request is answered by the reply, which
+   * then carries its ACK (one packet instead of two); if the reply is slow,
+   * ngtcp2's ACK timer sends it alone. */
+  /* Only packets that brought something count: a lone ACK needs no ACK. */
+  if (self->rx_frames != frames_before)
+    self->rx_since_write++;
+  if (self->state != PT_QUIC_STATE_ESTABLISHED ||
+      self->rx_since_write >= PT_QUIC_ACK_EVERY ||
+      self->rx_stream_bytes > PT_QUIC_ACK_HOLD_BYTES ||
+      !g_queue_is_empty (&self->send_queue) ||
+      !g_queue_is_empty (&self->datagrams))
+    pt_quic_conn_schedule_write (self);
+  else if (self->ack_hold_until == 0)
+    self->ack_hold_until = g_get_monotonic_time () + PT_QUIC_ACK_HOLD_US;
 }
 
 static gboolean
 pt_quic_conn_on_timer (gpointer user_data)
 {
   PtQuicConn *self = g_object_ref (user_data);
+  gboolean write = self->write_scheduled;
   int rv;
 
   self->write_scheduled = FALSE;
@@ -1599,13 +1736,13 @@ pt_quic_conn_on_timer (gpointer user_data)
       g_get_monotonic_time () >= self->stalled_since + (gint64) PT_QUIC_STALL_TIMEOUT_MS * 1000 &&
       pt_quic_conn_check_stall (self) >= 0)
     {
-      ngtcp2_connection_close_error ccerr;
+      PtNgtcp2Ccerr ccerr;
       static const char reason[] = "stalled: no acknowledgements";
 
-      ngtcp2_connection_close_error_default (&ccerr);
-      ngtcp2_connection_close_error_set_transport_error (&ccerr, NGTCP2_INTERNAL_ERROR,
-                                                         (const uint8_t *) reason,
-                                                         strlen (reason));
+      _pt_ngtcp2_ccerr_default (&ccerr);
+      _pt_ngtcp2_ccerr_set_transport_error (&ccerr, NGTCP2_INTERNAL_ERROR,
+                                            (const uint8_t *) reason,
+                                            strlen (reason));
       pt_quic_conn_send_close (self, &ccerr);
       pt_quic_conn_set_closed (self,
                                g_error_new (PT_QUIC_ERROR, PT_QUIC_ERROR_IDLE_TIMEOUT,
@@ -1616,32 +1753,92 @@ pt_quic_conn_on_timer (gpointer user_data)
 
   if (self->state != PT_QUIC_STATE_CLOSED && self->conn != NULL)
     {
-      self->busy = TRUE;
-      rv = ngtcp2_conn_handle_expiry (self->conn, pt_quic_now ());
-      self->busy = FALSE;
+      ngtcp2_tstamp now = pt_quic_now ();
+
+      rv = 0;
+      if (self->ack_hold_until != 0 && (gint64) (now / NGTCP2_MICROSECONDS) >= self->ack_hold_until)
+        self->ack_hold_until = 0;
+      if (self->ack_hold_until == 0 && ngtcp2_conn_get_expiry (self->conn) <= now)
+        {
+          self->busy = TRUE;
+          rv = ngtcp2_conn_handle_expiry (self->conn, now);
+          self->busy = FALSE;
+          write = TRUE;
+        }
 
       if (rv != 0)
         pt_quic_conn_fail_liberr (self, rv);
-      else
+      else if (write || self->write_scheduled)
         pt_quic_conn_write (self);
     }
 
+  /* Events of what was read (and written) in this round, in one go: the
+   * stream data of a receive batch reaches its socket as one write. */
   pt_quic_conn_dispatch (self);
   g_object_unref (self);
 
   return G_SOURCE_CONTINUE;
 }
 
+void
+_pt_quic_conn_flush (PtQuicConn *self)
+{
+  g_return_if_fail (PT_IS_QUIC_CONN (self));
+
+  /* Not from inside ngtcp2 or our own event handlers: the source runs
+   * then, as before. */
+  if (self->busy || self->dispatching)
+    return;
+  if (pt_quic_conn_next_deadline (self) == 0)
+    pt_quic_conn_on_timer (self);
+}
+
+typedef struct
+{
+  GSource     source;
+  PtQuicConn *conn;              /* unowned: its dispose destroys the source */
+} PtQuicSource;
+
 static gboolean
-pt_quic_timer_dispatch (GSource     *source,
-                        GSourceFunc  callback,
-                        gpointer     user_data)
+pt_quic_source_prepare (GSource *source,
+                        gint    *timeout)
+{
+  gint64 deadline = pt_quic_conn_next_deadline (((PtQuicSource *) source)->conn);
+  gint64 now;
+
+  if (deadline < 0)
+    {
+      *timeout = -1;
+      return FALSE;
+    }
+  now = g_source_get_time (source);
+  if (deadline <= now)
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+  *timeout = (gint) MIN ((deadline - now + 999) / 1000, G_MAXINT);
+  return FALSE;
+}
+
+static gboolean
+pt_quic_source_check (GSource *source)
+{
+  gint64 deadline = pt_quic_conn_next_deadline (((PtQuicSource *) source)->conn);
+
+  return deadline >= 0 && deadline <= g_source_get_time (source);
+}
+
+static gboolean
+pt_quic_source_dispatch (GSource     *source,
+                         GSourceFunc  callback,
+                         gpointer     user_data)
 {
   return callback (user_data);
 }
 
 static GSourceFuncs pt_quic_timer_funcs = {
-  NULL, NULL, pt_quic_timer_dispatch, NULL, NULL, NULL,
+  pt_quic_source_prepare, pt_quic_source_check, pt_quic_source_dispatch, NULL, NULL, NULL,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1726,6 +1923,8 @@ pt_quic_conn_init (PtQuicConn *self)
   g_queue_init (&self->datagrams);
   g_queue_init (&self->events);
   g_queue_init (&self->pending_rx);
+  self->packet_size = PT_QUIC_TX_BUF_SIZE;
+  self->max_burst = PT_QUIC_MAX_BURST;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1767,10 +1966,11 @@ _pt_quic_conn_new (gboolean         is_client,
     return NULL;
 
   self->context = g_main_context_ref_thread_default ();
-  self->timer = g_source_new (&pt_quic_timer_funcs, sizeof (GSource));
+  self->timer = g_source_new (&pt_quic_timer_funcs, sizeof (PtQuicSource));
+  ((PtQuicSource *) self->timer)->conn = self;
   g_source_set_static_name (self->timer, "[peertunnel] QUIC timer");
+  g_source_set_can_recurse (self->timer, TRUE);
   g_source_set_callback (self->timer, pt_quic_conn_on_timer, self, NULL);
-  g_source_set_ready_time (self->timer, -1);
   g_source_attach (self->timer, self->context);
 
   g_debug ("%s %p: created", is_client ? "Client" : "Server", self);
@@ -1840,7 +2040,6 @@ _pt_quic_conn_receive (PtQuicConn   *self,
       /* Delivered from inside our own send function: ngtcp2 is not
        * re-entrant, read it from the timer. */
       g_queue_push_tail (&self->pending_rx, g_bytes_new (packet, len));
-      pt_quic_conn_rearm (self);
       return;
     }
 
@@ -1863,6 +2062,30 @@ _pt_quic_conn_set_send_batch_func (PtQuicConn          *self,
   g_return_if_fail (self->burst_len == 0);
 
   self->send_batch_func = func;
+}
+
+void
+_pt_quic_conn_set_datagram_func (PtQuicConn         *self,
+                                 PtQuicDatagramFunc  func,
+                                 gpointer            user_data)
+{
+  g_return_if_fail (PT_IS_QUIC_CONN (self));
+
+  /* Unsetting names whose function it was: another may have taken over. */
+  if (func == NULL && user_data != NULL && user_data != self->datagram_data)
+    return;
+  self->datagram_func = func;
+  self->datagram_data = func != NULL ? user_data : NULL;
+}
+
+void
+_pt_quic_conn_set_local_path (PtQuicConn *self,
+                              gboolean    local_path)
+{
+  g_return_if_fail (PT_IS_QUIC_CONN (self));
+
+  if (self->conn == NULL && self->burst == NULL)
+    self->local_path = !!local_path;
 }
 
 gboolean
@@ -1948,6 +2171,7 @@ _pt_quic_conn_stream_send (PtQuicConn *self,
       stream->cursor_offset = stream->queued_offset;
     }
   stream->queued_offset += size;
+  self->held_bytes += size;
 
   if (stream->send_link == NULL)
     pt_quic_conn_requeue_stream (self, stream);
@@ -2000,13 +2224,13 @@ _pt_quic_conn_stream_abort (PtQuicConn *self,
   g_debug ("Stream %" G_GINT64_FORMAT ": aborting (error %" G_GUINT64_FORMAT ")",
            stream_id, app_error);
 
-  rv = ngtcp2_conn_shutdown_stream (self->conn, stream_id, app_error);
+  rv = _pt_ngtcp2_conn_shutdown_stream (self->conn, stream_id, app_error);
   if (rv != 0)
     g_debug ("Stream %" G_GINT64_FORMAT ": %s", stream_id, ngtcp2_strerror (rv));
 
   /* ngtcp2 discards the unacknowledged data with the RESET_STREAM. */
   stream->aborted = TRUE;
-  pt_quic_stream_drop_output (stream);
+  pt_quic_stream_drop_output (self, stream);
   pt_quic_conn_unqueue_stream (self, stream);
 
   pt_quic_conn_schedule_write (self);
@@ -2027,6 +2251,31 @@ _pt_quic_conn_stream_get_queued (PtQuicConn *self,
   return (gsize) (stream->queued_offset - stream->acked_offset);
 }
 
+gsize
+_pt_quic_conn_get_held_bytes (PtQuicConn *self)
+{
+  g_return_val_if_fail (PT_IS_QUIC_CONN (self), 0);
+
+  return self->held_bytes;
+}
+
+guint64
+_pt_quic_conn_stream_get_credit (PtQuicConn *self,
+                                 gint64      stream_id)
+{
+  PtQuicStream *stream;
+
+  g_return_val_if_fail (PT_IS_QUIC_CONN (self), 0);
+
+  stream = pt_quic_conn_lookup_stream (self, stream_id);
+  if (stream == NULL || self->conn == NULL || self->state != PT_QUIC_STATE_ESTABLISHED)
+    return 0;
+
+  /* The peer's limit for the stream, less what it has acknowledged. */
+  return stream->sent_offset + ngtcp2_conn_get_max_stream_data_left (self->conn, stream_id) -
+         stream->acked_offset;
+}
+
 void
 _pt_quic_conn_stream_consumed (PtQuicConn *self,
                                gint64      stream_id,
@@ -2043,7 +2292,11 @@ _pt_quic_conn_stream_consumed (PtQuicConn *self,
     ngtcp2_conn_extend_max_stream_offset (self->conn, stream_id, len);
   ngtcp2_conn_extend_max_offset (self->conn, len);
 
-  pt_quic_conn_schedule_write (self);
+  /* ngtcp2 sends a window update once half a window is consumed: small
+   * amounts ride on the next packet (the reply, an ACK). */
+  self->consumed_since_write += len;
+  if (self->consumed_since_write >= PT_QUIC_CONSUMED_FLUSH)
+    pt_quic_conn_schedule_write (self);
 }
 
 gsize
@@ -2085,14 +2338,20 @@ _pt_quic_conn_send_datagram (PtQuicConn   *self,
   if (len > _pt_quic_conn_get_max_datagram (self))
     return FALSE;
 
-  if (g_queue_get_length (&self->datagrams) >= PT_QUIC_MAX_DATAGRAMS)
+  /* Bounded in bytes: a burst waits for the congestion window (paced out
+   * by it) instead of being cut at a fixed count; past the bound the
+   * newest is dropped, as a router's queue would. */
+  if (self->datagram_bytes + len > PT_QUIC_MAX_DATAGRAM_BYTES)
     {
-      g_debug ("Dropping a datagram: %u are already waiting for the congestion window",
-               PT_QUIC_MAX_DATAGRAMS);
+      if ((self->datagrams_dropped++ & 1023) == 0)
+        g_debug ("Dropping datagrams: %" G_GSIZE_FORMAT " bytes already wait for the "
+                 "congestion window (%" G_GUINT64_FORMAT " dropped)",
+                 self->datagram_bytes, self->datagrams_dropped);
       return FALSE;
     }
 
   g_queue_push_tail (&self->datagrams, g_bytes_new (data, len));
+  self->datagram_bytes += len;
   pt_quic_conn_schedule_write (self);
 
   return TRUE;
@@ -2118,12 +2377,12 @@ _pt_quic_conn_close (PtQuicConn *self,
 
   if (self->conn != NULL && !self->busy)
     {
-      ngtcp2_connection_close_error ccerr;
+      PtNgtcp2Ccerr ccerr;
 
-      ngtcp2_connection_close_error_default (&ccerr);
-      ngtcp2_connection_close_error_set_application_error (&ccerr, app_error,
-                                                           (const uint8_t *) reason,
-                                                           reason ? strlen (reason) : 0);
+      _pt_ngtcp2_ccerr_default (&ccerr);
+      _pt_ngtcp2_ccerr_set_application_error (&ccerr, app_error,
+                                              (const uint8_t *) reason,
+                                              reason ? strlen (reason) : 0);
       pt_quic_conn_send_close (self, &ccerr);
     }
 
@@ -2160,14 +2419,14 @@ _pt_quic_conn_get_bytes_received (PtQuicConn *self)
 guint64
 _pt_quic_conn_get_rtt_us (PtQuicConn *self)
 {
-  ngtcp2_conn_stat stat;
+  PtNgtcp2ConnStat stat;
 
   g_return_val_if_fail (PT_IS_QUIC_CONN (self), 0);
 
   if (self->conn == NULL)
     return 0;
 
-  ngtcp2_conn_get_conn_stat (self->conn, &stat);
+  _pt_ngtcp2_conn_get_stat (self->conn, &stat);
 
   return stat.smoothed_rtt / NGTCP2_MICROSECONDS;
 }

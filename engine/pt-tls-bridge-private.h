@@ -27,5 +27,7 @@ PtTlsBridge *_pt_tls_bridge_new         (const char   *host,
 guint16      _pt_tls_bridge_get_port    (PtTlsBridge  *self);
 /* Why the last TLS connection to the server failed, or NULL. */
 const char  *_pt_tls_bridge_get_failure (PtTlsBridge  *self);
+/* Connections closed because they came from another process. */
+guint        _pt_tls_bridge_get_refused (PtTlsBridge  *self);
 
 G_END_DECLS

@@ -1,10 +1,30 @@
 /* pt-tls-bridge.c — TURN over real TLS for libnice
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Who may use the bridge. Its port is on 127.0.0.1, where every local user
+ * can connect, and whoever does rides on our TURN credentials. libnice's
+ * TURN-over-TCP relay takes an IP address and a port, so a socket only this
+ * process can reach (a socketpair, an abstract Unix socket checked with
+ * SO_PEERCRED) is not an option, and SO_PEERCRED does not exist for TCP.
+ * What the kernel does say: /proc/net/tcp lists the connecting socket (its
+ * local address is the peer address accept() gave us, its remote address the
+ * bridge's) with its inode, and /proc/self/fd lists "socket:[INODE]" for
+ * every socket this process holds. A connection is accepted only when its
+ * other end is one of our own descriptors; anything else (another process,
+ * or an end already gone) is closed before a byte is read or any TLS
+ * connection is made. Both files belong to this process's own network
+ * namespace and descriptor table, so another user cannot make a row or a
+ * link appear there. Elsewhere than Linux the check is not made.
  */
 #define G_LOG_DOMAIN "pt-tls-bridge"
 
 #include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "pt.h"
 #include "pt-tls-bridge-private.h"
@@ -20,6 +40,7 @@ struct _PtTlsBridge
   guint16          local_port;
   char            *failure;
   GCancellable    *cancellable;
+  guint            refused;      /* connections from other processes */
 };
 
 G_DEFINE_FINAL_TYPE (PtTlsBridge, pt_tls_bridge, G_TYPE_OBJECT)
@@ -96,14 +117,124 @@ connected_cb (GObject      *object,
                             G_PRIORITY_DEFAULT, self->cancellable, splice_done_cb, NULL);
 }
 
+#ifdef __linux__
+/* "0100007F:1F90": how /proc/net/tcp prints an IPv4 socket address (the
+ * address as the native-endian value of its network-order bytes). */
+static char *
+proc_net_address (GInetSocketAddress *address)
+{
+  GInetAddress *ip = g_inet_socket_address_get_address (address);
+  guint32 value;
+
+  if (g_inet_address_get_family (ip) != G_SOCKET_FAMILY_IPV4)
+    return NULL;
+  memcpy (&value, g_inet_address_to_bytes (ip), sizeof value);
+  return g_strdup_printf ("%08X:%04X", value, g_inet_socket_address_get_port (address));
+}
+
+/* The inode of the socket whose local end is @local and remote end @remote,
+ * or 0. */
+static guint64
+find_socket_inode (const char *local,
+                   const char *remote)
+{
+  g_autofree char *table = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/net/tcp", &table, NULL, NULL))
+    return 0;
+  lines = g_strsplit (table, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      char local_field[64], remote_field[64];
+      guint64 inode = 0;
+
+      /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+      if (sscanf (lines[i], " %*s %63s %63s %*s %*s %*s %*s %*s %*s %" G_GUINT64_FORMAT,
+                  local_field, remote_field, &inode) != 3)
+        continue;
+      if (g_ascii_strcasecmp (local_field, local) == 0 &&
+          g_ascii_strcasecmp (remote_field, remote) == 0)
+        return inode;
+    }
+  return 0;
+}
+
+/* Whether one of this process's descriptors is the socket @inode. */
+static gboolean
+holds_socket (guint64 inode)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_autofree char *wanted = g_strdup_printf ("socket:[%" G_GUINT64_FORMAT "]", inode);
+  const char *name;
+
+  if (dir == NULL)
+    return FALSE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
+      char target[64];
+      gssize n = readlink (path, target, sizeof target - 1);
+
+      if (n <= 0)
+        continue;
+      target[n] = '\0';
+      if (g_str_equal (target, wanted))
+        return TRUE;
+    }
+  return FALSE;
+}
+#endif
+
+/* See the top of this file. */
+static gboolean
+connection_is_ours (GSocketConnection *connection)
+{
+#ifdef __linux__
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autofree char *bridge_end = NULL;
+  g_autofree char *peer_end = NULL;
+  guint64 inode;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (local) || !G_IS_INET_SOCKET_ADDRESS (remote))
+    return FALSE;
+  bridge_end = proc_net_address (G_INET_SOCKET_ADDRESS (local));
+  peer_end = proc_net_address (G_INET_SOCKET_ADDRESS (remote));
+  if (bridge_end == NULL || peer_end == NULL)
+    return FALSE;
+
+  /* The peer's socket: local end = its address, remote end = ours. */
+  inode = find_socket_inode (peer_end, bridge_end);
+  return inode != 0 && holds_socket (inode);
+#else
+  return TRUE;
+#endif
+}
+
 static gboolean
 on_incoming (GSocketService    *service,
              GSocketConnection *connection,
              GObject           *source_object,
              PtTlsBridge       *self)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  Pending *pending = g_new0 (Pending, 1);
+  g_autoptr(GSocketClient) client = NULL;
+  Pending *pending;
+
+  if (!connection_is_ours (connection))
+    {
+      /* Said once: every further attempt would only fill the log. */
+      if (self->refused++ == 0)
+        g_message ("refused a connection to the local end of the TLS link to the TURN "
+                   "server %s from another process", self->host);
+      else
+        g_debug ("refused another connection from another process (%u so far)", self->refused);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return TRUE;
+    }
+
+  client = g_socket_client_new ();
+  pending = g_new0 (Pending, 1);
 
   pending->self = g_object_ref (self);
   pending->local = g_object_ref (connection);
@@ -219,4 +350,10 @@ const char *
 _pt_tls_bridge_get_failure (PtTlsBridge *self)
 {
   return self->failure;
+}
+
+guint
+_pt_tls_bridge_get_refused (PtTlsBridge *self)
+{
+  return self->refused;
 }
