@@ -12,6 +12,7 @@
 #include <gnutls/crypto.h>
 #include <stun/usages/ice.h>
 
+#include "pt-fast-path-private.h"
 #include "pt-ice-private.h"
 #include "pt-stun-private.h"
 #include "pt-tls-bridge-private.h"
@@ -37,11 +38,18 @@ struct _PtIce
   gboolean          controlling;
 
   PtIceReceiveFunc  receive_func;
+  PtIceBatchFunc    batch_func;
   gpointer          receive_data;
 
   PtSignal         *remote;          /* the peer's credentials and candidates, for retries */
   GPtrArray        *bridges;         /* PtTlsBridge*, one per turns:// server */
   PtPathKind        path_kind;
+  PtFastPath       *fast_path;       /* pt's own socket on the selected pair, or NULL */
+  char             *data_path;       /* "libnice" or "fast (MODE)" */
+  gboolean          local_pair;      /* both ends of the selected pair are this machine */
+  guint64           dropped_not_quic; /* libnice delivered data without the QUIC fixed bit */
+  guint             dropped_candidates; /* the peer's, for their address */
+  guint             fast_path_builds;
   gboolean          connected;
   gboolean          failed;
   gboolean          closed;
@@ -70,7 +78,7 @@ struct _PtIce
   guint             probe_sends;
 };
 
-enum { PROP_0, PROP_PATH_KIND, N_PROPS };
+enum { PROP_0, PROP_PATH_KIND, PROP_DATA_PATH, N_PROPS };
 enum { CONNECTED, FAILED, N_SIGNALS };
 
 static GParamSpec *properties[N_PROPS];
@@ -82,11 +90,19 @@ G_DEFINE_FINAL_TYPE (PtIce, pt_ice, G_TYPE_OBJECT)
 static void pt_ice_start_gathering (PtIce *self);
 static void stop_probe (PtIce *self);
 static void update_upgrade (PtIce *self);
+static void update_fast_path (PtIce *self);
 
 guint
 _pt_ice_get_pending_closes (void)
 {
   return pending_closes;
+}
+
+guint
+_pt_ice_get_dropped_candidates (PtIce *self)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), 0);
+  return self->dropped_candidates;
 }
 
 static void
@@ -111,6 +127,7 @@ _pt_ice_close (PtIce *self)
   if (self->resolve_cancellable != NULL)
     g_cancellable_cancel (self->resolve_cancellable);
   g_clear_pointer (&self->upgrade_timer, g_source_destroy);
+  g_clear_pointer (&self->fast_path, _pt_fast_path_free);
 
   if (self->agent != NULL)
     {
@@ -154,6 +171,7 @@ pt_ice_finalize (GObject *object)
   g_clear_pointer (&self->stun_addrs, g_ptr_array_unref);
   g_clear_object (&self->resolve_cancellable);
   g_free (self->stun_ip);
+  g_free (self->data_path);
   G_OBJECT_CLASS (pt_ice_parent_class)->finalize (object);
 }
 
@@ -169,6 +187,9 @@ pt_ice_get_property (GObject    *object,
     {
     case PROP_PATH_KIND:
       g_value_set_enum (value, self->path_kind);
+      break;
+    case PROP_DATA_PATH:
+      g_value_set_string (value, self->data_path);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -188,6 +209,9 @@ pt_ice_class_init (PtIceClass *klass)
     g_param_spec_enum ("path-kind", NULL, NULL,
                        PT_TYPE_PATH_KIND, PT_PATH_KIND_NONE,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_DATA_PATH] =
+    g_param_spec_string ("data-path", NULL, NULL, "libnice",
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[CONNECTED] = g_signal_new ("connected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -200,6 +224,7 @@ static void
 pt_ice_init (PtIce *self)
 {
   self->path_kind = PT_PATH_KIND_NONE;
+  self->data_path = g_strdup ("libnice");
 }
 
 PtIce *
@@ -228,20 +253,6 @@ path_kind_from_nice (NiceCandidateType type)
   return PT_PATH_KIND_NONE;
 }
 
-static NiceCandidateType
-path_kind_to_nice (PtPathKind kind)
-{
-  switch (kind)
-    {
-    case PT_PATH_KIND_HOST:  return NICE_CANDIDATE_TYPE_HOST;
-    case PT_PATH_KIND_SRFLX: return NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE;
-    case PT_PATH_KIND_PRFLX: return NICE_CANDIDATE_TYPE_PEER_REFLEXIVE;
-    case PT_PATH_KIND_RELAY: return NICE_CANDIDATE_TYPE_RELAYED;
-    case PT_PATH_KIND_NONE:  break;
-    }
-  return NICE_CANDIDATE_TYPE_HOST;
-}
-
 static PtTransport
 transport_from_nice (NiceCandidateTransport transport)
 {
@@ -253,19 +264,6 @@ transport_from_nice (NiceCandidateTransport transport)
     case NICE_CANDIDATE_TRANSPORT_TCP_SO:      return PT_TRANSPORT_TCP_SO;
     }
   return PT_TRANSPORT_UDP;
-}
-
-static NiceCandidateTransport
-transport_to_nice (PtTransport transport)
-{
-  switch (transport)
-    {
-    case PT_TRANSPORT_UDP:         return NICE_CANDIDATE_TRANSPORT_UDP;
-    case PT_TRANSPORT_TCP_ACTIVE:  return NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE;
-    case PT_TRANSPORT_TCP_PASSIVE: return NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE;
-    case PT_TRANSPORT_TCP_SO:      return NICE_CANDIDATE_TRANSPORT_TCP_SO;
-    }
-  return NICE_CANDIDATE_TRANSPORT_UDP;
 }
 
 static NiceRelayType
@@ -401,12 +399,20 @@ update_selected_pair (PtIce         *self,
 {
   PtPathKind kind = path_kind_from_nice (local->type);
   PtPathKind rkind = path_kind_from_nice (remote->type);
+  struct sockaddr_storage remote_addr;
+
+  memset (&remote_addr, 0, sizeof remote_addr);
+  nice_address_copy_to_sockaddr (&remote->addr, (struct sockaddr *) &remote_addr);
+  self->local_pair = local->type != NICE_CANDIDATE_TYPE_RELAYED &&
+                     remote->type != NICE_CANDIDATE_TYPE_RELAYED &&
+                     _pt_fast_path_is_local_address ((struct sockaddr *) &remote_addr);
 
   if (kind == PT_PATH_KIND_RELAY || rkind == PT_PATH_KIND_RELAY)
     kind = PT_PATH_KIND_RELAY;
   else if (rkind > kind)
     kind = rkind;
   update_path_kind (self, kind);
+  update_fast_path (self);
 }
 
 static void
@@ -426,6 +432,7 @@ on_component_state_changed (NiceAgent *agent,
       if (nice_agent_get_selected_pair (agent, stream_id, component_id, &local, &remote))
         update_selected_pair (self, local, remote);
       self->connected = TRUE;
+      update_fast_path (self);
       update_upgrade (self);
       g_signal_emit (self, signals[CONNECTED], 0);
     }
@@ -434,6 +441,8 @@ on_component_state_changed (NiceAgent *agent,
       g_autoptr(GError) error = NULL;
 
       self->failed = TRUE;
+      /* Consent lost (or never had): nothing may bypass libnice's verdict. */
+      update_fast_path (self);
       error = g_error_new (PT_ICE_ERROR, PT_ICE_ERROR_FAILED,
                            "no network path to the peer worked (all ICE checks failed): "
                            "if both sides are behind strict NATs or firewalls, add a TURN "
@@ -678,8 +687,120 @@ recv_cb (NiceAgent *agent,
 {
   PtIce *self = user_data;
 
+  /* Every QUIC packet has the fixed bit (no greasing: STUN shares the
+   * port); anything else is not for QUIC, whoever sent it. */
+  if (len == 0 || (buf[0] & 0x40) == 0)
+    {
+      self->dropped_not_quic++;
+      return;
+    }
   if (self->receive_func != NULL)
     self->receive_func ((const guint8 *) buf, len, self->receive_data);
+}
+
+static void
+fast_path_receive (const guint8 *packet,
+                   gsize         len,
+                   gpointer      user_data)
+{
+  PtIce *self = user_data;
+
+  if (self->receive_func != NULL)
+    self->receive_func (packet, len, self->receive_data);
+}
+
+static void
+fast_path_batch_done (gpointer user_data)
+{
+  PtIce *self = user_data;
+
+  if (self->batch_func != NULL)
+    self->batch_func (self->receive_data);
+}
+
+static void
+set_data_path (PtIce      *self,
+               const char *data_path)
+{
+  if (g_strcmp0 (self->data_path, data_path) == 0)
+    return;
+  g_free (self->data_path);
+  self->data_path = g_strdup (data_path);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DATA_PATH]);
+}
+
+/* The fast path follows the selected pair: (re)built whenever it changes,
+ * torn down when ICE fails (consent lost) or closes.  Pairs relayed on our
+ * side, or over TCP, stay on libnice. */
+static void
+update_fast_path (PtIce *self)
+{
+  NiceCandidate *local = NULL, *remote = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+  struct sockaddr_storage remote_addr;
+  socklen_t remote_len;
+  const char *why = NULL;
+
+  if (self->closed || self->failed || !self->connected || self->agent == NULL)
+    why = "not connected";
+  else if (!nice_agent_get_selected_pair (self->agent, self->stream_id, 1, &local, &remote))
+    why = "no selected pair";
+  else if (local->transport != NICE_CANDIDATE_TRANSPORT_UDP)
+    why = "not a UDP pair";
+  else if (local->type == NICE_CANDIDATE_TYPE_RELAYED)
+    why = "relayed on this side";
+
+  if (why == NULL)
+    {
+      memset (&remote_addr, 0, sizeof remote_addr);
+      nice_address_copy_to_sockaddr (&remote->addr, (struct sockaddr *) &remote_addr);
+      remote_len = remote_addr.ss_family == AF_INET6 ? sizeof (struct sockaddr_in6)
+                                                     : sizeof (struct sockaddr_in);
+    }
+
+  if (why == NULL && !_pt_fast_path_allowed ())
+    why = "turned off (PT_FAST_PATH)";
+
+  if (why == NULL)
+    {
+      socket = nice_agent_get_selected_socket (self->agent, self->stream_id, 1);
+      if (socket == NULL)
+        why = "libnice has no socket for the pair";
+    }
+
+  /* The same pair again (state changes report it too): keep what works. */
+  if (why == NULL && self->fast_path != NULL &&
+      _pt_fast_path_matches (self->fast_path, socket, (struct sockaddr *) &remote_addr))
+    return;
+
+  g_clear_pointer (&self->fast_path, _pt_fast_path_free);
+
+  if (why == NULL)
+    {
+      self->fast_path = _pt_fast_path_new (socket, (struct sockaddr *) &remote_addr, remote_len,
+                                           fast_path_receive, fast_path_batch_done,
+                                           self, &error);
+      if (self->fast_path == NULL)
+        why = error->message;
+      else
+        self->fast_path_builds++;
+    }
+
+  if (self->fast_path != NULL)
+    {
+      g_autofree char *data_path = g_strdup_printf ("fast (%s)",
+                                                    _pt_fast_path_get_mode (self->fast_path));
+
+      g_debug ("data path: pt's own socket, %s", _pt_fast_path_get_mode (self->fast_path));
+      set_data_path (self, data_path);
+    }
+  else
+    {
+      if (self->connected && !self->closed)
+        g_debug ("data path: libnice (%s)", why);
+      set_data_path (self, "libnice");
+    }
 }
 
 static void
@@ -1190,31 +1311,10 @@ apply_remote (PtIce   *self,
   for (guint i = 0; i < remote->candidates->len; i++)
     {
       const PtCandidate *c = &g_array_index (remote->candidates, PtCandidate, i);
-      NiceCandidate *nc = nice_candidate_new (path_kind_to_nice (c->type));
-      struct sockaddr_storage ss = { 0 };
+      NiceCandidate *nc = _pt_ice_candidate_from_peer (c, self->stream_id, ~0u, NULL);
 
-      if (c->family == 4)
-        {
-          struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-
-          sin->sin_family = AF_INET;
-          memcpy (&sin->sin_addr, c->addr, 4);
-        }
-      else
-        {
-          struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-
-          sin6->sin6_family = AF_INET6;
-          memcpy (&sin6->sin6_addr, c->addr, 16);
-        }
-      nice_address_set_from_sockaddr (&nc->addr, (struct sockaddr *) &ss);
-      nice_address_set_port (&nc->addr, c->port);
-      nc->transport = transport_to_nice (c->transport);
-      nc->priority = c->priority;
-      nc->stream_id = self->stream_id;
-      nc->component_id = 1;
-      g_strlcpy (nc->foundation, c->foundation, sizeof nc->foundation);
-      list = g_slist_prepend (list, nc);
+      if (nc != NULL)
+        list = g_slist_prepend (list, nc);
     }
   list = g_slist_reverse (list);
 
@@ -1223,9 +1323,15 @@ apply_remote (PtIce   *self,
 
   if (added <= 0)
     {
-      g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE,
-                   "none of the peer's %u network candidates can be used from here",
-                   remote->candidates->len);
+      if (self->dropped_candidates > 0)
+        g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE,
+                     "none of the peer's network candidates can be used from here (%u are "
+                     "loopback, link-local or unusable addresses, which this side was not "
+                     "told to use)", self->dropped_candidates);
+      else
+        g_set_error (error, PT_ICE_ERROR, PT_ICE_ERROR_REMOTE,
+                     "none of the peer's %u network candidates can be used from here",
+                     remote->candidates->len);
       return FALSE;
     }
 
@@ -1233,14 +1339,37 @@ apply_remote (PtIce   *self,
   return TRUE;
 }
 
+/* Keeps the peer's candidates that this side may send checks to: not this
+ * machine's own services or the local link, unless we use them too. */
 static PtSignal *
-copy_remote (const PtSignal *remote)
+copy_remote (PtIce          *self,
+             const PtSignal *remote)
 {
   PtSignal *copy = pt_signal_new (remote->kind);
+  GSList *locals = nice_agent_get_local_candidates (self->agent, self->stream_id, 1);
+  guint scopes = _pt_ice_local_scopes (locals);
 
+  g_slist_free_full (locals, (GDestroyNotify) nice_candidate_free);
   copy->ufrag = g_strdup (remote->ufrag);
   copy->pwd = g_strdup (remote->pwd);
-  g_array_append_vals (copy->candidates, remote->candidates->data, remote->candidates->len);
+  for (guint i = 0; i < remote->candidates->len; i++)
+    {
+      const PtCandidate *c = &g_array_index (remote->candidates, PtCandidate, i);
+      PtAddressScope scope;
+      NiceCandidate *nc = _pt_ice_candidate_from_peer (c, self->stream_id, scopes, &scope);
+
+      if (nc == NULL)
+        {
+          g_autofree char *where = _pt_candidate_address_to_string (c);
+
+          g_message ("ignoring the peer's candidate %s: a %s address, which this side "
+                     "was not told to use", where, _pt_address_scope_to_string (scope));
+          self->dropped_candidates++;
+          continue;
+        }
+      nice_candidate_free (nc);
+      g_array_append_val (copy->candidates, *c);
+    }
   return copy;
 }
 
@@ -1259,7 +1388,7 @@ _pt_ice_set_remote (PtIce           *self,
       return FALSE;
     }
 
-  self->remote = copy_remote (remote);
+  self->remote = copy_remote (self, remote);
   return apply_remote (self, error);
 }
 
@@ -1293,9 +1422,11 @@ _pt_ice_retry_checks (PtIce *self)
 void
 _pt_ice_set_receive_func (PtIce            *self,
                           PtIceReceiveFunc  func,
+                          PtIceBatchFunc    batch_func,
                           gpointer          user_data)
 {
   self->receive_func = func;
+  self->batch_func = batch_func;
   self->receive_data = user_data;
 }
 
@@ -1306,6 +1437,13 @@ _pt_ice_send (PtIce        *self,
 {
   if (self->agent == NULL || !self->connected)
     return;
+  if (self->fast_path != NULL)
+    {
+      GOutputVector packet = { data, len };
+
+      _pt_fast_path_send (self->fast_path, &packet, 1);
+      return;
+    }
   /* Losing a datagram here is fine: QUIC retransmits. */
   nice_agent_send (self->agent, self->stream_id, 1, len, (const char *) data);
 }
@@ -1320,6 +1458,11 @@ _pt_ice_send_batch (PtIce               *self,
 
   if (self->agent == NULL || !self->connected)
     return;
+  if (self->fast_path != NULL)
+    {
+      _pt_fast_path_send (self->fast_path, packets, n_packets);
+      return;
+    }
 
   /* On a UDP pair libnice hands the whole batch to one sendmmsg. */
   while (sent < n_packets)
@@ -1345,6 +1488,98 @@ PtPathKind
 _pt_ice_get_path_kind (PtIce *self)
 {
   return self->path_kind;
+}
+
+const char *
+_pt_ice_get_data_path (PtIce *self)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), NULL);
+  return self->data_path;
+}
+
+gboolean
+_pt_ice_is_local_pair (PtIce *self)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), FALSE);
+  return self->local_pair;
+}
+
+gboolean
+_pt_ice_get_fast_path_stats (PtIce           *self,
+                             PtFastPathStats *stats)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), FALSE);
+
+  if (self->fast_path == NULL)
+    return FALSE;
+  _pt_fast_path_get_stats (self->fast_path, stats);
+  return TRUE;
+}
+
+guint
+_pt_ice_get_fast_path_builds (PtIce *self)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), 0);
+  return self->fast_path_builds;
+}
+
+guint64
+_pt_ice_get_dropped_not_quic (PtIce *self)
+{
+  g_return_val_if_fail (PT_IS_ICE (self), 0);
+  return self->dropped_not_quic;
+}
+
+static NiceCandidate *
+find_candidate (GSList     *candidates,
+                const char *ip)
+{
+  for (GSList *l = candidates; l != NULL; l = l->next)
+    {
+      NiceCandidate *c = l->data;
+      char text[NICE_ADDRESS_STRING_LEN];
+
+      nice_address_to_string (&c->addr, text);
+      if (g_str_equal (text, ip) && c->type == NICE_CANDIDATE_TYPE_HOST)
+        return c;
+    }
+  return NULL;
+}
+
+gboolean
+_pt_ice_force_pair (PtIce      *self,
+                    const char *local_ip,
+                    const char *remote_ip)
+{
+  GSList *locals, *remotes;
+  NiceCandidate *local, *remote;
+  gboolean done = FALSE;
+
+  g_return_val_if_fail (PT_IS_ICE (self), FALSE);
+
+  if (self->agent == NULL)
+    return FALSE;
+  locals = nice_agent_get_local_candidates (self->agent, self->stream_id, 1);
+  remotes = nice_agent_get_remote_candidates (self->agent, self->stream_id, 1);
+  local = find_candidate (locals, local_ip);
+  remote = find_candidate (remotes, remote_ip);
+  if (local != NULL && remote != NULL)
+    {
+      NiceCandidate *selected_local = NULL, *selected_remote = NULL;
+
+      /* Already this pair: nothing would change. */
+      if (nice_agent_get_selected_pair (self->agent, self->stream_id, 1,
+                                        &selected_local, &selected_remote) &&
+          nice_address_equal (&selected_local->addr, &local->addr) &&
+          nice_address_equal (&selected_remote->addr, &remote->addr))
+        done = FALSE;
+      else
+        done = nice_agent_set_selected_pair (self->agent, self->stream_id, 1,
+                                             local->foundation, remote->foundation);
+    }
+  g_slist_free_full (locals, (GDestroyNotify) nice_candidate_free);
+  g_slist_free_full (remotes, (GDestroyNotify) nice_candidate_free);
+  return done;
 }
 
 guint
