@@ -64,6 +64,12 @@ PtNostrEvent *_pt_nostr_event_parse      (const char         *json,
 /* The same from an already parsed node (an element of a relay message). */
 PtNostrEvent *_pt_nostr_event_from_node  (JsonNode           *node,
                                           GError            **error);
+/* With @verify FALSE, the id and signature are NOT checked: for a caller
+ * that drops what it has seen before paying for a signature check (the
+ * relay pool), and then calls _pt_nostr_event_verify() itself. */
+PtNostrEvent *_pt_nostr_event_from_node_full (JsonNode       *node,
+                                              gboolean        verify,
+                                              GError        **error);
 /* {"id":…,"pubkey":…,"created_at":…,"kind":…,"tags":…,"content":…,"sig":…} */
 char         *_pt_nostr_event_to_json    (const PtNostrEvent *event);
 

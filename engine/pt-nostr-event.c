@@ -476,6 +476,14 @@ PtNostrEvent *
 _pt_nostr_event_from_node (JsonNode *node,
                            GError  **error)
 {
+  return _pt_nostr_event_from_node_full (node, TRUE, error);
+}
+
+PtNostrEvent *
+_pt_nostr_event_from_node_full (JsonNode *node,
+                                gboolean  verify,
+                                GError  **error)
+{
   g_autoptr(PtNostrEvent) event = NULL;
   JsonObject *object;
   JsonNode *content;
@@ -512,7 +520,7 @@ _pt_nostr_event_from_node (JsonNode *node,
     }
   event->content = g_strdup (json_node_get_string (content));
 
-  if (!_pt_nostr_event_verify (event, error))
+  if (verify && !_pt_nostr_event_verify (event, error))
     return NULL;
   return g_steal_pointer (&event);
 }

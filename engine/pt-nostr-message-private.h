@@ -95,6 +95,12 @@ const char          *_pt_nostr_relay_message_type_to_string (PtNostrRelayMessage
 PtNostrRelayMessage *_pt_nostr_relay_message_parse (const char          *json,
                                                     gsize                len,
                                                     GError             **error);
+/* The same; with @verify FALSE an EVENT's id and signature are NOT checked
+ * (see _pt_nostr_event_from_node_full()). */
+PtNostrRelayMessage *_pt_nostr_relay_message_parse_full (const char     *json,
+                                                         gsize           len,
+                                                         gboolean        verify,
+                                                         GError        **error);
 void                 _pt_nostr_relay_message_free  (PtNostrRelayMessage *message);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtNostrFilter, _pt_nostr_filter_free)

@@ -401,6 +401,7 @@ parse_event_id (const char *hex,
 static gboolean
 parse_array (JsonArray           *array,
              PtNostrRelayMessage *message,
+             gboolean             verify,
              GError             **error)
 {
   const char *type;
@@ -419,7 +420,8 @@ parse_array (JsonArray           *array,
       if (!check_length (array, type, 3, error) ||
           (message->sub_id = get_sub_id (array, error)) == NULL)
         return FALSE;
-      message->event = _pt_nostr_event_from_node (json_array_get_element (array, 2), error);
+      message->event = _pt_nostr_event_from_node_full (json_array_get_element (array, 2), verify,
+                                                       error);
       return message->event != NULL;
     }
   if (g_str_equal (type, "OK"))
@@ -479,6 +481,15 @@ _pt_nostr_relay_message_parse (const char *json,
                                gsize       len,
                                GError    **error)
 {
+  return _pt_nostr_relay_message_parse_full (json, len, TRUE, error);
+}
+
+PtNostrRelayMessage *
+_pt_nostr_relay_message_parse_full (const char *json,
+                                    gsize       len,
+                                    gboolean    verify,
+                                    GError    **error)
+{
   g_autoptr(PtNostrRelayMessage) message = NULL;
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -516,7 +527,7 @@ _pt_nostr_relay_message_parse (const char *json,
     }
 
   message = g_new0 (PtNostrRelayMessage, 1);
-  if (!parse_array (json_node_get_array (root), message, error))
+  if (!parse_array (json_node_get_array (root), message, verify, error))
     return NULL;
   return g_steal_pointer (&message);
 }

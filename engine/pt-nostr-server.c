@@ -10,9 +10,12 @@
  *
  * Checks, cheapest first: event signature (relay pool), kind/recipient/age
  * (pt-rendezvous), decryption, then who asks: a listed key, or any key if
- * --any-peer, and a token when tokens are configured. Failed attempts
- * drain two token buckets (per key and global); while either is empty,
- * requests that need a check are ignored without an answer.
+ * --any-peer, and a token when tokens are configured. Every request is
+ * checked, at once and in constant time: a 96-bit token cannot be guessed
+ * online, so nothing stands between a valid token and its tunnel. What is
+ * limited is what a failure costs us: each one drains two token buckets
+ * (per key and global), and while either is empty the refusal is not sent
+ * back (no NIP-44 sealing, no signature, nothing published).
  */
 #define G_LOG_DOMAIN "pt-nostr-server"
 
@@ -49,8 +52,9 @@ typedef struct
 
 typedef struct
 {
-  gint64  first;                 /* monotonic µs */
-  char   *session_key;           /* its request's key in sessions, or NULL */
+  gint64   first;                /* monotonic µs */
+  char    *session_key;          /* its request's key in sessions, or NULL */
+  gboolean reported;             /* as a replay: once is enough */
 } Seen;
 
 static void
@@ -163,40 +167,35 @@ peer_bucket (PtNostrServer *self,
   return bucket;
 }
 
-/* TRUE when @peer may not be checked now; says so once a minute. */
+/* Takes one unit from @peer's bucket and from the global one for a failed
+ * attempt. TRUE when both had one: the refusal may be sent back. Otherwise
+ * the request gets no answer, and a line says so once a minute. */
 static gboolean
-is_rate_limited (PtNostrServer *self,
-                 const char    *peer_hex,
-                 const char    *peer_npub)
+count_failure (PtNostrServer *self,
+               const char    *peer_hex,
+               const char    *peer_npub)
 {
   gint64 now = g_get_monotonic_time ();
   Bucket *bucket = peer_bucket (self, peer_hex, now);
   Bucket *which;
-
-  if (bucket->tokens >= 1.0 && self->global.tokens >= 1.0)
-    return FALSE;
+  gboolean may_answer = bucket->tokens >= 1.0 && self->global.tokens >= 1.0;
 
   which = bucket->tokens < 1.0 ? bucket : &self->global;
+  bucket->tokens = MAX (0.0, bucket->tokens - 1.0);
+  self->global.tokens = MAX (0.0, self->global.tokens - 1.0);
+  if (may_answer)
+    return TRUE;
+
   if (which->last_logged == 0 || now - which->last_logged >= LIMIT_LOG_INTERVAL_US)
     {
       which->last_logged = now;
       g_signal_emit (self, signals[REQUEST_REFUSED], 0, peer_npub, "",
                      which == bucket
-                     ? "too many failed attempts from this key: its requests are ignored for a while"
-                     : "too many failed attempts from all clients: requests that need a check "
-                       "are ignored for a while");
+                     ? "too many failed attempts from this key: they are not answered for a while"
+                     : "too many failed attempts from all clients: they are not answered for a "
+                       "while (valid requests still are)");
     }
-  return TRUE;
-}
-
-static void
-count_failure (PtNostrServer *self,
-               const char    *peer_hex)
-{
-  Bucket *bucket = peer_bucket (self, peer_hex, g_get_monotonic_time ());
-
-  bucket->tokens = MAX (0.0, bucket->tokens - 1.0);
-  self->global.tokens = MAX (0.0, self->global.tokens - 1.0);
+  return FALSE;
 }
 
 /* Replies */
@@ -392,11 +391,9 @@ handle_request (PtNostrServer             *self,
 
   if (!listed && !self->any_peer)
     {
-      if (is_rate_limited (self, peer_hex, peer_npub))
-        return;
-      count_failure (self, peer_hex);
-      refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_UNAUTHORIZED,
-              "refused: this key is not allowed (add it with --peer-npub)");
+      if (count_failure (self, peer_hex, peer_npub))
+        refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_UNAUTHORIZED,
+                "refused: this key is not allowed (add it with --peer-npub)");
       return;
     }
 
@@ -404,17 +401,17 @@ handle_request (PtNostrServer             *self,
     {
       gboolean valid;
 
-      if (is_rate_limited (self, peer_hex, peer_npub))
-        return;
-      /* The format check leaks nothing about the configured tokens. */
+      /* Checked every time, whatever the buckets say: a flood of wrong
+       * tokens must never delay a right one. The format check leaks nothing
+       * about the configured tokens; the comparison is constant-time. */
       valid = request->token != NULL && pt_token_validate (request->token, NULL) &&
               pt_token_list_contains (self->tokens, request->token);
       if (!valid)
         {
-          count_failure (self, peer_hex);
-          refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_TOKEN,
-                  request->token == NULL ? "refused: no token (this server needs one)"
-                                         : "refused: wrong token");
+          if (count_failure (self, peer_hex, peer_npub))
+            refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_TOKEN,
+                    request->token == NULL ? "refused: no token (this server needs one)"
+                                           : "refused: wrong token");
           return;
         }
     }
@@ -530,6 +527,10 @@ on_event_repeated (PtRelayPool   *pool,
   if (session != NULL ? !session->ended
                       : g_get_monotonic_time () - seen->first < REPEAT_GRACE_US)
     return;
+  /* A relay that sends it again and again gets one line, not one each. */
+  if (seen->reported)
+    return;
+  seen->reported = TRUE;
 
   npub = pt_public_key_to_npub (&event->pubkey);
   g_signal_emit (self, signals[REQUEST_REFUSED], 0, npub, session ? session->hex : "",
@@ -880,6 +881,7 @@ pt_nostr_server_class_init (PtNostrServerClass *klass)
 static void
 pt_nostr_server_init (PtNostrServer *self)
 {
+  self->max_sessions = PT_NOSTR_DEFAULT_MAX_SESSIONS;
   self->peers = g_array_new (FALSE, FALSE, sizeof (PtPublicKey));
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) session_free);

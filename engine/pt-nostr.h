@@ -40,11 +40,22 @@ const char * const *pt_nostr_default_relays (void);
 /* Named rendezvous */
 
 #define PT_NAMED_MIN_LEN 8     /* characters: a shorter name is too easy to guess */
+/* Estimated bits of guessing a name must resist (docs/protocol.md, "Named
+ * rendezvous"): 5 random words, or a token from pt token. */
+#define PT_NAMED_MIN_BITS 60
 
-/* Derives the rendezvous key and token from @name with Argon2id (64 MiB,
- * 3 passes: 0.2 s on a 2-core VM, and 64 MiB per guess), so that guessing
- * names is slow. Both
- * peers get the same results. Blocks: call it from a thread in a UI. */
+/* Whether @name is good enough to be the only secret: UTF-8, at least
+ * PT_NAMED_MIN_LEN characters and PT_NAMED_MIN_BITS by the estimate;
+ * otherwise PT_NOSTR_ERROR_NAME saying what would do. Cheap: call it before
+ * deriving, to tell a user at once. */
+gboolean pt_named_name_check         (const char      *name,
+                                      GError         **error);
+
+/* Derives the rendezvous key and token from @name (checked first, as
+ * pt_named_name_check() does) with Argon2id (64 MiB, 8 passes, a salt made
+ * from the name: about 0.55 s on a loaded 2-core VM, and 64 MiB per guess),
+ * so that guessing names is slow. Both peers get the same results. Blocks:
+ * call it from a thread in a UI. */
 gboolean pt_named_rendezvous_derive (const char      *name,
                                      PtSecretKey    **key,
                                      PtSecretString **token,
@@ -56,8 +67,10 @@ gboolean pt_named_rendezvous_derive (const char      *name,
 #define PT_TYPE_NOSTR_SERVER (pt_nostr_server_get_type ())
 G_DECLARE_FINAL_TYPE (PtNostrServer, pt_nostr_server, PT, NOSTR_SERVER, GObject)
 
-/* Failed attempts (bad token, key not allowed) tolerated before requests are
- * ignored for a while: per peer key, and from everyone together. */
+/* Failed attempts (bad token, key not allowed) answered with a refusal before
+ * further failures go unanswered for a while: per peer key, and from everyone
+ * together. Every request is still checked at once: a valid token is never
+ * delayed by failures, its own key's or anyone else's. */
 #define PT_NOSTR_SERVER_FAILURES_PER_KEY     5      /* then one more per 12 s */
 #define PT_NOSTR_SERVER_FAILURES_GLOBAL      30     /* then one more per 2 s */
 
@@ -97,7 +110,8 @@ gboolean       pt_nostr_server_set_vpn        (PtNostrServer       *self,
                                                GError             **error);
 /* Packets dropped because a client used a source address not its own. */
 guint64        pt_nostr_server_get_vpn_spoofed (PtNostrServer      *self);
-/* 0 (the default) for no limit. */
+/* Sessions served at once; 0 for no limit. */
+#define PT_NOSTR_DEFAULT_MAX_SESSIONS 64
 void           pt_nostr_server_set_max_sessions (PtNostrServer     *self,
                                                  guint              max_sessions);
 /* Starts answering requests. */

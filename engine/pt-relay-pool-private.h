@@ -15,7 +15,8 @@
  *                    the subscription's filter; each (sub_id, id) at most once
  *                    among the last PT_RELAY_POOL_SEEN_MAX events.
  *   "event-repeated" (const char *sub_id, gpointer event): an event dropped as
- *                    already delivered (another relay's copy, or a replay).
+ *                    already delivered (another relay's copy, or a replay);
+ *                    for a flood of copies, only some of them (see below).
  *   "relay-state"    (const char *url, gboolean connected)
  *   "eose"           (const char *url, const char *sub_id): that relay has
  *                    sent its stored events and now delivers live ones.
@@ -45,6 +46,32 @@ G_BEGIN_DECLS
 #define PT_RELAY_POOL_SEEN_MAX            4096
 #define PT_RELAY_POOL_MAX_RELAYS          32
 
+/* Hostile relays. An EVENT message seen before (its SHA-256, among the last
+ * RECENT_MAX) is dropped before any parsing; a copy of a delivered event (same
+ * id, other bytes) after one SHA-256 of its contents; an id and signature that
+ * failed to verify are not verified again. So only new events cost a
+ * signature check. */
+#define PT_RELAY_POOL_DIGEST_LEN          32
+#define PT_RELAY_POOL_RECENT_MAX          8192
+/* "event-repeated" for the first REPEATS_REPORTED copies of a delivered
+ * message, then at most once a second. */
+#define PT_RELAY_POOL_REPEATS_REPORTED    4
+/* Messages wait in a per-relay inbox; one pass of the main loop handles at
+ * most DISPATCH_MAX of them, relays taking turns, so that ICE and QUIC run
+ * in between whatever a relay sends. */
+#define PT_RELAY_POOL_DISPATCH_MAX        32
+/* A relay may send FLOOD_BURST messages at once and FLOOD_RATE a second
+ * after that, and hold at most INBOX_MAX messages (INBOX_MAX_BYTES) waiting;
+ * past that it is disconnected (a line says so) and tried again after
+ * FLOOD_BACKOFF_MIN_S, doubling with each flood up to 16 times that; a
+ * connection that stays up FLOOD_FORGET_S clears its record. */
+#define PT_RELAY_POOL_FLOOD_BURST         1000
+#define PT_RELAY_POOL_FLOOD_RATE          200
+#define PT_RELAY_POOL_INBOX_MAX           1000
+#define PT_RELAY_POOL_INBOX_MAX_BYTES     (8 * 1024 * 1024)
+#define PT_RELAY_POOL_FLOOD_BACKOFF_MIN_S 60
+#define PT_RELAY_POOL_FLOOD_FORGET_S      600
+
 #define PT_TYPE_RELAY_POOL (pt_relay_pool_get_type ())
 G_DECLARE_FINAL_TYPE (PtRelayPool, pt_relay_pool, PT, RELAY_POOL, GObject)
 
@@ -72,5 +99,15 @@ void         _pt_relay_pool_set_tls_database (PtRelayPool       *self,
                                               GTlsDatabase      *database);
 /* Tests only: how many events were dropped as already delivered. */
 guint        _pt_relay_pool_get_n_duplicates (PtRelayPool       *self);
+/* Tests only: how many event signatures were checked. */
+guint        _pt_relay_pool_get_n_verified   (PtRelayPool       *self);
+/* Tests and fuzzing only: handles @text at once as if the relay of URL
+ * number @relay_index had sent it (dedup, parsing, filters, signatures,
+ * signals; not the inbox nor the flood limits). FALSE when the relay broke
+ * the protocol and would be dropped. */
+gboolean     _pt_relay_pool_feed_message     (PtRelayPool       *self,
+                                              guint              relay_index,
+                                              const char        *text,
+                                              gsize              len);
 
 G_END_DECLS

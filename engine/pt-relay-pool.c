@@ -19,6 +19,8 @@
 
 #include <string.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <libsoup/soup.h>
 
 #include "pt-relay-pool-private.h"
@@ -41,7 +43,28 @@ typedef struct
   GSource                 *timer;         /* connect timeout or backoff */
   guint                    failures;      /* consecutive, for the backoff */
   gint64                   connected_at;  /* monotonic µs */
+  GQueue                   inbox;         /* of GBytes: received, not handled yet */
+  gsize                    inbox_bytes;
+  double                   flood_tokens;  /* messages it may still send at once */
+  gint64                   flood_updated; /* monotonic µs */
+  guint                    floods;        /* consecutive flood disconnections */
 } Relay;
+
+typedef enum
+{
+  RECENT_DROPPED,     /* unusable (malformed, bad signature): drop it again */
+  RECENT_UNMATCHED,   /* no subscription wanted it: look at it again */
+  RECENT_DELIVERED,   /* delivered: a copy is a repeat */
+} RecentKind;
+
+typedef struct
+{
+  guint8      digest[PT_RELAY_POOL_DIGEST_LEN];
+  RecentKind  kind;
+  gint64      last_reported;              /* monotonic µs, of event-repeated */
+  guint       n_reported;
+  GList       link;                       /* in recent_order; data = this */
+} Recent;
 
 typedef struct
 {
@@ -73,6 +96,14 @@ struct _PtRelayPool
   GHashTable   *seen;                     /* "sub_id\nid" → GList* link in seen_order */
   GQueue        seen_order;               /* most recent first, of the same keys */
   guint         n_duplicates;
+  guint         n_verified;
+
+  GHashTable   *recent;                   /* digest → Recent* (owned) */
+  guint8        recent_salt[16];          /* so that relays cannot aim at hash buckets */
+  GQueue        recent_order;             /* of Recent, most recent first */
+
+  GSource      *dispatch_source;          /* while an inbox holds messages */
+  guint         next_inbox;               /* whose turn it is */
 
   guint         connected_count;
 };
@@ -86,6 +117,7 @@ enum { SIGNAL_EVENT, SIGNAL_EVENT_REPEATED, SIGNAL_RELAY_STATE, SIGNAL_EOSE, SIG
 static guint signals[N_SIGNALS];
 
 static void relay_connect (Relay *relay);
+static void relay_clear_inbox (Relay *relay);
 
 static const char *
 relay_state_to_string (RelayState state)
@@ -168,6 +200,7 @@ relay_free (Relay *relay)
   relay_clear_timer (relay);
   relay_cancel_attempt (relay);
   relay_drop_connection (relay);
+  relay_clear_inbox (relay);
   g_free (relay->url);
   g_free (relay);
 }
@@ -192,27 +225,40 @@ relay_retry_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* After a failed attempt, a close or a protocol violation. A connection that
- * stayed up a while resets the backoff; one that drops at once does not, so a
- * relay that accepts and then misbehaves is not hammered every second. */
+/* After a failed attempt, a close, a protocol violation or a flood (then
+ * waiting at least @min_delay_ms). A connection that stayed up a while
+ * resets the backoff; one that drops at once does not, so a relay that
+ * accepts and then misbehaves is not hammered every second. */
 static void
-relay_schedule_retry (Relay      *relay,
-                      const char *reason)
+relay_schedule_retry_after (Relay      *relay,
+                            const char *reason,
+                            guint       min_delay_ms)
 {
   guint delay;
+  gint64 up_us = g_get_monotonic_time () - relay->connected_at;
 
   relay_drop_connection (relay);
   relay_cancel_attempt (relay);
-  if (relay->state == RELAY_STATE_CONNECTED &&
-      g_get_monotonic_time () - relay->connected_at >= 30 * G_USEC_PER_SEC)
+  if (relay->state == RELAY_STATE_CONNECTED && up_us >= 30 * G_USEC_PER_SEC)
     relay->failures = 0;
+  /* (A flood has just counted itself: relay_flooded() clears the record.) */
+  if (relay->state == RELAY_STATE_CONNECTED && min_delay_ms == 0 &&
+      up_us >= PT_RELAY_POOL_FLOOD_FORGET_S * G_USEC_PER_SEC)
+    relay->floods = 0;
 
-  delay = backoff_ms (relay->failures);
+  delay = MAX (backoff_ms (relay->failures), min_delay_ms);
   if (relay->failures < G_MAXUINT)
     relay->failures++;
   g_debug ("%s: %s; retrying in %u ms", relay->url, reason, delay);
   relay_enter_state (relay, RELAY_STATE_WAITING);
   relay_set_timer (relay, delay, relay_retry_cb);
+}
+
+static void
+relay_schedule_retry (Relay      *relay,
+                      const char *reason)
+{
+  relay_schedule_retry_after (relay, reason, 0);
 }
 
 static void
@@ -337,11 +383,13 @@ handle_ok (Relay                     *relay,
 /* ---------------------------------------------------------------------- */
 /* Receiving */
 
-/* TRUE the first time (sub_id, id) is seen among the last SEEN_MAX. */
+/* Whether (sub_id, id) was delivered among the last SEEN_MAX; a hit
+ * becomes the most recent. */
 static gboolean
-seen_first_time (PtRelayPool        *self,
-                 const char         *sub_id,
-                 const PtNostrEvent *event)
+seen_lookup (PtRelayPool        *self,
+             const char         *sub_id,
+             const PtNostrEvent *event,
+             GString           **key_out)
 {
   GString *key = g_string_new (sub_id);
   GList *link;
@@ -355,8 +403,16 @@ seen_first_time (PtRelayPool        *self,
       g_queue_unlink (&self->seen_order, link);
       g_queue_push_head_link (&self->seen_order, link);
       g_string_free (key, TRUE);
-      return FALSE;
+      return TRUE;
     }
+  *key_out = key;
+  return FALSE;
+}
+
+static void
+seen_add (PtRelayPool *self,
+          GString     *key)
+{
   if (self->seen_order.length >= PT_RELAY_POOL_SEEN_MAX)
     {
       GString *oldest = g_queue_pop_tail (&self->seen_order);
@@ -365,34 +421,170 @@ seen_first_time (PtRelayPool        *self,
     }
   g_queue_push_head (&self->seen_order, key);
   g_hash_table_insert (self->seen, key, self->seen_order.head);
+}
+
+/* The recent set: digests of the last RECENT_MAX EVENT messages handled
+ * (their raw text, and the id ‖ signature of those that failed to verify),
+ * so that a message seen before costs one SHA-256 and no parsing. */
+static Recent *
+recent_lookup (PtRelayPool  *self,
+               const guint8 *digest)
+{
+  Recent *recent = g_hash_table_lookup (self->recent, digest);
+
+  if (recent != NULL)
+    {
+      g_queue_unlink (&self->recent_order, &recent->link);
+      g_queue_push_head_link (&self->recent_order, &recent->link);
+    }
+  return recent;
+}
+
+static Recent *
+recent_add (PtRelayPool  *self,
+            const guint8 *digest,
+            RecentKind    kind)
+{
+  Recent *recent = recent_lookup (self, digest);
+
+  if (recent != NULL)
+    {
+      recent->kind = kind;
+      return recent;
+    }
+  if (self->recent_order.length >= PT_RELAY_POOL_RECENT_MAX)
+    {
+      Recent *oldest = self->recent_order.tail->data;
+
+      g_queue_unlink (&self->recent_order, &oldest->link);
+      g_hash_table_remove (self->recent, oldest->digest);   /* frees it */
+    }
+  recent = g_new0 (Recent, 1);
+  memcpy (recent->digest, digest, sizeof recent->digest);
+  recent->kind = kind;
+  recent->link.data = recent;
+  g_queue_push_head_link (&self->recent_order, &recent->link);
+  g_hash_table_insert (self->recent, recent->digest, recent);
+  return recent;
+}
+
+/* SHA-256 of a random salt of the pool's, @domain and @data: digests no
+ * relay can predict, so none can crowd one bucket of the recent table. */
+static void
+digest_of (PtRelayPool  *self,
+           guint8       *digest,
+           const void   *data,
+           gsize         len,
+           guint8        domain)
+{
+  gnutls_hash_hd_t hash;
+
+  /* SHA-256 never fails to initialize with a working GnuTLS; if it did,
+   * an all-zero digest would only make dedup miss, never wrongly hit. */
+  memset (digest, 0, PT_RELAY_POOL_DIGEST_LEN);
+  if (gnutls_hash_init (&hash, GNUTLS_DIG_SHA256) < 0)
+    return;
+  gnutls_hash (hash, self->recent_salt, sizeof self->recent_salt);
+  gnutls_hash (hash, &domain, 1);
+  gnutls_hash (hash, data, len);
+  gnutls_hash_deinit (hash, digest);
+}
+
+/* Repeats are news for the owner (another relay's copy, or a replay);
+ * floods of them are not: the first few of each message are reported, then
+ * at most one a second. */
+static gboolean
+recent_may_report (Recent *recent)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (recent->n_reported >= PT_RELAY_POOL_REPEATS_REPORTED &&
+      now - recent->last_reported < G_USEC_PER_SEC)
+    return FALSE;
+  if (recent->n_reported < G_MAXUINT)
+    recent->n_reported++;
+  recent->last_reported = now;
   return TRUE;
 }
 
 static void
+emit_repeated (PtRelayPool               *self,
+               const PtNostrRelayMessage *message)
+{
+  self->n_duplicates++;
+  g_signal_emit (self, signals[SIGNAL_EVENT_REPEATED], 0, message->sub_id, message->event);
+}
+
+/* An EVENT message, parsed but not verified. Cheapest checks first:
+ * subscription and filter, then whether its id was delivered already (one
+ * SHA-256 proves the copy is the same event), then whether this id and
+ * signature failed before, and only then the signature. */
+static void
 handle_event (Relay                     *relay,
-              const PtNostrRelayMessage *message)
+              const PtNostrRelayMessage *message,
+              Recent                    *recent)
 {
   PtRelayPool *self = relay->pool;
   PtNostrFilter *filter = g_hash_table_lookup (self->subscriptions, message->sub_id);
+  PtNostrEvent *event = message->event;
+  g_autoptr(GError) error = NULL;
+  guint8 id_sig[PT_NOSTR_ID_LEN + PT_NOSTR_SIG_LEN];
+  guint8 bad_digest[PT_RELAY_POOL_DIGEST_LEN];
+  guint8 id[PT_NOSTR_ID_LEN];
+  GString *key = NULL;
+  Recent *bad;
 
   if (filter == NULL)
     {
       g_debug ("%s: event for unknown subscription %s ignored", relay->url, message->sub_id);
+      recent->kind = RECENT_UNMATCHED;
       return;
     }
   /* Relays are not trusted to apply filters (some ignore tag filters). */
-  if (!_pt_nostr_filter_matches (filter, message->event))
+  if (!_pt_nostr_filter_matches (filter, event))
     {
       g_debug ("%s: event outside the filter of %s ignored", relay->url, message->sub_id);
+      recent->kind = RECENT_UNMATCHED;
       return;
     }
-  if (!seen_first_time (self, message->sub_id, message->event))
+  if (seen_lookup (self, message->sub_id, event, &key))
     {
-      self->n_duplicates++;
-      g_signal_emit (self, signals[SIGNAL_EVENT_REPEATED], 0, message->sub_id, message->event);
+      _pt_nostr_event_compute_id (event, id);
+      if (memcmp (id, event->id, sizeof id) != 0)
+        {
+          g_debug ("%s: event dropped: a delivered event's id on other contents", relay->url);
+          return;
+        }
+      recent->kind = RECENT_DELIVERED;
+      if (recent_may_report (recent))
+        emit_repeated (self, message);
+      else
+        self->n_duplicates++;
       return;
     }
-  g_signal_emit (self, signals[SIGNAL_EVENT], 0, message->sub_id, message->event);
+
+  memcpy (id_sig, event->id, PT_NOSTR_ID_LEN);
+  memcpy (id_sig + PT_NOSTR_ID_LEN, event->sig, PT_NOSTR_SIG_LEN);
+  digest_of (self, bad_digest, id_sig, sizeof id_sig, 'b');
+  bad = g_hash_table_lookup (self->recent, bad_digest);
+  if (bad != NULL)
+    {
+      g_debug ("%s: event dropped: its id and signature failed before", relay->url);
+      g_string_free (key, TRUE);
+      return;
+    }
+
+  self->n_verified++;
+  if (!_pt_nostr_event_verify (event, &error))
+    {
+      g_debug ("%s: event dropped: %s", relay->url, error->message);
+      recent_add (self, bad_digest, RECENT_DROPPED);
+      g_string_free (key, TRUE);
+      return;
+    }
+  seen_add (self, key);
+  recent->kind = RECENT_DELIVERED;
+  g_signal_emit (self, signals[SIGNAL_EVENT], 0, message->sub_id, event);
 }
 
 /* Whether @text starts like ["EVENT", … (white space allowed). */
@@ -412,25 +604,58 @@ looks_like_event_message (const char *text,
   return len - i >= sizeof prefix - 1 && memcmp (text + i, prefix, sizeof prefix - 1) == 0;
 }
 
-/* Returns FALSE when the relay broke the protocol and must be dropped. */
+/* Handles one message of @relay. Returns FALSE when the relay broke the
+ * protocol and must be dropped. */
 static gboolean
 handle_text (Relay      *relay,
              const char *text,
              gsize       len)
 {
+  PtRelayPool *self = relay->pool;
   g_autoptr(PtNostrRelayMessage) message = NULL;
   g_autoptr(GError) error = NULL;
+  gboolean is_event = looks_like_event_message (text, len);
+  guint8 digest[PT_RELAY_POOL_DIGEST_LEN];
+  Recent *recent = NULL;
 
-  message = _pt_nostr_relay_message_parse (text, len, &error);
+  if (is_event)
+    {
+      digest_of (self, digest, text, len, 'm');
+      recent = recent_lookup (self, digest);
+      if (recent != NULL && recent->kind != RECENT_UNMATCHED)
+        {
+          /* The very same message again: no parsing, no signature. */
+          if (recent->kind != RECENT_DELIVERED)
+            {
+              g_debug ("%s: event dropped: the same message was unusable before", relay->url);
+              return TRUE;
+            }
+          if (!recent_may_report (recent))
+            {
+              self->n_duplicates++;
+              return TRUE;
+            }
+
+          /* Verified before, byte for byte: parsing it again is enough. */
+          message = _pt_nostr_relay_message_parse_full (text, len, FALSE, NULL);
+          if (message != NULL && message->type == PT_NOSTR_RELAY_MESSAGE_EVENT &&
+              g_hash_table_contains (self->subscriptions, message->sub_id))
+            emit_repeated (self, message);
+          return TRUE;
+        }
+      if (recent == NULL)
+        recent = recent_add (self, digest, RECENT_DROPPED);
+      recent->kind = RECENT_DROPPED;
+    }
+
+  message = _pt_nostr_relay_message_parse_full (text, len, FALSE, &error);
   if (message == NULL)
     {
       /* A forged or damaged event is not worth a reconnect: anyone can
        * publish one, and json-glib even refuses whole messages that other
        * clients accept (a lone surrogate escape in the content). Skip an
        * EVENT message we cannot use; drop a relay that sends other nonsense. */
-      if (g_error_matches (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_BAD_ID) ||
-          g_error_matches (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_BAD_SIGNATURE) ||
-          looks_like_event_message (text, len))
+      if (is_event)
         {
           g_debug ("%s: event dropped: %s", relay->url, error->message);
           return TRUE;
@@ -442,7 +667,13 @@ handle_text (Relay      *relay,
   switch (message->type)
     {
     case PT_NOSTR_RELAY_MESSAGE_EVENT:
-      handle_event (relay, message);
+      if (recent == NULL)
+        {
+          /* Parsed as an EVENT without looking like one: cannot be. */
+          g_debug ("%s: event dropped: unusual form", relay->url);
+          break;
+        }
+      handle_event (relay, message, recent);
       break;
     case PT_NOSTR_RELAY_MESSAGE_OK:
       handle_ok (relay, message);
@@ -466,6 +697,93 @@ handle_text (Relay      *relay,
   return TRUE;
 }
 
+/* The inbox: messages wait there, in order per relay, until the pool's
+ * dispatch source handles at most PT_RELAY_POOL_DISPATCH_MAX of them (taking
+ * turns between relays) and lets the main loop run other sources (ICE,
+ * QUIC, timers) before the next batch. */
+
+static void
+relay_clear_inbox (Relay *relay)
+{
+  GBytes *bytes;
+
+  while ((bytes = g_queue_pop_head (&relay->inbox)) != NULL)
+    g_bytes_unref (bytes);
+  relay->inbox_bytes = 0;
+}
+
+static gboolean
+dispatch_cb (gpointer data)
+{
+  PtRelayPool *self = g_object_ref (data);
+  guint budget = PT_RELAY_POOL_DISPATCH_MAX;
+  gboolean more = TRUE;
+
+  while (budget > 0 && more && self->relays != NULL)
+    {
+      more = FALSE;
+      for (guint n = 0; n < self->relays->len && budget > 0 && self->relays != NULL; n++)
+        {
+          Relay *relay = g_ptr_array_index (self->relays, self->next_inbox % self->relays->len);
+          g_autoptr(GBytes) bytes = g_queue_pop_head (&relay->inbox);
+          const char *text;
+          gsize len = 0;
+
+          self->next_inbox++;
+          if (bytes == NULL)
+            continue;
+          text = g_bytes_get_data (bytes, &len);
+          relay->inbox_bytes -= len;
+          budget--;
+          if (!handle_text (relay, text, len) && self->relays != NULL)
+            {
+              relay_clear_inbox (relay);
+              relay_schedule_retry (relay, "protocol violation");
+            }
+          more = more || (self->relays != NULL && relay->inbox.length > 0);
+        }
+    }
+  more = FALSE;
+  for (guint i = 0; self->relays != NULL && i < self->relays->len && !more; i++)
+    more = ((Relay *) g_ptr_array_index (self->relays, i))->inbox.length > 0;
+  if (!more && self->dispatch_source != NULL)
+    g_clear_pointer (&self->dispatch_source, g_source_unref);
+  g_object_unref (self);
+  return more ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void
+pool_schedule_dispatch (PtRelayPool *self)
+{
+  if (self->dispatch_source != NULL)
+    return;
+  /* Default priority, like the sockets: it takes turns with them. */
+  self->dispatch_source = g_idle_source_new ();
+  g_source_set_priority (self->dispatch_source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (self->dispatch_source, dispatch_cb, self, NULL);
+  g_source_set_static_name (self->dispatch_source, "[peertunnel] relay pool dispatch");
+  g_source_attach (self->dispatch_source, self->context);
+}
+
+/* The relay sent more than the flood limits allow: it goes, for longer
+ * each time (60 s, 2 min … 16 min), and says so. */
+static void
+relay_flooded (Relay      *relay,
+               const char *what)
+{
+  guint delay_s;
+
+  if (g_get_monotonic_time () - relay->connected_at >= PT_RELAY_POOL_FLOOD_FORGET_S * G_USEC_PER_SEC)
+    relay->floods = 0;      /* it behaved for a long while first */
+  delay_s = PT_RELAY_POOL_FLOOD_BACKOFF_MIN_S << MIN (relay->floods, 4u);
+  if (relay->floods < G_MAXUINT)
+    relay->floods++;
+  g_message ("relay %s sent %s: disconnected from it; trying again in %u s",
+             relay->url, what, delay_s);
+  relay_clear_inbox (relay);
+  relay_schedule_retry_after (relay, "flood", delay_s * 1000);
+}
+
 static void
 on_message (SoupWebsocketConnection *conn,
             gint                     type,
@@ -473,17 +791,39 @@ on_message (SoupWebsocketConnection *conn,
             gpointer                 data)
 {
   Relay *relay = data;
-  gsize len = 0;
-  const char *text = g_bytes_get_data (bytes, &len);
+  gint64 now = g_get_monotonic_time ();
+  gsize len = g_bytes_get_size (bytes);
 
   if (type != SOUP_WEBSOCKET_DATA_TEXT)
     {
       g_message ("relay %s: sent a binary message; dropping it", relay->url);
+      relay_clear_inbox (relay);
       relay_schedule_retry (relay, "binary message");
       return;
     }
-  if (!handle_text (relay, text, len))
-    relay_schedule_retry (relay, "protocol violation");
+
+  /* A token bucket per relay: BURST messages at once, RATE a second after. */
+  relay->flood_tokens = MIN ((double) PT_RELAY_POOL_FLOOD_BURST,
+                             relay->flood_tokens +
+                             (double) (now - relay->flood_updated) * PT_RELAY_POOL_FLOOD_RATE /
+                             G_USEC_PER_SEC);
+  relay->flood_updated = now;
+  if (relay->flood_tokens < 1.0)
+    {
+      relay_flooded (relay, "more than " G_STRINGIFY (PT_RELAY_POOL_FLOOD_BURST) " messages at "
+                     "once or " G_STRINGIFY (PT_RELAY_POOL_FLOOD_RATE) " a second for a while");
+      return;
+    }
+  relay->flood_tokens -= 1.0;
+  if (relay->inbox.length >= PT_RELAY_POOL_INBOX_MAX ||
+      relay->inbox_bytes + len > PT_RELAY_POOL_INBOX_MAX_BYTES)
+    {
+      relay_flooded (relay, "more messages than could be handled");
+      return;
+    }
+  g_queue_push_tail (&relay->inbox, g_bytes_ref (bytes));
+  relay->inbox_bytes += len;
+  pool_schedule_dispatch (relay->pool);
 }
 
 static void
@@ -522,6 +862,8 @@ relay_on_connected (Relay                   *relay,
   g_clear_object (&relay->cancellable);
   relay->conn = conn;
   relay->connected_at = g_get_monotonic_time ();
+  relay->flood_tokens = PT_RELAY_POOL_FLOOD_BURST;
+  relay->flood_updated = relay->connected_at;
   /* A relay message is at most an event plus its envelope. */
   soup_websocket_connection_set_max_incoming_payload_size (conn, PT_NOSTR_EVENT_MAX_SIZE + 1024);
   soup_websocket_connection_set_keepalive_interval (conn, PT_RELAY_POOL_KEEPALIVE_S);
@@ -819,6 +1161,42 @@ _pt_relay_pool_get_n_duplicates (PtRelayPool *self)
   return self->n_duplicates;
 }
 
+guint
+_pt_relay_pool_get_n_verified (PtRelayPool *self)
+{
+  g_return_val_if_fail (PT_IS_RELAY_POOL (self), 0);
+  return self->n_verified;
+}
+
+gboolean
+_pt_relay_pool_feed_message (PtRelayPool *self,
+                             guint        relay_index,
+                             const char  *text,
+                             gsize        len)
+{
+  g_return_val_if_fail (PT_IS_RELAY_POOL (self), FALSE);
+  g_return_val_if_fail (relay_index < self->relays->len, FALSE);
+  g_return_val_if_fail (text != NULL || len == 0, FALSE);
+
+  return handle_text (g_ptr_array_index (self->relays, relay_index), text, len);
+}
+
+static guint
+recent_hash (gconstpointer key)
+{
+  guint hash;
+
+  memcpy (&hash, key, sizeof hash);    /* a SHA-256: evenly spread already */
+  return hash;
+}
+
+static gboolean
+recent_equal (gconstpointer a,
+              gconstpointer b)
+{
+  return memcmp (a, b, PT_RELAY_POOL_DIGEST_LEN) == 0;
+}
+
 static guint
 seen_key_hash (gconstpointer key)
 {
@@ -848,6 +1226,11 @@ pt_relay_pool_dispose (GObject *object)
       g_source_destroy (self->start_source);
       g_clear_pointer (&self->start_source, g_source_unref);
     }
+  if (self->dispatch_source != NULL)
+    {
+      g_source_destroy (self->dispatch_source);
+      g_clear_pointer (&self->dispatch_source, g_source_unref);
+    }
   /* Without emitting anything: the pool is going away. */
   g_clear_pointer (&self->relays, g_ptr_array_unref);
 
@@ -862,6 +1245,7 @@ pt_relay_pool_finalize (GObject *object)
   g_queue_clear_full (&self->pending, (GDestroyNotify) pending_free);
   g_queue_clear (&self->seen_order);
   g_hash_table_unref (self->seen);
+  g_hash_table_unref (self->recent);      /* frees every Recent, links included */
   g_hash_table_unref (self->subscriptions);
   g_strfreev (self->urls);
   g_clear_object (&self->session);
@@ -929,6 +1313,14 @@ pt_relay_pool_init (PtRelayPool *self)
   self->subscriptions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) _pt_nostr_filter_free);
   self->seen = g_hash_table_new_full (seen_key_hash, seen_key_equal, seen_key_free, NULL);
+  self->recent = g_hash_table_new_full (recent_hash, recent_equal, NULL, g_free);
+  for (gsize i = 0; i < sizeof self->recent_salt; i += 4)
+    {
+      guint32 r = g_random_int ();
+
+      memcpy (self->recent_salt + i, &r, 4);
+    }
+  g_queue_init (&self->recent_order);
   g_queue_init (&self->pending);
   g_queue_init (&self->seen_order);
 }

@@ -85,6 +85,10 @@ PtRendezvousMessage *_pt_rendezvous_open  (const PtPublicKey         *me,
                                            gint64                     now,
                                            GError                   **error);
 
+/* Named rendezvous: what guessing @name would take, in bits, by the rule of
+ * docs/protocol.md ("Named rendezvous"); 0 for text that is not UTF-8. */
+double               _pt_named_name_bits (const char *name);
+
 /* "0123456789abcdef" for a session id. */
 char                *_pt_rendezvous_session_to_hex (const guint8 *session_id);
 

@@ -415,26 +415,138 @@ _pt_rendezvous_open (const PtPublicKey   *me,
 
 /* Named rendezvous */
 
+#include <math.h>
+
 #include <argon2.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 
 #include "pt-keys-private.h"
 
-/* Argon2id parameters: part of the protocol (both sides must agree). */
-#define NAMED_SALT        "peertunnel named rendezvous v1"
-#define NAMED_T_COST      3
+/* Argon2id parameters: part of the protocol (both sides must agree). The
+ * salt is the lowercase hex SHA-256 of NAMED_SALT_PREFIX followed by the
+ * name: per name, computed by both sides alike, and printable so that the
+ * argon2 command-line tool can check the derivation (docs/protocol.md). */
+#define NAMED_SALT_PREFIX "peertunnel named rendezvous v2\n"
+#define NAMED_T_COST      8
 #define NAMED_M_COST_KIB  (64 * 1024)
 #define NAMED_LANES       1
 #define NAMED_OUT_LEN     96      /* 32 key bytes, 64 for the token's characters */
 
-gboolean
-pt_named_rendezvous_derive (const char      *name,
-                            PtSecretKey    **key,
-                            PtSecretString **token,
-                            GError         **error)
+/* The bits a piece of a name is worth (docs/protocol.md, "Named
+ * rendezvous"): digits 3.32 each; letters 4.7 each, but a run of letters
+ * counts as one word from a list of 8,192 at most (13 bits). */
+#define BITS_PER_DIGIT    3.32
+#define BITS_PER_LETTER   4.7
+#define BITS_PER_WORD     13.0
+#define BITS_PER_TOKEN_CHAR 6.02  /* log2 (65) */
+
+typedef enum
 {
-  guint8 out[NAMED_OUT_LEN];
-  g_autoptr(PtSecretKey) derived_key = NULL;
-  int ret;
+  CHAR_SEPARATOR,
+  CHAR_DIGIT,
+  CHAR_LOWER,
+  CHAR_UPPER,
+  CHAR_OTHER_LETTER,    /* a letter outside ASCII */
+} CharClass;
+
+static CharClass
+classify (gunichar c)
+{
+  if (c >= '0' && c <= '9')
+    return CHAR_DIGIT;
+  if (c >= 'a' && c <= 'z')
+    return CHAR_LOWER;
+  if (c >= 'A' && c <= 'Z')
+    return CHAR_UPPER;
+  if (c >= 0x80 && (g_unichar_isalpha (c) || g_unichar_isdigit (c)))
+    return CHAR_OTHER_LETTER;
+  return CHAR_SEPARATOR;
+}
+
+/* Pieces of a name are secret too. */
+static void
+wipe_free (gpointer data)
+{
+  explicit_bzero (data, strlen (data));
+  g_free (data);
+}
+
+static double
+piece_bits (CharClass klass,
+            glong     len)
+{
+  if (klass == CHAR_DIGIT)
+    return BITS_PER_DIGIT * len;
+  return MIN (BITS_PER_LETTER * len, BITS_PER_WORD);
+}
+
+double
+_pt_named_name_bits (const char *name)
+{
+  g_autoptr(GHashTable) pieces = g_hash_table_new_full (g_str_hash, g_str_equal, wipe_free, NULL);
+  const char *piece = NULL;
+  CharClass piece_class = CHAR_SEPARATOR;
+  CharClass previous = CHAR_SEPARATOR;
+  double bits = 0.0;
+
+  g_return_val_if_fail (name != NULL, 0.0);
+  if (!g_utf8_validate (name, -1, NULL))
+    return 0.0;
+
+  /* What pt token prints (16 random characters of 65, and a check one) has
+   * 96 bits, which the rule below would underrate (it takes a run of random
+   * letters for a word). Unless it has fewer than 8 distinct characters
+   * (about one random token in a million): then each counts log2 (65). */
+  if (pt_token_validate (name, NULL))
+    {
+      guint distinct = 0;
+
+      for (gsize i = 1; i < PT_TOKEN_LEN - 1; i++)
+        distinct += memchr (name + 1, name[i], i - 1) == NULL;
+      return distinct >= 8 ? 96.0 : BITS_PER_TOKEN_CHAR * distinct;
+    }
+
+  /* Pieces: runs of digits, of letters (a capital may start one: "Horse",
+   * "HORSE"; "camelCase" is two), split by anything else. A piece that
+   * comes again (in any case) is worth nothing the second time. */
+  for (const char *p = name;; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      CharClass klass = c == 0 ? CHAR_SEPARATOR : classify (c);
+      gboolean letters = klass == CHAR_LOWER || klass == CHAR_UPPER;
+      gboolean same = piece != NULL &&
+                      (klass == piece_class ||
+                       (letters && (piece_class == CHAR_LOWER || piece_class == CHAR_UPPER) &&
+                        !(previous == CHAR_LOWER && klass == CHAR_UPPER)));
+
+      if (piece != NULL && !same)
+        {
+          g_autofree char *folded = g_utf8_casefold (piece, p - piece);
+
+          if (g_hash_table_add (pieces, g_steal_pointer (&folded)))
+            bits += piece_bits (piece_class, g_utf8_strlen (piece, p - piece));
+          piece = NULL;
+        }
+      if (c == 0)
+        break;
+      if (piece == NULL && klass != CHAR_SEPARATOR)
+        {
+          piece = p;
+          piece_class = klass;
+        }
+      else if (piece != NULL && piece_class == CHAR_UPPER && klass == CHAR_LOWER)
+        piece_class = CHAR_LOWER;     /* one letters class from here on */
+      previous = klass;
+    }
+  return bits;
+}
+
+gboolean
+pt_named_name_check (const char  *name,
+                     GError     **error)
+{
+  double bits;
 
   g_return_val_if_fail (name != NULL, FALSE);
 
@@ -446,9 +558,60 @@ pt_named_rendezvous_derive (const char      *name,
                    PT_NAMED_MIN_LEN);
       return FALSE;
     }
+  bits = _pt_named_name_bits (name);
+  if (bits < PT_NAMED_MIN_BITS)
+    {
+      g_set_error (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_NAME,
+                   "the name is too easy to guess (about %.0f bits, %d are needed): it is the "
+                   "only secret, and anyone who guesses it can reach the service. Use %d or more "
+                   "random words, or a token that “pt token” prints",
+                   floor (bits), PT_NAMED_MIN_BITS,
+                   (int) ceil (PT_NAMED_MIN_BITS / BITS_PER_WORD));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pt_named_rendezvous_derive (const char      *name,
+                            PtSecretKey    **key,
+                            PtSecretString **token,
+                            GError         **error)
+{
+  guint8 out[NAMED_OUT_LEN];
+  guint8 digest[32];
+  char salt[2 * sizeof digest + 1];
+  g_autoptr(PtSecretKey) derived_key = NULL;
+  gsize prefix_len = strlen (NAMED_SALT_PREFIX);
+  gsize name_len;
+  char *salted;
+  int ret;
+
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  if (!pt_named_name_check (name, error))
+    return FALSE;
+  name_len = strlen (name);
+
+  /* The salt itself is public (anyone with the name has it), but the name
+   * it is made from is not: the buffer is wiped. */
+  salted = g_malloc (prefix_len + name_len);
+  memcpy (salted, NAMED_SALT_PREFIX, prefix_len);
+  memcpy (salted + prefix_len, name, name_len);
+  ret = gnutls_hash_fast (GNUTLS_DIG_SHA256, salted, prefix_len + name_len, digest);
+  explicit_bzero (salted, prefix_len + name_len);
+  g_free (salted);
+  if (ret < 0)
+    {
+      g_set_error (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_NAME,
+                   "cannot derive keys from the name: %s", gnutls_strerror (ret));
+      return FALSE;
+    }
+  for (gsize i = 0; i < sizeof digest; i++)
+    g_snprintf (salt + 2 * i, 3, "%02x", digest[i]);
 
   ret = argon2id_hash_raw (NAMED_T_COST, NAMED_M_COST_KIB, NAMED_LANES,
-                           name, strlen (name), NAMED_SALT, strlen (NAMED_SALT),
+                           name, name_len, salt, strlen (salt),
                            out, sizeof out);
   if (ret != ARGON2_OK)
     {
