@@ -1,10 +1,11 @@
-/* pt-allow-list.c — CIDR allow-lists for the server
+/* pt-allow-list.c — CIDR and port allow-lists for the server
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * An allow-list is a set of address ranges (CIDR blocks), IPv4 and IPv6. The
- * server checks the address a forward resolves to against the list for the
- * forward's protocol and connects to exactly that address.
+ * An allow-list is a set of address ranges (CIDR blocks), IPv4 and IPv6, each
+ * with an optional port or port range (no port: every port). The server
+ * checks the address a forward resolves to and the forward's port against
+ * the list for the forward's protocol and connects to exactly that address.
  *
  * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) reach IPv4 hosts, so they are
  * judged as the IPv4 address they carry: they match IPv4 entries only. A
@@ -18,13 +19,17 @@
 
 #include "pt.h"
 
-#define EXAMPLES "such as 10.0.0.0/8, 192.168.1.7 or fd00::/8"
+#define EXAMPLES "such as 127.0.0.1:22, 192.168.1.0/24:5432, 10.0.0.0/8:8000-8099, " \
+                 "[::1]:22 or fd00::/8 (every port)"
+#define FORM     "ADDRESS[/PREFIX][:PORT[-PORT]], IPv6 in brackets with a port"
 
 typedef struct
 {
   GSocketFamily family;
   guint8        bytes[16];   /* network byte order; first 4 bytes for IPv4 */
   guint         prefix;      /* 0..32 or 0..128 */
+  guint16       port_min;    /* 1..65535, or 0 with port_max 0: every port */
+  guint16       port_max;
 } PtAllowEntry;
 
 struct _PtAllowList
@@ -109,16 +114,104 @@ prefix_matches (const guint8 *a,
   return TRUE;
 }
 
+static gboolean
+entry_all_ports (const PtAllowEntry *entry)
+{
+  return entry->port_min == 0;
+}
+
+/* "10.0.0.0/8", "127.0.0.1/32:22", "[fd00::]/8:8000-8099" */
 static char *
 entry_to_string (const PtAllowEntry *entry)
 {
   g_autoptr(GInetAddress) address = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *ports = NULL;
+  gboolean v6 = entry->family == G_SOCKET_FAMILY_IPV6;
 
   address = g_inet_address_new_from_bytes (entry->bytes, entry->family);
   text = g_inet_address_to_string (address);
 
-  return g_strdup_printf ("%s/%u", text, entry->prefix);
+  if (entry_all_ports (entry))
+    return g_strdup_printf ("%s/%u", text, entry->prefix);
+
+  ports = entry->port_min == entry->port_max
+          ? g_strdup_printf ("%u", entry->port_min)
+          : g_strdup_printf ("%u-%u", entry->port_min, entry->port_max);
+
+  return g_strdup_printf ("%s%s%s/%u:%s", v6 ? "[" : "", text, v6 ? "]" : "",
+                          entry->prefix, ports);
+}
+
+/* One port: plain decimal digits only, 1..65535. */
+static gboolean
+parse_port (const char  *text,
+            const char  *digits,
+            guint16     *port,
+            GError     **error)
+{
+  guint64 value = 0;
+
+  if (digits[0] == '\0' || strspn (digits, "0123456789") != strlen (digits))
+    {
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                   "“%s” has an invalid port “%s”: expected a number from 1 to 65535 "
+                   "or a range such as 8000-8099 after the “:”", text, digits);
+      return FALSE;
+    }
+
+  /* Leading zeros are fine; a very long string of digits is simply too big. */
+  if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT64, &value, NULL) ||
+      value > 65535)
+    {
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                   "“%s” has port %s, above the largest port 65535", text, digits);
+      return FALSE;
+    }
+
+  if (value == 0)
+    {
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                   "“%s” has port 0, which no service listens on: ports go from 1 to 65535",
+                   text);
+      return FALSE;
+    }
+
+  *port = (guint16) value;
+  return TRUE;
+}
+
+/* "22" or "8000-8099". */
+static gboolean
+parse_ports (const char          *text,
+             const char          *ports,
+             PtAllowEntry        *entry,
+             GError             **error)
+{
+  const char *dash = strchr (ports, '-');
+  g_autofree char *first = dash ? g_strndup (ports, dash - ports) : g_strdup (ports);
+
+  if (!parse_port (text, first, &entry->port_min, error))
+    return FALSE;
+
+  if (dash == NULL)
+    {
+      entry->port_max = entry->port_min;
+      return TRUE;
+    }
+
+  if (!parse_port (text, dash + 1, &entry->port_max, error))
+    return FALSE;
+
+  if (entry->port_max < entry->port_min)
+    {
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                   "“%s” has the port range backwards: did you mean %u-%u?",
+                   text, entry->port_max, entry->port_min);
+      return FALSE;
+    }
+
+  return TRUE;
 }
 
 gboolean
@@ -129,8 +222,11 @@ pt_allow_list_add (PtAllowList  *self,
   g_autofree char *text = NULL;
   g_autoptr(GInetAddress) address = NULL;
   PtAllowEntry entry = { 0 };
-  const char *slash;
   g_autofree char *host = NULL;
+  g_autofree char *prefix_text = NULL;
+  const char *ports = NULL;
+  const char *rest;
+  gboolean bracketed = FALSE;
   guint max_bits;
   gsize n_bytes;
   guint8 masked[16];
@@ -144,20 +240,64 @@ pt_allow_list_add (PtAllowList  *self,
   if (text[0] == '\0')
     {
       g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
-                   "An empty address range was given: expected an IPv4 or IPv6 "
-                   "address with an optional /PREFIX, " EXAMPLES);
+                   "An empty address range was given: expected " FORM ", " EXAMPLES);
       return FALSE;
     }
 
-  slash = strchr (text, '/');
-  host = slash != NULL ? g_strndup (text, slash - text) : g_strdup (text);
+  /* Split into the address, the prefix text (after "/") and the ports (after ":"). */
+  if (text[0] == '[')
+    {
+      const char *close = strchr (text, ']');
+
+      if (close == NULL)
+        {
+          g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                       "“%s” has “[” without “]”: expected " FORM ", such as [::1]:22 "
+                       "or [fd00::]/8:5432", text);
+          return FALSE;
+        }
+      host = g_strndup (text + 1, close - text - 1);
+      rest = close + 1;
+      bracketed = TRUE;
+    }
+  else
+    {
+      const char *colon = strchr (text, ':');
+      gsize len;
+
+      /* Unbracketed, one colon starts the ports (IPv4); two or more are an
+       * IPv6 address, every port. */
+      if (colon != NULL && strchr (colon + 1, ':') == NULL)
+        len = strcspn (text, "/:");
+      else
+        len = strcspn (text, "/");
+      host = g_strndup (text, len);
+      rest = text + len;
+    }
+
+  if (rest[0] == '/')
+    {
+      const char *colon = strchr (rest + 1, ':');
+
+      prefix_text = colon ? g_strndup (rest + 1, colon - rest - 1) : g_strdup (rest + 1);
+      rest = colon ? colon : rest + strlen (rest);
+    }
+
+  if (rest[0] == ':')
+    ports = rest + 1;
+  else if (rest[0] != '\0')
+    {
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                   "“%s” is not an address range: expected " FORM ", " EXAMPLES, text);
+      return FALSE;
+    }
+
   address = g_inet_address_new_from_string (host);
 
   if (address == NULL)
     {
       g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
-                   "“%s” is not an address range: expected an IPv4 or IPv6 "
-                   "address with an optional /PREFIX, " EXAMPLES, text);
+                   "“%s” is not an address range: expected " FORM ", " EXAMPLES, text);
       return FALSE;
     }
 
@@ -167,19 +307,26 @@ pt_allow_list_add (PtAllowList  *self,
   g_assert (n_bytes == max_bits / 8);
   memcpy (entry.bytes, g_inet_address_to_bytes (address), n_bytes);
 
-  if (slash == NULL)
+  if (ports != NULL && entry.family == G_SOCKET_FAMILY_IPV6 && !bracketed)
+    {
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                   "“%s”: put an IPv6 address in brackets when a port follows, "
+                   "such as [::1]:22 or [fd00::]/8:5432", text);
+      return FALSE;
+    }
+
+  if (prefix_text == NULL)
     {
       entry.prefix = max_bits;
     }
   else
     {
-      const char *digits = slash + 1;
       guint64 prefix = 0;
 
       /* Plain decimal digits only: no sign, no spaces, no hex. */
-      if (digits[0] == '\0' ||
-          strspn (digits, "0123456789") != strlen (digits) ||
-          !g_ascii_string_to_unsigned (digits, 10, 0, max_bits, &prefix, NULL))
+      if (prefix_text[0] == '\0' ||
+          strspn (prefix_text, "0123456789") != strlen (prefix_text) ||
+          !g_ascii_string_to_unsigned (prefix_text, 10, 0, max_bits, &prefix, NULL))
         {
           g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
                        "“%s” has an invalid prefix length: expected a number "
@@ -191,6 +338,9 @@ pt_allow_list_add (PtAllowList  *self,
 
       entry.prefix = (guint) prefix;
     }
+
+  if (ports != NULL && !parse_ports (text, ports, &entry, error))
+    return FALSE;
 
   memcpy (masked, entry.bytes, n_bytes);
   mask_bytes (masked, n_bytes, entry.prefix);
@@ -213,18 +363,18 @@ pt_allow_list_add (PtAllowList  *self,
   return TRUE;
 }
 
-gboolean
-pt_allow_list_contains (const PtAllowList *self,
-                        GInetAddress      *address)
+/* Returns whether @address matches some entry that allows @port (0: any
+ * entry, whatever its ports). */
+static gboolean
+contains (const PtAllowList *self,
+          GInetAddress      *address,
+          guint              port)
 {
   static const guint8 v4_mapped_prefix[12] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
   };
   GSocketFamily family;
   const guint8 *bytes;
-
-  g_return_val_if_fail (self != NULL, FALSE);
-  g_return_val_if_fail (G_IS_INET_ADDRESS (address), FALSE);
 
   family = g_inet_address_get_family (address);
   bytes = g_inet_address_to_bytes (address);
@@ -240,12 +390,39 @@ pt_allow_list_contains (const PtAllowList *self,
     {
       const PtAllowEntry *entry = &g_array_index (self->entries, PtAllowEntry, i);
 
-      if (entry->family == family &&
-          prefix_matches (entry->bytes, bytes, entry->prefix))
+      if (entry->family != family || !prefix_matches (entry->bytes, bytes, entry->prefix))
+        continue;
+      if (port == 0 || entry_all_ports (entry) ||
+          (port >= entry->port_min && port <= entry->port_max))
         return TRUE;
     }
 
   return FALSE;
+}
+
+gboolean
+pt_allow_list_contains (const PtAllowList *self,
+                        GInetAddress      *address)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (G_IS_INET_ADDRESS (address), FALSE);
+
+  return contains (self, address, 0);
+}
+
+gboolean
+pt_allow_list_contains_port (const PtAllowList *self,
+                             GInetAddress      *address,
+                             guint16            port)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (G_IS_INET_ADDRESS (address), FALSE);
+
+  /* Port 0 is never a service; never let it mean "any". */
+  if (port == 0)
+    return FALSE;
+
+  return contains (self, address, port);
 }
 
 gboolean

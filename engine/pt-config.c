@@ -20,15 +20,28 @@
  * arg_data, so a value the command line later replaces is still released
  * with @owned.
  *
- * Errors never echo the value of an option whose name suggests a secret.
+ * Errors never quote the file's text: a value, or a line that lost its key
+ * ("=turn://alice:secret@…"), may be a secret. They name the file, the line
+ * (when known), the group and the option, and say what is wrong.
  */
 #define G_LOG_DOMAIN "pt-config"
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "pt.h"
+
+/* An option file is a few lines; this bounds the work on a wrong path. */
+#define CONFIG_MAX_SIZE (1024 * 1024)
+/* pt_config_load() notes each key's line as its comment, for errors. */
+#define LINE_COMMENT_PREFIX "pt-config-line "
 
 typedef struct
 {
@@ -41,17 +54,44 @@ typedef struct
   };
 } PendingValue;
 
+/* What an option's long name looks like: safe to quote back. */
 static gboolean
-key_is_secret (const char *key)
+looks_like_option_name (const char *key)
 {
-  static const char * const words[] = { "token", "pass", "nsec", "secret" };
-  g_autofree char *lower = g_ascii_strdown (key, -1);
+  gsize len = strlen (key);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (words); i++)
-    if (strstr (lower, words[i]) != NULL)
-      return TRUE;
+  if (len == 0 || len > 64)
+    return FALSE;
+  for (const char *p = key; *p != '\0'; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '-')
+      return FALSE;
+  return TRUE;
+}
 
-  return FALSE;
+/* "FILE:LINE [group]" when pt_config_load() noted the key's line, else
+ * "FILE [group]". */
+static char *
+describe_place (GKeyFile   *key_file,
+                const char *origin,
+                const char *group,
+                const char *key)
+{
+  g_autofree char *comment = key != NULL ? g_key_file_get_comment (key_file, group, key, NULL)
+                                         : NULL;
+  const char *number = comment != NULL ? strstr (comment, LINE_COMMENT_PREFIX) : NULL;
+  guint64 line = 0;
+
+  if (number != NULL)
+    {
+      g_autofree char *digits = g_strdup (number + strlen (LINE_COMMENT_PREFIX));
+
+      g_strstrip (digits);
+      if (!g_ascii_string_to_unsigned (digits, 10, 1, G_MAXUINT32, &line, NULL))
+        line = 0;
+    }
+  if (line > 0)
+    return g_strdup_printf ("%s:%" G_GUINT64_FORMAT " [%s]", origin, line, group);
+  return g_strdup_printf ("%s [%s]", origin, group);
 }
 
 static const GOptionEntry *
@@ -89,23 +129,21 @@ pending_value_clear (PendingValue *pending)
     }
 }
 
-/* "FILE [group]: option “key” …, not “value”", leaving the value out for secrets. */
+/* "FILE:LINE [group]: option “key” must be …": never the value, which may be
+ * a secret put under the wrong key. */
 static void
 set_invalid (GError     **error,
+             GKeyFile    *key_file,
              const char  *origin,
              const char  *group,
              const char  *key,
-             const char  *value,
              const char  *expected)
 {
-  if (value == NULL || key_is_secret (key))
-    g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
-                 "%s [%s]: option “%s” must be %s",
-                 origin, group, key, expected);
-  else
-    g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
-                 "%s [%s]: option “%s” must be %s, not “%s”",
-                 origin, group, key, expected, value);
+  g_autofree char *place = describe_place (key_file, origin, group, key);
+
+  g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+               "%s: option “%s” must be %s (the value is not shown here)",
+               place, key, expected);
 }
 
 /* GLib 2.74's g_key_file_get_string() sets its GError twice for a value with
@@ -148,7 +186,7 @@ read_value (GKeyFile      *key_file,
       pending->v_bool = g_key_file_get_boolean (key_file, group, key, &local_error);
       if (local_error != NULL)
         {
-          set_invalid (error, origin, group, key, raw, "true or false");
+          set_invalid (error, key_file, origin, group, key, "true or false");
           return FALSE;
         }
       if (entry->flags & G_OPTION_FLAG_REVERSE)
@@ -162,7 +200,7 @@ read_value (GKeyFile      *key_file,
         if (raw == NULL ||
             !g_ascii_string_to_signed (raw, 10, G_MININT, G_MAXINT, &number, NULL))
           {
-            set_invalid (error, origin, group, key, raw, "a whole number");
+            set_invalid (error, key_file, origin, group, key, "a whole number");
             return FALSE;
           }
         pending->v_int = (int) number;
@@ -180,7 +218,7 @@ read_value (GKeyFile      *key_file,
           /* GLib 2.74 may return a string along with the error. */
           g_clear_pointer (&pending->v_string, g_free);
           /* Not valid UTF-8 or a bad escape: the raw text is garbage anyway. */
-          set_invalid (error, origin, group, key, NULL,
+          set_invalid (error, key_file, origin, group, key,
                        "valid UTF-8 text (escapes: \\s \\n \\t \\r \\\\)");
           return FALSE;
         }
@@ -195,7 +233,7 @@ read_value (GKeyFile      *key_file,
       if (local_error != NULL)
         {
           g_clear_pointer (&pending->v_strv, g_strfreev);
-          set_invalid (error, origin, group, key, NULL,
+          set_invalid (error, key_file, origin, group, key,
                        "a list of valid UTF-8 values separated by “;”");
           return FALSE;
         }
@@ -207,10 +245,13 @@ read_value (GKeyFile      *key_file,
       break;
     }
 
-  g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
-               "%s [%s]: option “%s” cannot be set from a file; "
-               "give it on the command line",
-               origin, group, key);
+  {
+    g_autofree char *place = describe_place (key_file, origin, group, key);
+
+    g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
+                 "%s: option “%s” cannot be set from a file; give it on the command line",
+                 place, key);
+  }
   return FALSE;
 }
 
@@ -292,18 +333,28 @@ pt_config_apply (GKeyFile            *key_file,
 
       if (value.entry == NULL)
         {
-          g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_UNKNOWN_KEY,
-                       "%s [%s]: unknown option “%s” (see “pt %s --help”)",
-                       origin, group, keys[i], group);
+          g_autofree char *place = describe_place (key_file, origin, group, keys[i]);
+
+          if (looks_like_option_name (keys[i]))
+            g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_UNKNOWN_KEY,
+                         "%s: unknown option “%s” (see “pt %s --help”)",
+                         place, keys[i], group);
+          else
+            g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_UNKNOWN_KEY,
+                         "%s: a key that is not an option name (option names are lower-case "
+                         "letters, digits and “-”; see “pt %s --help”)",
+                         place, group);
           return FALSE;
         }
 
       if (value.entry->arg_data == NULL)
         {
+          g_autofree char *place = describe_place (key_file, origin, group, keys[i]);
+
           g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID,
-                       "%s [%s]: option “%s” cannot be set from a file; "
+                       "%s: option “%s” cannot be set from a file; "
                        "give it on the command line",
-                       origin, group, keys[i]);
+                       place, keys[i]);
           return FALSE;
         }
 
@@ -323,13 +374,15 @@ pt_config_apply (GKeyFile            *key_file,
   return TRUE;
 }
 
-/* GLib's parse errors do not say where: find the first line at which a
- * prefix of the file stops parsing (parsing is line by line, so failure is
- * monotonic in the prefix length). Returns 0 if it cannot tell. */
+/* GLib's parse errors do not say where, and quote the line: find the first
+ * line at which a prefix of the file stops parsing (parsing is line by line,
+ * so failure is monotonic in the prefix length), for our own message.
+ * Returns 0 if it cannot tell. */
 static gsize
 find_bad_line (const char  *contents,
                gsize        length,
-               char       **line_text)
+               char       **line_text,
+               gboolean    *group_before)
 {
   g_autoptr(GPtrArray) line_ends = g_ptr_array_new ();
   gsize lo, hi;
@@ -361,13 +414,168 @@ find_bad_line (const char  *contents,
   {
     const char *start = lo == 1 ? contents : line_ends->pdata[lo - 2];
     const char *end = line_ends->pdata[lo - 1];
+    const char *q = contents;
 
+    *group_before = FALSE;
+    while (q < start)
+      {
+        const char *nl = memchr (q, '\n', start - q);
+        const char *r = q;
+
+        while (r < start && (*r == ' ' || *r == '\t'))
+          r++;
+        if (r < start && *r == '[')
+          *group_before = TRUE;
+        if (nl == NULL)
+          break;
+        q = nl + 1;
+      }
     while (end > start && (end[-1] == '\n' || end[-1] == '\r'))
       end--;
     *line_text = g_strndup (start, end - start);
   }
 
   return lo;
+}
+
+/* What is wrong with a line GKeyFile refused, in words that quote nothing. */
+static const char *
+describe_bad_line (const char *line,
+                   gboolean    group_before)
+{
+  const char *p = line;
+  const char *eq;
+
+  while (*p == ' ' || *p == '\t')
+    p++;
+  if (!g_utf8_validate (line, -1, NULL))
+    return "this line is not UTF-8 text";
+  if (*p == '[')
+    return "a [group] line must end with “]” and hold no “[”, “]” or control characters";
+  eq = strchr (p, '=');
+  if (eq == NULL)
+    return "this line is not “key = value”, a [group] or a # comment";
+  if (eq == p)
+    return "this line has no key before “=” (expected “key = value”)";
+  if (!group_before)
+    return "an option before the first [group] line (e.g. “[client manual]”)";
+  return "the key before “=” is not a valid key name (letters, digits and “-”)";
+}
+
+/* Reads @path whole: a regular file (opening a FIFO does not wait for a
+ * writer), at most CONFIG_MAX_SIZE bytes. */
+static char *
+read_config_file (const char  *path,
+                  gsize       *length,
+                  GError     **error)
+{
+  g_autoptr(GString) contents = NULL;
+  struct stat st;
+  int fd;
+
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
+                   "%s: cannot open it: %s", path, g_strerror (errsv));
+      return NULL;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
+                   "%s: not a regular file: give the path of the option file itself", path);
+      return NULL;
+    }
+  if (st.st_size > CONFIG_MAX_SIZE)
+    {
+      close (fd);
+      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
+                   "%s: too large for an option file (%" G_GUINT64_FORMAT " bytes, at most %d): "
+                   "is it the right file?", path, (guint64) st.st_size, CONFIG_MAX_SIZE);
+      return NULL;
+    }
+
+  contents = g_string_sized_new (st.st_size + 1);
+  for (;;)
+    {
+      char buf[4096];
+      gssize n = read (fd, buf, sizeof buf);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int errsv = errno;
+
+          close (fd);
+          g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
+                       "%s: cannot read it: %s", path, g_strerror (errsv));
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      g_string_append_len (contents, buf, n);
+      if (contents->len > CONFIG_MAX_SIZE)
+        {
+          close (fd);
+          g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
+                       "%s: too large for an option file (over %d bytes): is it the right file?",
+                       path, CONFIG_MAX_SIZE);
+          return NULL;
+        }
+    }
+  close (fd);
+
+  *length = contents->len;
+  return g_string_free (g_steal_pointer (&contents), FALSE);
+}
+
+/* Notes each key's line number as its comment, for describe_place(). */
+static void
+note_key_lines (GKeyFile   *key_file,
+                const char *contents,
+                gsize       length)
+{
+  g_autofree char *group = NULL;
+  const char *p = contents, *end = contents + length;
+  guint64 number = 0;
+
+  while (p < end)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      const char *line_end = nl != NULL ? nl : end;
+      g_autofree char *line = g_strndup (p, line_end - p);
+      const char *eq;
+
+      number++;
+      p = nl != NULL ? nl + 1 : end;
+      g_strstrip (line);
+      if (line[0] == '\0' || line[0] == '#')
+        continue;
+      if (line[0] == '[')
+        {
+          char *close = strrchr (line, ']');
+
+          g_free (group);
+          group = close != NULL ? g_strndup (line + 1, close - line - 1) : NULL;
+          continue;
+        }
+      eq = strchr (line, '=');
+      if (group != NULL && eq != NULL && eq != line)
+        {
+          g_autofree char *key = g_strndup (line, eq - line);
+          g_autofree char *comment = NULL;
+
+          g_strchomp (key);
+          if (!g_key_file_has_key (key_file, group, key, NULL))
+            continue;
+          comment = g_strdup_printf (LINE_COMMENT_PREFIX "%" G_GUINT64_FORMAT, number);
+          g_key_file_set_comment (key_file, group, key, comment, NULL);
+        }
+    }
 }
 
 GKeyFile *
@@ -382,36 +590,37 @@ pt_config_load (const char  *path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!g_file_get_contents (path, &contents, &length, &local_error))
-    {
-      g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
-                   "%s: %s", path, local_error->message);
-      return NULL;
-    }
+  contents = read_config_file (path, &length, error);
+  if (contents == NULL)
+    return NULL;
 
   key_file = g_key_file_new ();
 
   if (!g_key_file_load_from_data (key_file, contents, length, G_KEY_FILE_NONE, &local_error))
     {
       g_autofree char *line_text = NULL;
-      gsize line = find_bad_line (contents, length, &line_text);
+      gboolean group_before = FALSE;
+      gsize line = find_bad_line (contents, length, &line_text, &group_before);
 
       if (line == 0)
         g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
-                     "%s: %s", path, local_error->message);
-      else if (key_is_secret (line_text) ||
-               (strchr (line_text, '=') == NULL && line_text[0] != '['))
-        /* GLib quotes the whole line, which may be a pasted secret. */
-        g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
-                     "%s:%" G_GSIZE_FORMAT ": this line is not “key = value”, "
-                     "a [group] or a # comment",
-                     path, line);
+                     "%s: %s", path,
+                     g_error_matches (local_error, G_KEY_FILE_ERROR,
+                                      G_KEY_FILE_ERROR_UNKNOWN_ENCODING)
+                     ? "not UTF-8 text"
+                     : "not an option file (“key = value” lines under [group] lines)");
       else
         g_set_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE,
-                     "%s:%" G_GSIZE_FORMAT ": %s", path, line, local_error->message);
+                     "%s:%" G_GSIZE_FORMAT ": %s (the line is not shown here)",
+                     path, line, describe_bad_line (line_text, group_before));
+      if (line_text != NULL)
+        explicit_bzero (line_text, strlen (line_text));
+      explicit_bzero (contents, length);
       return NULL;
     }
 
+  note_key_lines (key_file, contents, length);
+  explicit_bzero (contents, length);
   g_debug ("loaded options from %s", path);
 
   return g_steal_pointer (&key_file);

@@ -64,6 +64,7 @@ typedef enum
   PT_TUNNEL_ERROR_LISTEN,       /* a local listener could not be opened */
   PT_TUNNEL_ERROR_CLOSED,       /* the peer closed the tunnel */
   PT_TUNNEL_ERROR_INVALID,      /* the tunnel was used in the wrong state or role */
+  PT_TUNNEL_ERROR_BUSY,         /* too many tunnels for the process's descriptor budget */
 } PtTunnelError;
 
 typedef enum
@@ -116,6 +117,7 @@ typedef enum
   PT_TUN_ERROR_INVALID,         /* the request was refused (the message names the field) */
   PT_TUN_ERROR_FAILED,          /* the system refused (name taken, route exists, no /dev/net/tun) */
   PT_TUN_ERROR_HELPER,          /* the helper could not run, or authorization was refused */
+  PT_TUN_ERROR_OVERLAP,         /* a network overlaps a route or address the machine has */
 } PtTunDeviceError;             /* not PtTunError: helper/pt-tun-request.h has that name */
 
 GQuark pt_signal_error_quark (void);

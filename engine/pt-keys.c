@@ -18,7 +18,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -420,6 +422,49 @@ decode_key_text (const char *text,
 /* ---------------------------------------------------------------------- */
 /* Secret keys */
 
+/* Key material lives on pages of its own that a core dump leaves out
+ * (MADV_DONTDUMP), on top of the process being undumpable (pt_disable_core_dumps()):
+ * a dump made anyway (a debugger's gcore, PT_DUMPABLE=1) still lacks the key. */
+static gsize
+secure_size (gsize size)
+{
+  gsize page = (gsize) sysconf (_SC_PAGESIZE);
+
+  return (size + page - 1) / page * page;
+}
+
+static gpointer
+secure_alloc0 (gsize size)
+{
+  gsize full = secure_size (size);
+  gpointer mem = NULL;
+
+  if (posix_memalign (&mem, (gsize) sysconf (_SC_PAGESIZE), full) != 0)
+    g_error ("out of memory for %" G_GSIZE_FORMAT " bytes of key material", full);
+  memset (mem, 0, full);
+#ifdef MADV_DONTDUMP
+  if (madvise (mem, full, MADV_DONTDUMP) != 0)
+    g_debug ("madvise(MADV_DONTDUMP) failed: %s", g_strerror (errno));
+#endif
+  return mem;
+}
+
+static void
+secure_free (gpointer mem,
+             gsize    size)
+{
+  gsize full = secure_size (size);
+
+  if (mem == NULL)
+    return;
+  explicit_bzero (mem, full);
+#ifdef MADV_DODUMP
+  /* The allocator may hand these pages to anything next. */
+  madvise (mem, full, MADV_DODUMP);
+#endif
+  free (mem);
+}
+
 static PtSecretKey *
 secret_key_new (const guint8 *bytes,
                 GError      **error)
@@ -436,7 +481,7 @@ secret_key_new (const guint8 *bytes,
       return NULL;
     }
 
-  key = g_new0 (PtSecretKey, 1);
+  key = secure_alloc0 (sizeof (PtSecretKey));
   memcpy (key->bytes, bytes, PT_KEY_LEN);
   if (!secp256k1_keypair_create (ctx, &keypair, key->bytes) ||
       !secp256k1_keypair_xonly_pub (ctx, &xonly, NULL, &keypair) ||
@@ -515,7 +560,12 @@ pt_secret_key_copy (const PtSecretKey *key)
 {
   g_return_val_if_fail (key != NULL, NULL);
 
-  return g_memdup2 (key, sizeof *key);
+  {
+    PtSecretKey *copy = secure_alloc0 (sizeof (PtSecretKey));
+
+    memcpy (copy, key, sizeof *key);
+    return copy;
+  }
 }
 
 void
@@ -523,8 +573,7 @@ pt_secret_key_free (PtSecretKey *key)
 {
   if (key == NULL)
     return;
-  explicit_bzero (key, sizeof *key);
-  g_free (key);
+  secure_free (key, sizeof *key);
 }
 
 const guint8 *
@@ -664,6 +713,20 @@ describe_access (mode_t mode)
   return g_steal_pointer (&who);
 }
 
+static const char *
+describe_file_type (mode_t mode)
+{
+  if (S_ISDIR (mode))
+    return "a folder";
+  if (S_ISFIFO (mode))
+    return "a named pipe (FIFO)";
+  if (S_ISSOCK (mode))
+    return "a socket";
+  if (S_ISCHR (mode) || S_ISBLK (mode))
+    return "a device";
+  return "a special file";
+}
+
 PtSecretString *
 _pt_secret_file_read (const char *path,
                       const char *what,
@@ -677,7 +740,9 @@ _pt_secret_file_read (const char *path,
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
+  /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
+   * such a file is refused below, before anything is read. */
+  fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
   if (fd < 0)
     {
       set_io_error (error, errno, "cannot open the %s “%s”", what, path);
@@ -695,7 +760,8 @@ _pt_secret_file_read (const char *path,
     {
       close (fd);
       g_set_error (error, PT_KEY_ERROR, PT_KEY_ERROR_IO,
-                   "the %s “%s” is not a regular file", what, path);
+                   "the %s “%s” is %s, not a regular file: give the path of the file "
+                   "that holds the secret", what, path, describe_file_type (st.st_mode));
       return NULL;
     }
   if ((st.st_mode & 0077) != 0)

@@ -25,10 +25,29 @@
 
 G_BEGIN_DECLS
 
-#define PT_SESSION_MAX_QUEUED      (1024 * 1024)  /* per TCP stream, unacked bytes */
+/* Budgets (README "Security"): what one peer can make a session hold.
+ * TCP connections at once are bounded by QUIC (PT_QUIC_MAX_CONNECTIONS);
+ * every socket also takes a unit of the process's descriptor budget
+ * (pt-budget-private.h).  Unacked bytes are bounded per stream and for the
+ * whole session, so that connections whose far end never reads cannot
+ * grow the process without bound. */
+/* A stream's unacked bytes must cover the path's bandwidth-delay product,
+ * or the stream runs at PT_SESSION_MAX_QUEUED per round trip whatever the
+ * windows allow: as much as QUIC may let one stream have in flight. */
+#define PT_SESSION_MAX_QUEUED      PT_QUIC_MAX_STREAM_WINDOW  /* per TCP stream, unacked bytes */
+#define PT_SESSION_MAX_HELD        (32 * 1024 * 1024)  /* per session, all streams */
+#define PT_SESSION_MIN_QUEUED      (64 * 1024)    /* per stream, even past MAX_HELD */
 #define PT_SESSION_READ_CHUNK      (64 * 1024)
 #define PT_SESSION_UDP_IDLE_S      60
-#define PT_SESSION_MAX_UDP_FLOWS   1024
+#define PT_SESSION_MAX_UDP_FLOWS   256
+#define PT_SESSION_ACCEPT_PAUSE_MS 250    /* listener rest after accept() failed */
+/* One session's share of the descriptor budget: a quarter (at least 16). */
+#define PT_SESSION_FD_SHARE_DIVISOR 4
+#define PT_SESSION_MIN_FD_SHARE    16
+#define PT_SESSION_UDP_BATCH       16     /* datagrams per recvmmsg */
+#define PT_SESSION_UDP_ROUNDS      4      /* recvmmsg calls per wake-up */
+#define PT_SESSION_UDP_SOCKET_BUFFER (4 * 1024 * 1024)  /* a client's forward socket */
+#define PT_SESSION_UDP_FLOW_BUFFER   (1024 * 1024)      /* each flow socket of a server */
 #define PT_SESSION_COUNTERS_NOTIFY_MS 250  /* "bytes-sent"/"bytes-received" batching */
 
 #define PT_TYPE_SESSION (pt_session_get_type ())
@@ -69,6 +88,10 @@ PtSession *_pt_session_new_server (PtQuicConn  *conn,
 void       _pt_session_set_exposed (PtSession          *self,
                                     PtProto             proto,
                                     GInetSocketAddress *target);
+/* Server: grant only the forwards (PtForwardSpec*, copied) that the accepted
+ * offer showed; any other forward in HELLO is refused. NULL: no such check. */
+void       _pt_session_set_offered_forwards (PtSession *self,
+                                             GPtrArray *forwards);
 /* Client, VPN mode (asks with VPN_HELLO instead of forwards). */
 PtSession *_pt_session_new_vpn_client (PtQuicConn *conn,
                                        guint8      flags);
@@ -93,6 +116,8 @@ void       _pt_session_stop       (PtSession   *self);
 guint      _pt_session_get_active_connections (PtSession *self);
 guint64    _pt_session_get_bytes_sent         (PtSession *self);
 guint64    _pt_session_get_bytes_received     (PtSession *self);
+/* Connections and UDP flows refused for a budget (see above). */
+guint64    _pt_session_get_refused            (PtSession *self);
 
 /* Binds the local end of a client forward: a listening TCP socket or a UDP
  * socket on @listen_address ("127.0.0.1:2222", "[::1]:0", "2222"). */

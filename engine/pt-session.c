@@ -3,17 +3,25 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "pt-session"
+#define _GNU_SOURCE
 
 #include "config.h"
 
 #include <string.h>
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "pt-budget-private.h"
 #include "pt-control-private.h"
 #include "pt-session-private.h"
+
+/* One stream fills a 100 ms × 1 Gbit/s path, within the session's cap. */
+G_STATIC_ASSERT ((guint64) PT_SESSION_MAX_QUEUED >=
+                 (guint64) PT_QUIC_BDP_RATE_BYTES_PER_S * PT_QUIC_BDP_RTT_MS / 1000);
+G_STATIC_ASSERT (PT_SESSION_MAX_QUEUED <= PT_SESSION_MAX_HELD);
 
 typedef struct _TcpConn TcpConn;
 
@@ -27,6 +35,7 @@ typedef struct
   GInetSocketAddress *target;     /* server: the checked address */
   GSocket        *socket;         /* client: listener (TCP) or bound socket (UDP) */
   GSource        *source;
+  GSource        *accept_pause;   /* client: listener not polled until this fires */
 } Forward;
 
 struct _TcpConn
@@ -35,8 +44,10 @@ struct _TcpConn
   Forward    *forward;
   gint64      stream_id;
   GSocket    *socket;
-  GSource    *in_source;
-  GSource    *out_source;
+  GSource    *watch;              /* TcpWatch: one per connection, for its life */
+  gboolean    want_in;            /* waiting for the socket to be readable */
+  gboolean    want_out;           /* … writable (or connected) */
+  gboolean    in_io;              /* inside tcp_conn_io() */
   GQueue      out_queue;          /* GBytes from the tunnel waiting for the socket */
   gsize       out_offset;         /* into the head of out_queue */
   gboolean    connecting;         /* server: non-blocking connect in progress */
@@ -44,16 +55,29 @@ struct _TcpConn
   gboolean    local_eof;          /* socket reached EOF: FIN queued on the stream */
   gboolean    remote_fin;         /* stream FIN received */
   gboolean    write_shut;         /* socket write side shut down */
+  gboolean    hup_seen;           /* both directions closed: poll no more for errors */
   gboolean    stream_closed;
+  gboolean    holds_fd;           /* its socket took a unit of the descriptor budget */
+  gboolean    held_back;          /* not read: the session holds too many unacked bytes */
 };
+
+/* Client: which local peer of which forward a flow belongs to. */
+typedef struct
+{
+  guint8  index;
+  guint8  family;
+  guint16 port;
+  guint8  addr[16];
+} PeerKey;
 
 typedef struct
 {
   PtSession      *session;        /* unowned */
   Forward        *forward;
   guint32         flow_id;
+  PeerKey         peer_key;       /* client: the key in udp_by_peer */
   GSocketAddress *peer;           /* client: the local UDP peer */
-  GSocket        *socket;         /* server: a connected UDP socket */
+  GSocket        *socket;         /* server: a connected UDP socket (one budget unit) */
   GSource        *source;
   gint64          last_active;
 } UdpFlow;
@@ -72,6 +96,7 @@ struct _PtSession
   PtAllowList     *allowed_udp;
   GInetSocketAddress *exposed_tcp;  /* named mode: every TCP forward goes here */
   GInetSocketAddress *exposed_udp;
+  GPtrArray       *offered;        /* server: PtForwardSpec* of the accepted offer; NULL: no offer */
 
   gint64           control_stream;
   PtControlParser *parser;
@@ -80,13 +105,20 @@ struct _PtSession
 
   GHashTable      *tcp_conns;      /* stream id → TcpConn* */
   GHashTable      *udp_flows;      /* flow id → UdpFlow* */
-  GHashTable      *udp_by_peer;    /* client: "forward/addr:port" → UdpFlow* (unowned) */
+  GHashTable      *udp_by_peer;    /* client: &flow->peer_key → UdpFlow* (unowned) */
   guint32          next_flow_id;
   GSource         *udp_sweep;
 
   guint64          bytes_sent;
   guint64          bytes_received;
   GSource         *counters_notify;
+
+  /* Budgets: connections and flows refused, logged at most once a second */
+  guint64          refused;
+  guint64          refused_logged;
+  gint64           refused_logged_at;
+  guint            n_held_back;    /* TcpConns with held_back set */
+  guint            fds;            /* descriptor budget units taken */
 
   /* VPN mode */
   gboolean         vpn;
@@ -107,6 +139,105 @@ G_DEFINE_FINAL_TYPE (PtSession, pt_session, G_TYPE_OBJECT)
 static gboolean tcp_conn_pump_in (TcpConn *tc);
 static void tcp_conn_flush_out (TcpConn *tc);
 static gboolean tcp_conn_maybe_finish (TcpConn *tc);
+static void tcp_conn_io (TcpConn *tc, GIOCondition revents);
+
+/* One source per TCP connection, polled for what the connection waits for.
+ * The events are changed in the GPollFD itself: GLib reads it before every
+ * poll, and unlike g_source_modify_unix_fd() or a new source per EAGAIN this
+ * wakes no one (GLib 2.74 writes its wake-up eventfd for those).  A socket
+ * we wait for nothing from is polled for errors only (a local application
+ * that resets its connection while the tunnel holds its reads must free
+ * the stream), and not at all once it has hung up normally, so that a
+ * hung-up peer cannot make poll() return at once for ever. */
+typedef struct
+{
+  GSource  source;
+  GPollFD  pfd;
+  gboolean polled;
+  TcpConn *tc;
+} TcpWatch;
+
+static gboolean
+tcp_watch_check (GSource *source)
+{
+  TcpWatch *watch = (TcpWatch *) source;
+
+  return watch->polled && (watch->pfd.revents & watch->pfd.events) != 0;
+}
+
+static gboolean
+tcp_watch_dispatch (GSource     *source,
+                    GSourceFunc  callback,
+                    gpointer     user_data)
+{
+  TcpWatch *watch = (TcpWatch *) source;
+  GIOCondition revents = watch->pfd.revents & watch->pfd.events;
+
+  watch->pfd.revents = 0;
+  tcp_conn_io (watch->tc, revents);    /* may free the connection and this source */
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs tcp_watch_funcs = { NULL, tcp_watch_check, tcp_watch_dispatch, NULL, NULL, NULL };
+
+static void
+tcp_watch_update (TcpConn *tc)
+{
+  TcpWatch *watch;
+  gushort events = (tc->want_in ? G_IO_IN : 0) | (tc->want_out ? G_IO_OUT : 0);
+  gushort polled_events;
+
+  if (events != 0)
+    polled_events = events | G_IO_ERR | G_IO_HUP;
+  else if (tc->socket != NULL && !tc->connecting && !tc->hup_seen)
+    polled_events = G_IO_ERR | G_IO_HUP;
+  else
+    polled_events = 0;
+
+  if (tc->watch == NULL)
+    {
+      if (polled_events == 0 || tc->socket == NULL)
+        return;
+      tc->watch = g_source_new (&tcp_watch_funcs, sizeof (TcpWatch));
+      watch = (TcpWatch *) tc->watch;
+      watch->tc = tc;
+      watch->pfd.fd = g_socket_get_fd (tc->socket);
+      g_source_set_static_name (tc->watch, "[pt] TCP connection");
+      /* Not blocked while dispatched: GLib would take its fd out of the
+       * poll set and put it back, waking the context, on every event. */
+      g_source_set_can_recurse (tc->watch, TRUE);
+      g_source_attach (tc->watch, g_main_context_get_thread_default ());
+    }
+  watch = (TcpWatch *) tc->watch;
+
+  watch->pfd.events = polled_events;
+  if (polled_events != 0 && !watch->polled)
+    {
+      g_source_add_poll (tc->watch, &watch->pfd);
+      watch->polled = TRUE;
+    }
+  else if (polled_events == 0 && watch->polled)
+    {
+      g_source_remove_poll (tc->watch, &watch->pfd);
+      watch->polled = FALSE;
+      watch->pfd.revents = 0;
+    }
+}
+
+static void
+tcp_conn_want (TcpConn  *tc,
+               gboolean  in,
+               gboolean  out)
+{
+  if (tc->want_in == in && tc->want_out == out)
+    return;
+  tc->want_in = in;
+  tc->want_out = out;
+  /* Inside tcp_conn_io() the poll is updated once, at the end: adding and
+   * removing it wake the context. */
+  if (!tc->in_io)
+    tcp_watch_update (tc);
+}
 
 static GSource *
 watch_socket (GSocket       *socket,
@@ -190,6 +321,7 @@ static void
 forward_free (Forward *forward)
 {
   clear_source (&forward->source);
+  clear_source (&forward->accept_pause);
   /* A client's listener belongs to its tunnel, which may keep it open for
    * the next session (reconnection). */
   g_clear_object (&forward->socket);
@@ -212,17 +344,98 @@ forward_new (PtSession           *self,
   return forward;
 }
 
+/* Budgets */
+
+/* A connection or flow is refused for want of a budget: count it, and say
+ * so in the log at most once a second (a client can ask many times). */
+static void
+session_refuse (PtSession  *self,
+                const char *what,
+                const char *why)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->refused++;
+  if (self->refused_logged_at != 0 && now - self->refused_logged_at < G_USEC_PER_SEC)
+    return;
+
+  g_message ("refused %s: %s (%" G_GUINT64_FORMAT " refused in this session)",
+             what, why, self->refused);
+  self->refused_logged = self->refused;
+  self->refused_logged_at = now;
+}
+
+/* A socket for @what takes a unit of the process's descriptor budget, if
+ * this session has not used up its share: one client cannot take the
+ * descriptors every other client needs. */
+static gboolean
+session_take_fd (PtSession  *self,
+                 const char *what)
+{
+  guint limit = _pt_budget_get_fd_limit ();
+  guint share = MAX (PT_SESSION_MIN_FD_SHARE, limit / PT_SESSION_FD_SHARE_DIVISOR);
+  g_autofree char *why = NULL;
+
+  if (self->fds < share && _pt_budget_take_fd ())
+    {
+      self->fds++;
+      return TRUE;
+    }
+
+  if (self->fds >= share)
+    why = g_strdup_printf ("this tunnel already holds %u connections, its share of the "
+                           "%u descriptors pt keeps for forwarded connections",
+                           self->fds, limit);
+  else
+    why = g_strdup_printf ("all %u descriptors pt keeps for forwarded connections are in use",
+                           limit);
+  session_refuse (self, what, why);
+  return FALSE;
+}
+
+static void
+session_release_fd (PtSession *self)
+{
+  g_return_if_fail (self->fds > 0);
+
+  self->fds--;
+  _pt_budget_release_fd ();
+}
+
 /* TCP connections */
+
+/* Bytes the peer sent that will never be written: they count as consumed,
+ * or QUIC's connection window would shrink by them for good (ngtcp2 only
+ * returns what it never handed over), and after enough reset connections
+ * the whole tunnel would stall. */
+static void
+tcp_conn_drop_out_queue (TcpConn *tc)
+{
+  PtQuicConn *conn = tc->session->conn;
+  gsize dropped = 0;
+
+  for (GList *l = tc->out_queue.head; l != NULL; l = l->next)
+    dropped += g_bytes_get_size (l->data);
+  dropped -= MIN (dropped, tc->out_offset);
+  g_queue_clear_full (&tc->out_queue, (GDestroyNotify) g_bytes_unref);
+  tc->out_offset = 0;
+
+  if (dropped > 0 && conn != NULL)
+    _pt_quic_conn_stream_consumed (conn, tc->stream_id, dropped);
+}
 
 static void
 tcp_conn_free (TcpConn *tc)
 {
-  clear_source (&tc->in_source);
-  clear_source (&tc->out_source);
+  tcp_conn_drop_out_queue (tc);
+  clear_source (&tc->watch);
   if (tc->socket != NULL)
     g_socket_close (tc->socket, NULL);
   g_clear_object (&tc->socket);
-  g_queue_clear_full (&tc->out_queue, (GDestroyNotify) g_bytes_unref);
+  if (tc->holds_fd)
+    session_release_fd (tc->session);
+  if (tc->held_back)
+    tc->session->n_held_back--;
   g_free (tc);
 }
 
@@ -245,22 +458,28 @@ tcp_conn_abort (TcpConn *tc)
   tcp_conn_remove (tc);
 }
 
-static gboolean
-tcp_conn_in_cb (GSocket      *socket,
-                GIOCondition  condition,
-                gpointer      user_data)
-{
-  TcpConn *tc = user_data;
 
-  g_clear_pointer (&tc->in_source, g_source_unref);
-  tcp_conn_pump_in (tc);
-  return G_SOURCE_REMOVE;
-}
+static gboolean tcp_conn_pump_in_queue (TcpConn *tc);
 
-/* Socket → stream, while the stream's unacked queue has room.
- * FALSE when @tc is gone (freed) afterwards. */
+/* Socket → stream, while the stream's unacked queue has room, then one
+ * write for all of it.  FALSE when @tc is gone (freed) afterwards. */
 static gboolean
 tcp_conn_pump_in (TcpConn *tc)
+{
+  g_autoptr(PtSession) self = g_object_ref (tc->session);
+  g_autoptr(PtQuicConn) conn = g_object_ref (self->conn);
+  gint64 stream_id = tc->stream_id;
+
+  if (!tcp_conn_pump_in_queue (tc))
+    return FALSE;
+  /* The events this emits may end this very connection (its stream
+   * closed, or the whole session): look it up again. */
+  _pt_quic_conn_flush (conn);
+  return g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id) == tc;
+}
+
+static gboolean
+tcp_conn_pump_in_queue (TcpConn *tc)
 {
   PtSession *self = tc->session;
 
@@ -271,15 +490,29 @@ tcp_conn_pump_in (TcpConn *tc)
       gssize n;
 
       if (_pt_quic_conn_stream_get_queued (self->conn, tc->stream_id) >= PT_SESSION_MAX_QUEUED)
-        return TRUE; /* resumed from "stream-acked" */
+        {
+          tcp_conn_want (tc, FALSE, tc->want_out);
+          return TRUE; /* resumed from "stream-acked" */
+        }
+      /* Past the session's cap a connection keeps a little in flight, so
+       * that connections that never read cannot starve the others. */
+      if (_pt_quic_conn_get_held_bytes (self->conn) >= PT_SESSION_MAX_HELD &&
+          _pt_quic_conn_stream_get_queued (self->conn, tc->stream_id) >= PT_SESSION_MIN_QUEUED)
+        {
+          if (!tc->held_back)
+            {
+              tc->held_back = TRUE;
+              self->n_held_back++;
+            }
+          tcp_conn_want (tc, FALSE, tc->want_out);
+          return TRUE; /* resumed by session_release_held_back() */
+        }
 
       buf = g_malloc (PT_SESSION_READ_CHUNK);
       n = g_socket_receive (tc->socket, (char *) buf, PT_SESSION_READ_CHUNK, NULL, &error);
       if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         {
-          if (tc->in_source == NULL)
-            tc->in_source = watch_socket (tc->socket, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                          (GSourceFunc) tcp_conn_in_cb, tc);
+          tcp_conn_want (tc, TRUE, tc->want_out);
           return TRUE;
         }
       if (n < 0)
@@ -299,42 +532,88 @@ tcp_conn_pump_in (TcpConn *tc)
 
       add_bytes (self, TRUE, n);
       {
-        g_autoptr(GBytes) chunk = g_bytes_new_take (g_steal_pointer (&buf), n);
+        /* A short read keeps only what it read (QUIC holds a chunk until
+         * the peer acknowledges it), and means the socket is drained: wait
+         * for it instead of reading again for EAGAIN. */
+        g_autoptr(GBytes) chunk = n == PT_SESSION_READ_CHUNK
+                                  ? g_bytes_new_take (g_steal_pointer (&buf), n)
+                                  : g_bytes_new (buf, n);
 
         _pt_quic_conn_stream_send (self->conn, tc->stream_id, chunk);
+        if (n < PT_SESSION_READ_CHUNK)
+          {
+            tcp_conn_want (tc, TRUE, tc->want_out);
+            return TRUE;
+          }
       }
     }
   return TRUE;
 }
 
-static gboolean
-tcp_conn_out_cb (GSocket      *socket,
-                 GIOCondition  condition,
-                 gpointer      user_data)
+/* The socket is ready for what @tc waited for. */
+static void
+tcp_conn_io (TcpConn      *tc,
+             GIOCondition  revents)
 {
-  TcpConn *tc = user_data;
+  PtSession *self = tc->session;
+  gint64 stream_id = tc->stream_id;
+  gboolean in = (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) != 0 && tc->want_in;
+  gboolean out = (revents & (G_IO_OUT | G_IO_HUP | G_IO_ERR)) != 0 && tc->want_out;
 
-  g_clear_pointer (&tc->out_source, g_source_unref);
+  /* Waiting for nothing (reads held back for the stream's window): an
+   * error or a hang-up before our own FIN means the application reset the
+   * connection; after our FIN, it closed its side too (its last bytes are
+   * read when reading resumes). */
+  if (!tc->want_in && !tc->want_out && (revents & (G_IO_ERR | G_IO_HUP)) != 0)
+    {
+      int err = 0;
+      socklen_t len = sizeof err;
 
-  if (tc->connecting)
+      if (getsockopt (g_socket_get_fd (tc->socket), SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+      if (err != 0 || !tc->write_shut)
+        {
+          g_debug ("stream %" G_GINT64_FORMAT ": the local connection is gone (%s)",
+                   tc->stream_id, err != 0 ? g_strerror (err) : "hung up");
+          tcp_conn_abort (tc);
+          return;
+        }
+      tc->hup_seen = TRUE;
+      tcp_watch_update (tc);
+      return;
+    }
+
+  /* Wait for nothing until the handlers below say what they need. */
+  tc->in_io = TRUE;
+  tcp_conn_want (tc, in ? FALSE : tc->want_in, out ? FALSE : tc->want_out);
+
+  if (out && tc->connecting)
     {
       g_autoptr(GError) error = NULL;
 
-      if (!g_socket_check_connect_result (socket, &error))
+      if (!g_socket_check_connect_result (tc->socket, &error))
         {
           g_message ("connecting to %s failed: %s",
                      tc->forward->spec->host, error->message);
           tcp_conn_abort (tc);
-          return G_SOURCE_REMOVE;
+          return;
         }
       g_debug ("stream %" G_GINT64_FORMAT ": connected", tc->stream_id);
       tc->connecting = FALSE;
-      if (!tcp_conn_pump_in (tc))
-        return G_SOURCE_REMOVE;
+      in = TRUE;
     }
 
-  tcp_conn_flush_out (tc);
-  return G_SOURCE_REMOVE;
+  if (in && !tcp_conn_pump_in (tc))
+    return;
+  if (out)
+    tcp_conn_flush_out (tc);
+
+  /* Still there (ids are never reused): poll for what it now waits for. */
+  if (g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id) == tc)
+    {
+      tc->in_io = FALSE;
+      tcp_watch_update (tc);
+    }
 }
 
 /* Stream → socket; flow-control credit goes back as bytes reach the socket. */
@@ -358,9 +637,7 @@ tcp_conn_flush_out (TcpConn *tc)
                          len - tc->out_offset, NULL, &error);
       if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         {
-          if (tc->out_source == NULL)
-            tc->out_source = watch_socket (tc->socket, G_IO_OUT | G_IO_ERR | G_IO_HUP,
-                                           (GSourceFunc) tcp_conn_out_cb, tc);
+          tcp_conn_want (tc, tc->want_in, TRUE);
           return;
         }
       if (n < 0)
@@ -423,6 +700,31 @@ tcp_conn_new (PtSession *self,
   return tc;
 }
 
+static gboolean tcp_accept_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
+
+static gboolean
+forward_resume_accepting_cb (gpointer user_data)
+{
+  Forward *forward = user_data;
+
+  g_clear_pointer (&forward->accept_pause, g_source_unref);
+  forward->source = watch_socket (forward->socket, G_IO_IN, (GSourceFunc) tcp_accept_cb, forward);
+  return G_SOURCE_REMOVE;
+}
+
+/* From the listener's own callback. */
+static void
+forward_pause_accepting (Forward *forward)
+{
+  if (forward->accept_pause != NULL)
+    return;
+
+  clear_source (&forward->source);
+  forward->accept_pause = g_timeout_source_new (PT_SESSION_ACCEPT_PAUSE_MS);
+  g_source_set_callback (forward->accept_pause, forward_resume_accepting_cb, forward, NULL);
+  g_source_attach (forward->accept_pause, g_main_context_get_thread_default ());
+}
+
 /* Client: a local application connected to a forward's listener. */
 static gboolean
 tcp_accept_cb (GSocket      *socket,
@@ -442,21 +744,31 @@ tcp_accept_cb (GSocket      *socket,
 
       if (client == NULL)
         {
-          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            g_message ("accepting a connection failed: %s", error->message);
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+          /* Out of descriptors (or another error that would repeat): the
+           * connection stays in the backlog; stop polling for a while
+           * rather than spin on a listener that stays readable. */
+          session_refuse (self, "a local connection", error->message);
+          forward_pause_accepting (forward);
           break;
         }
+
+      if (!session_take_fd (self, "a local connection"))
+        continue; /* dropping the socket closes it */
 
       stream_id = _pt_quic_conn_open_stream (self->conn, &error);
       if (stream_id < 0)
         {
-          g_message ("cannot carry a new connection: %s", error->message);
-          continue; /* dropping the socket closes it */
+          session_release_fd (self);
+          session_refuse (self, "a local connection", error->message);
+          continue;
         }
 
       g_socket_set_blocking (client, FALSE);
       set_no_delay (client);
       tc = tcp_conn_new (self, forward, stream_id, g_steal_pointer (&client));
+      tc->holds_fd = TRUE;
       g_debug ("stream %" G_GINT64_FORMAT ": new connection for %s",
                stream_id, forward->spec->host);
       {
@@ -490,6 +802,12 @@ tcp_conn_connect (TcpConn *tc,
     }
 
   tc->forward = forward;
+  if (!session_take_fd (self, "a connection"))
+    {
+      tcp_conn_abort (tc);
+      return;
+    }
+  tc->holds_fd = TRUE;
   socket = g_socket_new (g_socket_address_get_family (G_SOCKET_ADDRESS (forward->target)),
                          G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
   if (socket == NULL)
@@ -511,10 +829,9 @@ tcp_conn_connect (TcpConn *tc,
       return;
     }
 
-  /* Even a connect that finished at once completes in tcp_conn_out_cb(),
-   * so that there is one path from "connecting" to "carrying data". */
-  tc->out_source = watch_socket (socket, G_IO_OUT | G_IO_ERR | G_IO_HUP,
-                                 (GSourceFunc) tcp_conn_out_cb, tc);
+  /* Even a connect that finished at once completes in tcp_conn_io(), so
+   * that there is one path from "connecting" to "carrying data". */
+  tcp_conn_want (tc, FALSE, TRUE);
 }
 
 /* UDP flows */
@@ -524,21 +841,59 @@ udp_flow_free (UdpFlow *flow)
 {
   clear_source (&flow->source);
   if (flow->socket != NULL)
-    g_socket_close (flow->socket, NULL);
+    {
+      g_socket_close (flow->socket, NULL);
+      session_release_fd (flow->session);
+    }
   g_clear_object (&flow->socket);
   g_clear_object (&flow->peer);
   g_free (flow);
 }
 
-static char *
-udp_peer_key (Forward        *forward,
-              GSocketAddress *address)
+static guint
+peer_key_hash (gconstpointer key)
 {
-  g_autofree char *addr = g_inet_address_to_string (
-    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  const guint8 *bytes = key;
+  guint hash = 5381;
 
-  return g_strdup_printf ("%u/%s/%u", forward->index, addr,
-                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+  for (gsize i = 0; i < sizeof (PeerKey); i++)
+    hash = hash * 33 + bytes[i];
+  return hash;
+}
+
+static gboolean
+peer_key_equal (gconstpointer a,
+                gconstpointer b)
+{
+  return memcmp (a, b, sizeof (PeerKey)) == 0;
+}
+
+/* FALSE for an address that is no IP one. */
+static gboolean
+peer_key_init (PeerKey               *key,
+               guint8                 index,
+               const struct sockaddr *address)
+{
+  memset (key, 0, sizeof *key);
+  key->index = index;
+  key->family = (guint8) address->sa_family;
+  if (address->sa_family == AF_INET)
+    {
+      const struct sockaddr_in *sin = (const struct sockaddr_in *) address;
+
+      key->port = sin->sin_port;
+      memcpy (key->addr, &sin->sin_addr, 4);
+      return TRUE;
+    }
+  if (address->sa_family == AF_INET6)
+    {
+      const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) address;
+
+      key->port = sin6->sin6_port;
+      memcpy (key->addr, &sin6->sin6_addr, 16);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static void
@@ -547,11 +902,7 @@ udp_flow_remove (UdpFlow *flow)
   PtSession *self = flow->session;
 
   if (flow->peer != NULL)
-    {
-      g_autofree char *key = udp_peer_key (flow->forward, flow->peer);
-
-      g_hash_table_remove (self->udp_by_peer, key);
-    }
+    g_hash_table_remove (self->udp_by_peer, &flow->peer_key);
   g_hash_table_remove (self->udp_flows, GUINT_TO_POINTER (flow->flow_id));
 }
 
@@ -627,7 +978,65 @@ udp_flow_new (PtSession *self,
   return flow;
 }
 
-/* Client: datagrams from local UDP peers of a forward. */
+/* Receive buffers for forwarded UDP, one set per thread: a batch goes into
+ * QUIC's queue (copied) before the next is read. */
+typedef struct
+{
+  struct mmsghdr           msgs[PT_SESSION_UDP_BATCH];
+  struct iovec             iov[PT_SESSION_UDP_BATCH];
+  struct sockaddr_storage  names[PT_SESSION_UDP_BATCH];
+  guint8                   data[PT_SESSION_UDP_BATCH][65536];
+} UdpBuffers;
+
+static GPrivate udp_buffers_key = G_PRIVATE_INIT (g_free);
+
+/* Up to PT_SESSION_UDP_BATCH datagrams from @socket in one recvmmsg();
+ * 0 when there is none (or on error). */
+static int
+udp_receive_batch (GSocket     *socket,
+                   UdpBuffers **buffers)
+{
+  UdpBuffers *rx = g_private_get (&udp_buffers_key);
+  int n;
+
+  if (rx == NULL)
+    {
+      rx = g_malloc (sizeof *rx);
+      g_private_set (&udp_buffers_key, rx);
+    }
+  for (guint i = 0; i < PT_SESSION_UDP_BATCH; i++)
+    {
+      rx->iov[i].iov_base = rx->data[i];
+      rx->iov[i].iov_len = sizeof rx->data[i];
+      memset (&rx->msgs[i].msg_hdr, 0, sizeof rx->msgs[i].msg_hdr);
+      rx->msgs[i].msg_hdr.msg_name = &rx->names[i];
+      rx->msgs[i].msg_hdr.msg_namelen = sizeof rx->names[i];
+      rx->msgs[i].msg_hdr.msg_iov = &rx->iov[i];
+      rx->msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+  do
+    n = recvmmsg (g_socket_get_fd (socket), rx->msgs, PT_SESSION_UDP_BATCH, MSG_DONTWAIT, NULL);
+  while (n < 0 && errno == EINTR);
+  *buffers = rx;
+  return MAX (n, 0);
+}
+
+/* Forwarded UDP sockets: big buffers, so a burst waits in the kernel
+ * instead of being dropped there. */
+static void
+udp_socket_tune (GSocket *socket,
+                 int      size)
+{
+  int fd = g_socket_get_fd (socket);
+
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    (void) setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt (fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+    (void) setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+/* Client: datagrams from local UDP peers of a forward, a batch at a time;
+ * one QUIC write for each batch. */
 static gboolean
 udp_listener_cb (GSocket      *socket,
                  GIOCondition  condition,
@@ -635,36 +1044,43 @@ udp_listener_cb (GSocket      *socket,
 {
   Forward *forward = user_data;
   PtSession *self = forward->session;
-  guint8 buf[65536];
+  g_autoptr(PtSession) hold = g_object_ref (self);
 
-  for (;;)
+  for (guint round = 0; round < PT_SESSION_UDP_ROUNDS && !self->stopped; round++)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GSocketAddress) from = NULL;
-      g_autofree char *key = NULL;
-      UdpFlow *flow;
-      gssize n;
+      UdpBuffers *rx;
+      int n = udp_receive_batch (socket, &rx);
 
-      n = g_socket_receive_from (socket, &from, (char *) buf, sizeof buf, NULL, &error);
-      if (n < 0)
-        break;
-
-      key = udp_peer_key (forward, from);
-      flow = g_hash_table_lookup (self->udp_by_peer, key);
-      if (flow == NULL)
+      for (int i = 0; i < n && !self->stopped; i++)
         {
-          if (g_hash_table_size (self->udp_flows) >= PT_SESSION_MAX_UDP_FLOWS)
+          struct sockaddr *from = (struct sockaddr *) &rx->names[i];
+          PeerKey key;
+          UdpFlow *flow;
+
+          if (!peer_key_init (&key, forward->index, from))
+            continue;
+          flow = g_hash_table_lookup (self->udp_by_peer, &key);
+          if (flow == NULL)
             {
-              g_debug ("too many UDP flows: dropping a datagram from a new peer");
-              continue;
+              if (g_hash_table_size (self->udp_flows) >= PT_SESSION_MAX_UDP_FLOWS)
+                {
+                  session_refuse (self, "a datagram from a new local UDP peer",
+                                  "the tunnel already carries its most UDP flows");
+                  continue;
+                }
+              flow = udp_flow_new (self, forward, self->next_flow_id++);
+              flow->peer_key = key;
+              flow->peer = g_socket_address_new_from_native (from, rx->msgs[i].msg_hdr.msg_namelen);
+              g_hash_table_insert (self->udp_by_peer, &flow->peer_key, flow);
+              g_debug ("UDP flow %u: new local peer", flow->flow_id);
             }
-          flow = udp_flow_new (self, forward, self->next_flow_id++);
-          flow->peer = g_object_ref (from);
-          g_hash_table_insert (self->udp_by_peer, g_steal_pointer (&key), flow);
-          g_debug ("UDP flow %u: new local peer", flow->flow_id);
+          udp_send_datagram (self, flow, rx->data[i], rx->msgs[i].msg_len);
         }
-      udp_send_datagram (self, flow, buf, n);
+      if (n < PT_SESSION_UDP_BATCH)
+        break;
     }
+  if (!self->stopped)
+    _pt_quic_conn_flush (self->conn);
 
   return G_SOURCE_CONTINUE;
 }
@@ -676,32 +1092,38 @@ udp_target_cb (GSocket      *socket,
                gpointer      user_data)
 {
   UdpFlow *flow = user_data;
-  guint8 buf[65536];
+  PtSession *self = flow->session;
+  g_autoptr(PtSession) hold = g_object_ref (self);
+  guint32 flow_id = flow->flow_id;
 
-  for (;;)
+  for (guint round = 0; round < PT_SESSION_UDP_ROUNDS; round++)
     {
-      gssize n = g_socket_receive (socket, (char *) buf, sizeof buf, NULL, NULL);
+      UdpBuffers *rx;
+      int n = udp_receive_batch (socket, &rx);
 
-      if (n < 0)
+      for (int i = 0; i < n; i++)
+        udp_send_datagram (self, flow, rx->data[i], rx->msgs[i].msg_len);
+      if (n < PT_SESSION_UDP_BATCH || self->stopped ||
+          g_hash_table_lookup (self->udp_flows, GUINT_TO_POINTER (flow_id)) != flow)
         break;
-      udp_send_datagram (flow->session, flow, buf, n);
     }
+  if (!self->stopped)
+    _pt_quic_conn_flush (self->conn);
 
   return G_SOURCE_CONTINUE;
 }
 
 static void
-on_datagram (PtQuicConn *conn,
-             GBytes     *bytes,
-             PtSession  *self)
+on_datagram (const guint8 *data,
+             gsize         len,
+             gpointer      user_data)
 {
+  PtSession *self = user_data;
   const guint8 *payload;
   gsize payload_len;
   guint8 index;
   guint32 flow_id;
   UdpFlow *flow;
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
 
   if (!self->up || !_pt_datagram_header_parse (data, len, &index, &flow_id, &payload, &payload_len))
     return;
@@ -740,6 +1162,11 @@ on_datagram (PtQuicConn *conn,
           forward->spec->proto != PT_PROTO_UDP)
         return;
       if (g_hash_table_size (self->udp_flows) >= PT_SESSION_MAX_UDP_FLOWS)
+        {
+          session_refuse (self, "a new UDP flow", "the tunnel already carries its most UDP flows");
+          return;
+        }
+      if (!session_take_fd (self, "a new UDP flow"))
         return;
 
       socket = g_socket_new (g_socket_address_get_family (G_SOCKET_ADDRESS (forward->target)),
@@ -748,9 +1175,11 @@ on_datagram (PtQuicConn *conn,
         {
           g_message ("cannot reach %s over UDP: %s", forward->spec->host, error->message);
           g_clear_object (&socket);
+          session_release_fd (self);
           return;
         }
       g_socket_set_blocking (socket, FALSE);
+      udp_socket_tune (socket, PT_SESSION_UDP_FLOW_BUFFER);
       flow = udp_flow_new (self, forward, flow_id);
       flow->socket = socket;
       flow->source = watch_socket (socket, G_IO_IN, (GSourceFunc) udp_target_cb, flow);
@@ -832,6 +1261,22 @@ typedef struct
   Forward   *forward;
 } ResolveData;
 
+/* Whether the offer the server accepted showed @spec (same protocol, host and port). */
+static gboolean
+offer_shows (PtSession           *self,
+             const PtForwardSpec *spec)
+{
+  for (guint i = 0; i < self->offered->len; i++)
+    {
+      const PtForwardSpec *offered = g_ptr_array_index (self->offered, i);
+
+      if (offered->proto == spec->proto && offered->port == spec->port &&
+          g_ascii_strcasecmp (offered->host, spec->host) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 forward_resolved_cb (GObject      *object,
                      GAsyncResult *result,
@@ -843,6 +1288,7 @@ forward_resolved_cb (GObject      *object,
   Forward *forward = data->forward;
   PtAllowList *allowed;
   GList *addresses;
+  g_autofree char *what = NULL;
 
   addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (object), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -852,18 +1298,22 @@ forward_resolved_cb (GObject      *object,
     }
 
   allowed = forward->spec->proto == PT_PROTO_TCP ? self->allowed_tcp : self->allowed_udp;
+  what = pt_forward_spec_to_string (forward->spec);
 
+  /* The client hears which forward (its verdict is in its place; the client
+   * names the forward) and why, never the allow-list nor what this server's
+   * resolver answered: those stay in the server's log. */
   if (addresses == NULL)
     {
-      g_autofree char *reason = g_strdup_printf ("the server cannot resolve “%s”",
-                                                 forward->spec->host);
-      reject_forward (self, forward, reason);
+      g_message ("forward %u (%s) refused: %s", forward->index + 1, what,
+                 error ? error->message : "no address");
+      reject_forward (self, forward, "the server cannot resolve that name");
     }
   else
     {
       /* Connect later to exactly the address checked here. */
       for (GList *l = addresses; l != NULL; l = l->next)
-        if (allowed != NULL && pt_allow_list_contains (allowed, l->data))
+        if (allowed != NULL && pt_allow_list_contains_port (allowed, l->data, forward->spec->port))
           {
             forward->target = G_INET_SOCKET_ADDRESS (
               g_inet_socket_address_new (l->data, forward->spec->port));
@@ -875,10 +1325,10 @@ forward_resolved_cb (GObject      *object,
         {
           g_autofree char *addr = g_inet_address_to_string (addresses->data);
           g_autofree char *list = allowed ? pt_allow_list_to_string (allowed) : g_strdup ("nothing");
-          g_autofree char *reason =
-            g_strdup_printf ("%s is not in the server's allowed %s networks (%s)",
-                             addr, forward->spec->proto == PT_PROTO_TCP ? "TCP" : "UDP", list);
-          reject_forward (self, forward, reason);
+          g_message ("forward %u (%s) refused: %s port %u is not in the allowed %s list (%s)",
+                     forward->index + 1, what, addr, forward->spec->port,
+                     forward->spec->proto == PT_PROTO_TCP ? "TCP" : "UDP", list);
+          reject_forward (self, forward, "not allowed by the server");
         }
       else
         g_debug ("forward %u allowed: %s", forward->index, forward->spec->host);
@@ -914,6 +1364,21 @@ handle_hello (PtSession        *self,
       GInetSocketAddress *exposed = forward->spec->proto == PT_PROTO_TCP ? self->exposed_tcp
                                                                          : self->exposed_udp;
       ResolveData *data;
+
+      /* Grant only what the accepted offer showed: a modified client could
+       * show one forward in the offer and ask for another in HELLO. */
+      if (self->offered != NULL && !offer_shows (self, forward->spec))
+        {
+          g_autofree char *what = pt_forward_spec_to_string (forward->spec);
+          g_autofree char *reason = g_strdup_printf ("forward %u was not in the offer",
+                                                     forward->index + 1);
+
+          g_message ("forward %u (%s) refused: the client asked for it, but its offer "
+                     "did not show it", forward->index + 1, what);
+          reject_forward (self, forward, reason);
+          self->resolves_pending--;
+          continue;
+        }
 
       if (exposed != NULL)
         {
@@ -1127,7 +1592,11 @@ on_stream_data (PtQuicConn *conn,
 
   tc = g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id);
   if (tc == NULL)
-    return;
+    {
+      /* A connection already gone: its bytes are dropped, and consumed. */
+      _pt_quic_conn_stream_consumed (conn, stream_id, g_bytes_get_size (bytes));
+      return;
+    }
 
   if (tc->header_pending && g_bytes_get_size (bytes) > 0)
     {
@@ -1157,6 +1626,35 @@ on_stream_data (PtQuicConn *conn,
   tcp_conn_flush_out (tc);
 }
 
+/* The session's unacked bytes fell well below its cap: read again from
+ * every connection held back for it. */
+static void
+session_release_held_back (PtSession *self)
+{
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GHashTableIter iter;
+  TcpConn *tc;
+
+  g_hash_table_iter_init (&iter, self->tcp_conns);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &tc))
+    if (tc->held_back)
+      {
+        tc->held_back = FALSE;
+        g_array_append_val (ids, tc->stream_id);
+      }
+  self->n_held_back = 0;
+
+  /* Pumping may end connections (and the session): look each one up. */
+  for (guint i = 0; i < ids->len && !self->stopped; i++)
+    {
+      gint64 id = g_array_index (ids, gint64, i);
+
+      tc = g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) id);
+      if (tc != NULL && !tc->want_in && !tc->connecting && !tc->local_eof)
+        tcp_conn_pump_in (tc);
+    }
+}
+
 static void
 on_stream_acked (PtQuicConn *conn,
                  gint64      stream_id,
@@ -1164,9 +1662,23 @@ on_stream_acked (PtQuicConn *conn,
 {
   TcpConn *tc = g_hash_table_lookup (self->tcp_conns, (gpointer) (gintptr) stream_id);
 
-  if (tc != NULL && tc->in_source == NULL && !tc->local_eof &&
-      _pt_quic_conn_stream_get_queued (conn, stream_id) < PT_SESSION_MAX_QUEUED / 2)
-    tcp_conn_pump_in (tc);
+  if (tc != NULL && !tc->want_in && !tc->connecting && !tc->local_eof &&
+      _pt_quic_conn_stream_get_queued (conn, stream_id) <
+      (tc->held_back ? PT_SESSION_MIN_QUEUED : PT_SESSION_MAX_QUEUED / 2))
+    {
+      g_autoptr(PtSession) hold = g_object_ref (self);
+
+      if (tc->held_back)
+        {
+          tc->held_back = FALSE;
+          self->n_held_back--;
+        }
+      if (!tcp_conn_pump_in (tc) && self->stopped)
+        return;
+    }
+  if (self->n_held_back > 0 && !self->stopped &&
+      _pt_quic_conn_get_held_bytes (conn) < PT_SESSION_MAX_HELD / 2)
+    session_release_held_back (self);
 }
 
 static void
@@ -1209,7 +1721,10 @@ pt_session_dispose (GObject *object)
 
   _pt_session_stop (self);
   if (self->conn != NULL)
-    g_signal_handlers_disconnect_by_data (self->conn, self);
+    {
+      g_signal_handlers_disconnect_by_data (self->conn, self);
+      _pt_quic_conn_set_datagram_func (self->conn, NULL, self);
+    }
   g_clear_object (&self->conn);
   G_OBJECT_CLASS (pt_session_parent_class)->dispose (object);
 }
@@ -1227,6 +1742,7 @@ pt_session_finalize (GObject *object)
   g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
   g_clear_object (&self->exposed_tcp);
   g_clear_object (&self->exposed_udp);
+  g_clear_pointer (&self->offered, g_ptr_array_unref);
   g_clear_pointer (&self->parser, _pt_control_parser_free);
   g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (pt_session_parent_class)->finalize (object);
@@ -1294,7 +1810,7 @@ pt_session_init (PtSession *self)
   self->forwards = g_ptr_array_new_with_free_func ((GDestroyNotify) forward_free);
   self->tcp_conns = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) tcp_conn_free);
   self->udp_flows = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) udp_flow_free);
-  self->udp_by_peer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->udp_by_peer = g_hash_table_new (peer_key_hash, peer_key_equal);
   self->parser = _pt_control_parser_new ();
   self->cancellable = g_cancellable_new ();
 }
@@ -1312,7 +1828,7 @@ pt_session_new (PtQuicConn *conn,
   g_signal_connect (conn, "stream-acked", G_CALLBACK (on_stream_acked), self);
   g_signal_connect (conn, "stream-reset", G_CALLBACK (on_stream_reset), self);
   g_signal_connect (conn, "stream-closed", G_CALLBACK (on_stream_closed), self);
-  g_signal_connect (conn, "datagram", G_CALLBACK (on_datagram), self);
+  _pt_quic_conn_set_datagram_func (conn, on_datagram, self);
   return self;
 }
 
@@ -1344,6 +1860,18 @@ _pt_session_new_server (PtQuicConn  *conn,
   self->allowed_tcp = allowed_tcp ? pt_allow_list_ref (allowed_tcp) : NULL;
   self->allowed_udp = allowed_udp ? pt_allow_list_ref (allowed_udp) : NULL;
   return self;
+}
+
+void
+_pt_session_set_offered_forwards (PtSession *self,
+                                  GPtrArray *forwards)
+{
+  g_clear_pointer (&self->offered, g_ptr_array_unref);
+  if (forwards == NULL)
+    return;
+  self->offered = g_ptr_array_new_with_free_func ((GDestroyNotify) pt_forward_spec_free);
+  for (guint i = 0; i < forwards->len; i++)
+    g_ptr_array_add (self->offered, pt_forward_spec_copy (g_ptr_array_index (forwards, i)));
 }
 
 void
@@ -1429,7 +1957,12 @@ _pt_session_get_max_ip (PtSession *self)
 {
   gsize max = _pt_quic_conn_get_max_datagram (self->conn);
 
-  return max > PT_DATAGRAM_HEADER_LEN ? max - PT_DATAGRAM_HEADER_LEN : 0;
+  max = max > PT_DATAGRAM_HEADER_LEN ? max - PT_DATAGRAM_HEADER_LEN : 0;
+  /* A VPN client keeps to the MTU the server gave it, even where the path
+   * carries more (both ends on one machine). */
+  if (self->is_client && self->vpn && self->vpn_config.mtu != 0)
+    max = MIN (max, self->vpn_config.mtu);
+  return max;
 }
 
 gboolean
@@ -1469,6 +2002,7 @@ _pt_session_stop (PtSession *self)
       Forward *forward = g_ptr_array_index (self->forwards, i);
 
       clear_source (&forward->source);
+      clear_source (&forward->accept_pause);
     }
 }
 
@@ -1488,6 +2022,12 @@ guint64
 _pt_session_get_bytes_received (PtSession *self)
 {
   return self->bytes_received;
+}
+
+guint64
+_pt_session_get_refused (PtSession *self)
+{
+  return self->refused;
 }
 
 GSocket *
@@ -1543,5 +2083,7 @@ _pt_session_bind_forward (PtProto      proto,
     }
 
   g_socket_set_blocking (socket, FALSE);
+  if (proto == PT_PROTO_UDP)
+    udp_socket_tune (socket, PT_SESSION_UDP_SOCKET_BUFFER);
   return g_steal_pointer (&socket);
 }

@@ -35,4 +35,8 @@ void      _pt_tunnel_set_vpn_router     (PtTunnel    *self,
                                          PtVpnRouter *router,
                                          const char  *client_id);
 
+/* The layers below, for tests: borrowed, NULL before they exist. */
+gpointer  _pt_tunnel_get_ice            (PtTunnel    *self);   /* PtIce */
+gpointer  _pt_tunnel_get_quic           (PtTunnel    *self);   /* PtQuicConn */
+
 G_END_DECLS

@@ -10,6 +10,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "pt-budget-private.h"
 #include "pt-certificate-private.h"
 #include "pt-ice-private.h"
 #include "pt-quic-conn-private.h"
@@ -40,6 +41,7 @@ struct _PtTunnel
   PtIce          *ice;
   PtQuicConn     *quic;
   PtSession      *session;
+  gboolean        holds_fds;     /* PT_BUDGET_FDS_PER_TUNNEL taken, until disposed */
   GSource        *connect_timeout;
   GSource        *ice_retry;
 
@@ -68,6 +70,7 @@ enum
   PROP_ROLE,
   PROP_STATE,
   PROP_PATH_KIND,
+  PROP_DATA_PATH,
   PROP_BYTES_SENT,
   PROP_BYTES_RECEIVED,
   PROP_ACTIVE_CONNECTIONS,
@@ -132,7 +135,7 @@ teardown (PtTunnel   *self,
   if (self->ice != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->ice, self);
-      _pt_ice_set_receive_func (self->ice, NULL, NULL);
+      _pt_ice_set_receive_func (self->ice, NULL, NULL, NULL);
       _pt_ice_close (self->ice);
     }
   if (!self->keep_listeners)
@@ -174,12 +177,21 @@ on_ice_path_kind (PtIce      *ice,
 }
 
 static void
+on_ice_data_path (PtIce      *ice,
+                  GParamSpec *pspec,
+                  PtTunnel   *self)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DATA_PATH]);
+}
+
+static void
 on_ice_connected (PtIce    *ice,
                   PtTunnel *self)
 {
   if (self->state != PT_TUNNEL_STATE_CHECKING)
     return;
   pt_tunnel_enter_state (self, PT_TUNNEL_STATE_HANDSHAKE);
+  _pt_quic_conn_set_local_path (self->quic, _pt_ice_is_local_pair (ice));
   _pt_quic_conn_start (self->quic);
 }
 
@@ -229,7 +241,22 @@ ice_receive (const guint8 *data,
   PtTunnel *self = user_data;
 
   if (self->quic != NULL)
-    _pt_quic_conn_receive (self->quic, data, len);
+    {
+      /* A server's connection starts with the client's first packet (no
+       * need to ask once the tunnel is up). */
+      if (self->role == PT_TUNNEL_ROLE_SERVER && self->state != PT_TUNNEL_STATE_UP)
+        _pt_quic_conn_set_local_path (self->quic, _pt_ice_is_local_pair (self->ice));
+      _pt_quic_conn_receive (self->quic, data, len);
+    }
+}
+
+static void
+ice_batch_done (gpointer user_data)
+{
+  PtTunnel *self = user_data;
+
+  if (self->quic != NULL)
+    _pt_quic_conn_flush (self->quic);
 }
 
 static void
@@ -391,6 +418,7 @@ start_connecting (PtTunnel        *self,
       self->session = _pt_session_new_server (self->quic, self->allowed_tcp, self->allowed_udp);
       _pt_session_set_exposed (self->session, PT_PROTO_TCP, self->exposed_tcp);
       _pt_session_set_exposed (self->session, PT_PROTO_UDP, self->exposed_udp);
+      _pt_session_set_offered_forwards (self->session, remote->forwards);
       if (self->vpn_router != NULL)
         _pt_vpn_router_attach (self->vpn_router, self->session, self->vpn_client_id);
     }
@@ -400,7 +428,7 @@ start_connecting (PtTunnel        *self,
   g_signal_connect (self->session, "failed", G_CALLBACK (on_session_failed), self);
   g_signal_connect (self->session, "notify", G_CALLBACK (on_session_notify), self);
 
-  _pt_ice_set_receive_func (self->ice, ice_receive, self);
+  _pt_ice_set_receive_func (self->ice, ice_receive, ice_batch_done, self);
   if (!_pt_ice_set_remote (self->ice, remote, error))
     return FALSE;
 
@@ -444,6 +472,20 @@ begin_gathering (PtTunnel             *self,
       return FALSE;
     }
 
+  /* Descriptors for the ICE agent and the rest, before opening any: when
+   * they are spent the process stays healthy and says why. */
+  if (!_pt_budget_take (PT_BUDGET_FDS_PER_TUNNEL))
+    {
+      error = g_error_new (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_BUSY,
+                           "too many tunnels at once for this process's open-files limit "
+                           "(%u descriptors for tunnels and their connections, all in use)",
+                           _pt_budget_get_fd_limit ());
+      pt_tunnel_fail (self, error);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return FALSE;
+    }
+  self->holds_fds = TRUE;
+
   self->certificate = _pt_certificate_new (&error);
   if (self->certificate == NULL)
     {
@@ -454,6 +496,7 @@ begin_gathering (PtTunnel             *self,
 
   self->ice = _pt_ice_new (self->role == PT_TUNNEL_ROLE_CLIENT, self->ice_config);
   g_signal_connect (self->ice, "notify::path-kind", G_CALLBACK (on_ice_path_kind), self);
+  g_signal_connect (self->ice, "notify::data-path", G_CALLBACK (on_ice_data_path), self);
   g_signal_connect (self->ice, "connected", G_CALLBACK (on_ice_connected), self);
   g_signal_connect (self->ice, "failed", G_CALLBACK (on_ice_failed), self);
 
@@ -809,6 +852,30 @@ pt_tunnel_get_path_kind (PtTunnel *self)
   return self->path_kind;
 }
 
+gpointer
+_pt_tunnel_get_ice (PtTunnel *self)
+{
+  g_return_val_if_fail (PT_IS_TUNNEL (self), NULL);
+  return self->ice;
+}
+
+gpointer
+_pt_tunnel_get_quic (PtTunnel *self)
+{
+  g_return_val_if_fail (PT_IS_TUNNEL (self), NULL);
+  return self->quic;
+}
+
+const char *
+pt_tunnel_get_data_path (PtTunnel *self)
+{
+  g_return_val_if_fail (PT_IS_TUNNEL (self), NULL);
+
+  if (self->ice == NULL || is_finished (self))
+    return "libnice";
+  return _pt_ice_get_data_path (self->ice);
+}
+
 guint64
 pt_tunnel_get_bytes_sent (PtTunnel *self)
 {
@@ -821,6 +888,13 @@ pt_tunnel_get_bytes_received (PtTunnel *self)
 {
   g_return_val_if_fail (PT_IS_TUNNEL (self), 0);
   return self->session ? _pt_session_get_bytes_received (self->session) : 0;
+}
+
+guint64
+pt_tunnel_get_refused_connections (PtTunnel *self)
+{
+  g_return_val_if_fail (PT_IS_TUNNEL (self), 0);
+  return self->session ? _pt_session_get_refused (self->session) : 0;
 }
 
 guint
@@ -849,6 +923,11 @@ pt_tunnel_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->quic);
   g_clear_object (&self->ice);
+  if (self->holds_fds)
+    {
+      self->holds_fds = FALSE;
+      _pt_budget_release (PT_BUDGET_FDS_PER_TUNNEL);
+    }
   G_OBJECT_CLASS (pt_tunnel_parent_class)->dispose (object);
 }
 
@@ -890,6 +969,9 @@ pt_tunnel_get_property (GObject    *object,
       break;
     case PROP_PATH_KIND:
       g_value_set_enum (value, self->path_kind);
+      break;
+    case PROP_DATA_PATH:
+      g_value_set_string (value, pt_tunnel_get_data_path (self));
       break;
     case PROP_BYTES_SENT:
       g_value_set_uint64 (value, pt_tunnel_get_bytes_sent (self));
@@ -942,6 +1024,11 @@ pt_tunnel_class_init (PtTunnelClass *klass)
   properties[PROP_PATH_KIND] =
     g_param_spec_enum ("path-kind", NULL, NULL, PT_TYPE_PATH_KIND, PT_PATH_KIND_NONE,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* "libnice", or "fast (MODE)" while pt's own socket carries the packets
+   * of the selected pair (MODE: gso+gro, gro, gso or batched). */
+  properties[PROP_DATA_PATH] =
+    g_param_spec_string ("data-path", NULL, NULL, "libnice",
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_BYTES_SENT] =
     g_param_spec_uint64 ("bytes-sent", NULL, NULL, 0, G_MAXUINT64, 0,
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);

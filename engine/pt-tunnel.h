@@ -35,9 +35,14 @@ PtTunnel      *pt_tunnel_new                 (PtTunnelRole          role,
 PtTunnelRole   pt_tunnel_get_role            (PtTunnel             *self);
 PtTunnelState  pt_tunnel_get_state           (PtTunnel             *self);
 PtPathKind     pt_tunnel_get_path_kind       (PtTunnel             *self);
+/* What carries the packets: "libnice" or "fast (gso+gro)" and the like. */
+const char    *pt_tunnel_get_data_path       (PtTunnel             *self);
 guint64        pt_tunnel_get_bytes_sent      (PtTunnel             *self);
 guint64        pt_tunnel_get_bytes_received  (PtTunnel             *self);
 guint          pt_tunnel_get_active_connections (PtTunnel          *self);
+/* TCP connections and UDP flows refused because a limit was reached
+ * (connections at once, UDP flows, descriptors). */
+guint64        pt_tunnel_get_refused_connections (PtTunnel         *self);
 /* Why the tunnel failed or closed, or NULL. */
 const GError  *pt_tunnel_get_error           (PtTunnel             *self);
 

@@ -9,6 +9,7 @@
 # include "pt-enum-types.h"
 # include "pt-error.h"
 # include "pt-signal.h"
+# include "pt-offer-record.h"
 # include "pt-allow-list.h"
 # include "pt-config.h"
 # include "pt-ice-config.h"
@@ -17,4 +18,7 @@
 # include "pt-token.h"
 # include "pt-nostr.h"
 # include "pt-tun.h"
+# include "pt-text.h"
+# include "pt-block-reader.h"
+# include "pt-process.h"
 #undef PT_INSIDE
