@@ -5,17 +5,25 @@
  * One exchange per device over a SOCK_SEQPACKET socketpair whose other end
  * is the helper's stdin (docs/protocol.md, "TUN helper"): the request is
  * checked here first with the helper's own codec, so that a mistake is
- * reported before anyone is asked for a password.
+ * reported before anyone is asked for a password — and so is a network that
+ * overlaps what the machine already routes (helper/pt-tun-system.c, which the
+ * helper runs again as root).
+ *
+ * The VPN client lock lives here too: pt vpn client and the app take the
+ * same one, from pt_vpn_client_lock_acquire().
  */
 #define G_LOG_DOMAIN "pt-tun"
 
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -258,6 +266,16 @@ reply_cb (gint          sock,
     case PT_TUN_STATUS_INVALID:
       if (fd >= 0)
         close (fd);
+      /* A helper older than offload=1: ask again for plain packets. */
+      if (data->request.offload && g_str_equal (reply.error.field, "request") &&
+          strstr (reply.error.message, "\"offload\"") != NULL)
+        {
+          g_debug ("the TUN helper does not know offload=1: plain packets");
+          data->request.offload = 0;
+          g_clear_object (&data->process);
+          start_helper (task);
+          return G_SOURCE_REMOVE;
+        }
       g_task_return_new_error (task, PT_TUN_ERROR, PT_TUN_ERROR_INVALID,
                                "the VPN device was refused (%s): %s",
                                reply.error.field, reply.error.message);
@@ -379,6 +397,7 @@ pt_tun_open_async (const char          *ifname,
                    const char          *address4,
                    const char          *address6,
                    const char * const  *routes,
+                   PtTunFlags           flags,
                    GCancellable        *cancellable,
                    GAsyncReadyCallback  callback,
                    gpointer             user_data)
@@ -394,6 +413,10 @@ pt_tun_open_async (const char          *ifname,
   g_task_set_task_data (task, data, (GDestroyNotify) open_data_free);
 
   data->request.mtu = mtu;
+  data->request.allow_overlap = (flags & PT_TUN_FLAGS_ALLOW_OVERLAP) != 0;
+  /* TCP in 64 KB super-packets (IFF_VNET_HDR, pt-vpn-gso.c) unless
+   * PT_TUN_OFFLOAD=0 says plain packets. */
+  data->request.offload = g_strcmp0 (g_getenv ("PT_TUN_OFFLOAD"), "0") != 0;
   if (ifname != NULL)
     g_strlcpy (data->request.ifname, ifname, sizeof data->request.ifname);
   else
@@ -440,6 +463,26 @@ pt_tun_open_async (const char          *ifname,
       goto fail;
     }
 
+  /* Nothing that would capture part of the machine's own networks. An
+   * automatic name is not chosen yet: then no device's routes are ignored. */
+  if (!data->request.allow_overlap)
+    {
+      PtTunRequest check = data->request;
+
+      if (data->auto_name)
+        check.ifname[0] = '\0';
+      if (pt_tun_check_system_overlap (&check, &problem) != 0)
+        {
+          if (g_str_equal (problem.field, "system"))
+            error = g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_FAILED, "%s", problem.message);
+          else
+            /* Each front end says how to allow it (pt vpn --allow-overlap). */
+            error = g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP,
+                                 "%s: nothing was changed", problem.message);
+          goto fail;
+        }
+    }
+
   start_helper (g_steal_pointer (&task));
   return;
 
@@ -464,5 +507,153 @@ pt_tun_open_finish (GAsyncResult  *result,
   data->fd = -1;
   if (ifname != NULL)
     *ifname = g_strdup (data->ifname);
+  return fd;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The VPN client lock */
+
+#define LOCK_DIR_NAME  "peertunnel"
+#define LOCK_FILE_NAME "vpn-client.lock"
+#define HOLDER_MAX     128
+
+/* Whether @dir is a real directory (not a symlink) of this user that no one
+ * else may write to. */
+static gboolean
+own_private_dir (const char *dir)
+{
+  struct stat st;
+
+  return dir != NULL && g_path_is_absolute (dir) && lstat (dir, &st) == 0 &&
+         S_ISDIR (st.st_mode) && st.st_uid == geteuid () && (st.st_mode & 022) == 0;
+}
+
+/* @parent/peertunnel, made 0700 when missing; NULL when it cannot be this
+ * user's own. */
+static char *
+lock_dir_in (const char *parent)
+{
+  g_autofree char *dir = NULL;
+  struct stat st;
+
+  if (!own_private_dir (parent))
+    return NULL;
+  dir = g_build_filename (parent, LOCK_DIR_NAME, NULL);
+  if (mkdir (dir, 0700) != 0 && errno != EEXIST)
+    {
+      g_debug ("cannot make %s: %s", dir, g_strerror (errno));
+      return NULL;
+    }
+  if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode) || st.st_uid != geteuid ())
+    return NULL;
+  if ((st.st_mode & 077) != 0 && chmod (dir, 0700) != 0)
+    return NULL;
+  return g_steal_pointer (&dir);
+}
+
+char *
+pt_vpn_client_lock_path (GError **error)
+{
+  const char *env = g_getenv ("PT_VPN_CLIENT_LOCK");
+  g_autofree char *run_user = g_strdup_printf ("/run/user/%u", (guint) geteuid ());
+  const char *cache = g_get_user_cache_dir ();
+  const char *candidates[3] = { g_getenv ("XDG_RUNTIME_DIR"), run_user, cache };
+
+  if (env != NULL && env[0] != '\0')
+    return g_strdup (env);
+  /* The cache directory may not exist yet; the others are made at login. */
+  if (cache != NULL && g_path_is_absolute (cache))
+    g_mkdir_with_parents (cache, 0700);
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree char *dir = lock_dir_in (candidates[i]);
+
+      if (dir != NULL)
+        return g_build_filename (dir, LOCK_FILE_NAME, NULL);
+    }
+  g_set_error (error, PT_TUN_ERROR, PT_TUN_ERROR_FAILED,
+               "no private directory for the VPN client lock: $XDG_RUNTIME_DIR, %s and %s are "
+               "missing, not this user's or writable by others", run_user,
+               cache != NULL ? cache : "the cache directory");
+  return NULL;
+}
+
+/* Opens @path as this user's own regular 0600 file; -1 with errno. */
+static int
+open_own_lock (const char *path,
+               int         extra_flags)
+{
+  int fd = open (path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | extra_flags, 0600);
+  struct stat st;
+
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ())
+    {
+      close (fd);
+      errno = EPERM;
+      return -1;
+    }
+  if ((st.st_mode & 07777) != 0600 && fchmod (fd, 0600) != 0)
+    g_debug ("cannot make %s 0600: %s", path, g_strerror (errno));
+  return fd;
+}
+
+int
+pt_vpn_client_lock_acquire (const char  *holder,
+                            char       **holder_out,
+                            GError     **error)
+{
+  const char *env = g_getenv ("PT_VPN_CLIENT_LOCK");
+  gboolean chosen = env != NULL && env[0] != '\0';
+  g_autofree char *path = pt_vpn_client_lock_path (error);
+  g_autofree char *me = NULL;
+  int fd;
+
+  if (path == NULL)
+    return -1;
+  fd = open_own_lock (path, 0);
+  /* In our own private directory, anything else in the lock's place (a
+   * symlink, a file of another owner) was not made by a client of ours:
+   * replace it rather than obey it. A path given in $PT_VPN_CLIENT_LOCK is
+   * left alone. */
+  if (fd < 0 && !chosen && (errno == EPERM || errno == ELOOP || errno == EACCES))
+    {
+      if (unlink (path) == 0 || errno == ENOENT)
+        fd = open_own_lock (path, O_EXCL);
+    }
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, PT_TUN_ERROR, PT_TUN_ERROR_FAILED,
+                   "cannot use the VPN client lock %s: %s", path,
+                   saved == EPERM ? "it is not this user's own file" : g_strerror (saved));
+      return -1;
+    }
+
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      char text[HOLDER_MAX] = "";
+      ssize_t n = pread (fd, text, sizeof text - 1, 0);
+
+      text[n > 0 ? n : 0] = '\0';
+      /* Printable text only: the file is ours, but say nothing odd. */
+      for (char *p = text; *p != '\0'; p++)
+        if ((guchar) *p < 0x20 || (guchar) *p > 0x7e)
+          *p = ' ';
+      g_strstrip (text);
+      if (holder_out != NULL)
+        *holder_out = g_strdup (text[0] != '\0' ? text : path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                   "another VPN client of this user is running (%s): stop it first",
+                   text[0] != '\0' ? text : path);
+      close (fd);
+      return -1;
+    }
+  me = g_strdup_printf ("pid %d, %s\n", (int) getpid (), holder != NULL ? holder : "pt");
+  if (ftruncate (fd, 0) != 0 || pwrite (fd, me, strlen (me), 0) < 0)
+    g_debug ("cannot write the lock's holder: %s", g_strerror (errno));
+  g_debug ("VPN client lock %s taken", path);
   return fd;
 }

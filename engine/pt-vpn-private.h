@@ -58,6 +58,72 @@ guint16   _pt_ip_checksum_fold       (guint32       sum);
  * each client the next free one, keyed by the client's identity so that a
  * client that comes back gets its address again. */
 
+/* pt-vpn-gso.c: TCP super-packets of a TUN device with IFF_VNET_HDR. The
+ * header is struct virtio_net_hdr (10 bytes), in the machine's byte order. */
+#define PT_VNET_HDR_LEN          10
+#define PT_VNET_F_NEEDS_CSUM     1
+#define PT_VNET_GSO_NONE         0
+#define PT_VNET_GSO_TCPV4        1
+#define PT_VNET_GSO_TCPV6        4
+#define PT_VNET_GSO_ECN          0x80
+#define PT_VNET_GRO_MAX_SEGMENTS 64
+
+typedef struct
+{
+  guint8  flags;
+  guint8  gso_type;
+  guint16 hdr_len;
+  guint16 gso_size;
+  guint16 csum_start;
+  guint16 csum_offset;
+} PtVnetHdr;
+
+G_STATIC_ASSERT (sizeof (PtVnetHdr) == PT_VNET_HDR_LEN);
+
+typedef void (*PtVpnPacketFunc) (const guint8 *packet,
+                                 gsize         len,
+                                 gpointer      data);
+
+guint64   _pt_vpn_csum_add           (guint64       sum,
+                                      const guint8 *data,
+                                      gsize         len);
+/* Cuts what one read gave (@buf: header, packet) into IP packets of at most
+ * @scratch_len bytes with their checksums done, each given to @func (which
+ * may not keep it); returns how many, or -1 for a packet that does not add
+ * up (some may have been given already). */
+int       _pt_vpn_gso_split          (const guint8     *buf,
+                                      gsize             len,
+                                      guint8           *scratch,
+                                      gsize             scratch_len,
+                                      PtVpnPacketFunc   func,
+                                      gpointer          data);
+
+typedef struct
+{
+  PtVpnPacketFunc write;       /* gets header + packet */
+  gpointer        data;
+  gsize           len;         /* of the packet held, headers included */
+  guint           n;           /* segments in it; 0: nothing held */
+  gboolean        closed;      /* nothing may follow */
+  guint8          version;
+  guint8          psh;
+  guint16         mss;
+  gsize           ip_len;
+  gsize           tcp_len;
+  guint32         next_seq;
+  guint8          buf[PT_VNET_HDR_LEN + 65535];
+} PtVpnGro;
+
+void      _pt_vpn_gro_init           (PtVpnGro        *gro,
+                                      PtVpnPacketFunc  write,
+                                      gpointer         data);
+/* Joins @packet to the one held when it continues that TCP flow; else
+ * writes what is held and holds @packet (or writes it too). */
+void      _pt_vpn_gro_add            (PtVpnGro        *gro,
+                                      const guint8    *packet,
+                                      gsize            len);
+void      _pt_vpn_gro_flush          (PtVpnGro        *gro);
+
 typedef struct _PtVpnPool PtVpnPool;
 
 /* @cidr: an IPv4 network of prefix 8..30 or an IPv6 network of prefix
@@ -108,6 +174,41 @@ gboolean      _pt_vpn_router_set_dns     (PtVpnRouter         *router,
 PtVpnSettings *_pt_vpn_settings_new      (const PtVpnConfig   *config);
 /* Packets dropped because their source was not the client's address. */
 guint64       _pt_vpn_router_get_spoofed (PtVpnRouter  *router);
+
+/* The router's decision for one packet, sans I/O (the fuzz target and the
+ * unit tests drive it without sessions or a TUN device). */
+typedef enum
+{
+  PT_VPN_ROUTE_DROP,        /* not an IP packet, or from an unknown client */
+  PT_VPN_ROUTE_SPOOFED,     /* from a client, with another source address (counted) */
+  PT_VPN_ROUTE_UNROUTABLE,  /* from the TUN device, to no client (counted) */
+  PT_VPN_ROUTE_TUN,         /* from a client, into the TUN device */
+  PT_VPN_ROUTE_CLIENT,      /* to the client whose session is *to */
+} PtVpnRoute;
+
+const char   *_pt_vpn_route_to_string    (PtVpnRoute    route);
+/* Where @packet (@len bytes) goes that came from the client attached with
+ * @from (NULL: from the TUN device). *@to gets the destination session for
+ * PT_VPN_ROUTE_CLIENT; *@out_len the bytes to send (the IP header's length,
+ * <= @len) for CLIENT and TUN, else 0. */
+PtVpnRoute    _pt_vpn_router_route       (PtVpnRouter   *router,
+                                          PtSession     *from,
+                                          const guint8  *packet,
+                                          gsize          len,
+                                          PtSession    **to,
+                                          gsize         *out_len);
+/* Tests and fuzzing: a client known by @key (never dereferenced), given its
+ * addresses as a VPN_HELLO would (@flags: PT_VPN_HELLO_*, @mtu the path's),
+ * and removed again (remove every such client before the last unref). */
+gboolean      _pt_vpn_router_add_test_client    (PtVpnRouter  *router,
+                                                 gpointer      key,
+                                                 const char   *client_id,
+                                                 guint8        flags,
+                                                 guint         mtu,
+                                                 PtVpnConfig  *config,
+                                                 GError      **error);
+void          _pt_vpn_router_remove_test_client (PtVpnRouter  *router,
+                                                 gpointer      key);
 
 /* Client: joins @session (configured: "vpn-config" came) and its TUN device
  * (@tun_fd, taken), and brings the session up. */

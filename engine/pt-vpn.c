@@ -13,6 +13,13 @@
  * Either way a packet larger than the path carries is answered with the
  * ICMP error that makes TCP use smaller segments, written where the packet
  * came from, and dropped.
+ *
+ * A device with virtio-net headers (the helper's offload=1; TUNGETIFF says)
+ * reads TCP in super-packets, cut here into packets of the path's size, and
+ * takes the TCP segments that arrive in one batch joined into one write
+ * (pt-vpn-gso.c): the receiving stack then runs once per ~45 packets, in our
+ * process. The batch ends when the main loop comes round again (a GSource
+ * that is ready while something is held).
  */
 #define G_LOG_DOMAIN "pt-vpn"
 
@@ -21,7 +28,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <linux/if.h>
+#include <linux/if_tun.h>
 
 #include <glib-unix.h>
 
@@ -45,14 +57,151 @@ address_key (guint8        version,
   return g_string_free (key, FALSE);
 }
 
+/* A TUN device's fd; with a virtio-net header on every packet (IFF_VNET_HDR)
+ * TCP comes and goes in super-packets (pt-vpn-gso.c). */
+typedef struct
+{
+  int        fd;
+  gboolean   vnet;
+  PtVpnGro  *gro;        /* vnet only: segments to join before writing */
+  GSource   *flush;      /* writes what @gro holds once a batch is in */
+  guint8    *buf;        /* what one read gives */
+  guint8    *segment;    /* vnet only: one packet cut from a super-packet */
+} Tun;
+
 static void
-tun_write (int           fd,
+tun_write_raw (const guint8 *buf,
+               gsize         len,
+               gpointer      data)
+{
+  Tun *tun = data;
+
+  /* A full queue or a device going away loses the packet, as on a wire. */
+  if (write (tun->fd, buf, len) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    g_debug ("TUN write failed: %s", g_strerror (errno));
+}
+
+/* Writes one IP packet as it is. */
+static void
+tun_write (Tun          *tun,
            const guint8 *packet,
            gsize         len)
 {
-  /* A full queue or a device going away loses the packet, as on a wire. */
-  if (write (fd, packet, len) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+  static const guint8 plain[PT_VNET_HDR_LEN];
+  struct iovec iov[2] = {
+    { (void *) plain, sizeof plain },
+    { (void *) packet, len },
+  };
+
+  if (!tun->vnet)
+    {
+      tun_write_raw (packet, len, tun);
+      return;
+    }
+  if (tun->gro != NULL)
+    _pt_vpn_gro_flush (tun->gro);   /* keep the order */
+  if (writev (tun->fd, iov, 2) < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     g_debug ("TUN write failed: %s", g_strerror (errno));
+}
+
+/* Writes a packet from the peer: TCP may wait to be joined to the next. */
+static void
+tun_write_joined (Tun          *tun,
+                  const guint8 *packet,
+                  gsize         len)
+{
+  if (tun->gro == NULL)
+    {
+      tun_write (tun, packet, len);
+      return;
+    }
+  _pt_vpn_gro_add (tun->gro, packet, len);
+}
+
+static gboolean
+flush_prepare (GSource *source,
+               gint    *timeout)
+{
+  Tun *tun = *(Tun **) (source + 1);
+
+  *timeout = -1;
+  return tun->gro->n > 0;
+}
+
+static gboolean
+flush_check (GSource *source)
+{
+  Tun *tun = *(Tun **) (source + 1);
+
+  return tun->gro->n > 0;
+}
+
+static gboolean
+flush_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     data)
+{
+  Tun *tun = *(Tun **) (source + 1);
+
+  _pt_vpn_gro_flush (tun->gro);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = {
+  flush_prepare, flush_check, flush_dispatch, NULL, NULL, NULL,
+};
+
+/* Takes @fd; finds out whether it carries virtio-net headers. */
+static void
+tun_init (Tun *tun,
+          int  fd)
+{
+  struct ifreq ifr;
+  int size = PT_VNET_HDR_LEN;
+
+  memset (tun, 0, sizeof *tun);
+  tun->fd = fd;
+  tun->buf = g_malloc (PT_VNET_HDR_LEN + PACKET_MAX);
+  memset (&ifr, 0, sizeof ifr);
+  if (ioctl (fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_VNET_HDR))
+    {
+      g_debug ("TUN device without virtio-net headers: one packet per read and write");
+      return;
+    }
+  /* The kernel's default is this size already; the headers are there
+   * whatever this says, so a refusal changes nothing. */
+  if (ioctl (fd, TUNSETVNETHDRSZ, &size) < 0)
+    g_debug ("TUNSETVNETHDRSZ: %s", g_strerror (errno));
+  tun->vnet = TRUE;
+  tun->segment = g_malloc (PACKET_MAX);
+  if (g_strcmp0 (g_getenv ("PT_TUN_GRO"), "0") != 0)
+    {
+      tun->gro = g_new (PtVpnGro, 1);
+      _pt_vpn_gro_init (tun->gro, tun_write_raw, tun);
+      tun->flush = g_source_new (&flush_funcs, sizeof (GSource) + sizeof (Tun *));
+      *(Tun **) (tun->flush + 1) = tun;
+      g_source_set_static_name (tun->flush, "[pt] TUN flush");
+      g_source_attach (tun->flush, g_main_context_get_thread_default ());
+    }
+  g_debug ("TUN device with virtio-net headers: TCP in super-packets%s",
+           tun->gro != NULL ? ", joined on the way in" : "");
+}
+
+static void
+tun_clear (Tun *tun)
+{
+  if (tun->flush != NULL)
+    {
+      _pt_vpn_gro_flush (tun->gro);
+      g_source_destroy (tun->flush);
+      g_clear_pointer (&tun->flush, g_source_unref);
+    }
+  g_clear_pointer (&tun->gro, g_free);
+  g_clear_pointer (&tun->buf, g_free);
+  g_clear_pointer (&tun->segment, g_free);
+  if (tun->fd >= 0)
+    close (tun->fd);
+  tun->fd = -1;
 }
 
 static GSource *
@@ -69,14 +218,14 @@ watch_fd (int                fd,
 }
 
 /* Sends @packet through @session; when it is too big, writes the ICMP error
- * from @router_addr to @reply_fd (or, with reply_fd < 0, sends it back
+ * from @router_addr to @reply_tun (or, without one, sends it back
  * through @reply_session). */
 static void
 send_or_too_big (PtSession    *session,
                  const guint8 *packet,
                  gsize         len,
                  const guint8 *router_addr,
-                 int           reply_fd,
+                 Tun          *reply_tun,
                  PtSession    *reply_session)
 {
   g_autoptr(GBytes) icmp = NULL;
@@ -88,8 +237,8 @@ send_or_too_big (PtSession    *session,
   if (icmp == NULL)
     return;
   g_debug ("a %zu-byte packet is too big for the path (%zu): ICMP sent", len, max);
-  if (reply_fd >= 0)
-    tun_write (reply_fd, g_bytes_get_data (icmp, NULL), g_bytes_get_size (icmp));
+  if (reply_tun != NULL)
+    tun_write (reply_tun, g_bytes_get_data (icmp, NULL), g_bytes_get_size (icmp));
   else if (reply_session != NULL)
     _pt_session_send_ip (reply_session, g_bytes_get_data (icmp, NULL), g_bytes_get_size (icmp));
 }
@@ -111,7 +260,7 @@ typedef struct
 struct _PtVpnRouter
 {
   gint          ref_count;
-  int           fd;
+  Tun           tun;
   GSource      *source;
   guint         mtu;
   PtVpnPool    *pool4;
@@ -134,26 +283,16 @@ router_client_free (RouterClient *client)
   g_free (client);
 }
 
+/* Gives @client its addresses and fills @config; @mtu is the path's. */
 static gboolean
-router_hello (PtSession    *session,
-              guint8        flags,
-              PtVpnConfig  *config,
-              GError      **error,
-              gpointer      data)
+router_assign (RouterClient  *client,
+               guint8         flags,
+               guint          mtu,
+               PtVpnConfig   *config,
+               GError       **error)
 {
-  RouterClient *client = data;
   PtVpnRouter *router = client->router;
   g_autoptr(GInetAddress) addr4 = NULL;
-  gsize max_ip = _pt_session_get_max_ip (session);
-  guint mtu = MIN (router->mtu, max_ip);
-
-  if (mtu < PT_VPN_MIN_MTU_V4)
-    {
-      g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_REJECTED,
-                   "the path carries packets of at most %zu bytes, too few for a VPN (%d)",
-                   max_ip, PT_VPN_MIN_MTU_V4);
-      return FALSE;
-    }
 
   addr4 = _pt_vpn_pool_acquire (router->pool4, client->client_id, error);
   if (addr4 == NULL)
@@ -197,6 +336,92 @@ router_hello (PtSession    *session,
   return TRUE;
 }
 
+static gboolean
+router_hello (PtSession    *session,
+              guint8        flags,
+              PtVpnConfig  *config,
+              GError      **error,
+              gpointer      data)
+{
+  RouterClient *client = data;
+  gsize max_ip = _pt_session_get_max_ip (session);
+  guint mtu = MIN (client->router->mtu, max_ip);
+
+  if (mtu < PT_VPN_MIN_MTU_V4)
+    {
+      g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_REJECTED,
+                   "the path carries packets of at most %zu bytes, too few for a VPN (%d)",
+                   max_ip, PT_VPN_MIN_MTU_V4);
+      return FALSE;
+    }
+  return router_assign (client, flags, mtu, config, error);
+}
+
+const char *
+_pt_vpn_route_to_string (PtVpnRoute route)
+{
+  switch (route)
+    {
+    case PT_VPN_ROUTE_DROP:       return "drop";
+    case PT_VPN_ROUTE_SPOOFED:    return "spoofed";
+    case PT_VPN_ROUTE_UNROUTABLE: return "unroutable";
+    case PT_VPN_ROUTE_TUN:        return "tun";
+    case PT_VPN_ROUTE_CLIENT:     return "client";
+    }
+  return "invalid";
+}
+
+PtVpnRoute
+_pt_vpn_router_route (PtVpnRouter   *router,
+                      PtSession     *from,
+                      const guint8  *packet,
+                      gsize          len,
+                      PtSession    **to,
+                      gsize         *out_len)
+{
+  g_autofree char *dst = NULL;
+  RouterClient *client = NULL, *other;
+  PtIpHeader ip;
+
+  *to = NULL;
+  *out_len = 0;
+  if (from != NULL && (client = g_hash_table_lookup (router->clients, from)) == NULL)
+    return PT_VPN_ROUTE_DROP;
+  if (!_pt_ip_header_parse (packet, len, &ip))
+    return PT_VPN_ROUTE_DROP;
+
+  /* A client speaks only for itself. */
+  if (client != NULL &&
+      (ip.version == 4 ? !client->has_v4 || memcmp (ip.src, client->addr4, 4) != 0
+                       : !client->has_v6 || memcmp (ip.src, client->addr6, 16) != 0))
+    {
+      router->spoofed++;
+      g_debug ("dropped a packet from client %s with another source address (%" G_GUINT64_FORMAT
+               " so far)", client->client_id, router->spoofed);
+      return PT_VPN_ROUTE_SPOOFED;
+    }
+
+  *out_len = ip.total_len;
+  dst = address_key (ip.version, ip.dst);
+  other = g_hash_table_lookup (router->by_address, dst);
+  if (client != NULL)
+    {
+      /* To another client directly; anything else is the server's to route. */
+      if (other == NULL || other == client)
+        return PT_VPN_ROUTE_TUN;
+      *to = other->session;
+      return PT_VPN_ROUTE_CLIENT;
+    }
+  if (other == NULL)
+    {
+      router->unroutable++;
+      *out_len = 0;
+      return PT_VPN_ROUTE_UNROUTABLE;
+    }
+  *to = other->session;
+  return PT_VPN_ROUTE_CLIENT;
+}
+
 static void
 router_from_client (PtSession    *session,
                     const guint8 *packet,
@@ -205,29 +430,23 @@ router_from_client (PtSession    *session,
 {
   RouterClient *client = data;
   PtVpnRouter *router = client->router;
-  g_autofree char *dst = NULL;
-  RouterClient *other;
-  PtIpHeader ip;
+  PtSession *to;
+  gsize out_len;
 
-  if (!_pt_ip_header_parse (packet, len, &ip))
-    return;
-  /* A client speaks only for itself. */
-  if (ip.version == 4 ? !client->has_v4 || memcmp (ip.src, client->addr4, 4) != 0
-                      : !client->has_v6 || memcmp (ip.src, client->addr6, 16) != 0)
+  switch (_pt_vpn_router_route (router, session, packet, len, &to, &out_len))
     {
-      router->spoofed++;
-      g_debug ("dropped a packet from client %s with another source address (%" G_GUINT64_FORMAT
-               " so far)", client->client_id, router->spoofed);
-      return;
+    case PT_VPN_ROUTE_CLIENT:
+      send_or_too_big (to, packet, out_len,
+                       (packet[0] >> 4) == 4 ? router->server4 : router->server6, NULL, session);
+      break;
+    case PT_VPN_ROUTE_TUN:
+      tun_write_joined (&router->tun, packet, out_len);
+      break;
+    case PT_VPN_ROUTE_DROP:
+    case PT_VPN_ROUTE_SPOOFED:
+    case PT_VPN_ROUTE_UNROUTABLE:
+      break;
     }
-
-  dst = address_key (ip.version, ip.dst);
-  other = g_hash_table_lookup (router->by_address, dst);
-  if (other != NULL && other != client)
-    send_or_too_big (other->session, packet, ip.total_len,
-                     ip.version == 4 ? router->server4 : router->server6, -1, session);
-  else
-    tun_write (router->fd, packet, ip.total_len);
 }
 
 static void
@@ -269,20 +488,30 @@ static const PtSessionVpnHooks router_hooks = {
   router_client_stopped,
 };
 
-static gboolean
-router_tun_cb (gint          fd,
-               GIOCondition  condition,
-               gpointer      user_data)
+static void
+router_from_tun (const guint8 *packet,
+                 gsize         len,
+                 gpointer      data)
 {
-  PtVpnRouter *router = user_data;
-  guint8 packet[PACKET_MAX];
+  PtVpnRouter *router = data;
+  PtSession *to;
+  gsize out_len;
 
+  if (_pt_vpn_router_route (router, NULL, packet, len, &to, &out_len) == PT_VPN_ROUTE_CLIENT)
+    send_or_too_big (to, packet, out_len,
+                     (packet[0] >> 4) == 4 ? router->server4 : router->server6, &router->tun,
+                     NULL);
+}
+
+/* Reads up to READ_BATCH times from @tun, giving each IP packet to @func. */
+static void
+tun_read_batch (Tun             *tun,
+                PtVpnPacketFunc  func,
+                gpointer         data)
+{
   for (guint i = 0; i < READ_BATCH; i++)
     {
-      ssize_t n = read (router->fd, packet, sizeof packet);
-      g_autofree char *dst = NULL;
-      RouterClient *client;
-      PtIpHeader ip;
+      ssize_t n = read (tun->fd, tun->buf, tun->vnet ? PT_VNET_HDR_LEN + PACKET_MAX : PACKET_MAX);
 
       if (n < 0)
         {
@@ -290,18 +519,21 @@ router_tun_cb (gint          fd,
             g_warning ("reading the VPN's TUN device failed: %s", g_strerror (errno));
           break;
         }
-      if (!_pt_ip_header_parse (packet, (gsize) n, &ip))
-        continue;
-      dst = address_key (ip.version, ip.dst);
-      client = g_hash_table_lookup (router->by_address, dst);
-      if (client == NULL)
-        {
-          router->unroutable++;
-          continue;
-        }
-      send_or_too_big (client->session, packet, ip.total_len,
-                       ip.version == 4 ? router->server4 : router->server6, router->fd, NULL);
+      if (!tun->vnet)
+        func (tun->buf, (gsize) n, data);
+      else if (_pt_vpn_gso_split (tun->buf, (gsize) n, tun->segment, PACKET_MAX, func, data) < 0)
+        g_debug ("dropped a %zd-byte packet from the TUN device that does not add up", n);
     }
+}
+
+static gboolean
+router_tun_cb (gint          fd,
+               GIOCondition  condition,
+               gpointer      user_data)
+{
+  PtVpnRouter *router = user_data;
+
+  tun_read_batch (&router->tun, router_from_tun, router);
   return G_SOURCE_CONTINUE;
 }
 
@@ -316,7 +548,7 @@ _pt_vpn_router_new (const char  *network4,
   g_autoptr(GInetAddress) server4 = NULL;
 
   router->ref_count = 1;
-  router->fd = tun_fd;          /* taken, even when this fails */
+  router->tun.fd = tun_fd;      /* taken, even when this fails */
   router->mtu = mtu;
   router->by_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   router->clients = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
@@ -357,6 +589,7 @@ _pt_vpn_router_new (const char  *network4,
       _pt_vpn_router_unref (router);
       return NULL;
     }
+  tun_init (&router->tun, tun_fd);
   router->source = watch_fd (tun_fd, router_tun_cb, router);
   return router;
 }
@@ -391,15 +624,14 @@ _pt_vpn_router_unref (PtVpnRouter *router)
   g_hash_table_unref (router->by_address);
   _pt_vpn_pool_free (router->pool4);
   _pt_vpn_pool_free (router->pool6);
-  if (router->fd >= 0)
-    close (router->fd);
+  tun_clear (&router->tun);
   g_free (router);
 }
 
-void
-_pt_vpn_router_attach (PtVpnRouter *router,
-                       PtSession   *session,
-                       const char  *client_id)
+static RouterClient *
+router_add_client (PtVpnRouter *router,
+                   PtSession   *session,
+                   const char  *client_id)
 {
   RouterClient *client = g_new0 (RouterClient, 1);
 
@@ -407,7 +639,56 @@ _pt_vpn_router_attach (PtVpnRouter *router,
   client->session = session;
   client->client_id = g_strdup (client_id);
   g_hash_table_replace (router->clients, session, client);
+  return client;
+}
+
+void
+_pt_vpn_router_attach (PtVpnRouter *router,
+                       PtSession   *session,
+                       const char  *client_id)
+{
+  RouterClient *client = router_add_client (router, session, client_id);
+
   _pt_session_set_vpn_hooks (session, &router_hooks, client);
+}
+
+gboolean
+_pt_vpn_router_add_test_client (PtVpnRouter   *router,
+                                gpointer       key,
+                                const char    *client_id,
+                                guint8         flags,
+                                guint          mtu,
+                                PtVpnConfig   *config,
+                                GError       **error)
+{
+  RouterClient *client = router_add_client (router, key, client_id);
+
+  return router_assign (client, flags, MIN (router->mtu, mtu), config, error);
+}
+
+void
+_pt_vpn_router_remove_test_client (PtVpnRouter *router,
+                                   gpointer     key)
+{
+  RouterClient *client = g_hash_table_lookup (router->clients, key);
+
+  if (client == NULL)
+    return;
+  if (client->has_v4)
+    {
+      g_autofree char *k = address_key (4, client->addr4);
+
+      if (g_hash_table_lookup (router->by_address, k) == client)
+        g_hash_table_remove (router->by_address, k);
+    }
+  if (client->has_v6)
+    {
+      g_autofree char *k = address_key (6, client->addr6);
+
+      if (g_hash_table_lookup (router->by_address, k) == client)
+        g_hash_table_remove (router->by_address, k);
+    }
+  g_hash_table_remove (router->clients, key);
 }
 
 gboolean
@@ -453,7 +734,7 @@ _pt_vpn_router_get_spoofed (PtVpnRouter *router)
 struct _PtVpnLink
 {
   PtSession *session;
-  int        fd;
+  Tun        tun;
   GSource   *source;
   guint8     server4[4];
   guint8     server6[16];
@@ -469,7 +750,7 @@ link_from_peer (PtSession    *session,
   PtIpHeader ip;
 
   if (_pt_ip_header_parse (packet, len, &ip))
-    tun_write (link->fd, packet, ip.total_len);
+    tun_write_joined (&link->tun, packet, ip.total_len);
 }
 
 static void
@@ -491,30 +772,28 @@ static const PtSessionVpnHooks link_hooks = {
   link_stopped,
 };
 
+static void
+link_from_tun (const guint8 *packet,
+               gsize         len,
+               gpointer      data)
+{
+  PtVpnLink *link = data;
+  PtIpHeader ip;
+
+  if (!_pt_ip_header_parse (packet, len, &ip))
+    return;
+  send_or_too_big (link->session, packet, ip.total_len,
+                   ip.version == 4 ? link->server4 : link->server6, &link->tun, NULL);
+}
+
 static gboolean
 link_tun_cb (gint          fd,
              GIOCondition  condition,
              gpointer      user_data)
 {
   PtVpnLink *link = user_data;
-  guint8 packet[PACKET_MAX];
 
-  for (guint i = 0; i < READ_BATCH; i++)
-    {
-      ssize_t n = read (link->fd, packet, sizeof packet);
-      PtIpHeader ip;
-
-      if (n < 0)
-        {
-          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            g_warning ("reading the VPN's TUN device failed: %s", g_strerror (errno));
-          break;
-        }
-      if (!_pt_ip_header_parse (packet, (gsize) n, &ip))
-        continue;
-      send_or_too_big (link->session, packet, ip.total_len,
-                       ip.version == 4 ? link->server4 : link->server6, link->fd, NULL);
-    }
+  tun_read_batch (&link->tun, link_from_tun, link);
   return G_SOURCE_CONTINUE;
 }
 
@@ -530,7 +809,7 @@ _pt_vpn_link_new (PtSession  *session,
     return NULL;
   link = g_new0 (PtVpnLink, 1);
   link->session = g_object_ref (session);
-  link->fd = tun_fd;
+  tun_init (&link->tun, tun_fd);
   memcpy (link->server4, config->server4, 4);
   memcpy (link->server6, config->server6, 16);
   _pt_session_set_vpn_hooks (session, &link_hooks, link);
@@ -547,7 +826,7 @@ _pt_vpn_link_free (PtVpnLink *link)
   link_stopped (link->session, link);
   _pt_session_set_vpn_hooks (link->session, NULL, NULL);
   g_object_unref (link->session);
-  close (link->fd);
+  tun_clear (&link->tun);
   g_free (link);
 }
 
