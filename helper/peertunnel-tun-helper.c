@@ -7,9 +7,14 @@
  * other end the caller keeps. It:
  *
  *   1. receives ONE request message (docs/protocol.md, "TUN helper"; at most 4096 bytes,
- *      within 10 s) and validates every field (helper/pt-tun-request.c);
+ *      within 10 s) and validates every field (helper/pt-tun-request.c); unless the
+ *      request says allow-overlap=1, refuses an address or route whose network overlaps
+ *      a route or address the machine already has (helper/pt-tun-system.c), so that a
+ *      VPN never captures part of the user's own LAN;
  *   2. creates the TUN device (/dev/net/tun, IFF_TUN | IFF_NO_PI, IFF_TUN_EXCL so that an
  *      existing device is never taken over) — not persistent: it lives as long as its fd;
+ *      with offload=1 also IFF_VNET_HDR and the TCP offloads (TUNSETOFFLOAD), each
+ *      dropped with one log line when the kernel refuses it;
  *   3. sets the MTU, the addresses, the link up and the routes with rtnetlink;
  *   4. sends one reply message, with the device's fd attached (SCM_RIGHTS) on success;
  *   5. exits: 0 ok, 1 request refused, 2 the system failed, 64 usage (bad stdin or argv).
@@ -45,7 +50,6 @@ extern unsigned int if_nametoindex (const char *ifname);
 #define EXIT_USAGE   64
 
 #define REQUEST_TIMEOUT_MS 10000
-#define NETLINK_TIMEOUT_S  5
 #define RUN_TIMEOUT_S      30
 
 static void
@@ -88,22 +92,9 @@ typedef struct
 static int
 netlink_open (Netlink *nl)
 {
-  struct sockaddr_nl local = { .nl_family = AF_NETLINK };
-  struct timeval timeout = { .tv_sec = NETLINK_TIMEOUT_S };
-
   nl->seq = 1;
-  nl->fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (nl->fd < 0)
-    return -errno;
-  if (setsockopt (nl->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) < 0
-      || bind (nl->fd, (struct sockaddr *) &local, sizeof local) < 0)
-    {
-      int saved = errno;
-      close (nl->fd);
-      nl->fd = -1;
-      return -saved;
-    }
-  return 0;
+  nl->fd = pt_tun_netlink_socket ();
+  return nl->fd < 0 ? nl->fd : 0;
 }
 
 static void
@@ -262,10 +253,12 @@ netlink_add_route (Netlink           *nl,
 
 static int
 tun_create (const char *ifname,
+            int         offload,
             PtTunError *error)
 {
   struct ifreq ifr;
   int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  int r;
 
   if (fd < 0)
     {
@@ -274,9 +267,20 @@ tun_create (const char *ifname,
     }
 
   memset (&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL | (offload ? IFF_VNET_HDR : 0);
   snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
-  if (ioctl (fd, TUNSETIFF, &ifr) < 0)
+  r = ioctl (fd, TUNSETIFF, &ifr);
+  if (r < 0 && offload && errno == EINVAL)
+    {
+      /* A kernel without virtio-net headers on TUN: plain packets (the
+       * engine asks the device which it got). */
+      log_line ("%s: no virtio-net headers: %s", ifname, strerror (errno));
+      offload = 0;
+      ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL;
+      snprintf (ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+      r = ioctl (fd, TUNSETIFF, &ifr);
+    }
+  if (r < 0)
     {
       int saved = errno;
 
@@ -295,6 +299,11 @@ tun_create (const char *ifname,
       close (fd);
       return -1;
     }
+  /* With a virtio_net_hdr on every packet the device may also hand over TCP
+   * packets of up to 64 KB with the checksum left to do; a kernel that refuses
+   * that still gives plain packets, each after its (empty) header. */
+  if (offload && ioctl (fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
+    log_line ("%s: no TCP offloads on the device: %s", ifname, strerror (errno));
   return fd;
 }
 
@@ -562,8 +571,17 @@ main (int   argc,
                    &error);
   if (pt_tun_request_parse (buf, (size_t) len, &request, &error) < 0)
     return refuse (STDIN_FILENO, PT_TUN_STATUS_INVALID, &error);
+  if (!request.allow_overlap && pt_tun_check_system_overlap (&request, &error) < 0)
+    {
+      if (strcmp (error.field, "system") == 0)
+        return refuse (STDIN_FILENO, PT_TUN_STATUS_FAILED, &error);
+      /* Refused before anything was made. */
+      strncat (error.message, "; nothing was changed (allow-overlap=1 installs it anyway)",
+               sizeof error.message - strlen (error.message) - 1);
+      return refuse (STDIN_FILENO, PT_TUN_STATUS_INVALID, &error);
+    }
 
-  tun_fd = tun_create (request.ifname, &error);
+  tun_fd = tun_create (request.ifname, request.offload, &error);
   if (tun_fd < 0)
     return refuse (STDIN_FILENO, PT_TUN_STATUS_FAILED, &error);
 

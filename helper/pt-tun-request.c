@@ -12,19 +12,27 @@
  *   address=10.77.0.2/24
  *   address=fd77::2/64
  *   route=10.78.0.0/16
+ *   allow-overlap=1
+ *   offload=1
  *
  * Lines end with "\n" (the last one too); bytes are printable ASCII without spaces;
  * keys are [a-z0-9-]{1,31}; values 1..63 bytes. "version" comes first; "ifname" and
  * "mtu" exactly once; "address" once or twice (at most one per family); "route" up to
- * PT_TUN_MAX_ROUTES times. Anything else is refused.
+ * PT_TUN_MAX_ROUTES times; "allow-overlap" and "offload" (value 1) at most once
+ * each. Anything else is refused.
  */
 #include "pt-tun-request.h"
 
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
+#ifdef _WIN32
+# include <winsock2.h>
+# include <ws2tcpip.h>
+#else
+# include <arpa/inet.h>
+# include <sys/socket.h>
+#endif
 
 #define KEY_MAX   31
 #define VALUE_MAX 63
@@ -494,7 +502,8 @@ next_line (const char *data,
   if (value_len == 0 || value_len > value_max)
     {
       pt_tun_error_set (error, reply ? what : line->key,
-                        "line %u: the value must be 1 to %zu bytes", line->number, value_max);
+                        "line %u: the value must be 1 to %u bytes", line->number,
+                        (unsigned int) value_max);
       return -1;
     }
   memcpy (line->value, eq + 1, value_len);
@@ -641,6 +650,37 @@ pt_tun_request_parse (const char   *data,
             }
           request->n_routes++;
         }
+      else if (strcmp (line.key, "allow-overlap") == 0)
+        {
+          if (request->allow_overlap)
+            {
+              pt_tun_error_set (error, "allow-overlap", "line %u: allow-overlap given twice",
+                                line.number);
+              return -1;
+            }
+          if (strcmp (line.value, "1") != 0)
+            {
+              pt_tun_error_set (error, "allow-overlap", "%s: the only value is 1 (leave the "
+                                "key out to refuse overlaps)", line.value);
+              return -1;
+            }
+          request->allow_overlap = 1;
+        }
+      else if (strcmp (line.key, "offload") == 0)
+        {
+          if (request->offload)
+            {
+              pt_tun_error_set (error, "offload", "line %u: offload given twice", line.number);
+              return -1;
+            }
+          if (strcmp (line.value, "1") != 0)
+            {
+              pt_tun_error_set (error, "offload", "%s: the only value is 1 (leave the key out "
+                                "for plain packets)", line.value);
+              return -1;
+            }
+          request->offload = 1;
+        }
       else if (strcmp (line.key, "version") == 0)
         {
           pt_tun_error_set (error, "version", "line %u: version given twice", line.number);
@@ -723,7 +763,82 @@ pt_tun_request_format (const PtTunRequest *request,
     if (append (buf, size, &pos, "route=%s\n",
                 pt_tun_prefix_to_string (&request->routes[i], text, sizeof text)) < 0)
       return -1;
+  if (request->allow_overlap && append (buf, size, &pos, "allow-overlap=1\n") < 0)
+    return -1;
+  if (request->offload && append (buf, size, &pos, "offload=1\n") < 0)
+    return -1;
   return (int) pos;
+}
+
+/* Overlaps --------------------------------------------------------------------------- */
+
+int
+pt_tun_prefix_overlaps (const PtTunPrefix *a,
+                        const PtTunPrefix *b)
+{
+  unsigned int len;
+
+  if (a->family != b->family)
+    return 0;
+  len = a->prefix_len < b->prefix_len ? a->prefix_len : b->prefix_len;
+  if (len > family_bits (a->family))
+    len = family_bits (a->family);
+  return same_network (a->addr, b->addr, len);
+}
+
+int
+pt_tun_request_check_overlap (const PtTunRequest  *request,
+                              const PtTunExisting *existing,
+                              PtTunError          *error)
+{
+  PtTunPrefix theirs;
+  char ours_text[64], theirs_text[64], address_text[64];
+
+  if (existing->prefix.family != AF_INET && existing->prefix.family != AF_INET6)
+    return 0;
+  if (existing->prefix.prefix_len == 0 && !existing->is_address)
+    return 0; /* the default route: every VPN route is more specific */
+  if (existing->ifname[0] != '\0'
+      && strncmp (existing->ifname, request->ifname, sizeof request->ifname) == 0)
+    return 0;
+  if (existing->prefix.prefix_len > family_bits (existing->prefix.family))
+    return 0;
+  theirs = existing->prefix; /* an address as it is: its host bits say which one */
+  pt_tun_prefix_to_string (&theirs, theirs_text, sizeof theirs_text);
+
+  for (int family = 0; family < 2; family++)
+    {
+      const PtTunPrefix *address = family == 0 ? &request->address4 : &request->address6;
+      PtTunPrefix network;
+
+      if (!(family == 0 ? request->has_address4 : request->has_address6))
+        continue;
+      network = prefix_network (address);
+      if (!pt_tun_prefix_overlaps (&network, &theirs))
+        continue;
+      pt_tun_error_set (error, "address",
+                        "the VPN network %s (address %s) overlaps the %s %s on %s, which "
+                        "this machine already has", pt_tun_prefix_to_string (&network, ours_text,
+                                                                           sizeof ours_text),
+                        pt_tun_prefix_to_string (address, address_text, sizeof address_text),
+                        existing->is_address ? "address" : "route", theirs_text,
+                        existing->ifname[0] ? existing->ifname : "another device");
+      return -1;
+    }
+
+  for (unsigned int i = 0; i < request->n_routes && i < PT_TUN_MAX_ROUTES; i++)
+    {
+      if (!pt_tun_prefix_overlaps (&request->routes[i], &theirs))
+        continue;
+      pt_tun_error_set (error, "route",
+                        "the route %s overlaps the %s %s on %s, which this machine already "
+                        "has", pt_tun_prefix_to_string (&request->routes[i], ours_text,
+                                                         sizeof ours_text),
+                        existing->is_address ? "address" : "route", theirs_text,
+                        existing->ifname[0] ? existing->ifname : "another device");
+      return -1;
+    }
+  return 0;
 }
 
 int

@@ -48,6 +48,8 @@ typedef struct
   PtTunPrefix  address6;
   unsigned int n_routes;
   PtTunPrefix  routes[PT_TUN_MAX_ROUTES];
+  int          allow_overlap; /* install even what overlaps the machine's own networks */
+  int          offload;       /* IFF_VNET_HDR: each read and write starts with a virtio_net_hdr */
 } PtTunRequest;
 
 /* What was wrong: @field is a request key ("address", "mtu"…), "request" for the
@@ -113,6 +115,39 @@ int pt_tun_reply_format (const PtTunReply *reply,
                          size_t            size);
 
 const char *pt_tun_status_to_string (PtTunStatus status);
+
+/* Something the machine already has, that a request must not overlap: an address
+ * (ADDRESS/LEN on a device; its network counts) or a route's destination. */
+typedef struct
+{
+  int          is_address;
+  PtTunPrefix  prefix;
+  char         ifname[PT_TUN_IFNAME_MAX]; /* the device, or "" when unknown */
+} PtTunExisting;
+
+/* Whether two networks share any address: the shorter prefix contains the other. */
+int pt_tun_prefix_overlaps (const PtTunPrefix *a,
+                            const PtTunPrefix *b);
+
+/* Checks what @request would install (each address's network, each route) against
+ * @existing, whatever request->allow_overlap says. Default routes (0.0.0.0/0, ::/0)
+ * and anything on the device the request names are never in the way. Returns 0, or
+ * -1 and fills @error: field "address" or "route", a message naming both networks
+ * and the device. */
+int pt_tun_request_check_overlap (const PtTunRequest  *request,
+                                  const PtTunExisting *existing,
+                                  PtTunError          *error);
+
+/* pt-tun-system.c: reads the machine's routes (every table but "local"; unicast
+ * ones) and addresses with an rtnetlink dump and checks each as above. Returns 0,
+ * or -1 and fills @error (field "system" when the dump itself failed). Needs no
+ * privilege; bounded by a 5 s socket timeout. */
+/* A bound rtnetlink (NETLINK_ROUTE) socket whose reads give up after 5 s:
+ * its descriptor, or -errno. */
+int pt_tun_netlink_socket (void);
+
+int pt_tun_check_system_overlap (const PtTunRequest *request,
+                                 PtTunError         *error);
 
 /* Fills @error (printf-style message; the text is cleaned as for replies). */
 void pt_tun_error_set (PtTunError *error,
