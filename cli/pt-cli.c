@@ -21,14 +21,26 @@ static gboolean json_output;
 
 /* Output */
 
+/* Valid JSON whatever @str holds: a byte that is not UTF-8 becomes U+FFFD,
+ * and C1 controls are escaped like C0 ones. */
 static void
 append_json_string (GString    *out,
                     const char *str)
 {
+  const char *p = str;
+
   g_string_append_c (out, '"');
-  for (const unsigned char *p = (const unsigned char *) str; *p; p++)
+  while (*p != '\0')
     {
-      switch (*p)
+      gunichar c = g_utf8_get_char_validated (p, -1);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append (out, "\\ufffd");
+          p++;
+          continue;
+        }
+      switch (c)
         {
         case '"':  g_string_append (out, "\\\""); break;
         case '\\': g_string_append (out, "\\\\"); break;
@@ -36,14 +48,21 @@ append_json_string (GString    *out,
         case '\r': g_string_append (out, "\\r"); break;
         case '\t': g_string_append (out, "\\t"); break;
         default:
-          if (*p < 0x20 || *p == 0x7f)
-            g_string_append_printf (out, "\\u%04x", *p);
+          if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
+            g_string_append_printf (out, "\\u%04x", c);
           else
-            g_string_append_c (out, *p);
+            g_string_append_len (out, p, g_utf8_next_char (p) - p);
         }
+      p = g_utf8_next_char (p);
     }
   g_string_append_c (out, '"');
 }
+
+/* Text mode: what a relay, a peer or the network chose is shown, never acted
+ * on by the terminal (see pt_text_append_escaped()). Every string a line
+ * holds goes through here, ours too: an error message often quotes the
+ * peer's words. */
+#define MESSAGE_MAX_SHOWN (4 * PT_TEXT_MAX_SHOWN)
 
 static void
 write_stderr_line (GString *line)
@@ -86,8 +105,12 @@ format_human (GString    *line,
   else if (g_str_equal (event, "rejected"))
     g_string_append_printf (line, "refused %s: %s", FIELD ("forward"), FIELD ("reason"));
   else if (g_str_equal (event, "closed"))
-    g_string_append_printf (line, "closed after carrying %s bytes out and %s bytes in",
-                            FIELD ("bytes_sent"), FIELD ("bytes_received"));
+    {
+      g_string_append_printf (line, "closed after carrying %s bytes out and %s bytes in",
+                              FIELD ("bytes_sent"), FIELD ("bytes_received"));
+      if (FIELD ("refused") != NULL && !g_str_equal (FIELD ("refused"), "0"))
+        g_string_append_printf (line, "; %s connections refused (limits reached)", FIELD ("refused"));
+    }
   else if (g_str_equal (event, "error"))
     g_string_append_printf (line, "error: %s", FIELD ("message"));
   else if (g_str_equal (event, "ready"))
@@ -153,7 +176,12 @@ emit_vevent (const char *event,
             g_hash_table_insert (fields, (gpointer) (key + 1),
                                  g_strdup_printf ("%" G_GUINT64_FORMAT, va_arg (args, guint64)));
           else
-            g_hash_table_insert (fields, (gpointer) key, g_strdup (va_arg (args, const char *)));
+            {
+              const char *value = va_arg (args, const char *);
+
+              g_hash_table_insert (fields, (gpointer) key,
+                                   value ? pt_text_escape (value, PT_TEXT_MAX_SHOWN) : NULL);
+            }
         }
       format_human (line, event, fields);
     }
@@ -183,7 +211,7 @@ message_line (const char *event,
     {
       g_autoptr(GString) line = g_string_new (prefix);
 
-      g_string_append (line, message);
+      pt_text_append_escaped (line, message, MESSAGE_MAX_SHOWN);
       write_stderr_line (line);
     }
 }
@@ -280,8 +308,12 @@ log_writer (GLogLevelFlags   level,
       g_string_append_c (line, '}');
     }
   else
-    g_string_append_printf (line, "pt: %s%s%s: %s", level_name, domain ? " " : "",
-                            domain ? domain : "", message ? message : "");
+    {
+      g_string_append_printf (line, "pt: %s%s", level_name, domain ? " " : "");
+      pt_text_append_escaped (line, domain, PT_TEXT_MAX_SHOWN);
+      g_string_append (line, ": ");
+      pt_text_append_escaped (line, message, MESSAGE_MAX_SHOWN);
+    }
   write_stderr_line (line);
   return G_LOG_WRITER_HANDLED;
 }
@@ -587,6 +619,10 @@ pt_cli_add_forwards (PtTunnel  *tunnel,
 
 /* Tunnel events */
 
+static void tunnel_data_path_cb (PtTunnel   *tunnel,
+                                 GParamSpec *pspec,
+                                 const char *session);
+
 static void
 tunnel_state_cb (PtTunnel   *tunnel,
                  GParamSpec *pspec,
@@ -605,6 +641,9 @@ tunnel_state_cb (PtTunnel   *tunnel,
     pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), "path", path_str, NULL);
   else
     pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), NULL);
+
+  if (state == PT_TUNNEL_STATE_UP)
+    tunnel_data_path_cb (tunnel, NULL, session);
 }
 
 static void
@@ -631,6 +670,28 @@ tunnel_path_cb (PtTunnel   *tunnel,
                 session ? "session" : NULL, session, NULL);
 }
 
+/* JSON only (text mode has -v's debug line): what carries the packets,
+ * once the tunnel is up and whenever it changes after that. */
+static void
+tunnel_data_path_cb (PtTunnel   *tunnel,
+                     GParamSpec *pspec,
+                     const char *session)
+{
+  const char *data_path = pt_tunnel_get_data_path (tunnel);
+  g_auto(GStrv) parts = NULL;
+
+  if (!pt_cli_is_json () || data_path == NULL ||
+      pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP)
+    return;
+  /* "fast (gso+gro)" → data_path "fast", mode "gso+gro" */
+  parts = g_strsplit_set (data_path, " ()", -1);
+  if (g_strv_length (parts) >= 3 && *parts[2] != '\0')
+    pt_cli_event ("data-path", "data_path", parts[0], "mode", parts[2],
+                  session ? "session" : NULL, session, NULL);
+  else
+    pt_cli_event ("data-path", "data_path", parts[0], session ? "session" : NULL, session, NULL);
+}
+
 void
 pt_cli_follow_tunnel (PtTunnel   *tunnel,
                       const char *session)
@@ -640,129 +701,132 @@ pt_cli_follow_tunnel (PtTunnel   *tunnel,
   g_object_set_data_full (G_OBJECT (tunnel), "pt-cli-session", copy, g_free);
   g_signal_connect (tunnel, "notify::state", G_CALLBACK (tunnel_state_cb), copy);
   g_signal_connect (tunnel, "notify::path-kind", G_CALLBACK (tunnel_path_cb), copy);
+  g_signal_connect (tunnel, "notify::data-path", G_CALLBACK (tunnel_data_path_cb), copy);
   g_signal_connect (tunnel, "forward-rejected", G_CALLBACK (tunnel_rejected_cb), copy);
 }
 
 /* Standard input */
 
+#define READ_CHUNK 16384
+
 typedef struct
 {
-  GDataInputStream *input;
-  GCancellable     *cancellable;
-  GString          *block;
-  gboolean          in_block;
-  PtBlockFunc       func;
-  gpointer          user_data;
+  GInputStream  *input;
+  GCancellable  *cancellable;
+  PtBlockReader *blocks;
+  guint8         buffer[READ_CHUNK];
+  PtBlockFunc    func;
+  gpointer       user_data;
 } BlockReader;
 
 static BlockReader *reader;
 
-static void read_next_line (void);
+static void read_next_chunk (BlockReader *r);
 
 static void
 reader_free (BlockReader *r)
 {
   g_clear_object (&r->input);
   g_clear_object (&r->cancellable);
-  g_string_free (r->block, TRUE);
+  g_clear_pointer (&r->blocks, pt_block_reader_free);
   g_free (r);
 }
 
-static void
-line_read_cb (GObject      *object,
-              GAsyncResult *result,
-              gpointer      user_data)
+/* Hands what the bytes so far made to the callback; FALSE once the callback
+ * stopped the reading (then @r is freed). */
+static gboolean
+dispatch (BlockReader *r)
 {
-  BlockReader *r = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *line = NULL;
-  gsize len;
+  PtBlockReaderItem item;
+  char *text;
 
-  line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (object), result, &len, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  while (pt_block_reader_next (r->blocks, &item, &text))
     {
-      reader_free (r);
-      return;
-    }
+      g_autofree char *owned = text;
 
-  if (line == NULL)
-    {
-      PtBlockFunc func = r->func;
-      gpointer data = r->user_data;
-
-      if (error != NULL)
-        pt_cli_error ("cannot read standard input: %s", error->message);
-      if (r->in_block)
+      switch (item)
         {
-          /* Hand over what arrived: the decoder says it is truncated. */
-          g_autofree char *partial = g_string_free (g_steal_pointer (&r->block), FALSE);
-
-          r->block = g_string_new (NULL);
-          r->in_block = FALSE;
-          func (partial, data);
-        }
-      if (reader == r)
-        reader = NULL;
-      reader_free (r);
-      func (NULL, data);
-      return;
-    }
-
-  if (!r->in_block && strstr (line, "-----BEGIN PEERTUNNEL") != NULL)
-    r->in_block = TRUE;
-
-  if (r->in_block)
-    {
-      g_string_append (r->block, line);
-      g_string_append_c (r->block, '\n');
-      if (r->block->len > 64 * 1024)
-        {
-          pt_cli_error ("the pasted block is far too long (over 64 KiB): ignoring it");
-          g_string_truncate (r->block, 0);
-          r->in_block = FALSE;
-        }
-      else if (pt_signal_is_end_line (line))
-        {
-          g_autofree char *block = g_strdup (r->block->str);
-
-          g_string_truncate (r->block, 0);
-          r->in_block = FALSE;
-          r->func (block, r->user_data);
+        case PT_BLOCK_READER_WARNING:
+          pt_cli_info ("warning: %s", owned);
+          continue;
+        case PT_BLOCK_READER_ERROR:
+          pt_cli_error ("%s", owned);
+          continue;
+        case PT_BLOCK_READER_BLOCK:
+        case PT_BLOCK_READER_TRUNCATED:
+          /* A truncated block is handed over too: the decoder says what is missing. */
+          r->func (owned, r->user_data);
           if (reader != r)
             {
               /* Stopped from the callback: no read is pending to free it. */
               reader_free (r);
-              return;
+              return FALSE;
             }
+          continue;
         }
     }
-
-  read_next_line ();
+  return TRUE;
 }
 
 static void
-read_next_line (void)
+chunk_read_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
-  g_data_input_stream_read_line_async (reader->input, G_PRIORITY_DEFAULT, reader->cancellable,
-                                       line_read_cb, reader);
+  BlockReader *r = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (object), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || reader != r)
+    {
+      reader_free (r);
+      return;
+    }
+
+  if (n > 0)
+    {
+      pt_block_reader_feed (r->blocks, r->buffer, n);
+      if (dispatch (r))
+        read_next_chunk (r);
+      return;
+    }
+
+  /* The end of the input, or an error that ends it. */
+  if (error != NULL)
+    pt_cli_error ("cannot read standard input: %s", error->message);
+  pt_block_reader_end (r->blocks);
+  if (dispatch (r))
+    {
+      PtBlockFunc func = r->func;
+      gpointer data = r->user_data;
+
+      reader = NULL;
+      reader_free (r);
+      func (NULL, data);
+    }
+}
+
+static void
+read_next_chunk (BlockReader *r)
+{
+  g_input_stream_read_async (r->input, r->buffer, sizeof r->buffer, G_PRIORITY_DEFAULT,
+                             r->cancellable, chunk_read_cb, r);
 }
 
 void
 pt_cli_read_blocks (PtBlockFunc func,
                     gpointer    user_data)
 {
-  g_autoptr(GInputStream) stdin_stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-
   g_return_if_fail (reader == NULL);
 
   reader = g_new0 (BlockReader, 1);
-  reader->input = g_data_input_stream_new (stdin_stream);
-  g_data_input_stream_set_newline_type (reader->input, G_DATA_STREAM_NEWLINE_TYPE_ANY);
+  reader->input = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   reader->cancellable = g_cancellable_new ();
-  reader->block = g_string_new (NULL);
+  reader->blocks = pt_block_reader_new ();
   reader->func = func;
   reader->user_data = user_data;
-  read_next_line ();
+  read_next_chunk (reader);
 }
 
 void
@@ -771,7 +835,7 @@ pt_cli_stop_reading (void)
   if (reader == NULL)
     return;
   g_cancellable_cancel (reader->cancellable);
-  reader = NULL; /* freed by the cancelled read's callback */
+  reader = NULL; /* freed by the cancelled read's callback, or by dispatch() */
 }
 
 gboolean
@@ -785,6 +849,45 @@ pt_cli_write_stdout (const char *text)
       return FALSE;
     }
   return TRUE;
+}
+
+/* Secrets from the environment */
+
+static const char * const secret_variables[] = { "PT_NSEC", "PT_ID", "PT_AUTH_TOKEN" };
+static PtSecretString *secret_values[G_N_ELEMENTS (secret_variables)];
+
+extern char **environ;
+
+void
+pt_cli_take_secret_environment (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (secret_variables); i++)
+    {
+      const char *name = secret_variables[i];
+      gsize name_len = strlen (name);
+
+      if (g_getenv (name) == NULL)
+        continue;
+      pt_secret_string_free (secret_values[i]);
+      secret_values[i] = g_strdup (g_getenv (name));
+
+      /* The bytes themselves too: the initial environment stays in memory
+       * (and in /proc/PID/environ) after unsetenv() drops the pointer. */
+      for (char **e = environ; e != NULL && *e != NULL; e++)
+        if (strncmp (*e, name, name_len) == 0 && (*e)[name_len] == '=')
+          explicit_bzero (*e + name_len + 1, strlen (*e + name_len + 1));
+      g_unsetenv (name);
+      g_debug ("took %s from the environment; child processes do not inherit it", name);
+    }
+}
+
+const char *
+pt_cli_get_secret_environment (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (secret_variables); i++)
+    if (g_str_equal (name, secret_variables[i]))
+      return secret_values[i];
+  g_return_val_if_reached (NULL);
 }
 
 /* Process */

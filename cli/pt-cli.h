@@ -90,6 +90,12 @@ void            pt_cli_stop_reading      (void);
 /* Writes @text to stdout and flushes it. */
 gboolean        pt_cli_write_stdout      (const char         *text);
 
+/* Moves PT_NSEC, PT_ID and PT_AUTH_TOKEN out of the environment (wiping
+ * them there), so that no child process inherits them; call first thing. */
+void            pt_cli_take_secret_environment (void);
+/* The value one of them had, or NULL. */
+const char     *pt_cli_get_secret_environment  (const char   *name);
+
 /* Calls @func on SIGINT, SIGTERM and SIGHUP; NULL ignores them from then on. */
 void            pt_cli_on_terminate      (GCallback           func,
                                           gpointer            user_data);
@@ -107,12 +113,26 @@ gboolean        pt_cli_load_client_token (const char         *token_file,
 gboolean        pt_cli_check_relays      (char              **relays);
 void            pt_cli_print_relay_state (const char         *url,
                                           gboolean            connected);
+/* What a manual server takes on at once (0: no limit, except the timeout). */
+typedef struct
+{
+  int max_sessions;      /* sessions at once, pending or up */
+  int max_pending;       /* answered, client not connected yet */
+  int pending_timeout;   /* seconds a client has to connect after its answer */
+} PtCliManualLimits;
+
+#define PT_CLI_MANUAL_DEFAULT_MAX_SESSIONS     64
+#define PT_CLI_MANUAL_DEFAULT_MAX_PENDING      8
+#define PT_CLI_MANUAL_DEFAULT_PENDING_TIMEOUT  120
+
 /* pt server manual's loop (offers on stdin, answers on stdout) until stdin
- * ends and no session is left, or a signal; VPN mode with @router. */
+ * ends and no session is left, or a signal; VPN mode with @router.
+ * @limits NULL: the defaults. */
 int             pt_cli_run_manual_server (PtIceConfig        *ice_config,
                                           PtAllowList        *tcp,
                                           PtAllowList        *udp,
-                                          PtVpnRouter        *router);
+                                          PtVpnRouter        *router,
+                                          const PtCliManualLimits *limits);
 /* Prints a Nostr client's relay, retry and tunnel events. */
 void            pt_cli_follow_nostr_client (PtNostrClient    *nostr);
 /* Who may connect to a Nostr server (pt server nostr, pt vpn server):

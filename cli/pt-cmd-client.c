@@ -81,6 +81,7 @@ on_state (PtTunnel   *tunnel,
       pt_cli_event ("closed",
                     "#bytes_sent", pt_tunnel_get_bytes_sent (tunnel),
                     "#bytes_received", pt_tunnel_get_bytes_received (tunnel),
+                    "#refused", pt_tunnel_get_refused_connections (tunnel),
                     NULL);
       if (!client->user_stopped)
         pt_cli_error ("the server closed the tunnel");

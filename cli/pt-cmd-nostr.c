@@ -21,7 +21,7 @@ pt_cli_load_secret_key (const char   *nsec_file,
                         PtSecretKey **key)
 {
   g_autoptr(GError) error = NULL;
-  const char *env = g_getenv ("PT_NSEC");
+  const char *env = pt_cli_get_secret_environment ("PT_NSEC");
 
   *key = NULL;
   if (nsec_file != NULL)
@@ -49,7 +49,7 @@ load_name (const char *id,
            const char *id_file)
 {
   g_autoptr(GError) error = NULL;
-  const char *env = g_getenv ("PT_ID");
+  const char *env = pt_cli_get_secret_environment ("PT_ID");
   PtSecretString *name = NULL;
 
   if (id != NULL && id_file != NULL)
@@ -143,6 +143,7 @@ server_session_ended (PtNostrServer *nostr,
   pt_cli_event ("closed", "session", session,
                 "#bytes_sent", pt_tunnel_get_bytes_sent (tunnel),
                 "#bytes_received", pt_tunnel_get_bytes_received (tunnel),
+                "#refused", pt_tunnel_get_refused_connections (tunnel),
                 NULL);
 }
 
@@ -205,7 +206,7 @@ pt_cli_check_nostr_server_options (const PtCliNostrServerOptions *o)
     }
   if (o->max_sessions < 0)
     {
-      pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)",
+      pt_cli_usage_error ("--max-sessions %d: give a number of sessions, or 0 for no limit",
                           o->max_sessions);
       return FALSE;
     }
@@ -287,7 +288,10 @@ static const char server_description[] =
   "                          line, # comments; make tokens with “pt token”)\n"
   "Failed attempts are rate-limited per client key and for everyone together.\n"
   "\n"
-  "What they may reach: nothing unless --allowed-tcp/--allowed-udp allow it.\n"
+  "What they may reach: nothing unless --allowed-tcp/--allowed-udp allow it,\n"
+  "as ADDR[/PREFIX][:PORT[-PORT]]: --allowed-tcp 127.0.0.1:22 for this\n"
+  "machine's SSH server only, 192.168.1.0/24:5432, 10.0.0.5:8000-8099 or\n"
+  "'[::1]:22'. An entry without a port allows every port.\n"
   "The key comes from --nsec-file (mode 0600) or the PT_NSEC environment variable.\n"
   "\n"
   "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n";
@@ -297,7 +301,7 @@ pt_cmd_server_nostr (int    argc,
                      char **argv)
 {
   PtCliCommon common = { 0 };
-  PtCliNostrServerOptions who = { 0 };
+  PtCliNostrServerOptions who = { .max_sessions = PT_NOSTR_DEFAULT_MAX_SESSIONS };
   g_auto(GStrv) allowed_tcp = NULL;
   g_auto(GStrv) allowed_udp = NULL;
   const GOptionEntry entries[] = {
@@ -310,11 +314,11 @@ pt_cmd_server_nostr (int    argc,
     { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &who.token_file,
       "Tokens that clients must present, one per line", "FILE" },
     { "allowed-tcp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_tcp,
-      "Network whose TCP services clients may reach (repeatable; none by default)", "CIDR" },
+      "TCP services clients may reach: an address or network and a port or range, e.g. 127.0.0.1:22 (repeatable; none by default)", "ADDR[/N][:PORT]" },
     { "allowed-udp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed_udp,
-      "Network whose UDP services clients may reach (repeatable; none by default)", "CIDR" },
+      "UDP services clients may reach, e.g. 192.168.1.1:53 (repeatable; none by default)", "ADDR[/N][:PORT]" },
     { "max-sessions", 0, 0, G_OPTION_ARG_INT, &who.max_sessions,
-      "Serve at most N sessions at once (default: no limit)", "N" },
+      "Serve at most N sessions at once (default: 64; 0: no limit)", "N" },
     { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &who.relays,
       "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
     { NULL }
@@ -547,7 +551,7 @@ pt_cli_load_client_token (const char      *token_file,
                           PtSecretString **token)
 {
   g_autoptr(GError) error = NULL;
-  const char *env = g_getenv ("PT_AUTH_TOKEN");
+  const char *env = pt_cli_get_secret_environment ("PT_AUTH_TOKEN");
 
   *token = NULL;
   if (token_file != NULL)
@@ -686,7 +690,8 @@ out:
 
 static const char named_description[] =
   "The NAME is the only secret: anyone who knows it can reach the exposed port,\n"
-  "so choose a long, unguessable one (at least 8 characters; a few random words).\n"
+  "so choose a long, unguessable one: 5 or more random words, or a token that\n"
+  "“pt token” prints (names worth less than about 60 bits are refused).\n"
   "Both sides derive a Nostr key and an access token from it with a slow hash\n"
   "(Argon2id), and find each other through public Nostr relays.\n"
   "Give the name with --id-file FILE (mode 0600) or the PT_ID environment\n"
@@ -728,13 +733,13 @@ named_expose (int         argc,
   g_autofree char *id_file = NULL;
   g_auto(GStrv) relays = NULL;
   int port = 0;
-  int max_sessions = 0;
+  int max_sessions = PT_NOSTR_DEFAULT_MAX_SESSIONS;
   const GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, "The local port to expose", "PORT" },
     { "id", 0, 0, G_OPTION_ARG_STRING, &id, "The shared name (visible to local users: prefer --id-file)", "NAME" },
     { "id-file", 0, 0, G_OPTION_ARG_FILENAME, &id_file, "Read the shared name from FILE", "FILE" },
     { "max-sessions", 0, 0, G_OPTION_ARG_INT, &max_sessions,
-      "Serve at most N sessions at once (default: no limit)", "N" },
+      "Serve at most N sessions at once (default: 64; 0: no limit)", "N" },
     { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &relays,
       "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
     { NULL }
@@ -774,7 +779,7 @@ named_expose (int         argc,
     }
   if (max_sessions < 0)
     {
-      pt_cli_usage_error ("--max-sessions %d: give a positive number (or leave it out)", max_sessions);
+      pt_cli_usage_error ("--max-sessions %d: give a number of sessions, or 0 for no limit", max_sessions);
       goto out;
     }
   if (!pt_cli_check_relays (relays))

@@ -19,7 +19,6 @@
 #include "pt-cli.h"
 
 #define DEFAULT_MTU      1400
-#define CLIENT_LOCK_PATH "/run/lock/peertunnel-vpn-client.lock"
 
 /* ---------------------------------------------------------------------- */
 /* Opening a TUN device synchronously (from a command, before or inside the loop) */
@@ -48,16 +47,27 @@ open_tun (guint                mtu,
           const char          *address4,
           const char          *address6,
           const char * const  *routes,
+          PtTunFlags           flags,
           char               **ifname,
           GError             **error)
 {
   TunResult r = { FALSE, -1, NULL, NULL };
 
-  pt_tun_open_async (NULL, mtu, address4, address6, routes, NULL, tun_opened_cb, &r);
+  pt_tun_open_async (NULL, mtu, address4, address6, routes, flags, NULL, tun_opened_cb, &r);
   while (!r.done)
     g_main_context_iteration (NULL, TRUE);
   if (r.fd < 0)
     {
+      /* The engine names the overlap; the option to allow it is ours. */
+      if (g_error_matches (r.error, PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP))
+        {
+          GError *hinted = g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP,
+                                        "%s. If it should go through the VPN anyway, "
+                                        "allow the overlap (--allow-overlap)", r.error->message);
+
+          g_clear_error (&r.error);
+          r.error = hinted;
+        }
       g_propagate_error (error, r.error);
       return -1;
     }
@@ -77,7 +87,8 @@ static const char server_description[] =
   "(--peer-npub, or --any-peer with --auth-token-file).\n"
   "\n"
   "The TUN device comes from peertunnel-tun-helper: run as root, or pkexec asks\n"
-  "for authorization once.\n"
+  "for authorization once. A network that overlaps a route or address this\n"
+  "machine already has is refused unless --allow-overlap is given.\n"
   "\n"
   "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n";
 
@@ -88,7 +99,8 @@ run_manual_server (PtIceConfig  *ice_config,
                    const char   *address4,
                    const char   *address6,
                    guint         mtu,
-                   char        **dns)
+                   char        **dns,
+                   PtTunFlags    flags)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PtVpnRouter) router = NULL;
@@ -96,7 +108,7 @@ run_manual_server (PtIceConfig  *ice_config,
   int status;
   int fd;
 
-  fd = open_tun (mtu, address4, address6, NULL, &ifname, &error);
+  fd = open_tun (mtu, address4, address6, NULL, flags, &ifname, &error);
   if (fd < 0)
     {
       pt_cli_error ("%s", error->message);
@@ -110,7 +122,7 @@ run_manual_server (PtIceConfig  *ice_config,
     }
   pt_cli_event ("vpn", "ifname", ifname, "address", address4,
                 address6 ? "address6" : NULL, address6, NULL);
-  status = pt_cli_run_manual_server (ice_config, NULL, NULL, router);
+  status = pt_cli_run_manual_server (ice_config, NULL, NULL, router, NULL);
   pt_cli_event ("vpn-stats", "#spoofed_dropped", pt_vpn_router_get_spoofed (router), NULL);
   return status;
 }
@@ -120,11 +132,12 @@ pt_cmd_vpn_server (int    argc,
                    char **argv)
 {
   PtCliCommon common = { 0 };
-  PtCliNostrServerOptions who = { 0 };
+  PtCliNostrServerOptions who = { .max_sessions = PT_NOSTR_DEFAULT_MAX_SESSIONS };
   g_autofree char *network = NULL;
   g_autofree char *network6 = NULL;
   g_auto(GStrv) dns = NULL;
   gboolean manual = FALSE;
+  gboolean allow_overlap = FALSE;
   int mtu = DEFAULT_MTU;
   const GOptionEntry entries[] = {
     { "manual", 0, 0, G_OPTION_ARG_NONE, &manual,
@@ -137,6 +150,9 @@ pt_cmd_vpn_server (int    argc,
     { "mtu", 0, 0, G_OPTION_ARG_INT, &mtu, "MTU of the VPN device (default 1400)", "BYTES" },
     { "dns", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dns,
       "A resolver for the clients to use (repeatable)", "ADDRESS" },
+    { "allow-overlap", 0, 0, G_OPTION_ARG_NONE, &allow_overlap,
+      "Make the device even if its network overlaps a route or address this machine "
+      "already has", NULL },
     { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &who.nsec_file,
       "This server's secret key (or set PT_NSEC)", "FILE" },
     { "peer-npub", 0, 0, G_OPTION_ARG_STRING_ARRAY, &who.peers,
@@ -146,7 +162,7 @@ pt_cmd_vpn_server (int    argc,
     { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &who.token_file,
       "Tokens that clients must present, one per line", "FILE" },
     { "max-sessions", 0, 0, G_OPTION_ARG_INT, &who.max_sessions,
-      "Serve at most N clients at once (default: no limit)", "N" },
+      "Serve at most N clients at once (default: 64; 0: no limit)", "N" },
     { "relay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &who.relays,
       "Nostr relay to use (repeatable; default: a list of public relays)", "URL" },
     { NULL }
@@ -210,7 +226,8 @@ pt_cmd_vpn_server (int    argc,
       if (ice_config == NULL)
         goto out;
       status = run_manual_server (ice_config, network, network6, address4, address6,
-                                  (guint) mtu, dns);
+                                  (guint) mtu, dns,
+                                  allow_overlap ? PT_TUN_FLAGS_ALLOW_OVERLAP : PT_TUN_FLAGS_NONE);
       goto out;
     }
   if (!pt_cli_check_nostr_server_options (&who))
@@ -223,7 +240,8 @@ pt_cmd_vpn_server (int    argc,
     goto out;
 
   status = PT_EXIT_FAILURE;
-  fd = open_tun ((guint) mtu, address4, address6, NULL, &ifname, &error);
+  fd = open_tun ((guint) mtu, address4, address6, NULL,
+                 allow_overlap ? PT_TUN_FLAGS_ALLOW_OVERLAP : PT_TUN_FLAGS_NONE, &ifname, &error);
   if (fd < 0)
     {
       pt_cli_error ("%s", error->message);
@@ -257,53 +275,109 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Client */
 
+/* What the user said about the device and the pushed resolvers. */
+typedef struct
+{
+  char       **routes;
+  PtTunFlags   flags;
+  gboolean     accept_dns;
+  char       **dns_domains;   /* routing domains for the pushed resolvers, or NULL */
+} DeviceOptions;
+
 typedef struct
 {
   GMainLoop     *loop;
   PtNostrClient *client;
-  char         **routes;
+  DeviceOptions *device;
   gboolean       announced;
   gboolean       failed;
   int            status;
   char          *ifname;
 } Client;
 
-/* systemd-resolved, when it runs, gets the pushed resolvers for the device. */
-static void
-apply_dns (const char  *ifname,
-           char       **dns)
+static gboolean
+run_resolvectl (const char  *resolvectl,
+                const char  *verb,
+                const char  *ifname,
+                char       **values,
+                const char  *single,
+                GError     **error)
 {
-  g_autoptr(GPtrArray) argv = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *resolvectl = g_find_program_in_path ("resolvectl");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   int wait_status = 0;
+
+  g_ptr_array_add (argv, (gpointer) resolvectl);
+  g_ptr_array_add (argv, (gpointer) verb);
+  g_ptr_array_add (argv, (gpointer) ifname);
+  for (guint i = 0; values != NULL && values[i] != NULL; i++)
+    g_ptr_array_add (argv, values[i]);
+  if (single != NULL)
+    g_ptr_array_add (argv, (gpointer) single);
+  g_ptr_array_add (argv, NULL);
+  return g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                       NULL, NULL, &wait_status, error) &&
+         g_spawn_check_wait_status (wait_status, error);
+}
+
+/* The pushed resolvers go to systemd-resolved only when the user asked
+ * (--accept-dns, --dns-domain), and always with a routing domain: without
+ * one, resolved would ask the VPN's resolvers and the LAN's alike for every
+ * name and take the first answer. With --dns-domain, only names in those
+ * domains go to the VPN; with --accept-dns alone, every name does ("~.", the
+ * way a full-tunnel VPN's resolvers are meant to be used). */
+static void
+apply_dns (const char          *ifname,
+           char               **dns,
+           const DeviceOptions *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *resolvectl = NULL;
+  g_autofree char *list = NULL;
+  g_auto(GStrv) domains = NULL;
 
   if (dns == NULL || dns[0] == NULL)
     return;
+  list = g_strjoinv (" ", dns);
+  if (!options->accept_dns)
+    {
+      pt_cli_info ("the server pushed resolvers (%s); not used: give --accept-dns (every name) "
+                   "or --dns-domain DOMAIN (names in DOMAIN) to use them", list);
+      return;
+    }
+  resolvectl = g_find_program_in_path ("resolvectl");
   if (resolvectl == NULL || !g_file_test ("/run/systemd/resolve", G_FILE_TEST_IS_DIR))
     {
       pt_cli_info ("the server pushed resolvers (%s), but systemd-resolved is not running: "
-                   "set them yourself if you want them", dns[0]);
+                   "set them yourself if you want them", list);
       return;
     }
-  argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, resolvectl);
-  g_ptr_array_add (argv, (gpointer) "dns");
-  g_ptr_array_add (argv, (gpointer) ifname);
-  for (guint i = 0; dns[i] != NULL; i++)
-    g_ptr_array_add (argv, dns[i]);
-  g_ptr_array_add (argv, NULL);
-  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                     NULL, NULL, &wait_status, &error) ||
-      !g_spawn_check_wait_status (wait_status, &error))
-    pt_cli_info ("could not give the pushed resolvers to systemd-resolved: %s", error->message);
+  if (options->dns_domains != NULL)
+    {
+      guint n = g_strv_length (options->dns_domains);
+
+      domains = g_new0 (char *, n + 1);
+      for (guint i = 0; i < n; i++)
+        domains[i] = g_strconcat ("~", options->dns_domains[i], NULL);
+    }
+  if (!run_resolvectl (resolvectl, "dns", ifname, dns, NULL, &error) ||
+      !run_resolvectl (resolvectl, "domain", ifname, domains, domains ? NULL : "~.", &error) ||
+      !run_resolvectl (resolvectl, "default-route", ifname, NULL, domains ? "no" : "yes", &error))
+    {
+      pt_cli_info ("could not give the pushed resolvers to systemd-resolved: %s", error->message);
+      return;
+    }
+  {
+    g_autofree char *scope = domains ? g_strjoinv (" ", options->dns_domains) : g_strdup ("every name");
+
+    pt_cli_event ("vpn-dns", "ifname", ifname, "dns", list, "domains", scope, NULL);
+  }
 }
 
-/* Makes the device @settings describe, with @routes, and announces it;
- * the fd, or -1 after saying why. */
+/* Makes the device @settings describe, with the user's routes, and
+ * announces it; the fd, or -1 after saying why. */
 static int
 open_client_device (const PtVpnSettings  *settings,
-                    char                **routes,
+                    const DeviceOptions  *options,
                     char                **ifname)
 {
   g_autoptr(GError) error = NULL;
@@ -311,17 +385,22 @@ open_client_device (const PtVpnSettings  *settings,
   int fd;
 
   fd = open_tun (settings->mtu, settings->address4, settings->address6,
-                 (const char * const *) routes, ifname, &error);
+                 (const char * const *) options->routes, options->flags, ifname, &error);
   if (fd < 0)
     {
-      pt_cli_error ("%s", error->message);
+      if (g_error_matches (error, PT_TUN_ERROR, PT_TUN_ERROR_INVALID) ||
+          g_error_matches (error, PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP))
+        pt_cli_error ("the VPN's settings (from the server, and --route) cannot be used here: %s",
+                      error->message);
+      else
+        pt_cli_error ("%s", error->message);
       return -1;
     }
-  route_list = routes ? g_strjoinv (",", routes) : g_strdup ("");
+  route_list = options->routes ? g_strjoinv (",", options->routes) : g_strdup ("");
   pt_cli_event ("vpn", "ifname", *ifname, "address", settings->address4,
                 "server", settings->server4, "routes", route_list,
                 settings->address6 ? "address6" : NULL, settings->address6, NULL);
-  apply_dns (*ifname, settings->dns);
+  apply_dns (*ifname, settings->dns, options);
   return fd;
 }
 
@@ -331,7 +410,7 @@ client_vpn_config (PtNostrClient *nostr,
 {
   g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (nostr);
   g_autoptr(GError) error = NULL;
-  int fd = open_client_device (settings, client->routes, &client->ifname);
+  int fd = open_client_device (settings, client->device, &client->ifname);
 
   if (fd < 0 || !pt_nostr_client_attach_tun (nostr, fd, &error))
     {
@@ -389,37 +468,18 @@ client_terminate (Client *client)
     pt_nostr_client_stop (client->client);
 }
 
-/* One VPN client per machine: routes and devices would fight. The lock
- * names its holder. Returns the locked fd, or -1 after saying who has it. */
+/* One VPN client per user (the app takes the same lock): the lock names its
+ * holder. Another user's client may run beside it; the overlap check keeps
+ * the two from routing the same networks. Returns the locked fd, or -1
+ * after saying why. */
 static int
 take_client_lock (void)
 {
-  /* $PT_VPN_CLIENT_LOCK: another lock file (tests; the app reads it too). */
-  const char *path = g_getenv ("PT_VPN_CLIENT_LOCK") ? g_getenv ("PT_VPN_CLIENT_LOCK")
-                                                      : CLIENT_LOCK_PATH;
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  char holder[128] = "";
-  g_autofree char *me = NULL;
+  g_autoptr(GError) error = NULL;
+  int fd = pt_vpn_client_lock_acquire ("pt vpn client", NULL, &error);
 
   if (fd < 0)
-    {
-      pt_cli_error ("cannot open the VPN client lock %s: %s", path, g_strerror (errno));
-      return -1;
-    }
-  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
-    {
-      ssize_t n = pread (fd, holder, sizeof holder - 1, 0);
-
-      holder[n > 0 ? n : 0] = '\0';
-      g_strstrip (holder);
-      pt_cli_error ("another VPN client is running on this machine (%s): stop it first",
-                    *holder ? holder : path);
-      close (fd);
-      return -1;
-    }
-  me = g_strdup_printf ("pid %d, pt vpn client\n", (int) getpid ());
-  if (ftruncate (fd, 0) != 0 || pwrite (fd, me, strlen (me), 0) < 0)
-    g_debug ("cannot write the lock's holder: %s", g_strerror (errno));
+    pt_cli_error ("%s", error->message);
   return fd;
 }
 
@@ -429,7 +489,7 @@ typedef struct
 {
   GMainLoop *loop;
   PtTunnel  *tunnel;
-  char     **routes;
+  DeviceOptions *device;
   char      *ifname;
   gboolean   answered;
   gboolean   failed;
@@ -451,7 +511,7 @@ manual_vpn_config (PtTunnel     *tunnel,
 {
   g_autoptr(PtVpnSettings) settings = pt_tunnel_dup_vpn_settings (tunnel);
   g_autoptr(GError) error = NULL;
-  int fd = open_client_device (settings, client->routes, &client->ifname);
+  int fd = open_client_device (settings, client->device, &client->ifname);
 
   if (fd < 0 || !pt_tunnel_attach_tun (tunnel, fd, &error))
     {
@@ -565,13 +625,13 @@ manual_terminate (ManualClient *client)
 }
 
 static int
-run_manual_client (PtIceConfig  *ice_config,
-                   gboolean      ipv6,
-                   char        **routes)
+run_manual_client (PtIceConfig   *ice_config,
+                   gboolean       ipv6,
+                   DeviceOptions *device)
 {
   g_autoptr(PtTunnel) tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, ice_config);
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  ManualClient client = { loop, tunnel, routes, NULL, FALSE, FALSE, FALSE };
+  ManualClient client = { loop, tunnel, device, NULL, FALSE, FALSE, FALSE };
 
   pt_tunnel_set_vpn_client (tunnel, ipv6);
   pt_cli_follow_tunnel (tunnel, NULL);
@@ -595,10 +655,14 @@ static const char client_description[] =
   "relays): this machine gets an address in the server's network on a new TUN\n"
   "device, and reaches the server and the other clients through it. --route\n"
   "sends more networks through the VPN (split tunnelling; private ranges only);\n"
-  "a route that cannot be installed is an error. Resolvers the server pushes are\n"
-  "given to systemd-resolved for the device when it runs. If the tunnel drops,\n"
-  "the client reconnects by itself and keeps the device and its address.\n"
-  "Only one VPN client runs per machine.\n"
+  "a route that cannot be installed is an error. A network (the VPN's, or a\n"
+  "--route) that overlaps a route or address this machine already has, such as\n"
+  "its LAN or another VPN, is refused and nothing is changed, unless\n"
+  "--allow-overlap is given. Resolvers the server pushes are used only when\n"
+  "asked: --accept-dns sends every name to them, --dns-domain DOMAIN only the\n"
+  "names in DOMAIN (systemd-resolved, routing domains \"~.\" or \"~DOMAIN\").\n"
+  "If the tunnel drops, the client reconnects by itself and keeps the device\n"
+  "and its address. Each user runs one VPN client at a time.\n"
   "\n"
   "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n";
 
@@ -615,6 +679,8 @@ pt_cmd_vpn_client (int    argc,
   gboolean ipv6 = FALSE;
   gboolean no_reconnect = FALSE;
   gboolean manual = FALSE;
+  gboolean allow_overlap = FALSE;
+  DeviceOptions device = { NULL, PT_TUN_FLAGS_NONE, FALSE, NULL };
   const GOptionEntry entries[] = {
     { "manual", 0, 0, G_OPTION_ARG_NONE, &manual,
       "Pair by copy-paste (offer on standard output, answer on standard input) "
@@ -623,6 +689,13 @@ pt_cmd_vpn_client (int    argc,
     { "route", 0, 0, G_OPTION_ARG_STRING_ARRAY, &routes,
       "Send this network through the VPN too (repeatable)", "CIDR" },
     { "ipv6", 0, 0, G_OPTION_ARG_NONE, &ipv6, "Ask for an IPv6 address as well", NULL },
+    { "allow-overlap", 0, 0, G_OPTION_ARG_NONE, &allow_overlap,
+      "Install the VPN's network and routes even where they overlap a route or address "
+      "this machine already has (its LAN, another VPN)", NULL },
+    { "accept-dns", 0, 0, G_OPTION_ARG_NONE, &device.accept_dns,
+      "Resolve every name with the resolvers the server pushes (systemd-resolved)", NULL },
+    { "dns-domain", 0, 0, G_OPTION_ARG_STRING_ARRAY, &device.dns_domains,
+      "Resolve only names in DOMAIN with the pushed resolvers (repeatable)", "DOMAIN" },
     { "nsec-file", 0, 0, G_OPTION_ARG_FILENAME, &nsec_file,
       "This client's secret key (or PT_NSEC; default: a throwaway key)", "FILE" },
     { "auth-token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
@@ -655,6 +728,21 @@ pt_cmd_vpn_client (int    argc,
       pt_cli_usage_error ("unexpected argument “%s” (see “pt vpn client --help”)", argv[1]);
       goto out;
     }
+  for (guint i = 0; device.dns_domains != NULL && device.dns_domains[i] != NULL; i++)
+    {
+      const char *domain = device.dns_domains[i];
+
+      if (strlen (domain) > 253 || domain[0] == '\0' || domain[0] == '.' || domain[0] == '~' ||
+          strspn (domain, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+          != strlen (domain) || strstr (domain, "..") != NULL)
+        {
+          pt_cli_usage_error ("--dns-domain %s: give a domain name such as corp.example", domain);
+          goto out;
+        }
+    }
+  device.accept_dns |= device.dns_domains != NULL;
+  device.routes = routes;
+  device.flags = allow_overlap ? PT_TUN_FLAGS_ALLOW_OVERLAP : PT_TUN_FLAGS_NONE;
   if (manual)
     {
       if (peer != NULL || nsec_file != NULL || relays != NULL || token_file != NULL)
@@ -670,7 +758,7 @@ pt_cmd_vpn_client (int    argc,
       lock = take_client_lock ();
       if (lock < 0)
         goto out;
-      status = run_manual_client (ice_config, ipv6, routes);
+      status = run_manual_client (ice_config, ipv6, &device);
       goto out;
     }
   if (peer == NULL)
@@ -710,7 +798,7 @@ pt_cmd_vpn_client (int    argc,
   loop = g_main_loop_new (NULL, FALSE);
   client.loop = loop;
   client.client = nostr;
-  client.routes = routes;
+  client.device = &device;
   client.status = PT_EXIT_FAILURE;
   pt_cli_follow_nostr_client (nostr);
   g_signal_connect (nostr, "notify::state", G_CALLBACK (client_state), &client);
@@ -731,6 +819,7 @@ pt_cmd_vpn_client (int    argc,
 out:
   if (lock >= 0)
     close (lock);
+  g_strfreev (device.dns_domains);
   pt_cli_common_clear (&common);
   return status;
 }

@@ -73,6 +73,12 @@ int
 main (int    argc,
       char **argv)
 {
+  /* Before any secret is loaded: a crash must not write the key to a core
+   * file. Every tunnelled connection holds a descriptor: take all we may. */
+  pt_disable_core_dumps ();
+  pt_cli_take_secret_environment ();
+  pt_raise_fd_limit ();
+  pt_tune_allocator ();
   setlocale (LC_ALL, "");
 
   if (argc < 2)
