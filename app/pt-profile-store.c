@@ -228,14 +228,16 @@ gboolean
 pt_profile_store_load (PtProfileStore  *self,
                        GError         **error)
 {
-  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_autoptr(GKeyFile) key_file = NULL;
   g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) groups = NULL;
-  g_autoptr(GPtrArray) loaded = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) loaded = NULL;
+  g_autofree char *data = NULL;
+  g_autofree char *what = NULL;
+  gsize len = 0;
 
   g_return_val_if_fail (PT_IS_PROFILE_STORE (self), FALSE);
 
-  if (!g_key_file_load_from_file (key_file, self->path, G_KEY_FILE_NONE, &local_error))
+  if (!g_file_get_contents (self->path, &data, &len, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
@@ -243,19 +245,14 @@ pt_profile_store_load (PtProfileStore  *self,
                    _("Cannot read the saved tunnels from %s: %s"), self->path, local_error->message);
       return FALSE;
     }
-
-  groups = g_key_file_get_groups (key_file, NULL);
-  for (guint i = 0; groups[i] != NULL; i++)
-    {
-      PtProfile *profile;
-
-      if (!g_str_has_prefix (groups[i], "profile "))
-        continue;
-      profile = pt_profile_new_from_key_file (key_file, groups[i], error);
-      if (profile == NULL)
-        return FALSE;
-      g_ptr_array_add (loaded, profile);
-    }
+  what = g_strdup_printf (_("The saved tunnels file %s"), self->path);
+  key_file = pt_profile_parse_key_file (data, len, what, error);
+  explicit_bzero (data, len);
+  if (key_file == NULL)
+    return FALSE;
+  loaded = pt_profile_list_from_key_file (key_file, error);
+  if (loaded == NULL)
+    return FALSE;
 
   self->loading = TRUE;
   for (guint i = 0; i < loaded->len; i++)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pt-profile.h"
+#include "pt-sandbox.h"
 
 struct _PtProfile
 {
@@ -364,12 +365,41 @@ pt_profile_duplicate (PtProfile *self)
 
 /* Persistence */
 
+/* GLib 2.74 sets its GError twice (a warning, fatal in tests) for a value
+ * with a bad escape that also ends in a lone backslash: such a value is
+ * broken anyway, so it reads as missing without asking GLib. */
+static gboolean
+value_ends_in_escape (GKeyFile   *key_file,
+                      const char *group,
+                      const char *key)
+{
+  g_autofree char *raw = g_key_file_get_value (key_file, group, key, NULL);
+
+  if (raw == NULL)
+    return FALSE;
+  for (const char *p = raw; *p != '\0'; p++)
+    if (*p == '\\' && *++p == '\0')
+      return TRUE;
+  return FALSE;
+}
+
+char *
+pt_profile_key_file_get_string (GKeyFile   *key_file,
+                                const char *group,
+                                const char *key)
+{
+  if (value_ends_in_escape (key_file, group, key))
+    return NULL;
+  return g_key_file_get_string (key_file, group, key, NULL);
+}
+
 static GStrv
 key_file_strv (GKeyFile   *key_file,
                const char *group,
                const char *key)
 {
-  GStrv value = g_key_file_get_string_list (key_file, group, key, NULL, NULL);
+  GStrv value = value_ends_in_escape (key_file, group, key)
+                ? NULL : g_key_file_get_string_list (key_file, group, key, NULL, NULL);
 
   return value ? value : g_new0 (char *, 1);
 }
@@ -386,9 +416,9 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
 
   g_return_val_if_fail (g_str_has_prefix (group, "profile "), NULL);
 
-  name = g_key_file_get_string (key_file, group, "name", NULL);
-  role = g_key_file_get_string (key_file, group, "role", NULL);
-  mode = g_key_file_get_string (key_file, group, "mode", NULL);
+  name = pt_profile_key_file_get_string (key_file, group, "name");
+  role = pt_profile_key_file_get_string (key_file, group, "role");
+  mode = pt_profile_key_file_get_string (key_file, group, "mode");
 
   self = pt_profile_new ();
   g_free (self->id);
@@ -433,15 +463,15 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
   LOAD (vpn_dns, "vpn-dns");
   LOAD (vpn_routes, "vpn-routes");
 #undef LOAD
-  self->vpn_network = g_key_file_get_string (key_file, group, "vpn-network", NULL);
-  self->vpn_network6 = g_key_file_get_string (key_file, group, "vpn-network6", NULL);
+  self->vpn_network = pt_profile_key_file_get_string (key_file, group, "vpn-network");
+  self->vpn_network6 = pt_profile_key_file_get_string (key_file, group, "vpn-network6");
   self->vpn_mtu = (guint) CLAMP (g_key_file_get_integer (key_file, group, "vpn-mtu", NULL), 0, 65535);
   self->vpn_ipv6 = g_key_file_get_boolean (key_file, group, "vpn-ipv6", NULL);
   self->no_stun = g_key_file_get_boolean (key_file, group, "no-stun", NULL);
   self->any_peer = g_key_file_get_boolean (key_file, group, "any-peer", NULL);
-  self->token = g_key_file_get_string (key_file, group, "token", NULL);
-  self->shared_name = g_key_file_get_string (key_file, group, "shared-name", NULL);
-  self->expose = g_key_file_get_string (key_file, group, "expose", NULL);
+  self->token = pt_profile_key_file_get_string (key_file, group, "token");
+  self->shared_name = pt_profile_key_file_get_string (key_file, group, "shared-name");
+  self->expose = pt_profile_key_file_get_string (key_file, group, "expose");
 
   if (g_strv_length (self->sources) != g_strv_length (self->targets))
     {
@@ -451,6 +481,54 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
     }
 
   return g_steal_pointer (&self);
+}
+
+GKeyFile *
+pt_profile_parse_key_file (const char  *data,
+                           gsize        len,
+                           const char  *what,
+                           GError     **error)
+{
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  if (g_key_file_load_from_data (key_file, data, len, G_KEY_FILE_NONE, &local_error))
+    return g_steal_pointer (&key_file);
+
+  /* GKeyFile quotes the line it could not read, and a line may hold a
+   * password or a token: say what is wrong, never what the line says. */
+  if (g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_UNKNOWN_ENCODING))
+    g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                 _("%s names a character encoding other than UTF-8"), what);
+  else if (!g_utf8_validate_len (data, len, NULL))
+    g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                 _("%s is not valid UTF-8 text"), what);
+  else
+    g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                 _("%s is damaged: one of its lines cannot be read. Remove the file "
+                   "to start again, or mend the line in a text editor"), what);
+  return NULL;
+}
+
+GPtrArray *
+pt_profile_list_from_key_file (GKeyFile  *key_file,
+                               GError   **error)
+{
+  g_autoptr(GPtrArray) loaded = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto(GStrv) groups = g_key_file_get_groups (key_file, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      PtProfile *profile;
+
+      if (!g_str_has_prefix (groups[i], "profile "))
+        continue;
+      profile = pt_profile_new_from_key_file (key_file, groups[i], error);
+      if (profile == NULL)
+        return NULL;
+      g_ptr_array_add (loaded, profile);
+    }
+  return g_steal_pointer (&loaded);
 }
 
 static void
@@ -536,10 +614,11 @@ pt_profile_apply_secrets (PtProfile  *self,
 
   if (!g_key_file_load_from_data (key_file, text, -1, G_KEY_FILE_NONE, NULL))
     return;
-  shared_name = g_key_file_get_string (key_file, "secrets", "shared-name", NULL);
+  shared_name = pt_profile_key_file_get_string (key_file, "secrets", "shared-name");
   pt_profile_set_shared_name (self, shared_name);
-  turn = g_key_file_get_string_list (key_file, "secrets", "turn-servers", NULL, NULL);
-  token = g_key_file_get_string (key_file, "secrets", "token", NULL);
+  turn = value_ends_in_escape (key_file, "secrets", "turn-servers")
+         ? NULL : g_key_file_get_string_list (key_file, "secrets", "turn-servers", NULL, NULL);
+  token = pt_profile_key_file_get_string (key_file, "secrets", "token");
   pt_profile_set_ice (self, (const char * const *) self->stun_servers, (const char * const *) turn,
                       (const char * const *) self->local_addresses, self->no_stun);
   pt_profile_set_token (self, token);
@@ -1078,6 +1157,14 @@ pt_profile_validate (PtProfile  *self,
                          "reaches the service"), PT_NAMED_MIN_LEN);
           return FALSE;
         }
+      /* The engine's own rule, in the app's words. */
+      if (!pt_named_name_check (self->shared_name, NULL))
+        {
+          g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                               _("This shared name is too easy to guess: anyone who guesses it "
+                                 "reaches the service. Use five or more random words"));
+          return FALSE;
+        }
       for (guint i = 0; self->relays[i] != NULL; i++)
         if (!g_str_has_prefix (self->relays[i], "ws://") && !g_str_has_prefix (self->relays[i], "wss://"))
           {
@@ -1327,46 +1414,31 @@ set_vpn_device (PtProfile  *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
 }
 
-/* One VPN client per computer, as pt vpn client: routes and devices would
- * fight. The same lock file ($PT_VPN_CLIENT_LOCK for tests), naming its
- * holder. The fd, or -1 after saying who holds it; -2 when there is no lock
- * to take (no /run/lock): go without. */
-#define VPN_CLIENT_LOCK_PATH "/run/lock/peertunnel-vpn-client.lock"
-
+/* One VPN client per user, as pt vpn client: the same lock (the engine's
+ * pt_vpn_client_lock_acquire(), $PT_VPN_CLIENT_LOCK for tests), naming its
+ * holder. Another user's client may run beside it: the overlap check keeps
+ * their routes apart. The fd, or -1 after saying who holds it; -2 when no
+ * lock can be taken (no private directory for it): go without. */
 static int
 take_vpn_client_lock (PtProfile  *self,
                       GError    **error)
 {
-  const char *env = g_getenv ("PT_VPN_CLIENT_LOCK");
-  const char *path = env != NULL && env[0] != '\0' ? env : VPN_CLIENT_LOCK_PATH;
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  char holder[128] = "";
-  g_autofree char *me = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *holder = NULL;
+  int fd = pt_vpn_client_lock_acquire ("PeerTunnel app", &holder, &local_error);
 
-  if (fd < 0)
-    fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);   /* made by root's pt */
-  if (fd < 0)
+  if (fd >= 0)
+    return fd;
+  if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_BUSY))
     {
-      g_debug ("profile %s: no VPN client lock %s: %s", self->id, path, g_strerror (errno));
+      g_debug ("profile %s: %s", self->id, local_error->message);
       return -2;
     }
-  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
-    {
-      ssize_t n = pread (fd, holder, sizeof holder - 1, 0);
-
-      holder[n > 0 ? n : 0] = '\0';
-      g_strstrip (holder);
-      close (fd);
-      g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
-                   /* Translators: %s names the holder, e.g. "pid 1234, pt vpn client" */
-                   _("Another VPN client is running on this computer (%s): stop it first"),
-                   holder[0] ? holder : path);
-      return -1;
-    }
-  me = g_strdup_printf ("pid %d, PeerTunnel app\n", (int) getpid ());
-  if (ftruncate (fd, 0) != 0 || pwrite (fd, me, strlen (me), 0) < 0)
-    g_debug ("profile %s: cannot name the VPN client lock's holder: %s", self->id, g_strerror (errno));
-  return fd;
+  g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
+               /* Translators: %s names the holder, e.g. "pid 1234, pt vpn client" */
+               _("Another of your VPN connections is already on (%s). Turn it off first."),
+               holder);
+  return -1;
 }
 
 static void
@@ -1395,6 +1467,12 @@ explain_tun_error (const GError *error)
     return g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
                         _("Cannot create the VPN device (authorization refused, or the helper "
                           "missing): %s"), error->message);
+  if (g_error_matches (error, PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP))
+    /* Translators: %s says which of the VPN's networks overlaps which of this computer's */
+    return g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP,
+                        _("The VPN would take over part of a network this computer already "
+                          "uses, so it was not connected. Ask the server's owner for another "
+                          "VPN network. (%s)"), error->message);
   return g_error_new (error->domain, error->code, _("Cannot create the VPN device: %s"),
                       error->message);
 }
@@ -1491,8 +1569,10 @@ open_vpn_device (PtProfile          *self,
   request->address = g_strdup (address);
   request->address6 = g_strdup (address6);
   g_debug ("profile %s: asking the helper for a VPN device (%s)", self->id, address);
+  /* No opt-in for overlapping networks here: a profile's VPN never routes
+   * over what the computer already has (pt vpn --allow-overlap can). */
   pt_tun_open_async (NULL, mtu, address, address6, routes && routes[0] ? routes : NULL,
-                     self->tun_cancellable, vpn_device_cb, request);
+                     PT_TUN_FLAGS_NONE, self->tun_cancellable, vpn_device_cb, request);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
 }
 
@@ -1800,6 +1880,17 @@ pt_profile_start (PtProfile  *self,
     {
       g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
                            _("This tunnel is running already"));
+      return FALSE;
+    }
+  /* No pkexec and no setuid in a Flatpak: the helper could never make the
+   * device, so do not ask it. The row keeps saying why. */
+  if (self->mode == PT_PROFILE_MODE_VPN && pt_sandbox_is_flatpak ())
+    {
+      GError *why = g_error_new_literal (PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED,
+                                         pt_sandbox_vpn_explanation ());
+
+      g_propagate_error (error, g_error_copy (why));
+      set_error (self, why);
       return FALSE;
     }
   if (!pt_profile_validate (self, error))

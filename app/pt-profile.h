@@ -45,6 +45,19 @@ PtProfile     *pt_profile_new_from_key_file  (GKeyFile     *key_file,
 void           pt_profile_to_key_file        (PtProfile    *self,
                                               GKeyFile     *key_file,
                                               const char   *group);
+/* A key file of saved tunnels or secrets, from memory; @what names it in
+ * the error ("/home/…/tunnels.ini"), which never quotes the text. */
+GKeyFile      *pt_profile_parse_key_file     (const char   *data,
+                                              gsize         len,
+                                              const char   *what,
+                                              GError      **error);
+/* g_key_file_get_string() without an error, safe on any value (see pt-profile.c). */
+char          *pt_profile_key_file_get_string (GKeyFile    *key_file,
+                                               const char  *group,
+                                               const char  *key);
+/* Every "[profile ID]" group of @key_file, in file order. */
+GPtrArray     *pt_profile_list_from_key_file (GKeyFile     *key_file,
+                                              GError      **error);
 
 const char    *pt_profile_get_id             (PtProfile    *self);
 const char    *pt_profile_get_name           (PtProfile    *self);

@@ -19,6 +19,7 @@
 #include <pt.h>
 #include <string.h>
 
+#include "pt-profile.h"
 #include "pt-secret-store.h"
 
 #define PROBE_KEY "peertunnel-probe"
@@ -153,17 +154,27 @@ static GKeyFile *
 load_file (PtSecretStore  *self,
            GError        **error)
 {
-  g_autoptr(GKeyFile) key_file = g_key_file_new ();
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *data = NULL;
+  g_autofree char *what = NULL;
+  GKeyFile *key_file;
+  gsize len = 0;
 
-  if (!g_key_file_load_from_file (key_file, self->path, G_KEY_FILE_NONE, &local_error) &&
-      !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+  if (!g_file_get_contents (self->path, &data, &len, &local_error))
     {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_key_file_new ();
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    _("Cannot read %s: %s"), self->path, local_error->message);
       return NULL;
     }
-  return g_steal_pointer (&key_file);
+  /* Its errors never quote a line: every line here is a secret. */
+  what = g_strdup_printf (_("The passwords file %s"), self->path);
+  key_file = pt_profile_parse_key_file (data, len, what, &local_error);
+  explicit_bzero (data, len);
+  if (key_file == NULL)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, local_error->message);
+  return key_file;
 }
 
 static gboolean
@@ -206,7 +217,7 @@ file_get (PtSecretStore  *self,
 
   if (key_file == NULL)
     return NULL;
-  return g_key_file_get_string (key_file, "secrets", key, NULL);
+  return pt_profile_key_file_get_string (key_file, "secrets", key);
 }
 
 /* Probing */
