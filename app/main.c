@@ -17,6 +17,9 @@ main (int    argc,
 {
   g_autoptr(PtApplication) app = NULL;
 
+  pt_disable_core_dumps ();
+  pt_raise_fd_limit ();
+  pt_tune_allocator ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

@@ -16,9 +16,11 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "pt-adw-compat.h"
 #include "pt-application.h"
 #include "pt-identity.h"
 #include "pt-qr.h"
+#include "pt-sandbox.h"
 #include "pt-secret-store.h"
 #include "pt-tray.h"
 #include "pt-tunnel-row.h"
@@ -36,6 +38,9 @@ struct _PtApplication
   PtWindow       *window;        /* weak */
   gboolean        held;
   gboolean        start_hidden;
+  gboolean        undoing_start_hidden; /* the portal said no: the switch goes back */
+  guint           background_response;  /* the Background portal's Response signal */
+  GCancellable   *background_cancel;
 };
 
 G_DEFINE_FINAL_TYPE (PtApplication, pt_application, ADW_TYPE_APPLICATION)
@@ -173,12 +178,214 @@ desktop_exec_quote (const char *path)
   return g_string_free (out, FALSE);
 }
 
+/* Inside a Flatpak the autostart folder is the sandbox's own, which the
+ * session never reads: the Background portal writes the host's entry.
+ * GLib 2.74 has no portal API and libportal is not used: RequestBackground
+ * over GDBus, answered by a Request object's Response signal. */
+
+#define PORTAL_NAME "org.freedesktop.portal.Desktop"
+#define PORTAL_PATH "/org/freedesktop/portal/desktop"
+
+/* The preferences window's toast when it is open (the user just flipped the
+ * switch there), else a notification. */
+static void
+report_autostart_problem (PtApplication *self,
+                          const char    *message)
+{
+  GtkWidget *preferences = pt_adw_preferences_get_shown (GTK_APPLICATION (self));
+
+  if (preferences != NULL)
+    {
+      pt_adw_preferences_add_toast (preferences, adw_toast_new (message));
+      return;
+    }
+  {
+    g_autoptr(GNotification) notification = g_notification_new (_("PeerTunnel cannot start at login"));
+
+    g_notification_set_body (notification, message);
+    g_application_send_notification (G_APPLICATION (self), "autostart", notification);
+  }
+}
+
+static void
+background_done (PtApplication *self,
+                 gboolean       wanted,
+                 const char    *problem)
+{
+  if (self->background_response != 0)
+    {
+      g_dbus_connection_signal_unsubscribe (g_application_get_dbus_connection (G_APPLICATION (self)),
+                                            self->background_response);
+      self->background_response = 0;
+    }
+  g_clear_object (&self->background_cancel);
+  if (problem == NULL)
+    {
+      g_debug ("the Background portal %s autostart", wanted ? "set" : "removed");
+      return;
+    }
+  g_debug ("the Background portal: %s", problem);
+  report_autostart_problem (self, problem);
+  /* The switch says what will happen at login. */
+  if (wanted && self->settings != NULL)
+    {
+      self->undoing_start_hidden = TRUE;
+      g_settings_set_boolean (self->settings, "start-hidden", FALSE);
+      self->undoing_start_hidden = FALSE;
+    }
+}
+
+static const char *
+background_missing (void)
+{
+  return _("Starting at login needs the desktop’s background service (the Background portal of "
+           "xdg-desktop-portal), which this session does not have.");
+}
+
+static void
+background_response_cb (GDBusConnection *connection,
+                        const char      *sender,
+                        const char      *path,
+                        const char      *interface,
+                        const char      *signal,
+                        GVariant        *params,
+                        gpointer         user_data)
+{
+  PtApplication *self = user_data;
+  gboolean wanted = setting (self, "start-hidden", FALSE);
+  g_autoptr(GVariant) results = NULL;
+  gboolean autostart = FALSE;
+  guint32 response;
+
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(ua{sv})")))
+    return;
+  g_variant_get (params, "(u@a{sv})", &response, &results);
+  g_variant_lookup (results, "autostart", "b", &autostart);
+  g_debug ("Background portal response %u, autostart %s", response, autostart ? "on" : "off");
+  if (response == 1)
+    background_done (self, wanted, _("You did not allow PeerTunnel to start at login."));
+  else if (response != 0)
+    background_done (self, wanted, _("The desktop refused to let PeerTunnel start at login."));
+  else if (wanted && !autostart)
+    background_done (self, wanted, _("The desktop does not let PeerTunnel start at login."));
+  else
+    background_done (self, wanted, NULL);
+}
+
+static void
+background_requested_cb (GObject      *source,
+                         GAsyncResult *result,
+                         gpointer      user_data)
+{
+  g_autoptr(PtApplication) self = user_data;
+  GDBusConnection *connection = G_DBUS_CONNECTION (source);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (connection, result, &error);
+  const char *handle;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (reply == NULL)
+    {
+      gboolean missing = g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+                         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+                         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+                         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_INTERFACE) ||
+                         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT);
+      g_autofree char *remote = g_dbus_error_get_remote_error (error);
+
+      g_debug ("RequestBackground: %s (%s)", error->message, remote ? remote : "local");
+      if (missing && !setting (self, "start-hidden", FALSE))
+        background_done (self, FALSE, NULL);   /* no portal, so no entry of its to remove */
+      else if (missing)
+        background_done (self, TRUE, background_missing ());
+      else
+        {
+          g_dbus_error_strip_remote_error (error);
+          /* Translators: %s is the desktop's reason */
+          g_autofree char *message = g_strdup_printf (_("The desktop’s background service failed: %s"),
+                                                      error->message);
+
+          background_done (self, setting (self, "start-hidden", FALSE), message);
+        }
+      return;
+    }
+  g_variant_get (reply, "(&o)", &handle);
+  /* Portals older than version 0.9 choose their own path: follow it. */
+  if (self->background_response != 0 && self->background_cancel != NULL &&
+      g_strcmp0 (handle, g_object_get_data (G_OBJECT (self->background_cancel), "pt-handle")) != 0)
+    {
+      g_dbus_connection_signal_unsubscribe (connection, self->background_response);
+      self->background_response =
+        g_dbus_connection_signal_subscribe (connection, PORTAL_NAME, "org.freedesktop.portal.Request",
+                                            "Response", handle, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                            background_response_cb, self, NULL);
+    }
+}
+
+static void
+request_background (PtApplication *self,
+                    gboolean       autostart)
+{
+  GDBusConnection *connection = g_application_get_dbus_connection (G_APPLICATION (self));
+  const char *commandline[] = { "peertunnel", "--hidden", NULL };
+  g_autofree char *token = g_strdup_printf ("peertunnel%u", g_random_int ());
+  g_autofree char *sender = NULL;
+  g_autofree char *handle = NULL;
+  GVariantBuilder options;
+
+  if (connection == NULL)
+    {
+      background_done (self, autostart, autostart ? background_missing () : NULL);
+      return;
+    }
+  /* A newer request replaces one still waiting for the user. */
+  if (self->background_cancel != NULL)
+    g_cancellable_cancel (self->background_cancel);
+  if (self->background_response != 0)
+    g_dbus_connection_signal_unsubscribe (connection, self->background_response);
+  g_clear_object (&self->background_cancel);
+
+  /* The Request object's path is known before the call (":1.42" →
+   * "1_42"): subscribe first, so that no answer comes too early. */
+  sender = g_strdup (g_dbus_connection_get_unique_name (connection) + 1);
+  g_strdelimit (sender, ".", '_');
+  handle = g_strdup_printf (PORTAL_PATH "/request/%s/%s", sender, token);
+  self->background_cancel = g_cancellable_new ();
+  g_object_set_data_full (G_OBJECT (self->background_cancel), "pt-handle", g_strdup (handle), g_free);
+  self->background_response =
+    g_dbus_connection_signal_subscribe (connection, PORTAL_NAME, "org.freedesktop.portal.Request",
+                                        "Response", handle, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                        background_response_cb, self, NULL);
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "handle_token", g_variant_new_string (token));
+  g_variant_builder_add (&options, "{sv}", "reason",
+                         g_variant_new_string (_("Keep tunnels running in the background and start "
+                                                 "them at login")));
+  g_variant_builder_add (&options, "{sv}", "autostart", g_variant_new_boolean (autostart));
+  g_variant_builder_add (&options, "{sv}", "commandline", g_variant_new_strv (commandline, -1));
+  g_variant_builder_add (&options, "{sv}", "dbus-activatable", g_variant_new_boolean (FALSE));
+  g_debug ("asking the Background portal to %s autostart", autostart ? "set" : "remove");
+  g_dbus_connection_call (connection, PORTAL_NAME, PORTAL_PATH, "org.freedesktop.portal.Background",
+                          "RequestBackground", g_variant_new ("(sa{sv})", "", &options),
+                          G_VARIANT_TYPE ("(o)"), G_DBUS_CALL_FLAGS_NONE, 30000,
+                          self->background_cancel, background_requested_cb, g_object_ref (self));
+}
+
 static void
 sync_autostart (PtApplication *self)
 {
   g_autofree char *path = autostart_path ();
   g_autoptr(GError) error = NULL;
 
+  if (self->undoing_start_hidden)
+    return;
+  if (pt_sandbox_is_flatpak ())
+    {
+      request_background (self, setting (self, "start-hidden", FALSE));
+      return;
+    }
   if (!setting (self, "start-hidden", FALSE))
     {
       if (g_unlink (path) != 0 && errno != ENOENT)
@@ -216,8 +423,16 @@ static gboolean
 on_close_request (GtkWindow     *window,
                   PtApplication *self)
 {
-  if (!any_running (self) || !setting (self, "run-in-background", TRUE))
+  gboolean in_tray = self->tray != NULL && pt_tray_get_host_available (self->tray);
+
+  /* With nothing running, the process stays only where its icon shows it. */
+  if (!setting (self, "run-in-background", TRUE) || !(any_running (self) || in_tray))
     return FALSE;
+  if (!any_running (self) && !self->held)
+    {
+      g_application_hold (G_APPLICATION (self));
+      self->held = TRUE;
+    }
 
   /* Keep the tunnels; the window can go. */
   if (!self->held)
@@ -226,7 +441,7 @@ on_close_request (GtkWindow     *window,
 
       g_application_hold (G_APPLICATION (self));
       self->held = TRUE;
-      if (self->tray != NULL && pt_tray_get_host_available (self->tray))
+      if (in_tray)
         g_notification_set_body (notification,
                                  _("Your tunnels stay up. PeerTunnel is in the tray: open it "
                                    "or quit it from there."));
@@ -326,6 +541,7 @@ toggle_tunnel_action (GSimpleAction *action,
 {
   PtApplication *self = user_data;
   PtProfile *profile = pt_profile_store_find (self->store, g_variant_get_string (param, NULL));
+  g_autoptr(GError) error = NULL;
   GtkWindow *window;
 
   if (profile == NULL)
@@ -335,10 +551,35 @@ toggle_tunnel_action (GSimpleAction *action,
       pt_profile_stop (profile);
       return;
     }
-  /* Starting pairs: that needs the window. */
-  window = pt_application_show_window (self);
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.start-tunnel", "s",
-                              pt_profile_get_id (profile));
+  /* Manual pairing needs the window (the other computer's block is pasted
+   * or scanned there); Nostr and VPN tunnels start where they are. */
+  if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_MANUAL)
+    {
+      window = pt_application_show_window (self);
+      gtk_widget_activate_action (GTK_WIDGET (window), "win.start-tunnel", "s",
+                                  pt_profile_get_id (profile));
+    }
+  else if (!pt_profile_start (profile, &error))
+    {
+      g_autoptr(GNotification) notification = NULL;
+      /* Translators: %s is the tunnel's name */
+      g_autofree char *title = g_strdup_printf (_("“%s” did not start"), pt_profile_get_name (profile));
+
+      notification = g_notification_new (title);
+      g_notification_set_body (notification, error->message);
+      g_notification_set_default_action (notification, "app.show-window");
+      g_application_send_notification (G_APPLICATION (self), "start-failed", notification);
+    }
+}
+
+static void
+new_tunnel_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  GtkWindow *window = pt_application_show_window (PT_APPLICATION (user_data));
+
+  gtk_widget_activate_action (GTK_WIDGET (window), "win.new-tunnel", NULL);
 }
 
 static void
@@ -350,9 +591,7 @@ about_action (GSimpleAction *action,
   const char *developers[] = { "The PeerTunnel developers", NULL };
   GtkWidget *about;
 
-  about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
-                        "transient-for", self->window,
-                        "application", self,
+  about = g_object_new (PT_ADW_TYPE_ABOUT,
                         "application-name", "PeerTunnel",
                         "application-icon", g_application_get_application_id (G_APPLICATION (self)),
                         "version", PACKAGE_VERSION,
@@ -365,7 +604,7 @@ about_action (GSimpleAction *action,
                         /* Translators: your name and e-mail, one translator per line */
                         "translator-credits", _("translator-credits"),
                         NULL);
-  gtk_window_present (GTK_WINDOW (about));
+  pt_adw_present (about, GTK_WIDGET (self->window));
 }
 
 static GtkWidget *
@@ -420,10 +659,10 @@ on_generate_key (GtkButton *button,
                  PtIdentity *identity)
 {
   g_autoptr(GError) error = NULL;
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (button));
+  GtkWidget *preferences = pt_adw_preferences_get_for_widget (GTK_WIDGET (button));
 
   if (!pt_identity_generate (identity, &error))
-    adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (error->message));
+    pt_adw_preferences_add_toast (preferences, adw_toast_new (error->message));
 }
 
 static void
@@ -431,15 +670,15 @@ on_import_key (AdwEntryRow *row,
                PtIdentity  *identity)
 {
   g_autoptr(GError) error = NULL;
-  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (row));
+  GtkWidget *preferences = pt_adw_preferences_get_for_widget (GTK_WIDGET (row));
 
   if (!pt_identity_import (identity, gtk_editable_get_text (GTK_EDITABLE (row)), &error))
     {
-      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (error->message));
+      pt_adw_preferences_add_toast (preferences, adw_toast_new (error->message));
       return;
     }
   gtk_editable_set_text (GTK_EDITABLE (row), "");
-  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (root), adw_toast_new (_("Key imported")));
+  pt_adw_preferences_add_toast (preferences, adw_toast_new (_("Key imported")));
 }
 
 static GtkWidget *
@@ -495,19 +734,17 @@ key_group (PtIdentity *identity)
   return group;
 }
 
-GtkWindow *
-pt_preferences_window_new (GtkWindow     *parent,
-                           GSettings     *settings,
+GtkWidget *
+pt_preferences_window_new (GSettings     *settings,
                            PtSecretStore *secrets,
                            PtIdentity    *identity)
 {
-  GtkWidget *window = adw_preferences_window_new ();
+  GtkWidget *window = pt_adw_preferences_new ();
   GtkWidget *page = adw_preferences_page_new ();
   GtkWidget *group = adw_preferences_group_new ();
   g_autofree char *where = secrets ? pt_secret_store_describe (secrets) : NULL;
 
-  gtk_window_set_transient_for (GTK_WINDOW (window), parent);
-  adw_preferences_window_set_search_enabled (ADW_PREFERENCES_WINDOW (window), FALSE);
+  pt_adw_preferences_set_search_enabled (window, FALSE);
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), _("Background"));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group),
                              switch_row (settings, "run-in-background",
@@ -531,8 +768,8 @@ pt_preferences_window_new (GtkWindow     *parent,
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
   if (identity != NULL)
     adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (key_group (identity)));
-  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (window), ADW_PREFERENCES_PAGE (page));
-  return GTK_WINDOW (window);
+  pt_adw_preferences_add (window, ADW_PREFERENCES_PAGE (page));
+  return window;
 }
 
 static void
@@ -541,11 +778,10 @@ preferences_action (GSimpleAction *action,
                     gpointer       user_data)
 {
   PtApplication *self = user_data;
-  GtkWindow *window = pt_preferences_window_new (GTK_WINDOW (self->window), self->settings,
-                                                 self->secrets, self->identity);
+  GtkWidget *preferences = pt_preferences_window_new (self->settings, self->secrets,
+                                                      self->identity);
 
-  gtk_window_set_application (window, GTK_APPLICATION (self));
-  gtk_window_present (window);
+  pt_adw_present (preferences, GTK_WIDGET (self->window));
 }
 
 /* GApplication */
@@ -597,6 +833,7 @@ pt_application_startup (GApplication *app)
     { "about", about_action },
     { "preferences", preferences_action },
     { "toggle-tunnel", toggle_tunnel_action, "s" },
+    { "new-tunnel", new_tunnel_action },
   };
   const char *quit_accels[] = { "<Control>q", NULL };
   const char *prefs_accels[] = { "<Control>comma", NULL };
@@ -672,6 +909,13 @@ pt_application_shutdown (GApplication *app)
     }
 
   g_clear_object (&self->tray);
+  if (self->background_cancel != NULL)
+    g_cancellable_cancel (self->background_cancel);
+  g_clear_object (&self->background_cancel);
+  if (self->background_response != 0)
+    g_dbus_connection_signal_unsubscribe (g_application_get_dbus_connection (app),
+                                          self->background_response);
+  self->background_response = 0;
   pt_secret_store_disconnect ();
   G_APPLICATION_CLASS (pt_application_parent_class)->shutdown (app);
 }

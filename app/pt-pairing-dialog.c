@@ -14,6 +14,7 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "pt-gtk-compat.h"
 #include "pt-pairing-dialog.h"
 #include "pt-qr.h"
 
@@ -33,7 +34,7 @@ struct _PtPairingDialog
   GtkLabel       *error_label;
   GtkLabel       *status_label;
   GtkButton      *connect_button;
-  GtkNativeDialog *chooser;
+  GCancellable   *open_image;   /* while the file dialog is open */
 };
 
 G_DEFINE_FINAL_TYPE (PtPairingDialog, pt_pairing_dialog, ADW_TYPE_WINDOW)
@@ -233,36 +234,33 @@ pt_pairing_dialog_paste (PtPairingDialog *self)
 }
 
 static void
-on_chooser_response (GtkNativeDialog *chooser,
-                     int              response,
-                     PtPairingDialog *self)
+open_image_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
 {
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+  g_autoptr(PtPairingDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GFile) file = pt_gtk_open_file_finish (result, &error);
 
-      pt_pairing_dialog_submit_image (self, file, NULL);
-    }
-  gtk_native_dialog_destroy (chooser);
-  g_clear_object (&self->chooser);
+  g_clear_object (&self->open_image);
+  if (file != NULL)
+    pt_pairing_dialog_submit_image (self, file, NULL);
+  else if (!pt_gtk_dialog_error_is_dismissed (error))
+    g_warning ("Could not choose a picture: %s", error->message);
 }
 
 static void
 on_open_image (PtPairingDialog *self)
 {
-  GtkFileChooserNative *chooser;
   g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
 
-  if (self->chooser != NULL)
+  if (self->open_image != NULL)
     return;
-  chooser = gtk_file_chooser_native_new (_("Open a Picture of the QR Code"), GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
   gtk_file_filter_set_name (filter, _("Images"));
   gtk_file_filter_add_pixbuf_formats (filter);
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  self->chooser = GTK_NATIVE_DIALOG (chooser);
-  g_signal_connect (chooser, "response", G_CALLBACK (on_chooser_response), self);
-  gtk_native_dialog_show (self->chooser);
+  self->open_image = g_cancellable_new ();
+  pt_gtk_open_file_async (GTK_WINDOW (self), _("Open a Picture of the QR Code"), _("_Open"),
+                          filter, self->open_image, open_image_cb, g_object_ref (self));
 }
 
 static gboolean
@@ -296,11 +294,8 @@ pt_pairing_dialog_dispose (GObject *object)
 {
   PtPairingDialog *self = PT_PAIRING_DIALOG (object);
 
-  if (self->chooser != NULL)
-    {
-      gtk_native_dialog_destroy (self->chooser);
-      g_clear_object (&self->chooser);
-    }
+  if (self->open_image != NULL)
+    g_cancellable_cancel (self->open_image);
   if (self->tunnel != NULL)
     g_signal_handlers_disconnect_by_data (self->tunnel, self);
   g_clear_object (&self->tunnel);

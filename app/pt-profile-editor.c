@@ -4,6 +4,8 @@
  *
  * The form fills a draft profile that pt_profile_validate() checks, so the
  * editor refuses exactly what the engine would refuse, and says why inline.
+ * Inside a Flatpak the VPN choice is there but cannot be picked, and says
+ * why (pt-sandbox.h).
  */
 #define G_LOG_DOMAIN "pt-profile-editor"
 
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "pt-profile-editor-private.h"
+#include "pt-sandbox.h"
 
 G_DEFINE_FINAL_TYPE (PtProfileEditor, pt_profile_editor, ADW_TYPE_WINDOW)
 
@@ -438,6 +441,54 @@ add_entry (AdwPreferencesGroup *group,
   return ADW_ENTRY_ROW (row);
 }
 
+/* The mode list in a Flatpak: each choice a label (a check mark on the
+ * chosen one), and the VPN one greyed out with the reason below it, and not
+ * activatable (so not selectable). */
+static void
+mode_item_setup (GtkSignalListItemFactory *factory,
+                 GtkListItem              *item,
+                 gpointer                  user_data)
+{
+  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
+  GtkWidget *label = gtk_label_new (NULL);
+  GtkWidget *reason = gtk_label_new (NULL);
+  GtkWidget *check = gtk_image_new_from_icon_name ("object-select-symbolic");
+
+  gtk_widget_set_hexpand (box, TRUE);
+  gtk_box_append (GTK_BOX (row), box);
+  gtk_box_append (GTK_BOX (row), check);
+  g_object_bind_property (item, "selected", check, "visible", G_BINDING_SYNC_CREATE);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_xalign (GTK_LABEL (reason), 0);
+  gtk_label_set_wrap (GTK_LABEL (reason), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (reason), 40);
+  gtk_widget_add_css_class (reason, "caption");
+  gtk_widget_add_css_class (reason, "dim-label");
+  gtk_box_append (GTK_BOX (box), label);
+  gtk_box_append (GTK_BOX (box), reason);
+  gtk_list_item_set_child (item, row);
+}
+
+static void
+mode_item_bind (GtkSignalListItemFactory *factory,
+                GtkListItem              *item,
+                gpointer                  user_data)
+{
+  GtkWidget *box = gtk_widget_get_first_child (gtk_list_item_get_child (item));
+  GtkWidget *label = gtk_widget_get_first_child (box);
+  GtkWidget *reason = gtk_widget_get_next_sibling (label);
+  GtkStringObject *text = gtk_list_item_get_item (item);
+  gboolean vpn = gtk_list_item_get_position (item) == PT_PROFILE_MODE_VPN;
+
+  gtk_label_set_text (GTK_LABEL (label), gtk_string_object_get_string (text));
+  gtk_label_set_text (GTK_LABEL (reason), vpn ? pt_sandbox_vpn_explanation () : "");
+  gtk_widget_set_visible (reason, vpn);
+  gtk_widget_set_sensitive (label, !vpn);
+  gtk_list_item_set_activatable (item, !vpn);
+  gtk_list_item_set_selectable (item, !vpn);
+}
+
 static void
 pt_profile_editor_init (PtProfileEditor *self)
 {
@@ -505,6 +556,14 @@ pt_profile_editor_init (PtProfileEditor *self)
   adw_preferences_group_add (group, row);
   self->mode_row = ADW_COMBO_ROW (row);
   g_signal_connect_swapped (row, "notify::selected", G_CALLBACK (update_role), self);
+  if (pt_sandbox_is_flatpak ())
+    {
+      g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
+
+      g_signal_connect (factory, "setup", G_CALLBACK (mode_item_setup), NULL);
+      g_signal_connect (factory, "bind", G_CALLBACK (mode_item_bind), NULL);
+      adw_combo_row_set_list_factory (ADW_COMBO_ROW (row), factory);
+    }
 
   group = add_group (page, _("Nostr"),
                      _("The two computers find each other through public Nostr relays, "
@@ -545,10 +604,14 @@ pt_profile_editor_init (PtProfileEditor *self)
   self->expose_row = add_entry (group, _("Service to expose (tcp://127.0.0.1:22)"), FALSE);
   self->named_relays_row = add_entry (group, _("Relays (empty: public defaults)"), FALSE);
 
+  /* An existing VPN profile can still be edited in a Flatpak; it says why
+   * it will not start. */
   group = add_group (page, _("VPN"),
-                     _("Routes whole networks between the computers through a network device. "
-                       "Creating the device needs an administrator’s authorization once each "
-                       "time the tunnel starts. Separate several items with commas."));
+                     pt_sandbox_is_flatpak ()
+                     ? pt_sandbox_vpn_explanation ()
+                     : _("Routes whole networks between the computers through a network device. "
+                         "Creating the device needs an administrator’s authorization once each "
+                         "time the tunnel starts. Separate several items with commas."));
   self->vpn_group = GTK_WIDGET (group);
   self->vpn_network_row = add_entry (group, _("Network (private, e.g. 10.77.0.0/24)"), FALSE);
   self->vpn_network6_row = add_entry (group, _("IPv6 network (optional, e.g. fd00:77::/64)"), FALSE);
@@ -585,13 +648,14 @@ pt_profile_editor_init (PtProfileEditor *self)
   gtk_widget_add_css_class (GTK_WIDGET (self->forwards_list), "boxed-list");
   adw_preferences_group_add (group, GTK_WIDGET (self->forwards_list));
 
-  group = add_group (page, _("Allowed Networks"),
-                     _("The other computer may reach only services whose address is in "
-                       "these networks, e.g. 127.0.0.1/32 for this computer alone. "
-                       "Empty allows nothing."));
+  group = add_group (page, _("Allowed Services"),
+                     _("The other computer may reach only these addresses and ports, "
+                       "e.g. 127.0.0.1:22 for this computer’s SSH server alone, "
+                       "192.168.1.0/24:5432 or 10.0.0.5:8000-8099 (IPv6: [::1]:22). "
+                       "Without a port every port is open. Empty allows nothing."));
   self->allowed_group = GTK_WIDGET (group);
-  self->allowed_tcp_row = add_entry (group, _("TCP networks"), FALSE);
-  self->allowed_udp_row = add_entry (group, _("UDP networks"), FALSE);
+  self->allowed_tcp_row = add_entry (group, _("TCP services"), FALSE);
+  self->allowed_udp_row = add_entry (group, _("UDP services"), FALSE);
 
   group = add_group (page, _("Connectivity"),
                      _("STUN finds this computer’s public address; a TURN server relays "

@@ -12,6 +12,7 @@
 
 #include <glib/gi18n.h>
 
+#include "pt-adw-compat.h"
 #include "pt-pairing-dialog.h"
 #include "pt-profile-editor.h"
 #include "pt-tunnel-row.h"
@@ -152,9 +153,9 @@ duplicate_tunnel_action (GtkWidget  *widget,
 }
 
 static void
-delete_response (AdwMessageDialog *dialog,
-                 const char       *response,
-                 PtWindow         *self)
+delete_response (GObject    *dialog,
+                 const char *response,
+                 PtWindow   *self)
 {
   PtProfile *profile = g_object_get_data (G_OBJECT (dialog), "pt-profile");
 
@@ -169,24 +170,18 @@ delete_tunnel_action (GtkWidget  *widget,
 {
   PtWindow *self = PT_WINDOW (widget);
   PtProfile *profile = profile_from_param (self, param);
-  GtkWidget *dialog;
+  g_autofree char *heading = NULL;
+  GObject *dialog;
 
   if (profile == NULL)
     return;
   /* Translators: %s is the tunnel's name */
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), NULL, NULL);
-  adw_message_dialog_format_heading (ADW_MESSAGE_DIALOG (dialog), _("Delete “%s”?"),
-                                     pt_profile_get_name (profile));
-  adw_message_dialog_set_body (ADW_MESSAGE_DIALOG (dialog),
-                               _("The tunnel stops and its settings are removed."));
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"), "delete", _("_Delete"), NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete",
-                                              ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  g_object_set_data_full (G_OBJECT (dialog), "pt-profile", g_object_ref (profile), g_object_unref);
+  heading = g_strdup_printf (_("Delete “%s”?"), pt_profile_get_name (profile));
+  dialog = pt_adw_alert_new (widget, heading, _("The tunnel stops and its settings are removed."),
+                             _("_Cancel"), "delete", _("_Delete"), ADW_RESPONSE_DESTRUCTIVE);
+  g_object_set_data_full (dialog, "pt-profile", g_object_ref (profile), g_object_unref);
   g_signal_connect (dialog, "response", G_CALLBACK (delete_response), self);
-  gtk_window_present (GTK_WINDOW (dialog));
+  pt_adw_alert_present (dialog, widget);
 }
 
 static void
