@@ -4,11 +4,23 @@
  *
  * The item (org.kde.StatusNotifierItem at /StatusNotifierItem) and its menu
  * (com.canonical.dbusmenu at /MenuBar) are exported on the session bus and
- * registered with org.kde.StatusNotifierWatcher whenever one appears.
+ * registered with org.kde.StatusNotifierWatcher whenever one appears, by the
+ * connection's unique name: no well-known org.kde.StatusNotifierItem-PID-N
+ * name is owned, since a Flatpak sandbox refuses those, and watchers take
+ * the unique name everywhere, so there is one way for both.
  * Stock GNOME has no watcher: then nothing shows, and the app says how to get
  * back to it (see PtApplication). The menu is rebuilt from the profile list
- * on every change; ids: 1 "Show Window", 2 "Quit", 3 separator, 100 + n
- * the n-th tunnel.
+ * on every change; ids: 1 "Show Window", 2 "Quit", 3 and 4 separators, 6 "New
+ * Tunnel…", 7 "Preferences", 1000 + 2n the n-th tunnel (a checkmark, its
+ * state in the label), 1000 + 2n + 1 its "Copy Address" while it is up.
+ * Hosts click with Event or, batched, with EventGroup (gtk-sni-tray's
+ * libdbusmenu does); both reach menu_event().
+ *
+ * The icon says the overall state with symbolic icons of our own (off,
+ * connecting, up, failed: a failure shows before anything else), the tooltip
+ * how many tunnels are up; NewIcon, NewToolTip and NewStatus tell the host.
+ * A watcher that appears (again) or a host that registers with it gets the
+ * item registered again.
  */
 #define G_LOG_DOMAIN "pt-tray"
 
@@ -16,7 +28,6 @@
 
 #include <glib/gi18n.h>
 #include <gtk/gtk.h>
-#include <unistd.h>
 
 #include "pt-profile.h"
 #include "pt-tray.h"
@@ -31,8 +42,20 @@ enum
   ID_SHOW = 1,
   ID_QUIT = 2,
   ID_SEPARATOR = 3,
-  ID_TUNNEL = 100,
+  ID_SEPARATOR_2 = 4,
+  ID_NEW = 6,
+  ID_PREFERENCES = 7,
+  ID_TUNNEL = 1000,
 };
+
+typedef enum
+{
+  TRAY_OFF,
+  TRAY_WAITING,
+  TRAY_CONNECTING,
+  TRAY_UP,
+  TRAY_FAILED,
+} TrayState;
 
 static const char item_xml[] =
   "<node>"
@@ -43,6 +66,10 @@ static const char item_xml[] =
   "  <property name='Status' type='s' access='read'/>"
   "  <property name='IconName' type='s' access='read'/>"
   "  <property name='IconThemePath' type='s' access='read'/>"
+  "  <property name='IconPixmap' type='a(iiay)' access='read'/>"
+  "  <property name='OverlayIconName' type='s' access='read'/>"
+  "  <property name='AttentionIconName' type='s' access='read'/>"
+  "  <property name='WindowId' type='i' access='read'/>"
   "  <property name='ToolTip' type='(sa(iiay)ss)' access='read'/>"
   "  <property name='ItemIsMenu' type='b' access='read'/>"
   "  <property name='Menu' type='o' access='read'/>"
@@ -51,6 +78,7 @@ static const char item_xml[] =
   "  <method name='ContextMenu'><arg type='i' direction='in'/><arg type='i' direction='in'/></method>"
   "  <method name='Scroll'><arg type='i' direction='in'/><arg type='s' direction='in'/></method>"
   "  <signal name='NewStatus'><arg type='s'/></signal>"
+  "  <signal name='NewIcon'/>"
   "  <signal name='NewToolTip'/>"
   " </interface>"
   "</node>";
@@ -99,9 +127,12 @@ struct _PtTray
   GActionGroup    *actions;
   GListModel      *profiles;
   char            *icon_name;
-  char            *bus_name;
-  guint            owner_id;
   guint            watch_id;
+  guint            host_signal;
+  guint            retry_id;       /* registering again, the watcher was not ready */
+  guint            attempts;
+  gboolean         watcher_present;
+  char            *last_icon;
   guint            item_reg;
   guint            menu_reg;
   guint            revision;
@@ -109,6 +140,52 @@ struct _PtTray
 };
 
 G_DEFINE_FINAL_TYPE (PtTray, pt_tray, G_TYPE_OBJECT)
+
+static TrayState
+profile_state (PtProfile *profile)
+{
+  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
+
+  if (!pt_profile_get_running (profile))
+    return pt_profile_get_error (profile) != NULL ||
+           (tunnel != NULL && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED)
+           ? TRAY_FAILED : TRAY_OFF;
+  if (tunnel == NULL)
+    return server ? TRAY_WAITING : TRAY_CONNECTING;
+  switch (pt_tunnel_get_state (tunnel))
+    {
+    case PT_TUNNEL_STATE_UP:
+      return TRAY_UP;
+    case PT_TUNNEL_STATE_FAILED:
+      return TRAY_FAILED;
+    case PT_TUNNEL_STATE_NEW:
+    case PT_TUNNEL_STATE_CLOSED:
+      return server ? TRAY_WAITING : TRAY_CONNECTING;
+    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
+      return TRAY_WAITING;
+    case PT_TUNNEL_STATE_GATHERING:
+    case PT_TUNNEL_STATE_CHECKING:
+    case PT_TUNNEL_STATE_HANDSHAKE:
+      break;
+    }
+  return TRAY_CONNECTING;
+}
+
+static const char *
+state_label (TrayState state)
+{
+  switch (state)
+    {
+    /* Translators: the states of a tunnel in the tray menu, after its name */
+    case TRAY_OFF:        return _("Off");
+    case TRAY_WAITING:    return _("Waiting for the other computer");
+    case TRAY_CONNECTING: return _("Connecting");
+    case TRAY_UP:         return _("Up");
+    case TRAY_FAILED:     return _("Failed");
+    }
+  return "";
+}
 
 static gboolean
 any_running (PtTray *self)
@@ -121,6 +198,75 @@ any_running (PtTray *self)
         return TRUE;
     }
   return FALSE;
+}
+
+static guint
+count_up (PtTray *self)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
+
+      n += profile_state (profile) == TRAY_UP;
+    }
+  return n;
+}
+
+/* Failed shows before up, up before connecting. A failure is only what
+ * profiles still running report, or what stopped one by itself. */
+static const char *
+icon_for_state (PtTray *self)
+{
+  gboolean failed = FALSE, up = FALSE, busy = FALSE;
+
+  for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+    {
+      g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
+
+      switch (profile_state (profile))
+        {
+        case TRAY_FAILED:     failed = TRUE; break;
+        case TRAY_UP:         up = TRUE; break;
+        case TRAY_WAITING:
+        case TRAY_CONNECTING: busy = TRUE; break;
+        case TRAY_OFF:        break;
+        }
+    }
+  if (failed)
+    return "io.github.peertunnel.PeerTunnel-failed-symbolic";
+  if (up)
+    return "io.github.peertunnel.PeerTunnel-up-symbolic";
+  if (busy)
+    return "io.github.peertunnel.PeerTunnel-connecting-symbolic";
+  return "io.github.peertunnel.PeerTunnel-off-symbolic";
+}
+
+static char *
+tooltip_text (PtTray *self)
+{
+  guint up = count_up (self);
+
+  if (up == 0)
+    return g_strdup (any_running (self) ? _("No tunnel is up yet") : _("No tunnel is running"));
+  /* Translators: the tray icon's tooltip */
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u tunnel is up", "%u tunnels are up", up), up);
+}
+
+/* dbusmenu labels take "_" as a mnemonic: a name shows as typed. */
+static char *
+escape_mnemonic (const char *text)
+{
+  GString *escaped = g_string_new (NULL);
+
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      if (*p == '_')
+        g_string_append_c (escaped, '_');
+      g_string_append_c (escaped, *p);
+    }
+  return g_string_free (escaped, FALSE);
 }
 
 /* The menu */
@@ -154,19 +300,36 @@ static GVariant *
 menu_layout (PtTray *self)
 {
   GVariantBuilder children;
+  guint n = g_list_model_get_n_items (self->profiles);
 
   g_variant_builder_init (&children, G_VARIANT_TYPE ("av"));
-  for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+  for (guint i = 0; i < n; i++)
     {
       g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
       const char *name = pt_profile_get_name (profile);
+      TrayState state = profile_state (profile);
+      g_autofree char *escaped = escape_mnemonic (name[0] ? name : _("Unnamed tunnel"));
+      /* Translators: a tunnel in the tray menu, "Office SSH — Up" */
+      g_autofree char *label = g_strdup_printf (_("%s — %s"), escaped, state_label (state));
+      g_autofree char *address = NULL;
 
       g_variant_builder_add (&children, "v",
-                             menu_item (ID_TUNNEL + i, name[0] ? name : _("Unnamed tunnel"), NULL,
+                             menu_item (ID_TUNNEL + 2 * i, label, NULL,
                                         pt_profile_get_running (profile) ? 1 : 0, NULL));
+      if (state == TRAY_UP && (address = pt_profile_dup_local_address (profile)) != NULL)
+        {
+          g_autofree char *escaped_address = escape_mnemonic (address);
+          /* Translators: %s is an address such as 127.0.0.1:2222 */
+          g_autofree char *copy = g_strdup_printf (_("Copy Address %s"), escaped_address);
+
+          g_variant_builder_add (&children, "v", menu_item (ID_TUNNEL + 2 * i + 1, copy, NULL, -1, NULL));
+        }
     }
-  if (g_list_model_get_n_items (self->profiles) > 0)
+  if (n > 0)
     g_variant_builder_add (&children, "v", menu_item (ID_SEPARATOR, NULL, "separator", -1, NULL));
+  g_variant_builder_add (&children, "v", menu_item (ID_NEW, _("New Tunnel…"), NULL, -1, NULL));
+  g_variant_builder_add (&children, "v", menu_item (ID_PREFERENCES, _("Preferences"), NULL, -1, NULL));
+  g_variant_builder_add (&children, "v", menu_item (ID_SEPARATOR_2, NULL, "separator", -1, NULL));
   g_variant_builder_add (&children, "v", menu_item (ID_SHOW, _("Show Window"), NULL, -1, NULL));
   g_variant_builder_add (&children, "v", menu_item (ID_QUIT, _("Quit"), NULL, -1, NULL));
   return menu_item (ID_ROOT, NULL, NULL, -1, g_variant_builder_end (&children));
@@ -206,38 +369,80 @@ item_properties (PtTray *self,
 static void
 menu_changed (PtTray *self)
 {
+  const char *icon = icon_for_state (self);
+
   self->revision++;
   if (self->menu_reg != 0)
     g_dbus_connection_emit_signal (self->connection, NULL, MENU_PATH, "com.canonical.dbusmenu",
                                    "LayoutUpdated", g_variant_new ("(ui)", self->revision, 0), NULL);
-  if (self->item_reg != 0)
-    g_dbus_connection_emit_signal (self->connection, NULL, ITEM_PATH, "org.kde.StatusNotifierItem",
-                                   "NewStatus",
-                                   g_variant_new ("(s)", any_running (self) ? "Active" : "Passive"),
-                                   NULL);
+  if (self->item_reg == 0)
+    return;
+  g_dbus_connection_emit_signal (self->connection, NULL, ITEM_PATH, "org.kde.StatusNotifierItem",
+                                 "NewStatus",
+                                 g_variant_new ("(s)", any_running (self) ? "Active" : "Passive"),
+                                 NULL);
+  if (g_strcmp0 (icon, self->last_icon) != 0)
+    {
+      g_free (self->last_icon);
+      self->last_icon = g_strdup (icon);
+      g_dbus_connection_emit_signal (self->connection, NULL, ITEM_PATH, "org.kde.StatusNotifierItem",
+                                     "NewIcon", NULL, NULL);
+    }
+  g_dbus_connection_emit_signal (self->connection, NULL, ITEM_PATH, "org.kde.StatusNotifierItem",
+                                 "NewToolTip", NULL, NULL);
 }
 
 static void
-menu_event (PtTray *self,
-            int     id)
+copy_address (PtProfile *profile)
 {
+  g_autofree char *address = pt_profile_dup_local_address (profile);
+  GdkDisplay *display = gdk_display_get_default ();
+
+  if (address != NULL && display != NULL)
+    gdk_clipboard_set_text (gdk_display_get_clipboard (display), address);
+}
+
+/* FALSE when there is no item @id. */
+static gboolean
+menu_event (PtTray     *self,
+            int         id,
+            const char *event)
+{
+  guint n = g_list_model_get_n_items (self->profiles);
+
+  if (id != ID_ROOT && id != ID_SHOW && id != ID_QUIT && id != ID_NEW && id != ID_PREFERENCES &&
+      id != ID_SEPARATOR && id != ID_SEPARATOR_2 &&
+      (id < ID_TUNNEL || (guint) (id - ID_TUNNEL) / 2 >= n))
+    return FALSE;
+  if (!g_str_equal (event, "clicked"))
+    return TRUE;
   switch (id)
     {
     case ID_SHOW:
       g_action_group_activate_action (self->actions, "show-window", NULL);
-      return;
+      break;
     case ID_QUIT:
       g_action_group_activate_action (self->actions, "quit", NULL);
-      return;
+      break;
+    case ID_NEW:
+      g_action_group_activate_action (self->actions, "new-tunnel", NULL);
+      break;
+    case ID_PREFERENCES:
+      g_action_group_activate_action (self->actions, "preferences", NULL);
+      break;
     default:
-      if (id >= ID_TUNNEL && (guint) (id - ID_TUNNEL) < g_list_model_get_n_items (self->profiles))
+      if (id >= ID_TUNNEL)
         {
-          g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, id - ID_TUNNEL);
+          g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, (id - ID_TUNNEL) / 2);
 
-          g_action_group_activate_action (self->actions, "toggle-tunnel",
-                                          g_variant_new_string (pt_profile_get_id (profile)));
+          if ((id - ID_TUNNEL) % 2 == 1)
+            copy_address (profile);
+          else
+            g_action_group_activate_action (self->actions, "toggle-tunnel",
+                                            g_variant_new_string (pt_profile_get_id (profile)));
         }
     }
+  return TRUE;
 }
 
 static void
@@ -297,27 +502,40 @@ menu_method (GDBusConnection       *connection,
       const char *event;
 
       g_variant_get (params, "(i&svu)", &id, &event, NULL, NULL);
-      g_dbus_method_invocation_return_value (invocation, NULL);
-      if (g_str_equal (event, "clicked"))
-        menu_event (self, id);
+      if (!menu_event (self, id, event))
+        g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                               "no menu item %d", id);
+      else
+        g_dbus_method_invocation_return_value (invocation, NULL);
     }
   else if (g_str_equal (method, "EventGroup"))
     {
+      /* Each (id, event, data, timestamp); the answer lists the ids not found. */
       g_autoptr(GVariantIter) events = NULL;
+      GVariantBuilder not_found;
       int id;
       const char *event;
-      GVariant *data;
-      guint32 timestamp;
+      gsize found = 0, total;
 
       g_variant_get (params, "(a(isvu))", &events);
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(@ai)",
-                                             g_variant_new_array (G_VARIANT_TYPE_INT32, NULL, 0)));
-      while (g_variant_iter_next (events, "(&svu)", &id, &event, &data, &timestamp))
+      total = g_variant_iter_n_children (events);
+      g_variant_builder_init (&not_found, G_VARIANT_TYPE ("ai"));
+      while (g_variant_iter_next (events, "(i&svu)", &id, &event, NULL, NULL))
         {
-          if (g_str_equal (event, "clicked"))
-            menu_event (self, id);
-          g_variant_unref (data);
+          if (menu_event (self, id, event))
+            found++;
+          else
+            g_variant_builder_add (&not_found, "i", id);
         }
+      /* The specification: an error only when none of the ids was found. */
+      if (found == 0 && total > 0)
+        {
+          g_variant_builder_clear (&not_found);
+          g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                                 "none of the menu items exists");
+        }
+      else
+        g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ai)", &not_found));
     }
   else if (g_str_equal (method, "AboutToShow"))
     g_dbus_method_invocation_return_value (invocation, g_variant_new ("(b)", FALSE));
@@ -388,16 +606,26 @@ item_get_property (GDBusConnection  *connection,
   if (g_str_equal (property, "Status"))
     return g_variant_new_string (any_running (self) ? "Active" : "Passive");
   if (g_str_equal (property, "IconName"))
-    return g_variant_new_string (self->icon_name);
+    return g_variant_new_string (icon_for_state (self));
   if (g_str_equal (property, "IconThemePath"))
     /* Running from a source checkout, the icon is not installed yet. */
     return g_variant_new_string (g_file_test (PT_SOURCE_DATA_DIR "/icons", G_FILE_TEST_IS_DIR)
                                  ? PT_SOURCE_DATA_DIR "/icons" : "");
   if (g_str_equal (property, "ToolTip"))
-    return g_variant_new ("(s@a(iiay)ss)", self->icon_name,
-                          g_variant_new_array (G_VARIANT_TYPE ("(iiay)"), NULL, 0),
-                          "PeerTunnel",
-                          any_running (self) ? _("Tunnels are running") : _("No tunnel is running"));
+    {
+      g_autofree char *text = tooltip_text (self);
+
+      return g_variant_new ("(s@a(iiay)ss)", icon_for_state (self),
+                            g_variant_new_array (G_VARIANT_TYPE ("(iiay)"), NULL, 0),
+                            "PeerTunnel", text);
+    }
+  /* Hosts ask for these too; the icon is always a name. */
+  if (g_str_equal (property, "IconPixmap"))
+    return g_variant_new_array (G_VARIANT_TYPE ("(iiay)"), NULL, 0);
+  if (g_str_equal (property, "OverlayIconName") || g_str_equal (property, "AttentionIconName"))
+    return g_variant_new_string ("");
+  if (g_str_equal (property, "WindowId"))
+    return g_variant_new_int32 (0);
   if (g_str_equal (property, "ItemIsMenu"))
     return g_variant_new_boolean (FALSE);
   if (g_str_equal (property, "Menu"))
@@ -406,6 +634,35 @@ item_get_property (GDBusConnection  *connection,
 }
 
 /* Registration */
+
+static void
+host_checked_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(PtTray) self = user_data;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
+  g_autoptr(GVariant) value = NULL;
+
+  /* A watcher that cannot say is taken at its word. */
+  if (reply != NULL)
+    g_variant_get (reply, "(v)", &value);
+  self->host_available = value == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN) ||
+                         g_variant_get_boolean (value);
+  g_debug ("registered with the watcher, %s", self->host_available ? "a host shows it" : "no host yet");
+}
+
+static void register_item (PtTray *self);
+
+static gboolean
+retry_register (gpointer user_data)
+{
+  PtTray *self = user_data;
+
+  self->retry_id = 0;
+  register_item (self);
+  return G_SOURCE_REMOVE;
+}
 
 static void
 registered_cb (GObject      *source,
@@ -419,10 +676,47 @@ registered_cb (GObject      *source,
   if (reply == NULL)
     {
       g_debug ("the tray host refused the item: %s", error->message);
+      /* A watcher that has just taken its name may not have exported its
+       * object yet (status-notifier-watcher, restarted): ask again, a few
+       * times, sooner first. */
+      if (self->watcher_present && self->retry_id == 0 && self->attempts < 8 &&
+          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        self->retry_id = g_timeout_add (50 << self->attempts++, retry_register, self);
       return;
     }
-  g_debug ("registered with the tray host");
-  self->host_available = TRUE;
+  self->attempts = 0;
+  /* The icon shows only where a host is registered with the watcher. */
+  g_dbus_connection_call (self->connection, WATCHER, "/StatusNotifierWatcher",
+                          "org.freedesktop.DBus.Properties", "Get",
+                          g_variant_new ("(ss)", WATCHER, "IsStatusNotifierHostRegistered"),
+                          G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL,
+                          host_checked_cb, g_object_ref (self));
+}
+
+static void
+register_item (PtTray *self)
+{
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  /* The item lives at ITEM_PATH, the path watchers assume with a bus name. */
+  const char *unique_name = g_dbus_connection_get_unique_name (self->connection);
+
+  g_debug ("registering the item as %s with the tray host", unique_name);
+  g_dbus_connection_call (self->connection, WATCHER, "/StatusNotifierWatcher", WATCHER,
+                          "RegisterStatusNotifierItem", g_variant_new ("(s)", unique_name),
+                          NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, registered_cb, g_object_ref (self));
+}
+
+/* A host that comes after the item may have a watcher that forgot it. */
+static void
+host_registered (GDBusConnection *connection,
+                 const char      *sender,
+                 const char      *path,
+                 const char      *interface,
+                 const char      *signal,
+                 GVariant        *params,
+                 gpointer         user_data)
+{
+  register_item (PT_TRAY (user_data));
 }
 
 static void
@@ -433,9 +727,9 @@ watcher_appeared (GDBusConnection *connection,
 {
   PtTray *self = user_data;
 
-  g_dbus_connection_call (connection, WATCHER, "/StatusNotifierWatcher", WATCHER,
-                          "RegisterStatusNotifierItem", g_variant_new ("(s)", self->bus_name),
-                          NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, registered_cb, g_object_ref (self));
+  self->watcher_present = TRUE;
+  self->attempts = 0;
+  register_item (self);
 }
 
 static void
@@ -446,6 +740,31 @@ watcher_vanished (GDBusConnection *connection,
   PtTray *self = user_data;
 
   self->host_available = FALSE;
+  self->watcher_present = FALSE;
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+}
+
+static void
+follow_tunnel (PtTray    *self,
+               PtProfile *profile)
+{
+  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+
+  if (tunnel != NULL && g_object_get_data (G_OBJECT (tunnel), "pt-tray") == NULL)
+    {
+      g_object_set_data (G_OBJECT (tunnel), "pt-tray", self);
+      g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (menu_changed), self,
+                               G_CONNECT_SWAPPED);
+    }
+}
+
+static void
+on_tunnel_changed (PtTray     *self,
+                   GParamSpec *pspec,
+                   PtProfile  *profile)
+{
+  follow_tunnel (self, profile);
+  menu_changed (self);
 }
 
 static void
@@ -463,6 +782,11 @@ on_items_changed (PtTray *self)
                                    G_CONNECT_SWAPPED);
           g_signal_connect_object (profile, "notify::name", G_CALLBACK (menu_changed), self,
                                    G_CONNECT_SWAPPED);
+          g_signal_connect_object (profile, "notify::error", G_CALLBACK (menu_changed), self,
+                                   G_CONNECT_SWAPPED);
+          g_signal_connect_object (profile, "notify::tunnel", G_CALLBACK (on_tunnel_changed), self,
+                                   G_CONNECT_SWAPPED);
+          follow_tunnel (self, profile);
         }
     }
   menu_changed (self);
@@ -474,7 +798,10 @@ pt_tray_dispose (GObject *object)
   PtTray *self = PT_TRAY (object);
 
   g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
-  g_clear_handle_id (&self->owner_id, g_bus_unown_name);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  if (self->host_signal != 0)
+    g_dbus_connection_signal_unsubscribe (self->connection, self->host_signal);
+  self->host_signal = 0;
   if (self->item_reg != 0)
     g_dbus_connection_unregister_object (self->connection, self->item_reg);
   if (self->menu_reg != 0)
@@ -503,7 +830,7 @@ pt_tray_finalize (GObject *object)
   PtTray *self = PT_TRAY (object);
 
   g_free (self->icon_name);
-  g_free (self->bus_name);
+  g_free (self->last_icon);
   G_OBJECT_CLASS (pt_tray_parent_class)->finalize (object);
 }
 
@@ -530,7 +857,6 @@ pt_tray_new (GDBusConnection *connection,
   static const GDBusInterfaceVTable item_vtable = { item_method, item_get_property, NULL, { 0 } };
   static const GDBusInterfaceVTable menu_vtable = { menu_method, menu_get_property, NULL, { 0 } };
   static GDBusNodeInfo *item_info, *menu_info;
-  static guint counter;
   PtTray *self = g_object_new (PT_TYPE_TRAY, NULL);
   g_autoptr(GError) error = NULL;
 
@@ -544,7 +870,6 @@ pt_tray_new (GDBusConnection *connection,
   self->icon_name = g_strdup (icon_name);
   self->actions = g_object_ref (actions);
   self->profiles = g_object_ref (profiles);
-  self->bus_name = g_strdup_printf ("org.kde.StatusNotifierItem-%d-%u", (int) getpid (), ++counter);
 
   self->item_reg = g_dbus_connection_register_object (connection, ITEM_PATH, item_info->interfaces[0],
                                                       &item_vtable, self, NULL, &error);
@@ -559,8 +884,14 @@ pt_tray_new (GDBusConnection *connection,
 
   g_signal_connect_swapped (profiles, "items-changed", G_CALLBACK (on_items_changed), self);
   on_items_changed (self);
-  self->owner_id = g_bus_own_name_on_connection (connection, self->bus_name, G_BUS_NAME_OWNER_FLAGS_NONE,
-                                                 NULL, NULL, NULL, NULL);
+  /* on_items_changed() may have set it already. */
+  g_free (self->last_icon);
+  self->last_icon = g_strdup (icon_for_state (self));
+  self->host_signal = g_dbus_connection_signal_subscribe (connection, NULL, WATCHER,
+                                                          "StatusNotifierHostRegistered",
+                                                          "/StatusNotifierWatcher", NULL,
+                                                          G_DBUS_SIGNAL_FLAGS_NONE,
+                                                          host_registered, self, NULL);
   self->watch_id = g_bus_watch_name_on_connection (connection, WATCHER, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                    watcher_appeared, watcher_vanished, self, NULL);
   return self;

@@ -11,14 +11,15 @@ G_BEGIN_DECLS
 #define PT_TYPE_TRAY (pt_tray_get_type ())
 G_DECLARE_FINAL_TYPE (PtTray, pt_tray, PT, TRAY, GObject)
 
-/* Actions the menu triggers, on @actions: "show-window", "quit", and
- * "toggle-tunnel" with the profile id ("s"). @profiles: GListModel of
- * PtProfile (its "name" and "running" are shown). */
+/* Actions the menu triggers, on @actions: "show-window", "quit",
+ * "new-tunnel", "preferences", and "toggle-tunnel" with the profile id
+ * ("s"); "Copy Address" is done here (the display's clipboard). @profiles:
+ * GListModel of PtProfile (name, running, tunnel state and address shown). */
 PtTray     *pt_tray_new                (GDBusConnection *connection,
                                         const char      *icon_name,
                                         GActionGroup    *actions,
                                         GListModel      *profiles);
-/* TRUE once a StatusNotifierWatcher with a host took the item. */
+/* TRUE once a StatusNotifierWatcher took the item and says a host shows it. */
 gboolean    pt_tray_get_host_available (PtTray          *self);
 
 G_END_DECLS
