@@ -76,7 +76,8 @@ def main():
     os.makedirs(out)
     secs = 6
     args = type("A", (), {"quick": True, "pt": os.environ.get("PT_BIN") or
-                          os.path.join(B.SOURCE_DIR, "_build", "cli", "pt"), "only": None})
+                          os.path.join(B.SOURCE_DIR, "_build", "cli", "pt"), "only": None,
+                          "main_pair_only": True})
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, B._on_signal)
     b = B.Bench(args)

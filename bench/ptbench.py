@@ -5,9 +5,11 @@ Compares, in one run on loopback, a `pt` tunnel (manual mode) with `ssh -L`
 (aes128-gcm and chacha20-poly1305, against a throwaway sshd), a `socat` TCP
 relay and direct TCP; and Nostr mode (`pt server nostr` / `pt client nostr`
 through the test relay, tests/relay/relay.mjs): setup time, and 100 client
-sessions on one server; and, as root, VPN mode (`pt vpn`) beside OpenVPN and a
-bare veth between two network namespaces.  See bench/README.md for what each
-figure means.
+sessions on one server; pt with its fast data path on and off (PT_FAST_PATH=off),
+through a forced TURN relay and over IPv6; and, as root, in two network
+namespaces joined by a veth: the same TCP forwards across it, a relayed tunnel
+that upgrades to direct, and VPN mode (`pt vpn`) beside OpenVPN and
+wireguard-go.  See bench/README.md for what each figure means.
 
 Every child runs in its own process group; all of them are killed (SIGTERM,
 then SIGKILL) on normal exit, on an exception, on Ctrl-C and on SIGTERM/SIGHUP.
@@ -44,15 +46,35 @@ PATH_LABELS = {
     "socat": "socat relay",
     "ssh-aes": "ssh -L aes128-gcm",
     "ssh-chacha": "ssh -L chacha20-poly1305",
-    "pt": "pt tunnel",
+    "pt": "pt (fast path)",
+    "pt-libnice": "pt (libnice path, PT_FAST_PATH=off)",
+    "pt-turn": "pt (forced TURN: coturn on loopback)",
+    "direct-v6": "direct TCP (IPv6, ::1)",
+    "pt-v6": "pt (fast path, IPv6 ::1)",
 }
+# the loopback paths, in the order of every table and of the interleaved runs
+LOOPBACK_ORDER = ["direct", "socat", "ssh-aes", "ssh-chacha", "pt", "pt-libnice", "pt-turn",
+                  "direct-v6", "pt-v6"]
 PT_ICE = ["--json", "--no-stun", "--local-address", "127.0.0.1"]
+# PT_FAST_PATH=off turns the engine's own batched UDP socket off (libnice
+# then carries every datagram); unset, the fast path is on where it applies
+PT_LIBNICE_ENV = {"PT_FAST_PATH": "off"}
+PT_BBR_ENV = {"PT_QUIC_CC": "bbr"}       # the congestion controller is CUBIC by default
 RELAY_DIR = os.path.join(SOURCE_DIR, "tests", "relay")
-SECTIONS = ["throughput", "latency", "setup", "nostr-setup", "udp", "scale", "nostr-scale", "vpn"]
-VPN_ADDR = {"srv": "10.98.0.1", "cli": "10.98.0.2"}   # the veth between the two namespaces
+SECTIONS = ["throughput", "latency", "setup", "nostr-setup", "udp", "scale", "nostr-scale",
+            "veth", "upgrade", "vpn", "floor"]
+VETH_ADDR = {"srv": "10.98.0.1", "cli": "10.98.0.2"}   # the veth between two namespaces
+VPN_ADDR = VETH_ADDR
 VPN_OVPN_CIPHER = "AES-128-GCM"   # what pt's QUIC negotiates too (engine/pt-quic-conn.c)
 VPN_LABELS = {"direct": "direct (veth, no tunnel)", "pt": "pt vpn (manual pairing)",
-              "openvpn": "OpenVPN (UDP, TLS, %s)" % VPN_OVPN_CIPHER}
+              "openvpn": "OpenVPN (UDP, TLS, %s)" % VPN_OVPN_CIPHER,
+              "wireguard-go": "wireguard-go (Debian's, user space)"}
+VPN_ORDER = ["direct", "pt", "openvpn", "wireguard-go"]
+VETH_ORDER = ["direct", "socat", "ssh-aes", "pt", "pt-bbr", "pt-libnice"]
+VETH_LABELS = {"direct": "direct TCP (across the veth)", "socat": "socat relay (near side)",
+               "ssh-aes": "ssh -L aes128-gcm", "pt": "pt (fast path)",
+               "pt-bbr": "pt (fast path, BBR: PT_QUIC_CC=bbr)",
+               "pt-libnice": "pt (libnice path, PT_FAST_PATH=off)"}
 
 
 def log(msg):
@@ -260,18 +282,151 @@ def free_port():
     return p
 
 
-def wait_port(port, timeout, proc=None):
+def wait_port(port, timeout, proc=None, connect=None, host="127.0.0.1"):
+    """Waits until @host:@port accepts a TCP connection (made by @connect(port)
+    when given: e.g. from inside a network namespace)."""
     limit = time.monotonic() + timeout
     while time.monotonic() < limit:
         if proc is not None and not proc.alive():
             raise RuntimeError("%s exited (status %r); log: %s"
                                % (proc.name, proc.popen.poll(), proc.logpath))
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            if connect is not None:
+                connect(port).close()
+            else:
+                socket.create_connection((host, port), timeout=0.5).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("port %d did not open within %.0fs" % (port, timeout))
+    raise RuntimeError("port %s:%d did not open within %.0fs" % (host, port, timeout))
+
+
+# --------------------------------------------------------------------------
+# Network namespaces: two "machines" joined by one veth
+
+# One way to run code inside a namespace: the NAT lab's (a LabError is a
+# RuntimeError, as the callers here expect).
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "natlab"))
+from natlab import in_netns  # noqa: E402
+
+
+NETNS_REGISTRY = []
+
+
+class NetnsPair:
+    """Network namespaces PREFIX-srv and PREFIX-cli joined by one veth
+    (eth0 in each, MTU 1500) with the addresses @addrs (/24) and loopback up:
+    two machines on one LAN.  Used by the veth, upgrade and vpn sections;
+    teardown() kills the children started in them and deletes both (also
+    done for every pair still up when the run ends or is interrupted)."""
+
+    def __init__(self, prefix, logdir, addrs=VETH_ADDR, extra_addrs=None):
+        self.prefix, self.logdir, self.addrs = prefix, logdir, dict(addrs)
+        self.extra_addrs = extra_addrs or {}    # side -> [further addresses on eth0]
+        self.namespaces, self.children = [], []
+
+    def ns(self, side):
+        return "%s-%s" % (self.prefix, side)
+
+    def ip(self, *argv):
+        p = subprocess.run(["ip"] + list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=20)
+        if p.returncode != 0:
+            raise RuntimeError("ip %s: %s" % (" ".join(argv), p.stdout.decode().strip()))
+        return p.stdout.decode()
+
+    def run(self, side, argv, check=True, timeout=20):
+        """Runs @argv in @side's namespace; returns its output."""
+        p = subprocess.run(["ip", "netns", "exec", self.ns(side)] + list(argv),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        if check and p.returncode != 0:
+            raise RuntimeError("%s (in %s): %s" % (" ".join(argv), self.ns(side),
+                                                   p.stdout.decode().strip()))
+        return p.stdout.decode()
+
+    @staticmethod
+    def skip_reason(probe_name):
+        """None when namespaces can be made here, else why not."""
+        if os.geteuid() != 0:
+            return "needs root (network namespaces)"
+        if shutil.which("ip") is None:
+            return "ip not installed (apt-get install iproute2)"
+        p = subprocess.run(["ip", "netns", "add", probe_name],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            return "cannot create network namespaces: %s" % p.stdout.decode().strip()
+        subprocess.run(["ip", "netns", "del", probe_name])
+        return None
+
+    def build(self):
+        NETNS_REGISTRY.append(self)
+        for side in self.addrs:
+            self.ip("netns", "add", self.ns(side))
+            self.namespaces.append(self.ns(side))
+        self.ip("link", "add", "eth0", "netns", self.ns("srv"), "mtu", "1500", "type", "veth",
+                "peer", "name", "eth0", "netns", self.ns("cli"), "mtu", "1500")
+        for side, addr in self.addrs.items():
+            for a in [addr] + self.extra_addrs.get(side, []):
+                self.ip("-n", self.ns(side), "addr", "add", a + "/24", "dev", "eth0")
+            self.ip("-n", self.ns(side), "link", "set", "eth0", "up")
+            self.ip("-n", self.ns(side), "link", "set", "lo", "up")
+        limit = time.monotonic() + 10
+        for side in self.addrs:
+            while "state UP" not in self.ip("-n", self.ns(side), "-o", "link", "show", "eth0"):
+                if time.monotonic() > limit:
+                    raise RuntimeError("eth0 in %s did not come up" % self.ns(side))
+                time.sleep(0.05)
+        return self
+
+    def child(self, name, side, argv, machine=False, **kw):
+        """A Child in @side's namespace (`ip netns exec` execs it: same pid).
+        @machine: also its own mount namespace with a private /run/lock
+        (another machine: one VPN client per machine is a lock file there)."""
+        if machine:
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    "mount -t tmpfs tmpfs /run/lock && exec \"$@\"", "sh"] + argv
+        c = Child(name, ["ip", "netns", "exec", self.ns(side)] + argv, self.logdir, **kw)
+        self.children.append(c)
+        return c
+
+    def connect(self, side, host, port, timeout=10):
+        """A TCP connection made from inside @side's namespace."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        def make():
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            try:
+                s.connect((host, port))
+            except OSError:
+                s.close()
+                raise
+            return s
+        return in_netns(self.ns(side), make, timeout=timeout + 5)
+
+    def wait_port(self, side, host, port, timeout, proc=None):
+        wait_port(port, timeout, proc, connect=lambda p: self.connect(side, host, p, 0.5),
+                  host=host)
+
+    def teardown(self):
+        for c in self.children:
+            c.kill()
+            if c in REGISTRY:
+                REGISTRY.remove(c)
+        self.children = []
+        while self.namespaces:
+            subprocess.run(["ip", "netns", "del", self.namespaces.pop()],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self in NETNS_REGISTRY:
+            NETNS_REGISTRY.remove(self)
+
+
+def teardown_namespaces():
+    while NETNS_REGISTRY:
+        try:
+            NETNS_REGISTRY[-1].teardown()
+        except Exception:  # keep cleaning up
+            NETNS_REGISTRY.pop()
 
 
 def pct(values, p):
@@ -306,14 +461,15 @@ class Bench:
         self.skips = {}
         self.results = {"machine": self.machine(), "config": {}, "skipped": self.skips}
         self.paths = {}        # name -> {"tcp": port, "echo": port, "udp": port|None}
-        self.cpu_pids = {}     # name -> callable returning [(pid, with_children)]
+        self.cpu_pids = {}     # name -> callable returning [(process label, pid, with_children)]
+        self.pt_pairs = {}     # loopback pt path -> (server, client)
         self.ptc = self.pts = None
         self.sshd = None
         self.ssh_clients = {}
         self.socats = []
         self.vpn_prefix = "ptvb%d" % os.getpid()
-        self.vpn_namespaces, self.vpn_children = [], []
-        self.vpn_pt = self.vpn_ovpn = ()
+        self.vpn_net = NetnsPair(self.vpn_prefix, self.logdir, VPN_ADDR)
+        self.vpn_pt = self.vpn_ovpn = self.vpn_wg = ()
 
     # -- machine -----------------------------------------------------------
     def machine(self):
@@ -375,26 +531,56 @@ class Bench:
         self.ctl = socket.create_connection(("127.0.0.1", self.ctl_port), timeout=10)
         self.ctl_file = self.ctl.makefile("r")
         self.have_iperf = shutil.which("iperf3") is not None
+        self.iperf_servers = {}
         if self.have_iperf:
-            self.start_iperf_server()
+            self.iperf_port = self.start_iperf_server()
         else:
             self.skips["iperf3"] = "SKIP: iperf3 not installed (apt-get install openssh-server iperf3)"
             print(self.skips["iperf3"])
             self.iperf_port = None
         self.paths["direct"] = {"tcp": self.iperf_port, "echo": self.echo_port,
                                 "udp": self.udp_port}
+        # IPv6: a second echo service and iperf3 server on ::1
+        self.echo6_port = self.iperf6_port = None
+        try:
+            socket.socket(socket.AF_INET6).bind(("::1", 0))
+        except OSError as e:
+            self.skips["ipv6"] = "SKIP: IPv6 rows: no ::1 here (%s)" % e
+            print(self.skips["ipv6"])
+            return
+        self.svc6 = Child("services-v6", [sys.executable, os.path.join(HERE, "services.py"),
+                                          "--bind", "::1"], self.logdir, pipe_out=True)
+        _, _, line = self.svc6.wait_line("out", lambda l: l.startswith("{"), 10)
+        self.echo6_port = json.loads(line)["echo"]
+        if self.have_iperf:
+            self.iperf6_port = self.start_iperf_server("::1")
+        self.paths["direct-v6"] = {"tcp": self.iperf6_port, "echo": self.echo6_port,
+                                   "udp": None, "host": "::1"}
 
-    def start_iperf_server(self):
-        self.iperf_port = getattr(self, "iperf_port", None) or free_port()
-        self.iperf_srv = Child("iperf3-server", ["iperf3", "-s", "-B", "127.0.0.1",
-                                                 "-p", str(self.iperf_port)], self.logdir)
-        wait_port(self.iperf_port, 10, self.iperf_srv)
+    def start_iperf_server(self, host="127.0.0.1"):
+        old = self.iperf_servers.get(host)
+        port = old[1] if old else free_port()
+        c = Child("iperf3-server" + ("-v6" if ":" in host else ""),
+                  ["iperf3", "-s", "-B", host, "-p", str(port)], self.logdir)
+        wait_port(port, 10, c, host=host)
+        self.iperf_servers[host] = (c, port)
+        return port
+
+    def restart_iperf_server(self, host):
+        c, _ = self.iperf_servers[host]
+        c.kill()
+        self.start_iperf_server(host)
 
     def udp_stats(self, run):
         self.ctl.sendall(b"stats %d\n" % run)
         return json.loads(self.ctl_file.readline())
 
     # -- socat -------------------------------------------------------------
+    def socat_relay(self, name, listen_port, target_host, target_port, spawn):
+        return spawn(name, [
+            "socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,backlog=1024,nodelay" % listen_port,
+            "TCP:%s:%d,nodelay" % (target_host, target_port)])
+
     def start_socat(self):
         if not shutil.which("socat"):
             self.skips["socat"] = "SKIP: socat not installed (apt-get install socat)"
@@ -406,24 +592,27 @@ class Bench:
                 ports[svc] = None
                 continue
             p = free_port()
-            c = Child("socat-%s" % svc, [
-                "socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,backlog=1024,nodelay" % p,
-                "TCP:127.0.0.1:%d,nodelay" % target], self.logdir)
+            c = self.socat_relay("socat-%s" % svc, p, "127.0.0.1", target,
+                                 lambda n, a: Child(n, a, self.logdir))
             wait_port(p, 10, c)
             self.socats.append(c)
             ports[svc] = p
         ports["udp"] = None
         self.paths["socat"] = ports
-        self.cpu_pids["socat"] = lambda: [(c.pid, True) for c in self.socats]
+        self.cpu_pids["socat"] = lambda: [("socat", c.pid, True) for c in self.socats]
 
     # -- sshd + ssh -L -----------------------------------------------------
-    def start_ssh(self):
+    def ssh_skip_reason(self):
         sshd = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
         if not sshd or not shutil.which("ssh") or not shutil.which("ssh-keygen"):
-            self.skips["ssh"] = "SKIP: sshd not installed (apt-get install openssh-server iperf3)"
-            print(self.skips["ssh"])
-            return
+            return None, "SKIP: sshd not installed (apt-get install openssh-server iperf3)"
+        return sshd, None
+
+    def ssh_keys(self):
+        """Throwaway host and user keys (made once per run): the directory."""
         d = os.path.join(self.tmp, "ssh")
+        if os.path.isdir(d):
+            return d
         os.makedirs(d, mode=0o700)
         for key in ("host_ed25519", "id_ed25519"):
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pt-bench",
@@ -433,14 +622,20 @@ class Bench:
             # sshd run as root needs its privilege-separation directory (what
             # the distribution's service would create at boot)
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        self.sshd_port = free_port()
-        cfg = os.path.join(d, "sshd_config")
+        return d
+
+    def start_sshd(self, tag, sshd, listen, spawn):
+        """An sshd of our own on @listen:free port; (child, port), or
+        (None, "SKIP: …") when its configuration is refused."""
+        d = self.ssh_keys()
+        port = free_port()
+        cfg = os.path.join(d, "sshd_config-%s" % tag)
         with open(cfg, "w") as f:
             f.write("\n".join([
-                "Port %d" % self.sshd_port,
-                "ListenAddress 127.0.0.1",
+                "Port %d" % port,
+                "ListenAddress %s" % listen,
                 "HostKey %s" % os.path.join(d, "host_ed25519"),
-                "PidFile %s" % os.path.join(d, "sshd.pid"),
+                "PidFile %s" % os.path.join(d, "sshd-%s.pid" % tag),
                 "AuthorizedKeysFile %s" % os.path.join(d, "authorized_keys"),
                 "AuthenticationMethods publickey",
                 "PubkeyAuthentication yes",
@@ -459,53 +654,80 @@ class Bench:
         chk = subprocess.run([sshd, "-t", "-f", cfg], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
         if chk.returncode != 0:
-            self.skips["ssh"] = "SKIP: sshd -t failed: %s" % chk.stdout.decode().strip()
-            print(self.skips["ssh"])
-            return
-        self.sshd = Child("sshd", [sshd, "-D", "-e", "-f", cfg], self.logdir)
-        wait_port(self.sshd_port, 10, self.sshd)
+            return None, "SKIP: sshd -t failed: %s" % chk.stdout.decode().strip()
+        return spawn("sshd-%s" % tag, [sshd, "-D", "-e", "-f", cfg]), port
+
+    def start_ssh_client(self, name, cipher, host, sshd_port, forwards, spawn):
+        """`ssh -N -L` for each (listen port, target host, target port) of
+        @forwards; checks the cipher it negotiated (from -v)."""
+        d = self.ssh_keys()
         user = os.environ.get("USER") or run_cmd(["id", "-un"])
+        argv = ["ssh", "-F", "/dev/null", "-N", "-T", "-v",
+                "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=%s" % os.path.join(d, "known_hosts"),
+                "-o", "GlobalKnownHostsFile=/dev/null",
+                "-o", "ExitOnForwardFailure=yes", "-o", "IdentitiesOnly=yes",
+                "-o", "Ciphers=%s" % cipher, "-o", "Compression=no",
+                "-i", os.path.join(d, "id_ed25519"), "-p", str(sshd_port)]
+        for lport, thost, tport in forwards:
+            argv += ["-L", "127.0.0.1:%d:%s:%d" % (lport, thost, tport)]
+        argv.append("%s@%s" % (user, host))
+        c = spawn(name, argv)
+        _, _, line = c.wait_line("err", lambda l: "cipher:" in l and "client->server" in l, 15)
+        got = re.search(r"cipher: (\S+)", line).group(1)
+        if got != cipher:
+            raise RuntimeError("%s negotiated %s, not %s" % (name, got, cipher))
+        return c
+
+    def start_ssh(self):
+        sshd, reason = self.ssh_skip_reason()
+        spawn = lambda n, a: Child(n, a, self.logdir)
+        if reason is None:
+            self.sshd, port = self.start_sshd("main", sshd, "127.0.0.1", spawn)
+            if self.sshd is None:
+                reason = port
+        if reason:
+            self.skips["ssh"] = reason
+            print(reason)
+            return
+        self.sshd_port = port
+        wait_port(self.sshd_port, 10, self.sshd)
         for name, cipher in SSH_CIPHERS.items():
             ports = {"tcp": free_port() if self.iperf_port else None, "echo": free_port(),
                      "udp": None}
-            argv = ["ssh", "-F", "/dev/null", "-N", "-T", "-v",
-                    "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                    "-o", "UserKnownHostsFile=%s" % os.path.join(d, "known_hosts"),
-                    "-o", "GlobalKnownHostsFile=/dev/null",
-                    "-o", "ExitOnForwardFailure=yes", "-o", "IdentitiesOnly=yes",
-                    "-o", "Ciphers=%s" % cipher, "-o", "Compression=no",
-                    "-i", os.path.join(d, "id_ed25519"), "-p", str(self.sshd_port)]
+            fw = [(ports["echo"], "127.0.0.1", self.echo_port)]
             if ports["tcp"]:
-                argv += ["-L", "127.0.0.1:%d:127.0.0.1:%d" % (ports["tcp"], self.iperf_port)]
-            argv += ["-L", "127.0.0.1:%d:127.0.0.1:%d" % (ports["echo"], self.echo_port),
-                     "%s@127.0.0.1" % user]
-            c = Child(name, argv, self.logdir)
+                fw.append((ports["tcp"], "127.0.0.1", self.iperf_port))
+            c = self.start_ssh_client(name, cipher, "127.0.0.1", self.sshd_port, fw, spawn)
             wait_port(ports["echo"], 15, c)
-            _, _, line = c.wait_line(
-                "err", lambda l: "cipher:" in l and "client->server" in l, 5)
-            got = re.search(r"cipher: (\S+)", line).group(1)
-            if got != cipher:
-                raise RuntimeError("%s negotiated %s, not %s" % (name, got, cipher))
             self.ssh_clients[name] = c
             self.paths[name] = ports
-            self.cpu_pids[name] = (lambda c=c: [(c.pid, False)] +
-                                   [(p, False) for p in descendants(self.sshd.pid)])
+            self.cpu_pids[name] = (lambda c=c: [("ssh", c.pid, False)] +
+                                   [("sshd tree", p, False) for p in descendants(self.sshd.pid)])
         self.results["config"]["ssh"] = "sshd on 127.0.0.1:%d, throwaway ed25519 keys in %s" % (
-            self.sshd_port, d)
+            self.sshd_port, self.ssh_keys())
 
     # -- pt ----------------------------------------------------------------
-    def pt_pair(self, tag, forwards):
+    def pt_pair(self, tag, forwards, cli_ice=PT_ICE, srv_ice=None, env=None, net=None,
+                allowed=("127.0.0.0/8",)):
         """Starts a pt server + client and joins them. @forwards: list of
-        source URIs. Returns (server, client, timings, {source: port})."""
-        srv = Child("pt-server-%s" % tag, [self.pt_bin, "server", "manual"] + PT_ICE +
-                    ["--allowed-tcp", "127.0.0.0/8", "--allowed-udp", "127.0.0.0/8"],
-                    self.logdir, stdin=subprocess.PIPE, pipe_out=True)
-        argv = [self.pt_bin, "client", "manual"] + PT_ICE
+        source URIs; @env: extra environment of both; @net: a NetnsPair (the
+        server in its srv namespace, the client in its cli one).
+        Returns (server, client, timings, {source: port})."""
+        if net is not None:
+            spawn_srv = lambda n, a, **kw: net.child(n, "srv", a, **kw)
+            spawn_cli = lambda n, a, **kw: net.child(n, "cli", a, **kw)
+        else:
+            spawn_srv = spawn_cli = lambda n, a, **kw: Child(n, a, self.logdir, **kw)
+        argv = [self.pt_bin, "server", "manual"] + list(srv_ice or cli_ice)
+        for a in allowed:
+            argv += ["--allowed-tcp", a, "--allowed-udp", a]
+        srv = spawn_srv("pt-server-%s" % tag, argv, stdin=subprocess.PIPE, pipe_out=True, env=env)
+        argv = [self.pt_bin, "client", "manual"] + list(cli_ice)
         for src in forwards:
             argv += ["--source", src, "--target", "127.0.0.1:0"]
         t_start = time.monotonic()
-        cli = Child("pt-client-%s" % tag, argv, self.logdir, stdin=subprocess.PIPE,
-                    pipe_out=True)
+        cli = spawn_cli("pt-client-%s" % tag, argv, stdin=subprocess.PIPE, pipe_out=True, env=env)
         offer, t_offer = cli.read_block("OFFER", 15)
         srv.write(offer)
         answer, t_answer = srv.read_block("ANSWER", 15)
@@ -524,16 +746,95 @@ class Bench:
         return srv, cli, {"start": t_start, "offer": t_offer, "answer_out": t_answer,
                           "answer_in": t0, "ready": t_ready}, listen
 
+    @staticmethod
+    def data_path(child):
+        """What pt says carries its data: the last `data-path` event's
+        "data_path" ("fast" / "libnice"), or "unknown" when it printed none
+        (a pt without the event); and every such event."""
+        evs = [ev for _, ev in Bench.events(child) if ev.get("event") == "data-path"]
+        return (evs[-1].get("data_path", "unknown") if evs else "unknown"), evs
+
+    @staticmethod
+    def path_kind(child):
+        """The path kind of the last `state`/`path` event that had one."""
+        kinds = [ev.get("path") for _, ev in Bench.events(child)
+                 if ev.get("event") in ("state", "path") and ev.get("path")]
+        return kinds[-1] if kinds else None
+
+    def record_pt(self, section, p, srv, cli, **extra):
+        """Records what each pt process of path @p says about its data path."""
+        d = {}
+        for side, c in (("client", cli), ("server", srv)):
+            kind, evs = self.data_path(c)
+            d[side] = kind
+            d[side + "_events"] = evs
+            d[side + "_path_kind"] = self.path_kind(c)
+        d.update(extra)
+        self.results.setdefault("data_path", {}).setdefault(section, {})[p] = d
+        return d
+
+    def start_coturn(self, tag, listen, spawn, connect=None):
+        """turnserver on @listen (as tests/integration/harness.py starts it:
+        long-term credentials u:p, realm test, no TLS/DTLS, loopback peers
+        allowed); (child, port)."""
+        port = free_port()
+        d = os.path.join(self.tmp, "turn-%s" % tag)
+        os.makedirs(d, exist_ok=True)
+        c = spawn("turnserver-%s" % tag, [
+            "turnserver", "-n", "--listening-ip=%s" % listen, "--relay-ip=%s" % listen,
+            "--listening-port=%d" % port, "--lt-cred-mech", "--user=u:p", "--realm=test",
+            "--no-tls", "--no-dtls", "--no-cli", "--allow-loopback-peers",
+            "--pidfile=%s" % os.path.join(d, "turnserver.pid"),
+            "--userdb=%s" % os.path.join(d, "turndb"), "--log-file=stdout"])
+        wait_port(port, 20, c, connect=connect, host=listen)
+        return c, port
+
     def start_pt(self):
         srcs = ["tcp://127.0.0.1:%d" % self.echo_port, "udp://127.0.0.1:%d" % self.udp_port]
         if self.iperf_port:
             srcs.insert(0, "tcp://127.0.0.1:%d" % self.iperf_port)
-        self.pts, self.ptc, _, listen = self.pt_pair("main", srcs)
-        self.paths["pt"] = {
-            "tcp": listen.get("tcp://127.0.0.1:%d" % self.iperf_port) if self.iperf_port else None,
-            "echo": listen["tcp://127.0.0.1:%d" % self.echo_port],
-            "udp": listen["udp://127.0.0.1:%d" % self.udp_port]}
-        self.cpu_pids["pt"] = lambda: [(self.ptc.pid, False), (self.pts.pid, False)]
+        self.pt_pairs = {}
+        pairs = [("pt", "main", PT_ICE, None, srcs),
+                 ("pt-libnice", "libnice", PT_ICE, PT_LIBNICE_ENV, srcs)]
+        main_only = getattr(self.args, "main_pair_only", False)   # bench/profile.py
+        if main_only:
+            del pairs[1:]
+        elif shutil.which("turnserver"):
+            turn, port = self.start_coturn("loopback", "127.0.0.1",
+                                           lambda n, a: Child(n, a, self.logdir))
+            self.turn_children = [turn]
+            self.cpu_turn = turn
+            pairs.append(("pt-turn", "turn", PT_ICE + [
+                "--relay-only", "--turn", "turn://u:p@127.0.0.1:%d" % port], None, srcs[:-1]))
+        else:
+            self.skips["pt-turn"] = ("SKIP: forced-TURN row: turnserver not installed "
+                                     "(apt-get install coturn)")
+            print(self.skips["pt-turn"])
+        if self.echo6_port and not main_only:
+            s6 = ["tcp://[::1]:%d" % self.echo6_port]
+            if self.iperf6_port:
+                s6.insert(0, "tcp://[::1]:%d" % self.iperf6_port)
+            pairs.append(("pt-v6", "v6", ["--json", "--no-stun", "--local-address", "::1"],
+                          None, s6))
+        for p, tag, ice, env, fw in pairs:
+            allowed = ("::1/128",) if p == "pt-v6" else ("127.0.0.0/8",)
+            srv, cli, _, listen = self.pt_pair(tag, fw, ice, env=env, allowed=allowed)
+            self.pt_pairs[p] = (srv, cli)
+            tcp_src = [u for u in fw if "udp://" not in u]
+            self.paths[p] = {"tcp": listen.get(tcp_src[0]) if len(tcp_src) > 1 else None,
+                             "echo": listen[tcp_src[-1]],
+                             "udp": listen.get(srcs[-1]) if p in ("pt", "pt-libnice") else None}
+            self.cpu_pids[p] = (lambda srv=srv, cli=cli: [("pt client", cli.pid, False),
+                                                          ("pt server", srv.pid, False)])
+        if "pt-turn" in self.paths:
+            self.cpu_pids["pt-turn"] = (lambda f=self.cpu_pids["pt-turn"]: f() +
+                                        [("turnserver", self.cpu_turn.pid, False)])
+        self.pts, self.ptc = self.pt_pairs["pt"]
+
+    def record_loopback_data_paths(self):
+        for p, (srv, cli) in self.pt_pairs.items():
+            self.record_pt("loopback", p, srv, cli,
+                           env=PT_LIBNICE_ENV if p == "pt-libnice" else {})
 
     def pt_fds(self):
         n = 0
@@ -555,21 +856,22 @@ class Bench:
         return {"server": proc_status(self.pts.pid), "client": proc_status(self.ptc.pid)}
 
     def check_alive(self):
-        for c in [self.svc, self.pts, self.ptc] + self.socats + list(self.ssh_clients.values()):
+        pt = [c for pair in self.pt_pairs.values() for c in pair]
+        for c in [self.svc] + pt + self.socats + list(self.ssh_clients.values()):
             if c is not None and not c.alive():
                 raise RuntimeError("%s died (status %r); log: %s" % (c.name, c.popen.poll(), c.logpath))
 
     # -- throughput ----------------------------------------------------------
-    def iperf(self, port, streams, seconds):
-        argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-J",
-                "-P", str(streams), "--connect-timeout", "5000"]
+    def iperf(self, port, streams, seconds, host="127.0.0.1", wrap=(), restart=None):
+        argv = list(wrap) + ["iperf3", "-c", host, "-p", str(port), "-t", str(seconds), "-J",
+                             "-P", str(streams), "--connect-timeout", "5000"]
         try:
             r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=seconds + 20, start_new_session=True)
         except subprocess.TimeoutExpired:
             # the iperf3 server may be stuck on the aborted test: restart it
-            self.iperf_srv.kill()
-            self.start_iperf_server()
+            if restart is not None:
+                restart()
             return None, "timeout"
         try:
             j = json.loads(r.stdout.decode())
@@ -581,74 +883,130 @@ class Bench:
         return {"bytes": s["bytes"], "seconds": s["seconds"],
                 "MBps": s["bytes"] / s["seconds"] / 1e6}, None
 
-    def throughput(self):
-        reps, secs = (1, 2) if self.quick else (5, 3)
-        self.results["config"]["throughput"] = "%d repetitions x %d s, iperf3 client->server" % (reps, secs)
+    @staticmethod
+    def cpu_by_process(groups):
+        """{label: CPU seconds} of [(label, pid, with_children)]."""
         out = {}
-        cpu = {}
-        if not self.have_iperf:
-            self.results["throughput"] = {"skipped": self.skips["iperf3"]}
-            return
-        order = [p for p in ("direct", "socat", "ssh-aes", "ssh-chacha", "pt") if p in self.paths]
+        for label, pid, ch in groups:
+            out[label] = out.get(label, 0.0) + cpu_seconds(pid, ch)
+        return out
+
+    def interleaved_throughput(self, name, order, target, cpu_groups, reps, secs, check):
+        """iperf3 through each path of @order, @reps repetitions interleaved
+        (rep 1 of every path, then rep 2, ...), 1 and 8 streams.
+        @target(p) -> dict(port=, host=, wrap=, restart=); @cpu_groups[p]() ->
+        [(process label, pid, with_children)].  Returns (figures, cpu)."""
+        out, cpu = {}, {}
         for streams in (1, 8):
             key = "%d-stream" % streams
             runs = {p: [] for p in order}
             errors = {p: [] for p in order}
-            cpu_acc = {p: [0.0, 0] for p in order}
+            acc = {p: {} for p in order}
+            nbytes = {p: 0 for p in order}
             for rep in range(reps):
                 for p in order:
-                    self.check_alive()
-                    pids = self.cpu_pids.get(p, lambda: [])()
-                    before = sum(cpu_seconds(pid, ch) for pid, ch in pids)
-                    r, err = self.iperf(self.paths[p]["tcp"], streams, secs)
+                    check()
+                    before = self.cpu_by_process(cpu_groups.get(p, lambda: [])())
+                    r, err = self.iperf(streams=streams, seconds=secs, **target(p))
                     time.sleep(0.2)  # let socat's children be reaped
-                    pids = self.cpu_pids.get(p, lambda: [])()
-                    after = sum(cpu_seconds(pid, ch) for pid, ch in pids)
+                    after = self.cpu_by_process(cpu_groups.get(p, lambda: [])())
                     if r is None:
                         errors[p].append(err)
-                        log("%s %s rep %d: FAILED (%s)" % (key, p, rep + 1, err))
+                        log("%s %s %s rep %d: FAILED (%s)" % (name, key, p, rep + 1, err))
                         continue
                     runs[p].append(r["MBps"])
-                    cpu_acc[p][0] += after - before
-                    cpu_acc[p][1] += r["bytes"]
-                    log("%s %-10s rep %d: %8.1f MB/s" % (key, p, rep + 1, r["MBps"]))
+                    for label, t in after.items():
+                        acc[p][label] = acc[p].get(label, 0.0) + t - before.get(label, 0.0)
+                    nbytes[p] += r["bytes"]
+                    log("%s %s %-10s rep %d: %8.1f MB/s" % (name, key, p, rep + 1, r["MBps"]))
             ref = statistics.median(runs["ssh-aes"]) if runs.get("ssh-aes") else None
             out[key] = {}
             for p in order:
                 med = statistics.median(runs[p]) if runs[p] else None
                 out[key][p] = {"median_MBps": med, "runs_MBps": runs[p], "errors": errors[p],
                                "ratio_to_ssh_aes": (med / ref) if (med and ref) else None}
-                if p in self.cpu_pids and cpu_acc[p][1]:
+                if p in cpu_groups and nbytes[p]:
+                    total = sum(acc[p].values())
                     cpu.setdefault(key, {})[p] = {
-                        "cpu_seconds": cpu_acc[p][0], "bytes": cpu_acc[p][1],
-                        "cpu_s_per_GiB": cpu_acc[p][0] / (cpu_acc[p][1] / GiB)}
+                        "cpu_seconds": total, "bytes": nbytes[p],
+                        "cpu_s_per_GiB": total / (nbytes[p] / GiB),
+                        "per_process": {label: {"cpu_seconds": t,
+                                                "cpu_s_per_GiB": t / (nbytes[p] / GiB)}
+                                        for label, t in acc[p].items()}}
+        return out, cpu
+
+    def throughput(self):
+        reps, secs = (1, 2) if self.quick else (3, 3)
+        self.results["config"]["throughput"] = "%d repetitions x %d s, iperf3 client->server" % (reps, secs)
+        if not self.have_iperf:
+            self.results["throughput"] = {"skipped": self.skips["iperf3"]}
+            return
+        order = [p for p in LOOPBACK_ORDER if self.paths.get(p, {}).get("tcp")]
+
+        def target(p):
+            return {"port": self.paths[p]["tcp"], "host": self.paths[p].get("host", "127.0.0.1"),
+                    "restart": lambda: self.restart_iperf_server(
+                        "::1" if p.endswith("-v6") else "127.0.0.1")}
+        out, cpu = self.interleaved_throughput("loopback", order, target, self.cpu_pids,
+                                               reps, secs, self.check_alive)
         self.results["throughput"] = out
         self.results["cpu"] = cpu
+        self.record_loopback_data_paths()
 
     # -- latency -----------------------------------------------------------
-    def latency(self):
-        n = 300 if self.quick else 2000
-        block = 100
-        self.results["config"]["latency"] = (
-            "%d round trips per size after 50 warm-up, paths interleaved in blocks of %d, "
-            "TCP_NODELAY on the client" % (n, block))
+    @staticmethod
+    def rtt(s, msg, p):
+        t0 = time.perf_counter_ns()
+        s.sendall(msg)
+        buf = bytearray()
+        while len(buf) < len(msg):
+            d = s.recv(65536)
+            if not d:
+                raise RuntimeError("%s: echo closed" % p)
+            buf += d
+        t1 = time.perf_counter_ns()
+        if bytes(buf) != msg:
+            raise RuntimeError("%s: echo returned wrong bytes" % p)
+        return (t1 - t0) / 1000.0
+
+    @staticmethod
+    def udp_out_datagrams(net, side):
+        """Udp OutDatagrams of @side's namespace (/proc/net/snmp)."""
+        rows = [l.split() for l in net.run(side, ["cat", "/proc/net/snmp"]).splitlines()
+                if l.startswith("Udp:")]
+        return int(dict(zip(rows[0][1:], rows[1][1:]))["OutDatagrams"])
+
+    def packets_per_round_trip(self, net, pairs, paths, n):
+        """For each pt path: UDP datagrams each namespace sent per 1-byte
+        request/response, over @n back-to-back round trips with nothing else
+        in flight (the namespaces hold only the pt pairs' UDP)."""
         out = {}
-        order = [p for p in ("direct", "socat", "ssh-aes", "ssh-chacha", "pt") if p in self.paths]
+        msg = b"x"
+        for p in pairs:
+            s = net.connect("cli", paths[p]["host"], paths[p]["echo"])
+            try:
+                s.settimeout(10)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for _ in range(50):
+                    self.rtt(s, msg, p)
+                before = {side: self.udp_out_datagrams(net, side) for side in ("cli", "srv")}
+                for _ in range(n):
+                    self.rtt(s, msg, p)
+                after = {side: self.udp_out_datagrams(net, side) for side in ("cli", "srv")}
+            finally:
+                s.close()
+            out[p] = {"round_trips": n,
+                      "client": (after["cli"] - before["cli"]) / n,
+                      "server": (after["srv"] - before["srv"]) / n}
+            log("veth %-10s UDP datagrams per round trip: client %.2f + server %.2f" % (
+                p, out[p]["client"], out[p]["server"]))
+        return out
 
-        def rtt(s, msg, p):
-            t0 = time.perf_counter_ns()
-            s.sendall(msg)
-            buf = bytearray()
-            while len(buf) < len(msg):
-                d = s.recv(65536)
-                if not d:
-                    raise RuntimeError("%s: echo closed" % p)
-                buf += d
-            t1 = time.perf_counter_ns()
-            if bytes(buf) != msg:
-                raise RuntimeError("%s: echo returned wrong bytes" % p)
-            return (t1 - t0) / 1000.0
-
+    def interleaved_latency(self, name, order, connect, n, block, check, base=lambda p: "direct"):
+        """Request/response round trips through each path of @order (a
+        socket from @connect(p)), 1 B then 1 KiB, the paths interleaved in
+        blocks of @block; "added" is relative to the path @base(p)."""
+        out = {}
         for size in (1, 1024):
             msg = os.urandom(size)
             out["%dB" % size] = res = {}
@@ -656,18 +1014,19 @@ class Bench:
             samples = {p: [] for p in order}
             try:
                 for p in order:
-                    s = socket.create_connection(("127.0.0.1", self.paths[p]["echo"]), timeout=10)
+                    s = connect(p)
+                    s.settimeout(10)
                     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     socks[p] = s
                     for _ in range(50):
-                        rtt(s, msg, p)
+                        self.rtt(s, msg, p)
                 # interleave the paths so that noise from the rest of the
                 # machine falls on all of them alike
                 while len(samples[order[0]]) < n:
-                    self.check_alive()
+                    check()
                     for p in order:
                         for _ in range(min(block, n - len(samples[p]))):
-                            samples[p].append(rtt(socks[p], msg, p))
+                            samples[p].append(self.rtt(socks[p], msg, p))
             finally:
                 for s in socks.values():
                     s.close()
@@ -675,11 +1034,29 @@ class Bench:
                 res[p] = {"p50_us": pct(samples[p], 50), "p99_us": pct(samples[p], 99),
                           "mean_us": statistics.mean(samples[p]), "n": len(samples[p])}
             for p in order:
-                res[p]["added_p50_us"] = res[p]["p50_us"] - res["direct"]["p50_us"]
-                res[p]["added_p99_us"] = res[p]["p99_us"] - res["direct"]["p99_us"]
-                log("latency %5dB %-10s p50 %8.1f us  p99 %8.1f us" % (
-                    size, p, res[p]["p50_us"], res[p]["p99_us"]))
-        self.results["latency"] = out
+                b = base(p) if base(p) in res else order[0]
+                res[p]["added_p50_us"] = res[p]["p50_us"] - res[b]["p50_us"]
+                res[p]["added_p99_us"] = res[p]["p99_us"] - res[b]["p99_us"]
+                res[p]["added_to"] = b
+                log("%s latency %5dB %-10s p50 %8.1f us  p99 %8.1f us" % (
+                    name, size, p, res[p]["p50_us"], res[p]["p99_us"]))
+        return out
+
+    def latency(self):
+        n = 300 if self.quick else 2000
+        block = 100
+        self.results["config"]["latency"] = (
+            "%d round trips per size after 50 warm-up, paths interleaved in blocks of %d, "
+            "TCP_NODELAY on the client" % (n, block))
+        order = [p for p in LOOPBACK_ORDER if self.paths.get(p, {}).get("echo")]
+
+        def connect(p):
+            host = self.paths[p].get("host", "127.0.0.1")
+            return socket.create_connection((host, self.paths[p]["echo"]), timeout=10)
+        self.results["latency"] = self.interleaved_latency(
+            "loopback", order, connect, n, block, self.check_alive,
+            base=lambda p: "direct-v6" if p.endswith("-v6") else "direct")
+        self.record_loopback_data_paths()
 
     # -- setup ---------------------------------------------------------------
     def setup(self):
@@ -743,7 +1120,7 @@ class Bench:
         run_id = random.randrange(1 << 20)
         for size in (100, 1100):
             for rate in rates:
-                for p in ("direct", "pt"):
+                for p in [p for p in ("direct", "pt", "pt-libnice") if self.paths.get(p, {}).get("udp")]:
                     self.check_alive()
                     run_id += 1
                     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -995,6 +1372,8 @@ class Bench:
         for npub in client_npubs:
             argv += ["--peer-npub", npub]
         argv += ["--allowed-tcp", "127.0.0.0/8", "--relay", relay_url]
+        # The default --max-sessions (64) would refuse the scale section's extra clients.
+        argv += ["--max-sessions", str(max(64, len(client_npubs) + 8))]
         srv = Child("pt-nostr-server-%s" % tag, argv, self.logdir)
         srv.wait_line("err", lambda l: '"listening"' in l, 20)
         srv.wait_line("err", lambda l: '"relay"' in l and '"connected"' in l, 20)
@@ -1369,6 +1748,242 @@ class Bench:
                     REGISTRY.remove(c)
         self.results["nostr_scale"] = out
 
+    # -- veth: TCP forwards between two namespaces ---------------------------
+    # Two "machines" joined by one 1500-MTU veth: the services in the far one
+    # (srv) on 127.0.0.1, reached from the near one (cli) directly across the
+    # veth, through socat, ssh -L and pt (fast path on and off).
+    def veth(self):
+        reps, secs = (1, 2) if self.quick else (3, 3)
+        n = 300 if self.quick else 2000
+        reason = NetnsPair.skip_reason("ptvv%d-probe" % os.getpid())
+        if reason is None and not self.have_iperf:
+            reason = "iperf3 not installed (apt-get install iperf3)"
+        if reason:
+            self.results["veth"] = {"skipped": "SKIP: veth: %s" % reason}
+            print(self.results["veth"]["skipped"])
+            return
+        A = VETH_ADDR
+        net = NetnsPair("ptvv%d" % os.getpid(), self.logdir, A)
+        out = {"config": "two network namespaces joined by one veth (%s and %s, MTU 1500); "
+                         "iperf3 -s and the echo service in the far one (%s) on 127.0.0.1 "
+                         "(and its veth address, for the direct row); iperf3 -c, socat, ssh and "
+                         "the pt client in the near one; %d repetitions x %d s per stream count, "
+                         "%d round trips per size, paths interleaved"
+                         % (A["srv"], A["cli"], A["srv"], reps, secs, n),
+               "paths": {}, "rows_skipped": []}
+        self.results["veth"] = out
+        try:
+            net.build()
+            svc = net.child("veth-services", "srv", [sys.executable,
+                                                     os.path.join(HERE, "services.py"),
+                                                     "--bind", "0.0.0.0"], pipe_out=True)
+            _, _, line = svc.wait_line("out", lambda l: l.startswith("{"), 10)
+            echo = json.loads(line)["echo"]
+            iperf_port = free_port()
+            iperf_srv = []
+
+            def start_iperf():
+                c = net.child("veth-iperf3-server", "srv", ["iperf3", "-s", "-p", str(iperf_port)])
+                net.wait_port("srv", "127.0.0.1", iperf_port, 10, c)
+                iperf_srv[:] = [c]
+
+            def restart_iperf():
+                iperf_srv[0].kill()
+                start_iperf()
+            start_iperf()
+            paths = {"direct": {"host": A["srv"], "tcp": iperf_port, "echo": echo}}
+            cpu = {}
+            watch = [svc]
+            spawn_cli = lambda name, argv: net.child(name, "cli", argv)
+            spawn_srv = lambda name, argv: net.child(name, "srv", argv)
+            if shutil.which("socat"):
+                socats, ports = [], {}
+                for kind, tport in (("tcp", iperf_port), ("echo", echo)):
+                    lp = free_port()
+                    c = self.socat_relay("veth-socat-%s" % kind, lp, A["srv"], tport, spawn_cli)
+                    net.wait_port("cli", "127.0.0.1", lp, 10, c)
+                    socats.append(c)
+                    ports[kind] = lp
+                paths["socat"] = dict(ports, host="127.0.0.1")
+                cpu["socat"] = lambda: [("socat", c.pid, True) for c in socats]
+                watch += socats
+            else:
+                out["rows_skipped"].append("SKIP: veth socat row: socat not installed (apt-get install socat)")
+            sshd_bin, reason = self.ssh_skip_reason()
+            if reason is None:
+                sshd, sport = self.start_sshd("veth", sshd_bin, A["srv"], spawn_srv)
+                if sshd is None:
+                    reason = sport
+            if reason:
+                out["rows_skipped"].append(reason.replace("SKIP: ", "SKIP: veth ssh -L row: "))
+            else:
+                net.wait_port("cli", A["srv"], sport, 10, sshd)
+                ports = {"tcp": free_port(), "echo": free_port()}
+                ssh = self.start_ssh_client("veth-ssh-aes", SSH_CIPHERS["ssh-aes"], A["srv"], sport,
+                                            [(ports["tcp"], "127.0.0.1", iperf_port),
+                                             (ports["echo"], "127.0.0.1", echo)], spawn_cli)
+                net.wait_port("cli", "127.0.0.1", ports["echo"], 15, ssh)
+                paths["ssh-aes"] = dict(ports, host="127.0.0.1")
+                cpu["ssh-aes"] = lambda: [("ssh", ssh.pid, False)] + [
+                    ("sshd tree", p, False) for p in descendants(sshd.pid)]
+                watch += [sshd, ssh]
+            for s in out["rows_skipped"]:
+                print(s)
+            pairs = {}
+            fw = ["tcp://127.0.0.1:%d" % iperf_port, "tcp://127.0.0.1:%d" % echo]
+            veth_env = {"pt": None, "pt-bbr": PT_BBR_ENV, "pt-libnice": PT_LIBNICE_ENV}
+            for p, tag, env in (("pt", "veth", None), ("pt-bbr", "veth-bbr", PT_BBR_ENV),
+                                ("pt-libnice", "veth-libnice", PT_LIBNICE_ENV)):
+                srv, cli, _, listen = self.pt_pair(
+                    tag, fw, cli_ice=["--json", "--no-stun", "--local-address", A["cli"]],
+                    srv_ice=["--json", "--no-stun", "--local-address", A["srv"]], env=env, net=net)
+                pairs[p] = (srv, cli)
+                paths[p] = {"host": "127.0.0.1", "tcp": listen[fw[0]], "echo": listen[fw[1]]}
+                cpu[p] = (lambda srv=srv, cli=cli: [("pt client", cli.pid, False),
+                                                    ("pt server", srv.pid, False)])
+                watch += [srv, cli]
+            link = json.loads(net.ip("-n", net.ns("cli"), "-j", "link", "show", "eth0"))
+            out["mtu"] = link[0]["mtu"]
+            order = [p for p in VETH_ORDER if p in paths]
+
+            def check():
+                for c in watch:
+                    if not c.alive():
+                        raise RuntimeError("veth: %s died (status %r); log: %s"
+                                           % (c.name, c.popen.poll(), c.logpath))
+
+            def target(p):
+                return {"port": paths[p]["tcp"], "host": paths[p]["host"],
+                        "wrap": ["ip", "netns", "exec", net.ns("cli")], "restart": restart_iperf}
+            out["throughput"], out["cpu"] = self.interleaved_throughput(
+                "veth", order, target, cpu, reps, secs, check)
+            out["latency"] = self.interleaved_latency(
+                "veth", order, lambda p: net.connect("cli", paths[p]["host"], paths[p]["echo"]),
+                n, 100, check)
+            out["packets_per_rt"] = self.packets_per_round_trip(net, pairs, paths, n // 2)
+            for p, (srv, cli) in pairs.items():
+                out["paths"][p] = self.record_pt("veth", p, srv, cli, env=veth_env[p] or {})
+        finally:
+            net.teardown()
+
+    # -- relay -> direct upgrade ---------------------------------------------
+    def upgrade(self):
+        """A pt tunnel between two namespaces that comes up through coturn
+        (the direct path between the two pt hosts' addresses dropped by
+        nftables in the client's namespace) and moves to the direct path
+        when the rule is deleted, while one iperf3 stream runs."""
+        reason = NetnsPair.skip_reason("ptvu%d-probe" % os.getpid())
+        for tool, pkg in (("iperf3", "iperf3"), ("turnserver", "coturn"), ("nft", "nftables")):
+            if reason is None and shutil.which(tool) is None:
+                reason = "%s not installed (apt-get install %s)" % (tool, pkg)
+        if reason:
+            self.results["upgrade"] = {"skipped": "SKIP: relay->direct upgrade: %s" % reason}
+            print(self.results["upgrade"]["skipped"])
+            return
+        A = VETH_ADDR
+        turn_addr = "10.98.0.3"    # coturn's own address on the far side's eth0
+        before_s, wait_switch, after_s = (3.0, 25.0, 3.0) if self.quick else (4.0, 25.0, 4.0)
+        net = NetnsPair("ptvu%d" % os.getpid(), self.logdir, A, extra_addrs={"srv": [turn_addr]})
+        out = {"config": "Two namespaces joined by a veth (MTU 1500); coturn in the far one on %s; "
+                         "nftables in the near one drops everything between %s and %s (the two pt "
+                         "hosts' addresses), so the tunnel comes up relayed; one iperf3 stream "
+                         "(client->server, 0.5 s intervals as the iperf3 client reports them); "
+                         "%.0f s after the stream starts the rule is deleted"
+                         % (turn_addr, A["cli"], A["srv"], before_s)}
+        self.results["upgrade"] = out
+        iperf = None
+        try:
+            net.build()
+            iperf_port = free_port()
+            c = net.child("upgrade-iperf3-server", "srv", ["iperf3", "-s", "-p", str(iperf_port)])
+            net.wait_port("srv", "127.0.0.1", iperf_port, 10, c)
+            _, tport = self.start_coturn("upgrade", turn_addr,
+                                         lambda n, a: net.child(n, "srv", a),
+                                         connect=lambda p: net.connect("cli", turn_addr, p, 0.5))
+            rules = os.path.join(self.tmp, "upgrade.nft")
+            with open(rules, "w") as f:
+                f.write("table inet ptbench {\n"
+                        "  chain in { type filter hook input priority 0; policy accept; "
+                        "ip saddr %s drop; }\n"
+                        "  chain out { type filter hook output priority 0; policy accept; "
+                        "ip daddr %s drop; }\n}\n" % (A["srv"], A["srv"]))
+            net.run("cli", ["nft", "-f", rules])
+            url = "turn://u:p@%s:%d" % (turn_addr, tport)
+            ice = {side: ["--json", "--no-stun", "--local-address", A[side], "--turn", url]
+                   for side in A}
+            src = "tcp://127.0.0.1:%d" % iperf_port
+            srv, cli, t, listen = self.pt_pair("upgrade", [src], cli_ice=ice["cli"],
+                                               srv_ice=ice["srv"], net=net)
+            out["path_at_start"] = {"client": self.path_kind(cli), "server": self.path_kind(srv)}
+            log("upgrade: tunnel up via %s (client) / %s (server)" % (
+                out["path_at_start"]["client"], out["path_at_start"]["server"]))
+            iperf = net.child("upgrade-iperf3", "cli", [
+                "iperf3", "-c", "127.0.0.1", "-p", str(listen[src]), "-t", "60", "-i", "0.5",
+                "--forceflush", "-f", "m"], pipe_out=True)
+            t_iperf = time.monotonic()
+            time.sleep(before_s)
+            t_unblock = time.monotonic()
+            net.run("cli", ["nft", "delete", "table", "inet", "ptbench"])
+            switched = {}
+            limit = t_unblock + wait_switch
+            while len(switched) < 2 and time.monotonic() < limit:
+                for side, c in (("client", cli), ("server", srv)):
+                    if side in switched:
+                        continue
+                    for te, ev in self.events(c, t_unblock):
+                        if ev.get("event") in ("path", "state") and ev.get("path") in (
+                                "host", "srflx", "prflx"):
+                            switched[side] = (te - t_unblock, ev["path"])
+                            break
+                if not iperf.alive():
+                    break
+                time.sleep(0.05)
+            t_switch = max([t_unblock + s for s, _ in switched.values()] or [time.monotonic()])
+            time.sleep(after_s)
+            t_end = time.monotonic()
+            iperf.kill()
+            # interval lines: "[  5]   1.00-1.50   sec  40.2 MBytes   674 Mbits/sec ..."
+            unit = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+            intervals = []
+            with iperf.cond:
+                lines = list(iperf.out_lines)
+            for tl, l in lines:
+                m = re.match(r"\[\s*\d+\]\s+([\d.]+)-([\d.]+)\s+sec\s+([\d.]+)\s+([KMG]?)Bytes", l)
+                if not m or "sender" in l or "receiver" in l:
+                    continue
+                a, b = float(m.group(1)), float(m.group(2))
+                intervals.append((tl - (b - a), tl, float(m.group(3)) * unit[m.group(4)]))
+
+            def rate(t0, t1):
+                sel = [(e - s, n) for s, e, n in intervals if s >= t0 - 0.05 and e <= t1 + 0.05]
+                secs = sum(d for d, _ in sel)
+                return (sum(n for _, n in sel) / secs / 1e6) if secs > 0 else None
+            out.update({
+                "switched": {side: {"seconds_after_unblock": s, "path": k}
+                             for side, (s, k) in switched.items()},
+                "before_MBps": rate(t_iperf + 1.0, t_unblock),
+                "after_MBps": rate(t_switch + 0.5, t_end) if len(switched) == 2 else None,
+                "between_MBps": rate(t_unblock, t_switch),
+                "lowest_interval_after_unblock_MBps": min(
+                    [n / (e - s) / 1e6 for s, e, n in intervals if s >= t_unblock and e > s],
+                    default=None),
+                "intervals": [(round(s - t_unblock, 2), round(e - t_unblock, 2), n)
+                              for s, e, n in intervals],
+                "iperf3_errors": [l for _, l in lines if "error" in l.lower()][:5],
+            })
+            out["pt"] = self.record_pt("upgrade", "pt", srv, cli)
+            out["pt"]["data_path_events_after_unblock"] = {
+                side: [(round(te - t_unblock, 3), ev) for te, ev in self.events(c, t_unblock)
+                       if ev.get("event") == "data-path"]
+                for side, c in (("client", cli), ("server", srv))}
+            log("upgrade: before %s MB/s, switch client %s / server %s, after %s MB/s" % (
+                fmt(out["before_MBps"]), switched.get("client"), switched.get("server"),
+                fmt(out["after_MBps"])))
+        finally:
+            if iperf is not None:
+                iperf.kill()
+            net.teardown()
+
     # -- VPN mode ------------------------------------------------------------
     # Two namespaces joined by a veth ("two machines"); iperf3 in them directly
     # over the veth, through `pt vpn` (manual pairing) and through OpenVPN.
@@ -1378,12 +1993,13 @@ class Bench:
             "helper", "peertunnel-tun-helper")
 
     def vpn_ns(self, side):
-        return "%s-%s" % (self.vpn_prefix, side)
+        return self.vpn_net.ns(side)
 
     def vpn_skip_reason(self):
-        if os.geteuid() != 0:
-            return "needs root (network namespaces and TUN devices)"
-        for tool, pkg in (("ip", "iproute2"), ("iperf3", "iperf3"), ("unshare", "util-linux"),
+        reason = NetnsPair.skip_reason(self.vpn_prefix + "-probe")
+        if reason:
+            return reason.replace("(network namespaces)", "(network namespaces and TUN devices)")
+        for tool, pkg in (("iperf3", "iperf3"), ("unshare", "util-linux"),
                           ("ping", "iputils-ping")):
             if shutil.which(tool) is None:
                 return "%s not installed (apt-get install %s)" % (tool, pkg)
@@ -1391,56 +2007,13 @@ class Bench:
             return "no /dev/net/tun"
         if not os.access(self.vpn_helper(), os.X_OK):
             return "the TUN helper was not built (%s)" % self.vpn_helper()
-        p = subprocess.run(["ip", "netns", "add", self.vpn_ns("probe")],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if p.returncode != 0:
-            return "cannot create network namespaces: %s" % p.stdout.decode().strip()
-        subprocess.run(["ip", "netns", "del", self.vpn_ns("probe")])
         return None
 
     def vpn_ip(self, *argv):
-        p = subprocess.run(["ip"] + list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=20)
-        if p.returncode != 0:
-            raise RuntimeError("ip %s: %s" % (" ".join(argv), p.stdout.decode().strip()))
-        return p.stdout.decode()
-
-    def vpn_build(self):
-        for side in VPN_ADDR:
-            self.vpn_ip("netns", "add", self.vpn_ns(side))
-            self.vpn_namespaces.append(self.vpn_ns(side))
-        self.vpn_ip("link", "add", "eth0", "netns", self.vpn_ns("srv"), "type", "veth",
-                    "peer", "name", "eth0", "netns", self.vpn_ns("cli"))
-        for side, addr in VPN_ADDR.items():
-            self.vpn_ip("-n", self.vpn_ns(side), "addr", "add", addr + "/24", "dev", "eth0")
-            self.vpn_ip("-n", self.vpn_ns(side), "link", "set", "eth0", "up")
-            self.vpn_ip("-n", self.vpn_ns(side), "link", "set", "lo", "up")
-        limit = time.monotonic() + 10
-        for side in VPN_ADDR:
-            while "state UP" not in self.vpn_ip("-n", self.vpn_ns(side), "-o", "link", "show", "eth0"):
-                if time.monotonic() > limit:
-                    raise RuntimeError("vpn: eth0 in %s did not come up" % self.vpn_ns(side))
-                time.sleep(0.05)
-
-    def vpn_teardown(self):
-        for c in self.vpn_children:
-            c.kill()
-            if c in REGISTRY:
-                REGISTRY.remove(c)
-        self.vpn_children = []
-        while self.vpn_namespaces:
-            subprocess.run(["ip", "netns", "del", self.vpn_namespaces.pop()],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self.vpn_net.ip(*argv)
 
     def vpn_child(self, name, side, argv, machine=False, **kw):
-        if machine:
-            # its own mount namespace with a private /run/lock: another machine
-            # (one VPN client per machine is a lock file there)
-            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                    "mount -t tmpfs tmpfs /run/lock && exec \"$@\"", "sh"] + argv
-        c = Child(name, ["ip", "netns", "exec", self.vpn_ns(side)] + argv, self.logdir, **kw)
-        self.vpn_children.append(c)
-        return c
+        return self.vpn_net.child(name, side, argv, machine=machine, **kw)
 
     def vpn_start_pt(self):
         env = {"PT_TUN_HELPER": self.vpn_helper()}
@@ -1504,6 +2077,49 @@ class Bench:
         return {"cipher": got, "target": "10.66.0.1",
                 "version": " ".join(run_cmd(["openvpn", "--version"]).split()[:2])}
 
+    def vpn_start_wireguard(self):
+        """wireguard-go (user space, foreground) in each namespace, keys
+        from `wg genkey`, peers and endpoints set with `wg set`; the tunnel
+        addresses 10.55.0.1 (server side) and 10.55.0.2, MTU 1420 (the
+        wg-quick default for a 1500 path)."""
+        d = os.path.join(self.tmp, "wireguard")
+        os.makedirs(d, mode=0o700)
+        keys = {}
+        for side in VPN_ADDR:
+            priv = subprocess.run(["wg", "genkey"], check=True, stdout=subprocess.PIPE).stdout
+            path = os.path.join(d, side + ".key")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, priv)
+            os.close(fd)
+            pub = subprocess.run(["wg", "pubkey"], input=priv, check=True,
+                                 stdout=subprocess.PIPE).stdout.decode().strip()
+            keys[side] = (path, pub)
+        tun = {"srv": "10.55.0.1", "cli": "10.55.0.2"}
+        # the UAPI socket (/var/run/wireguard/NAME.sock) is not per namespace:
+        # a distinct device name per side
+        devs = {side: "wg%d%s" % (os.getpid() % 1000000, side[0]) for side in VPN_ADDR}
+        children = []
+        for side in VPN_ADDR:
+            other = "cli" if side == "srv" else "srv"
+            c = self.vpn_child("vpn-wireguard-go-%s" % side, side,
+                               ["wireguard-go", "-f", devs[side]], env={"LOG_LEVEL": "error"})
+            children.append(c)
+            limit = time.monotonic() + 10
+            while not os.path.exists("/var/run/wireguard/%s.sock" % devs[side]):
+                if not c.alive() or time.monotonic() > limit:
+                    raise RuntimeError("wireguard-go did not create %s (log: %s)"
+                                       % (devs[side], c.logpath))
+                time.sleep(0.05)
+            self.vpn_net.run(side, ["wg", "set", devs[side], "private-key", keys[side][0],
+                                    "listen-port", "51820", "peer", keys[other][1],
+                                    "allowed-ips", tun[other] + "/32",
+                                    "endpoint", "%s:51820" % VPN_ADDR[other]])
+            self.vpn_ip("-n", self.vpn_ns(side), "addr", "add", tun[side] + "/24", "dev", devs[side])
+            self.vpn_ip("-n", self.vpn_ns(side), "link", "set", devs[side], "mtu", "1420", "up")
+        self.vpn_wg = tuple(children)
+        return {"target": tun["srv"], "devs": devs,
+                "version": run_cmd(["wireguard-go", "--version"]).splitlines()[0]}
+
     def vpn_iperf(self, target, seconds, reverse):
         argv = ["ip", "netns", "exec", self.vpn_ns("cli"), "iperf3", "-c", target,
                 "-t", str(seconds), "-J", "--connect-timeout", "5000"] + (["-R"] if reverse else [])
@@ -1559,7 +2175,7 @@ class Bench:
         return out
 
     def vpn(self):
-        reps, secs = (1, 2) if self.quick else (5, 3)
+        reps, secs = (1, 2) if self.quick else (3, 3)
         reason = self.vpn_skip_reason()
         if reason:
             self.results["vpn"] = {"skipped": "SKIP: VPN: %s" % reason}
@@ -1571,7 +2187,7 @@ class Bench:
                "paths": {}}
         self.results["vpn"] = out
         try:
-            self.vpn_build()
+            self.vpn_net.build()
             self.vpn_start_iperf_server()
             targets = {"direct": VPN_ADDR["srv"]}
             cpu_pids = {}
@@ -1588,9 +2204,19 @@ class Bench:
             else:
                 out["openvpn_skipped"] = "SKIP: OpenVPN: openvpn not installed (apt-get install openvpn)"
                 print(out["openvpn_skipped"])
+            if shutil.which("wireguard-go") and shutil.which("wg"):
+                out["paths"]["wireguard-go"] = self.vpn_start_wireguard()
+                targets["wireguard-go"] = out["paths"]["wireguard-go"]["target"]
+                cpu_pids["wireguard-go"] = [c.pid for c in self.vpn_wg]
+                devs["wireguard-go"] = dict(out["paths"]["wireguard-go"]["devs"])
+            else:
+                out["wireguard_skipped"] = ("SKIP: wireguard-go: not installed "
+                                            "(apt-get install wireguard-go wireguard-tools)")
+                print(out["wireguard_skipped"])
             for p, t in targets.items():
                 dev = {"direct": "eth0", "pt": out["paths"]["pt"]["client"].get("ifname"),
-                       "openvpn": "ovpnb0"}[p]
+                       "openvpn": "ovpnb0",
+                       "wireguard-go": devs.get("wireguard-go", {}).get("cli")}[p]
                 link = json.loads(self.vpn_ip("-n", self.vpn_ns("cli"), "-j", "link", "show", dev))
                 out["paths"].setdefault(p, {})["mtu"] = link[0]["mtu"]
                 out["paths"][p]["target"] = t
@@ -1613,13 +2239,14 @@ class Bench:
                 retr = {p: [] for p in targets}
                 errors = {p: [] for p in targets}
                 cpu_acc = {p: [0.0, 0] for p in targets}
+                cpu_proc = {p: [0.0] * len(cpu_pids.get(p, [])) for p in targets}
                 counters = {p: {} for p in targets}
                 for rep in range(reps):
                     for p, t in targets.items():
                         c0 = self.vpn_counters(devs.get(p, {}))
-                        before = sum(cpu_seconds(pid) for pid in cpu_pids.get(p, []))
+                        before = [cpu_seconds(pid) for pid in cpu_pids.get(p, [])]
                         r, err = self.vpn_iperf(t, secs, reverse)
-                        after = sum(cpu_seconds(pid) for pid in cpu_pids.get(p, []))
+                        after = [cpu_seconds(pid) for pid in cpu_pids.get(p, [])]
                         c1 = self.vpn_counters(devs.get(p, {}))
                         for k, v in c1.items():
                             counters[p][k] = counters[p].get(k, 0) + v - c0.get(k, 0)
@@ -1629,17 +2256,23 @@ class Bench:
                             continue
                         runs[p].append(r["MBps"])
                         retr[p].append(r["retransmits"])
-                        cpu_acc[p][0] += after - before
+                        cpu_acc[p][0] += sum(after) - sum(before)
                         cpu_acc[p][1] += r["bytes"]
+                        cpu_proc[p] = [acc + a - b for acc, a, b in zip(cpu_proc[p], after, before)]
                         log("vpn %s %-7s rep %d: %8.1f MB/s, %s retransmits" % (
                             direction, p, rep + 1, r["MBps"], r["retransmits"]))
                 ref = statistics.median(runs["openvpn"]) if runs.get("openvpn") else None
+                ref_wg = statistics.median(runs["wireguard-go"]) if runs.get("wireguard-go") else None
                 for p in targets:
                     med = statistics.median(runs[p]) if runs[p] else None
                     out["paths"][p][direction] = {
                         "median_MBps": med, "median_Mbitps": med * 8 if med else None,
                         "runs_MBps": runs[p], "retransmits": retr[p], "errors": errors[p],
                         "ratio_to_openvpn": (med / ref) if (med and ref) else None,
+                        "ratio_to_wireguard_go": (med / ref_wg) if (med and ref_wg) else None,
+                        "cpu_per_process_s_per_GiB": [
+                            t / (cpu_acc[p][1] / GiB) for t in cpu_proc[p]]
+                        if p in cpu_pids and cpu_acc[p][1] else None,
                         "cpu_seconds": cpu_acc[p][0] if p in cpu_pids else None,
                         "cpu_s_per_GiB": cpu_acc[p][0] / (cpu_acc[p][1] / GiB)
                         if p in cpu_pids and cpu_acc[p][1] else None,
@@ -1653,12 +2286,44 @@ class Bench:
                 if not c.alive():
                     raise RuntimeError("vpn: %s died (status %r); log: %s"
                                        % (c.name, c.popen.poll(), c.logpath))
+            out["paths"]["pt"]["data_path"] = self.record_pt("vpn", "pt", *self.vpn_pt)
             # what pt said during the load besides its events (warnings, drops)
             out["paths"]["pt"]["stderr_other"] = [
                 l for c in self.vpn_pt for _, l in c.err_lines
                 if not l.startswith("{")][:20]
         finally:
-            self.vpn_teardown()
+            self.vpn_net.teardown()
+
+    # -- QUIC's own floor ----------------------------------------------------
+    def floor(self):
+        """bench/quic-floor (built next to pt): a client and a server
+        PtQuicConn in one process joined in memory, one stream; CPU per
+        packet is what QUIC itself costs, both ends, no kernel."""
+        exe = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(self.pt_bin))),
+                           "bench", "quic-floor")
+        if not os.access(exe, os.X_OK):
+            self.results["floor"] = {"skipped": "SKIP: QUIC floor: %s not built (meson builds it "
+                                                "with the tests)" % exe}
+            print(self.results["floor"]["skipped"])
+            return
+        reps = 1 if self.quick else 3
+        out = {"runs": {}}
+        for kind, argv in (("mtu", ["--mib", "256" if self.quick else "1024"]),
+                           ("local", ["--mib", "512" if self.quick else "2048", "--local-path"])):
+            runs = []
+            for _ in range(reps):
+                p = subprocess.run([exe] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   timeout=120)
+                if p.returncode != 0:
+                    raise RuntimeError("quic-floor %s: %s" % (" ".join(argv),
+                                                              p.stderr.decode().strip()))
+                runs.append(json.loads(p.stdout))
+            out["runs"][kind] = runs
+            best = sorted(runs, key=lambda x: x["cpu_s_per_gib"])[len(runs) // 2]
+            out[kind] = best
+            log("floor %-5s %.0f B packets: %.3f us per data packet, %.2f s/GiB (both ends)" % (
+                kind, best["mean_packet_bytes"], best["us_per_data_packet"], best["cpu_s_per_gib"]))
+        self.results["floor"] = out
 
     # -- main --------------------------------------------------------------
     def run(self):
@@ -1676,17 +2341,21 @@ class Bench:
         sections = self.args.only.split(",") if self.args.only else SECTIONS
         for sec in sections:
             ts = time.monotonic()
-            log("== %s" % sec)
+            load0 = list(os.getloadavg())
+            log("== %s (load average %s)" % (sec, "/".join("%.2f" % x for x in load0)))
             try:
                 getattr(self, sec.replace("-", "_"))()
             except RuntimeError as e:
-                if not sec.startswith("nostr-") and sec != "vpn":
+                if not sec.startswith("nostr-") and sec not in ("vpn", "veth", "upgrade"):
                     raise
                 # Nostr or VPN mode failing (relay, server, a client, a
-                # tunnel) is a figure too: report it and go on
+                # tunnel), or a namespace section, is a figure too: report
+                # it and go on
                 log("%s: FAILED: %s" % (sec, e))
                 self.results[sec.replace("-", "_")] = {"skipped": "FAILED: %s" % e}
             self.results.setdefault("section_seconds", {})[sec] = time.monotonic() - ts
+            self.results.setdefault("section_loadavg", {})[sec] = {
+                "start": load0, "end": list(os.getloadavg())}
         self.wait_pt_drained(30)
         time.sleep(2)
         self.results["memory"]["after_load"] = self.pt_memory()
@@ -1702,6 +2371,72 @@ def fmt(v, spec="%.1f"):
     return "—" if v is None else spec % v
 
 
+def cpu_cell(c):
+    """Summed CPU s/GiB, then each process's: "5.16 (pt client 2.61 + pt server 2.55)"."""
+    if not c:
+        return "—"
+    pp = c.get("per_process") or {}
+    if len(pp) <= 1:
+        return "%.2f" % c["cpu_s_per_GiB"]
+    return "%.2f (%s)" % (c["cpu_s_per_GiB"], " + ".join(
+        "%s %.2f" % (k, v["cpu_s_per_GiB"]) for k, v in pp.items()))
+
+
+def load_note(r, sec):
+    x = r.get("section_loadavg", {}).get(sec)
+    if not x:
+        return []
+    return ["Load average (1/5/15 min) at the start of this section %s, at its end %s; "
+            "the section took %.0f s." % ("/".join("%.2f" % v for v in x["start"]),
+                                           "/".join("%.2f" % v for v in x["end"]),
+                                           r.get("section_seconds", {}).get(sec, 0)), ""]
+
+
+def data_path_cell(r, section, p):
+    d = r.get("data_path", {}).get(section, {}).get(p)
+    if not d:
+        return "—"
+    return "%s / %s%s" % (d.get("client", "unknown"), d.get("server", "unknown"),
+                          " (%s path)" % d["client_path_kind"] if d.get("client_path_kind") else "")
+
+
+def throughput_table(L, r, section, tp, cpu, order, labels):
+    L.append("| path | 1 stream MB/s | ratio | 8 streams MB/s | ratio | CPU s/GiB, 1 stream: sum (per process) | CPU s/GiB, 8 streams: sum (per process) | data path (client / server) |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---|")
+    for p in order:
+        if p not in tp.get("1-stream", {}):
+            continue
+        a, b = tp["1-stream"][p], tp["8-stream"][p]
+        fails = len(a["errors"]) + len(b["errors"])
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            labels[p] + (" (%d failed runs)" % fails if fails else ""),
+            fmt(a["median_MBps"]), fmt(a["ratio_to_ssh_aes"], "%.2f"),
+            fmt(b["median_MBps"]), fmt(b["ratio_to_ssh_aes"], "%.2f"),
+            cpu_cell(cpu.get("1-stream", {}).get(p)), cpu_cell(cpu.get("8-stream", {}).get(p)),
+            data_path_cell(r, section, p) if p.startswith("pt") else "—"))
+    L.append("")
+    L.append("CPU s/GiB: user+system CPU of the relaying processes only, per GiB received by "
+             "iperf3, summed and per process (pt client, pt server; ssh, the sshd tree; socat "
+             "incl. its forked children; for the forced-TURN row also turnserver). "
+             "Data path: what each pt process's last `data-path` JSON event said "
+             "(`fast` = pt's own batched UDP socket, `libnice`), `unknown` when it printed none.")
+    L.append("")
+
+
+def latency_table(L, lat, order, labels):
+    L.append("| path | 1 B p50 µs | 1 B p99 µs | added p50 | added p99 | 1 KiB p50 µs | 1 KiB p99 µs | added p50 | added p99 |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for p in order:
+        if p not in lat["1B"]:
+            continue
+        a, b = lat["1B"][p], lat["1024B"][p]
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            labels[p], fmt(a["p50_us"]), fmt(a["p99_us"]), fmt(a["added_p50_us"], "%+.1f"),
+            fmt(a["added_p99_us"], "%+.1f"), fmt(b["p50_us"]), fmt(b["p99_us"]),
+            fmt(b["added_p50_us"], "%+.1f"), fmt(b["added_p99_us"], "%+.1f")))
+    L.append("")
+
+
 def markdown(r):
     m = r["machine"]
     L = []
@@ -1713,7 +2448,8 @@ def markdown(r):
     L.append("pt: %s · ssh: %s · socat: %s · iperf3: %s · python %s" % (
         m["pt"], m["ssh"], m["socat"], m["iperf3"], m["python"]))
     L.append("")
-    L.append("Everything on loopback in one run; whole run %.0f s. MB/s = 10^6 bytes/s of payload "
+    L.append("Everything in one run, on loopback except the veth, upgrade and VPN sections (two "
+             "network namespaces); whole run %.0f s. MB/s = 10^6 bytes/s of payload "
              "received by iperf3. Ratios are to `ssh -L` with aes128-gcm. Load average (1/5/15 min) "
              "at start %s, at end %s: anything else running on the machine skews every row." % (
                  r.get("run_seconds", 0),
@@ -1728,43 +2464,23 @@ def markdown(r):
     if tp and "skipped" not in tp:
         L.append("## Throughput (TCP, %s)" % r["config"].get("throughput", ""))
         L.append("")
-        L.append("| path | 1 stream MB/s | ratio | 8 streams MB/s | ratio | CPU s/GiB (1 stream) | CPU s/GiB (8 streams) |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|")
-        cpu = r.get("cpu", {})
-        for p in ("direct", "socat", "ssh-aes", "ssh-chacha", "pt"):
-            if p not in tp.get("1-stream", {}):
-                continue
-            a, b = tp["1-stream"][p], tp["8-stream"][p]
-            c1 = cpu.get("1-stream", {}).get(p, {}).get("cpu_s_per_GiB")
-            c8 = cpu.get("8-stream", {}).get(p, {}).get("cpu_s_per_GiB")
-            L.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                PATH_LABELS[p], fmt(a["median_MBps"]), fmt(a["ratio_to_ssh_aes"], "%.2f"),
-                fmt(b["median_MBps"]), fmt(b["ratio_to_ssh_aes"], "%.2f"),
-                fmt(c1, "%.2f") if p != "direct" else "—", fmt(c8, "%.2f") if p != "direct" else "—"))
-        L.append("")
-        L.append("CPU s/GiB: user+system CPU of the relaying processes only (pt client+server; "
-                 "ssh+sshd; socat incl. its forked children), per GiB received by iperf3.")
-        L.append("")
+        L += load_note(r, "throughput")
+        throughput_table(L, r, "loopback", tp, r.get("cpu", {}), LOOPBACK_ORDER, PATH_LABELS)
     lat = r.get("latency")
     if lat:
         L.append("## Latency (TCP request/response, %s)" % r["config"].get("latency", ""))
         L.append("")
-        L.append("| path | 1 B p50 µs | 1 B p99 µs | added p50 | added p99 | 1 KiB p50 µs | 1 KiB p99 µs | added p50 | added p99 |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for p in ("direct", "socat", "ssh-aes", "ssh-chacha", "pt"):
-            if p not in lat["1B"]:
-                continue
-            a, b = lat["1B"][p], lat["1024B"][p]
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                PATH_LABELS[p], fmt(a["p50_us"]), fmt(a["p99_us"]), fmt(a["added_p50_us"], "%+.1f"),
-                fmt(a["added_p99_us"], "%+.1f"), fmt(b["p50_us"]), fmt(b["p99_us"]),
-                fmt(b["added_p50_us"], "%+.1f"), fmt(b["added_p99_us"], "%+.1f")))
+        L += load_note(r, "latency")
+        latency_table(L, lat, LOOPBACK_ORDER, PATH_LABELS)
+        L.append("\"added\" is relative to direct TCP over the same address family (the IPv6 "
+                 "rows to direct TCP over ::1).")
         L.append("")
     st = r.get("setup")
     ns = r.get("nostr_setup")
     if st or ns:
         L.append("## Setup (fresh tunnels on loopback; median, and min–max over the runs)")
         L.append("")
+        L += load_note(r, "setup") + load_note(r, "nostr-setup")
         L.append("| mode | measured from | → `ready` | → first byte through (echoed) | first byte min–max | runs |")
         L.append("|---|---|---:|---:|---:|---:|")
 
@@ -1811,18 +2527,24 @@ def markdown(r):
     if udp:
         L.append("## UDP (%s)" % r["config"].get("udp", ""))
         L.append("")
-        L.append("| size | offered pps | direct sent pps | direct received pps | direct loss | pt sent pps | pt received pps | pt loss |")
-        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        L += load_note(r, "udp")
+        names = {"direct": "direct", "pt": "pt (fast path)", "pt-libnice": "pt (libnice path)"}
+        order = [p for p in ("direct", "pt", "pt-libnice") if p in next(iter(udp.values()))]
+        L.append("| size | offered pps | " + " | ".join(
+            "%s sent pps | %s received pps | %s loss" % (names[p], names[p], names[p])
+            for p in order) + " |")
+        L.append("|---:|---:|" + "---:|---:|---:|" * len(order))
         for size, d in udp.items():
-            for a, b in zip(d["direct"], d["pt"]):
-                L.append("| %s | %d | %.0f | %.0f | %.1f %% | %.0f | %.0f | %.1f %% |" % (
-                    size, a["offered_pps"], a["achieved_send_pps"], a["received_pps"], a["loss_pct"],
-                    b["achieved_send_pps"], b["received_pps"], b["loss_pct"]))
+            for rows in zip(*(d[p] for p in order)):
+                L.append("| %s | %d | " % (size, rows[0]["offered_pps"]) + " | ".join(
+                    "%.0f | %.0f | %.1f %%" % (x["achieved_send_pps"], x["received_pps"], x["loss_pct"])
+                    for x in rows) + " |")
         L.append("")
     sc = r.get("scale")
     if sc:
         L.append("## Scale (%s)" % r["config"].get("scale", ""))
         L.append("")
+        L += load_note(r, "scale")
         L.append("| path | opened | all connected | all echoed + checked | all closed | mismatches | listen-queue overflows |")
         L.append("|---|---|---:|---:|---:|---:|---:|")
         for mode in ("burst", "ramp", "ramp-1"):
@@ -1857,6 +2579,7 @@ def markdown(r):
     elif nsc:
         L.append("## Nostr mode: %d client sessions on one server" % nsc["clients"])
         L.append("")
+        L += load_note(r, "nostr-scale")
         L.append("%s. Times from the first client's start. RLIMIT_NOFILE %d (hard %d)." % (
             nsc["how"], nsc["rlimit_nofile"][0], nsc["rlimit_nofile"][1]))
         L.append("")
@@ -1889,6 +2612,103 @@ def markdown(r):
             for err, k in sorted(x["failures"].items(), key=lambda kv: -kv[1]):
                 L.append("- round %d: %d client(s): %s" % (x["round"], k, err))
         L.append("")
+    ve = r.get("veth")
+    if ve and "skipped" in ve:
+        L.append("## TCP forwards across a veth")
+        L.append("")
+        L.append(ve["skipped"])
+        L.append("")
+    elif ve:
+        L.append("## TCP forwards across a veth (%s)" % ve["config"])
+        L.append("")
+        L += load_note(r, "veth")
+        for s in ve.get("rows_skipped", []):
+            L.append("- %s" % s)
+        if ve.get("rows_skipped"):
+            L.append("")
+        if ve.get("throughput"):
+            L.append("Throughput (iperf3 client → server, veth MTU %s):" % ve.get("mtu", "?"))
+            L.append("")
+            throughput_table(L, r, "veth", ve["throughput"], ve.get("cpu", {}), VETH_ORDER,
+                             VETH_LABELS)
+        if ve.get("latency"):
+            L.append("Latency (request/response from the near namespace to the echo service in the "
+                     "far one; \"added\" is relative to direct TCP across the veth):")
+            L.append("")
+            latency_table(L, ve["latency"], VETH_ORDER, VETH_LABELS)
+        if ve.get("packets_per_rt"):
+            L.append("")
+            L.append("QUIC packets per 1-byte round trip (UDP datagrams each namespace sent, "
+                     "back-to-back round trips, one pt pair at a time): " + "; ".join(
+                         "%s %.2f (client %.2f + server %.2f, %d round trips)" % (
+                             VETH_LABELS.get(p, p), v["client"] + v["server"], v["client"],
+                             v["server"], v["round_trips"])
+                         for p, v in ve["packets_per_rt"].items()) + ".")
+            L.append("")
+    up = r.get("upgrade")
+    if up:
+        L.append("## Relay → direct upgrade while a stream runs")
+        L.append("")
+        if "skipped" in up:
+            L.append(up["skipped"])
+            L.append("")
+        else:
+            L.append(up["config"] + ".")
+            L.append("")
+            L += load_note(r, "upgrade")
+            sw = up.get("switched", {})
+            ps = up.get("path_at_start", {})
+            pt = up.get("pt", {})
+            if ps.get("client") != "relay":
+                L.append("**The tunnel did not come up relayed (client: %s), so this is no "
+                         "upgrade: the figures below do not measure one.**" % ps.get("client"))
+                L.append("")
+            L.append("| | client | server |")
+            L.append("|---|---|---|")
+            L.append("| path when the tunnel came up | %s | %s |" % (ps.get("client"), ps.get("server")))
+            L.append("| direct path announced (`path` event), s after the rule was deleted | %s | %s |" % (
+                fmt(sw.get("client", {}).get("seconds_after_unblock"), "%.2f s") +
+                (" (%s)" % sw["client"]["path"] if "client" in sw else " (none within the wait)"),
+                fmt(sw.get("server", {}).get("seconds_after_unblock"), "%.2f s") +
+                (" (%s)" % sw["server"]["path"] if "server" in sw else " (none within the wait)")))
+            L.append("| data path at the end | %s | %s |" % (pt.get("client", "unknown"),
+                                                           pt.get("server", "unknown")))
+            L.append("")
+            L.append("Throughput of the one stream: relayed (from 1 s after it started to the unblock) "
+                     "%s MB/s; between the unblock and the later side's switch %s MB/s; direct "
+                     "(from 0.5 s after the switch) %s MB/s; the slowest 0.5 s interval after the "
+                     "unblock %s MB/s." % (
+                         fmt(up.get("before_MBps")), fmt(up.get("between_MBps")),
+                         fmt(up.get("after_MBps")), fmt(up.get("lowest_interval_after_unblock_MBps"))))
+            if up.get("iperf3_errors"):
+                L.append("iperf3 said: " + "; ".join("`%s`" % l for l in up["iperf3_errors"]))
+            L.append("")
+    fl = r.get("floor")
+    if fl:
+        L.append("## QUIC's own cost per packet (bench/quic-floor: client and server in one "
+                 "process, joined in memory)")
+        L.append("")
+        if "skipped" in fl:
+            L.append(fl["skipped"])
+        else:
+            L.extend(load_note(r, "floor"))
+            L.append("| packets | mean size | µs per data packet (both ends) | CPU s/GiB (both ends) "
+                     "| MB/s on one core | ACK packets per data packet |")
+            L.append("|---|---:|---:|---:|---:|---:|")
+            for kind, label in (("mtu", "path MTU (veth, LAN, Internet)"),
+                                ("local", "this machine's own addresses")):
+                v = fl.get(kind)
+                if v:
+                    L.append("| %s | %.0f B | %.3f | %.2f | %.0f | %.2f |" % (
+                        label, v["mean_packet_bytes"], v["us_per_data_packet"],
+                        v["cpu_s_per_gib"], v["mb_per_s_one_core"],
+                        v["ack_packets"] / max(1, v["data_packets"])))
+            L.append("")
+            L.append("ngtcp2 framing, GnuTLS AEAD and header protection, ACKs, flow control and "
+                     "the GLib loop for sender and receiver together, on one core, with no "
+                     "socket: the user-space floor under pt's CPU per byte (the median run of "
+                     "%d)." % len(fl["runs"].get("mtu", [])))
+        L.append("")
     vpn = r.get("vpn")
     if vpn and "skipped" in vpn:
         L.append("## VPN mode")
@@ -1898,52 +2718,74 @@ def markdown(r):
     elif vpn:
         L.append("## VPN mode (%s)" % vpn["config"])
         L.append("")
-        if vpn.get("openvpn_skipped"):
-            L.append("- %s" % vpn["openvpn_skipped"])
-            L.append("")
-        L.append("| path | MTU | client→server MB/s | ratio | server→client MB/s | ratio | "
-                 "CPU s/GiB c→s | CPU s/GiB s→c | TCP retransmits c→s / s→c (median) | ping idle / after, avg ms |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        L += load_note(r, "vpn")
+        for k in ("openvpn_skipped", "wireguard_skipped"):
+            if vpn.get(k):
+                L.append("- %s" % vpn[k])
+                L.append("")
+        L.append("| path | MTU | client→server MB/s | ratio to OpenVPN | ratio to wireguard-go | "
+                 "server→client MB/s | ratio to OpenVPN | ratio to wireguard-go | "
+                 "CPU s/GiB c→s: sum (server + client) | CPU s/GiB s→c: sum (server + client) | "
+                 "TCP retransmits c→s / s→c (median) | ping idle / after, avg ms |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
         def med(xs):
             xs = [x for x in xs if x is not None]
             return "%d" % statistics.median(xs) if xs else "—"
-        for p in ("direct", "pt", "openvpn"):
+
+        def vcpu(a):
+            if a.get("cpu_s_per_GiB") is None:
+                return "—"
+            pp = a.get("cpu_per_process_s_per_GiB") or []
+            return "%.2f%s" % (a["cpu_s_per_GiB"],
+                               " (%s)" % " + ".join("%.2f" % x for x in pp) if len(pp) > 1 else "")
+        for p in VPN_ORDER:
             x = vpn["paths"].get(p)
             if not x or "client->server" not in x:
                 continue
             a, b = x["client->server"], x["server->client"]
             fails = a["errors"] + b["errors"]
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |" % (
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |" % (
                 VPN_LABELS[p] + (" (%d failed runs)" % len(fails) if fails else ""), x.get("mtu", "?"),
                 fmt(a["median_MBps"]), fmt(a["ratio_to_openvpn"], "%.2f"),
+                fmt(a.get("ratio_to_wireguard_go"), "%.2f"),
                 fmt(b["median_MBps"]), fmt(b["ratio_to_openvpn"], "%.2f"),
-                fmt(a["cpu_s_per_GiB"], "%.2f"), fmt(b["cpu_s_per_GiB"], "%.2f"),
+                fmt(b.get("ratio_to_wireguard_go"), "%.2f"),
+                vcpu(a), vcpu(b),
                 med(a["retransmits"]), med(b["retransmits"]),
                 fmt((x.get("ping_idle") or {}).get("avg_ms"), "%.3f"),
                 fmt((x.get("ping_after") or {}).get("avg_ms"), "%.3f")))
         L.append("")
         ov = vpn["paths"].get("openvpn", {})
-        L.append("Ratios are to OpenVPN's median. MB/s = 10^6 bytes/s received by iperf3 (×8 for Mbit/s). "
-                 "CPU s/GiB: user+system CPU of the two tunnel processes (pt vpn server+client; "
-                 "openvpn server+client), per GiB received. pt: `pt vpn server --manual "
+        wg = vpn["paths"].get("wireguard-go", {})
+        L.append("MB/s = 10^6 bytes/s received by iperf3 (×8 for Mbit/s). "
+                 "CPU s/GiB: user+system CPU of the two tunnel processes (pt vpn server, client; "
+                 "openvpn server, client; wireguard-go server side, client side), per GiB "
+                 "received, summed and per process. pt: `pt vpn server --manual "
                  "--network 10.77.0.0/24` and `pt vpn client --manual` (default MTU), TUN devices "
                  "from the helper as root, QUIC with AES-128-GCM. OpenVPN: %s, point-to-point TLS "
                  "mode with throwaway P-256 certificates pinned by `--peer-fingerprint`, "
                  "`--data-ciphers %s` (negotiated: %s), UDP, `--tun-mtu 1400`, `--disable-dco` "
-                 "(user space, like pt), default buffers." % (
-                     ov.get("version", "not run"), VPN_OVPN_CIPHER, ov.get("cipher", "—")))
+                 "(user space, like pt), default buffers. wireguard-go: %s in the foreground, one "
+                 "per namespace, keys from `wg genkey`, peer and endpoint set with `wg set`, MTU "
+                 "1420 (ChaCha20-Poly1305, WireGuard's only cipher)." % (
+                     ov.get("version", "not run"), VPN_OVPN_CIPHER, ov.get("cipher", "—"),
+                     wg.get("version", "not run")))
         L.append("")
         L.append("Where packets were lost, summed over the runs of each direction: IP packets the "
                  "tunnel process read from the sending side's TUN device and wrote to the receiving "
                  "side's (`ip -s link`); UDP datagrams (each namespace's /proc/net/snmp, which also "
-                 "counts the tunnel's own ACK/control packets); the kernel's drops.")
+                 "counts the tunnel's own ACK/control packets); the kernel's drops. pt's TUN "
+                 "devices use the virtio-net offloads: the kernel hands pt TCP super-packets of up "
+                 "to 64 KB, which pt cuts to the tunnel MTU, and the far end joins a flow's "
+                 "segments into one write, so its packet counts are of different packets and its "
+                 "losses show as TCP retransmits above.")
         L.append("")
         L.append("| path | direction | IP packets read from TUN (sender) | written to TUN (receiver) | "
                  "missing | UDP sent (sender) | UDP received (receiver) | UDP receive-buffer drops "
                  "(receiver) | TUN queue drops (sender) |")
         L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-        for p in ("pt", "openvpn"):
+        for p in ("pt", "openvpn", "wireguard-go"):
             x = vpn["paths"].get(p)
             if not x or "client->server" not in x:
                 continue
@@ -1954,13 +2796,22 @@ def markdown(r):
                     return next((n for key, n in c.items() if key.startswith(side + " ")
                                  and key.endswith(" " + k) and " udp " not in key), None)
                 read, written = dev(tx, "tx_packets"), dev(rx, "rx_packets")
+                if p == "pt":
+                    # pt's TUN devices carry TCP super-packets (IFF_VNET_HDR, TSO, and
+                    # segments joined on write): the two counts are not of the same packets
+                    missing = "— (TUN offloads)"
+                elif read and written is not None:
+                    missing = "%d (%.1f %%)" % (read - written, 100.0 * (read - written) / read)
+                else:
+                    missing = "—"
                 L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                    VPN_LABELS[p], d.replace("->", "→"), read, written,
-                    "%d (%.1f %%)" % (read - written, 100.0 * (read - written) / read)
-                    if read and written is not None else "—",
+                    VPN_LABELS[p], d.replace("->", "→"), read, written, missing,
                     c.get(tx + " udp OutDatagrams", "—"), c.get(rx + " udp InDatagrams", "—"),
                     c.get(rx + " udp RcvbufErrors", "—"), dev(tx, "tx_dropped")))
         L.append("")
+        if vpn["paths"].get("pt", {}).get("data_path"):
+            L.append("pt vpn data path (client / server, from its `data-path` events): %s." % (
+                data_path_cell(r, "vpn", "pt")))
         ptm = vpn["paths"].get("pt", {}).get("memory_kB")
         if ptm:
             L.append("pt vpn server / client VmRSS idle %s / %s kB, after the runs %s / %s kB "
@@ -2037,6 +2888,7 @@ def main():
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         kill_all()
+        teardown_namespaces()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     if ok:
         os.makedirs(args.out, exist_ok=True)

@@ -11,7 +11,9 @@ the benchmark driver's interpreter (and GIL).  One single-threaded epoll loop:
                 line {"run": id, "packets": n, "bytes": b, "distinct": d}.
 
 On start it prints one JSON line with the ports on stdout, then serves until
-killed (the driver kills its process group).
+killed (the driver kills its process group).  `services.py --bind ADDR`
+listens on ADDR (default 127.0.0.1; 0.0.0.0 in the veth section's far
+namespace, so that the direct path reaches it across the veth).
 """
 
 import json
@@ -23,10 +25,13 @@ import sys
 BUF = 256 * 1024
 
 
+BIND = "127.0.0.1"
+
+
 def listener(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
+    s = socket.socket(socket.AF_INET6 if ":" in BIND else socket.AF_INET, kind)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
+    s.bind((BIND, 0))
     if kind == socket.SOCK_STREAM:
         s.listen(4096)
     s.setblocking(False)
@@ -171,6 +176,8 @@ def main():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--bind":
+        BIND = sys.argv[2]
     try:
         main()
     except KeyboardInterrupt:
