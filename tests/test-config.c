@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -211,6 +212,10 @@ check_invalid (const char *text,
   g_test_message ("%s", error->message);
   g_assert_true (g_str_has_prefix (error->message, "bad.conf [g]: "));
   g_assert_nonnull (strstr (error->message, must_mention));
+  /* Never the value: it may be a secret under the wrong key. */
+  g_assert_null (strstr (error->message, "twelve"));
+  g_assert_null (strstr (error->message, "yes"));
+  g_assert_null (strstr (error->message, "2147483648”"));
   g_assert_cmpint (o.port, ==, 7);
   g_assert_null (o.source);
   g_assert_cmpuint (o.owned->len, ==, 0);
@@ -221,8 +226,8 @@ static void
 test_apply_bad_int (void)
 {
   check_invalid ("[g]\nsource = s\nport = twelve\n", "“port” must be a whole number");
-  check_invalid ("[g]\nport = twelve\n", "not “twelve”");
-  check_invalid ("[g]\nport = 2147483648\n", "not “2147483648”");
+  check_invalid ("[g]\nport = twelve\n", "the value is not shown");
+  check_invalid ("[g]\nport = 2147483648\n", "“port” must be a whole number");
   check_invalid ("[g]\nport = -2147483649\n", "“port”");
   check_invalid ("[g]\nport = 12abc\n", "“port”");
   check_invalid ("[g]\nport = 0x10\n", "“port”");
@@ -232,7 +237,7 @@ test_apply_bad_int (void)
 static void
 test_apply_bad_bool (void)
 {
-  check_invalid ("[g]\nverbose = yes\n", "“verbose” must be true or false, not “yes”");
+  check_invalid ("[g]\nverbose = yes\n", "“verbose” must be true or false (the value is not shown");
   check_invalid ("[g]\nno-stun = 2\n", "“no-stun” must be true or false");
 }
 
@@ -478,6 +483,101 @@ test_load_no_group (void)
   g_unlink (path);
 }
 
+/* Issue 12: a line that lost its key is a pasted secret; the error says
+ * where and what, never the line. */
+static void
+test_load_line_without_key (void)
+{
+  const char *files[] = {
+    "[client manual]\n=turn://alice:hunter2@turn.example.org:3478\n",
+    "[client manual]\n  = turn://alice:hunter2@turn.example.org\n",
+    "[client manual]\nturn://alice:hunter2@turn.example.org\n",
+    "[client manual\nturn=turn://alice:hunter2@h\n",
+    "[client manual]\nsource = x\nturn[x = turn://alice:hunter2@h\n",
+    "turn = turn://alice:hunter2@h\n",
+  };
+  const char *what[] = {
+    "no key before “=”", "no key before “=”", "not “key = value”", "[group] line",
+    "not a valid key name", "before the first [group]",
+  };
+  const guint lines[] = { 2, 2, 2, 1, 3, 1 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = write_temp (files[i]);
+      g_autofree char *prefix = g_strdup_printf ("%s:%u: ", path, lines[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GKeyFile) key_file = pt_config_load (path, &error);
+
+      g_assert_null (key_file);
+      g_assert_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE);
+      g_test_message ("%s", error->message);
+      g_assert_true (g_str_has_prefix (error->message, prefix));
+      g_assert_nonnull (strstr (error->message, what[i]));
+      g_assert_null (strstr (error->message, "hunter2"));
+      g_assert_null (strstr (error->message, "alice"));
+      g_unlink (path);
+    }
+}
+
+/* A value error from a loaded file names the key's line. */
+static void
+test_load_then_apply_names_line (void)
+{
+  Options o;
+  GOptionEntry entries[10];
+  g_autofree char *path = write_temp ("# options\n[g]\nsource = s\n\n  port = turn://a:hunter2@h\n");
+  g_autofree char *prefix = g_strdup_printf ("%s:5 [g]: option “port”", path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GKeyFile) key_file = pt_config_load (path, &error);
+
+  g_assert_no_error (error);
+  options_init (&o, entries);
+  g_assert_false (pt_config_apply (key_file, path, "g", entries, o.owned, &error));
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, prefix));
+  g_assert_null (strstr (error->message, "hunter2"));
+  options_clear (&o);
+  g_unlink (path);
+}
+
+/* An unknown key that does not look like an option name is not quoted. */
+static void
+test_apply_unknown_key_not_quoted (void)
+{
+  Options o;
+  GOptionEntry entries[10];
+  g_autoptr(GKeyFile) key_file = NULL;
+  g_autoptr(GError) error = NULL;
+
+  options_init (&o, entries);
+  key_file = key_file_from ("[g]\nturn://alice:hunter2@h = x\n");
+  g_assert_false (pt_config_apply (key_file, "my.conf", "g", entries, o.owned, &error));
+  g_assert_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_UNKNOWN_KEY);
+  g_test_message ("%s", error->message);
+  g_assert_null (strstr (error->message, "hunter2"));
+  g_assert_nonnull (strstr (error->message, "not an option name"));
+  options_clear (&o);
+}
+
+/* A FIFO given as --config fails at once instead of waiting for a writer. */
+static void
+test_load_fifo (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pt-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "fifo.conf", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GKeyFile) key_file = NULL;
+
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  key_file = pt_config_load (path, &error);
+  g_assert_null (key_file);
+  g_assert_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -503,6 +603,10 @@ main (int   argc,
   g_test_add_func ("/config/load/bad-line", test_load_bad_line);
   g_test_add_func ("/config/load/secret-line", test_load_secret_line);
   g_test_add_func ("/config/load/no-group", test_load_no_group);
+  g_test_add_func ("/config/load/line-without-key", test_load_line_without_key);
+  g_test_add_func ("/config/load/apply-names-line", test_load_then_apply_names_line);
+  g_test_add_func ("/config/load/fifo", test_load_fifo);
+  g_test_add_func ("/config/apply/unknown-key-not-quoted", test_apply_unknown_key_not_quoted);
 
   return g_test_run ();
 }

@@ -684,6 +684,82 @@ test_load_missing_and_folder (void)
   remove_dir (dir);
 }
 
+/* Issue 12: a FIFO (or anything but a regular file) fails at once with a
+ * clear error instead of waiting for a writer that never comes. */
+static void
+test_load_fifo_fails_at_once (void)
+{
+  g_autofree char *dir = make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "key.nsec", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSecretKey) key = NULL;
+  g_autoptr(PtSecretString) text = NULL;
+
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  key = pt_secret_key_load (path, &error);
+  g_assert_null (key);
+  g_assert_error (error, PT_KEY_ERROR, PT_KEY_ERROR_IO);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "named pipe"));
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+
+  text = pt_secret_file_read (path, "token file", 1024, &error);
+  g_assert_null (text);
+  g_assert_error (error, PT_KEY_ERROR, PT_KEY_ERROR_IO);
+  g_unlink (path);
+  remove_dir (dir);
+}
+
+/* Whether the mapping that holds @addr is left out of core dumps ("dd"). */
+static gboolean
+mapping_is_dontdump (gconstpointer addr)
+{
+  g_autofree char *smaps = NULL;
+  g_auto(GStrv) lines = NULL;
+  gboolean inside = FALSE;
+
+  if (!g_file_get_contents ("/proc/self/smaps", &smaps, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (smaps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      guint64 start, end;
+      char *dash;
+
+      if (g_ascii_isxdigit (lines[i][0]) && (dash = strchr (lines[i], '-')) != NULL)
+        {
+          start = g_ascii_strtoull (lines[i], NULL, 16);
+          end = g_ascii_strtoull (dash + 1, NULL, 16);
+          inside = (guint64) (guintptr) addr >= start && (guint64) (guintptr) addr < end;
+        }
+      else if (inside && g_str_has_prefix (lines[i], "VmFlags:"))
+        return strstr (lines[i], " dd") != NULL;
+    }
+  return FALSE;
+}
+
+/* Issue 12: key bytes sit on pages a core dump leaves out. */
+static void
+test_key_memory_not_dumped (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtSecretKey) key = pt_secret_key_generate (&error);
+  g_autoptr(PtSecretKey) copy = NULL;
+
+  if (!g_file_test ("/proc/self/smaps", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("no /proc/self/smaps");
+      return;
+    }
+  g_assert_no_error (error);
+  copy = pt_secret_key_copy (key);
+  g_assert_true (mapping_is_dontdump (pt_secret_key_get_bytes (key)));
+  g_assert_true (mapping_is_dontdump (pt_secret_key_get_bytes (copy)));
+  g_assert_cmpmem (pt_secret_key_get_bytes (key), PT_KEY_LEN,
+                   pt_secret_key_get_bytes (copy), PT_KEY_LEN);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -719,6 +795,8 @@ main (int   argc,
   g_test_add_func ("/keys/file/bad-contents", test_load_bad_contents);
   g_test_add_func ("/keys/file/too-large", test_load_too_large);
   g_test_add_func ("/keys/file/missing-and-folder", test_load_missing_and_folder);
+  g_test_add_func ("/keys/file/fifo", test_load_fifo_fails_at_once);
+  g_test_add_func ("/keys/memory-not-dumped", test_key_memory_not_dumped);
 
   return g_test_run ();
 }

@@ -5,7 +5,8 @@
  * Each connection's send function queues the packet for the other one; an
  * idle source delivers the queue, so no call ever re-enters a connection
  * from inside its own send function.  The pipe can drop every n-th packet
- * of each direction.
+ * of each direction, or hold every packet for a while (a path with a
+ * round-trip time).
  * Every wait runs the main loop against a deadline.
  */
 #define G_LOG_DOMAIN "test-quic"
@@ -66,6 +67,7 @@ typedef struct
 {
   Fixture   *f;
   GQueue     packets;           /* GBytes */
+  GQueue     due;               /* gint64 µs per packet, with delay_ms */
   guint      idle_id;
   Side      *to;
   guint      n_packets;
@@ -78,6 +80,7 @@ struct _Fixture
   Direction  to_server;
   Direction  to_client;
   guint      drop_every;        /* 0: lossless */
+  guint      delay_ms;          /* one way; 0: next idle */
   guint      n_packets;
   guint      n_dropped;
   guint      n_fixed_bit_cleared;
@@ -113,24 +116,54 @@ stream_state_free (StreamState *state)
 
 /* --- the pipe ------------------------------------------------------------ */
 
+static gboolean direction_deliver (gpointer user_data);
+
+static void
+direction_schedule (Direction *dir)
+{
+  gint64 due;
+
+  if (dir->idle_id != 0 || g_queue_is_empty (&dir->packets))
+    return;
+  if (dir->f->delay_ms == 0)
+    {
+      dir->idle_id = g_idle_add (direction_deliver, dir);
+      return;
+    }
+  due = GPOINTER_TO_SIZE (g_queue_peek_head (&dir->due));
+  dir->idle_id = g_timeout_add (MAX (0, (due - g_get_monotonic_time () + 999) / 1000),
+                                direction_deliver, dir);
+}
+
 static gboolean
 direction_deliver (gpointer user_data)
 {
   Direction *dir = user_data;
+  gint64 now = g_get_monotonic_time ();
   GBytes *packet;
 
   dir->idle_id = 0;
 
-  while ((packet = g_queue_pop_head (&dir->packets)) != NULL)
+  while (!g_queue_is_empty (&dir->packets))
     {
+      if (dir->f->delay_ms != 0)
+        {
+          if ((gint64) GPOINTER_TO_SIZE (g_queue_peek_head (&dir->due)) > now)
+            break;
+          g_queue_pop_head (&dir->due);
+        }
+      packet = g_queue_pop_head (&dir->packets);
+      {
       gsize len;
       const guint8 *data = g_bytes_get_data (packet, &len);
 
       if (dir->to->conn != NULL)
         _pt_quic_conn_receive (dir->to->conn, data, len);
       g_bytes_unref (packet);
+      }
     }
 
+  direction_schedule (dir);
   return G_SOURCE_REMOVE;
 }
 
@@ -158,8 +191,10 @@ pipe_send (const guint8 *packet,
     }
 
   g_queue_push_tail (&dir->packets, g_bytes_new (packet, len));
-  if (dir->idle_id == 0)
-    dir->idle_id = g_idle_add (direction_deliver, dir);
+  if (f->delay_ms != 0)
+    g_queue_push_tail (&dir->due,
+                       GSIZE_TO_POINTER (g_get_monotonic_time () + (gint64) f->delay_ms * 1000));
+  direction_schedule (dir);
 }
 
 /* --- signal handlers ----------------------------------------------------- */
@@ -352,6 +387,7 @@ direction_clear (Direction *dir)
 {
   g_clear_handle_id (&dir->idle_id, g_source_remove);
   g_queue_clear_full (&dir->packets, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear (&dir->due);
 }
 
 static void
@@ -630,6 +666,86 @@ test_big_echo_lossy (Fixture       *f,
   f->drop_every = 7;
   run_big_echo (f);
   g_assert_cmpuint (f->n_dropped, >, 0);
+}
+
+/* Flow control must not be what limits a long, fast path: the windows
+ * grow from their small start while the receiver keeps up, to at least the
+ * bandwidth-delay product of 1 Gbit/s × 100 ms, and never past the cap. */
+#define WINDOW_TRANSFER (32 * 1024 * 1024)
+#define WINDOW_DELAY_MS 20
+
+typedef struct
+{
+  Fixture *f;
+  gint64   stream_id;
+  guint64  peak;
+} WindowProbe;
+
+static gboolean
+sample_window (gpointer user_data)
+{
+  WindowProbe *probe = user_data;
+  guint64 credit = _pt_quic_conn_stream_get_credit (probe->f->client.conn, probe->stream_id);
+
+  probe->peak = MAX (probe->peak, credit);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+window_transfer_done (Fixture *f)
+{
+  GHashTableIter iter;
+  StreamState *state;
+
+  g_hash_table_iter_init (&iter, f->server.streams);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &state))
+    if (state->rx_fin)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_flow_windows (Fixture       *f,
+                   gconstpointer  data)
+{
+  guint64 bdp = (guint64) PT_QUIC_BDP_RATE_BYTES_PER_S * PT_QUIC_BDP_RTT_MS / 1000;
+  g_autoptr(GBytes) payload = random_bytes (WINDOW_TRANSFER, 7);
+  g_autofree char *expected = sha256_of (payload);
+  g_autoptr(GError) error = NULL;
+  WindowProbe probe = { f, -1, 0 };
+  StreamState *state;
+  guint sampler;
+
+  /* The caps hold such a path. */
+  g_assert_cmpuint (PT_QUIC_MAX_STREAM_WINDOW, >=, bdp);
+  g_assert_cmpuint (PT_QUIC_MAX_WINDOW, >=, PT_QUIC_MAX_STREAM_WINDOW);
+
+  f->server.mode = MODE_COLLECT;
+  f->delay_ms = WINDOW_DELAY_MS;
+  fixture_connect (f);
+
+  probe.stream_id = _pt_quic_conn_open_stream (f->client.conn, &error);
+  g_assert_no_error (error);
+  probe.peak = _pt_quic_conn_stream_get_credit (f->client.conn, probe.stream_id);
+  g_test_message ("initial stream credit %" G_GUINT64_FORMAT " bytes", probe.peak);
+  g_assert_cmpuint (probe.peak, <, 2 * 1024 * 1024);
+
+  send_in_chunks (f->client.conn, probe.stream_id, payload);
+  sampler = g_timeout_add (2, sample_window, &probe);
+  run_until (f, window_transfer_done, "32 MiB over a 40 ms round trip");
+  g_source_remove (sampler);
+
+  state = side_stream (&f->server, probe.stream_id);
+  g_assert_cmpuint (state->rx_bytes, ==, WINDOW_TRANSFER);
+  g_assert_cmpstr (g_checksum_get_string (state->rx_sum), ==, expected);
+
+  g_test_message ("peak stream credit %" G_GUINT64_FORMAT " bytes (cap %d)",
+                  probe.peak, PT_QUIC_MAX_STREAM_WINDOW);
+  /* Grew well past the start (the receiver kept up), within the cap. */
+  g_assert_cmpuint (probe.peak, >=, 4 * 1024 * 1024);
+  g_assert_cmpuint (probe.peak, <=, PT_QUIC_MAX_STREAM_WINDOW + 2 * 1024 * 1024);
+
+  fixture_close (f);
 }
 
 #define N_STREAMS    10
@@ -963,6 +1079,7 @@ main (int   argc,
   ADD ("echo-4mib", test_big_echo);
   ADD ("echo-4mib-lossy", test_big_echo_lossy);
   ADD ("concurrent-streams", test_concurrent_streams);
+  ADD ("flow-windows", test_flow_windows);
   ADD ("half-close", test_half_close);
   ADD ("datagrams", test_datagrams);
   ADD ("datagram-max-size", test_datagram_max_size);

@@ -7,8 +7,9 @@
  * node, waits for their "listening PORT" line, and drives two pools — two
  * peers — through them: delivery, duplicate suppression across relays, a
  * relay killed and restarted on its port, garbage, an event json-glib cannot
- * parse (published with tests/relay/publish.mjs), and wss:// with a throwaway
- * self-signed certificate made here with GnuTLS, trusted or not. Every wait
+ * parse (published with tests/relay/publish.mjs), wss:// with a throwaway
+ * self-signed certificate made here with GnuTLS, trusted or not, and a relay
+ * that floods (tests/relay/flood.mjs). Every wait
  * has a bound. Without node or tests/relay/node_modules (`npm ci --prefix
  * tests/relay`, done by `scripts/setup test`) the relay tests are skipped,
  * saying so.
@@ -689,6 +690,33 @@ contents_is_wanted (gpointer data)
   return peer->contents->len >= peer->wanted;
 }
 
+#define HONEST_CONTENT "to-a through the honest relay"
+
+typedef struct
+{
+  Peer       *peer;
+  const char *url;
+} PeerUrl;
+
+static gboolean
+eose_from_url (gpointer data)
+{
+  PeerUrl *pu = data;
+
+  return g_hash_table_contains (pu->peer->eose_urls, pu->url);
+}
+
+static gboolean
+honest_content_arrived (gpointer data)
+{
+  Peer *peer = data;
+
+  for (guint i = 0; i < peer->contents->len; i++)
+    if (g_str_equal (g_ptr_array_index (peer->contents, i), HONEST_CONTENT))
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 accepted_is_wanted (gpointer data)
 {
@@ -1171,6 +1199,116 @@ test_wss_untrusted (void)
   drain_main_context ();
 }
 
+/* A relay that floods: tests/relay/flood.mjs sends 100,000 EVENT messages
+ * matching the subscription (one event byte for byte, the same event with
+ * other white space, or new events whose signature fails). The pool must
+ * spend a signature check only on what is new, keep the main loop turning
+ * (a 20 ms timer stands for ICE and QUIC), drop the relay past the flood
+ * limits, saying so, and still deliver an honest relay's event at once. */
+
+typedef struct
+{
+  gint64 last;
+  gint64 max_gap;
+} Ticker;
+
+static gboolean
+tick_cb (gpointer data)
+{
+  Ticker *ticker = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (ticker->last != 0)
+    ticker->max_gap = MAX (ticker->max_gap, now - ticker->last);
+  ticker->last = now;
+  return G_SOURCE_CONTINUE;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+# define MAIN_LOOP_GAP_MAX_US (3 * G_USEC_PER_SEC)
+#else
+# define MAIN_LOOP_GAP_MAX_US (1 * G_USEC_PER_SEC)
+#endif
+
+static void
+test_flood (gconstpointer data)
+{
+  const char *mode = data;
+  g_autoptr(NodeServer) flood = NULL;
+  g_autoptr(NodeServer) relay = NULL;
+  g_autoptr(GSource) tick = NULL;
+  const char *flood_args[] = { mode, "100000", NULL };
+  Ticker ticker = { 0, };
+  Peer *a, *b;
+  guint verified;
+
+  if (skip_without_nostr_tools ())
+    return;
+
+  flood = node_server_start_full ("flood.mjs", 0, "ws", flood_args);
+  relay = node_server_start ("relay.mjs", 0);
+  {
+    const char *a_urls[] = { flood->url, relay->url, NULL };
+    const char *b_urls[] = { relay->url, NULL };
+
+    a = peer_new ("A", A_SECRET_HEX, a_urls);
+    b = peer_new ("B", B_SECRET_HEX, b_urls);
+  }
+  a->relay_url = flood->url;
+  wait_connected (a, 2, STEP_TIMEOUT_S);
+  wait_connected (b, 1, STEP_TIMEOUT_S);
+  pool_log_clear ();
+
+  tick = g_timeout_source_new (20);
+  g_source_set_callback (tick, tick_cb, &ticker, NULL);
+  g_source_attach (tick, NULL);
+
+  /* Subscribing starts the flood; the pool cuts it off. */
+  peer_subscribe (a, "to-a");
+  wait_field (a, downs_is_wanted, 1, "drops of the flooding relay");
+  /* Too fast, or (on a slow machine) faster than the pool can keep up. */
+  g_assert_cmpuint (pool_log_count ("relay ws://127.0.0.1:*/ sent more * disconnected from it; "
+                                    "trying again in 60 s"), ==, 1);
+
+  /* The honest relay works all along (the flood's own EOSE may be among
+   * what was dropped with it). */
+  {
+    PeerUrl honest = { a, relay->url };
+
+    WAIT_OR_FAIL (eose_from_url, &honest, STEP_TIMEOUT_S, "A: the honest relay's EOSE");
+  }
+  peer_publish (b, a, "through the honest relay");
+  /* On a slow machine (sanitizers, load) the flood may fill the inbox and
+   * be cut off before its one valid event was read: the honest relay's
+   * event is what must arrive. */
+  WAIT_OR_FAIL (honest_content_arrived, a, STEP_TIMEOUT_S, "A: the honest relay's event");
+  g_assert_cmpstr (g_ptr_array_index (a->contents, a->contents->len - 1), ==, HONEST_CONTENT);
+  if (g_str_equal (mode, "forged"))
+    g_assert_cmpuint (a->contents->len, ==, 1);
+  else if (a->contents->len > 1)
+    g_assert_cmpstr (g_ptr_array_index (a->contents, 0), ==, "to-a the same event, again");
+  g_assert_cmpuint (a->contents->len, <=, 2);       /* the repeats were dropped */
+
+  verified = _pt_relay_pool_get_n_verified (a->pool);
+  g_test_message ("%s: %u signatures checked, %u duplicates dropped, main loop gap at most %.0f ms",
+                  mode, verified, _pt_relay_pool_get_n_duplicates (a->pool), ticker.max_gap / 1000.0);
+  /* Repeats cost no signature check; forged events one each, as many as
+   * the flood limits let through before the relay was dropped. */
+  if (g_str_equal (mode, "forged"))
+    g_assert_cmpuint (verified, <=, PT_RELAY_POOL_FLOOD_BURST + 1);
+  else
+    g_assert_cmpuint (verified, ==, a->contents->len);    /* once per distinct event */
+  /* Nothing held the main loop for long: the attack held it for seconds
+   * (15.9 CPU-s); the bound is generous, as CI machines are slow and
+   * sanitizers slower. */
+  g_assert_cmpint (ticker.max_gap, <, MAIN_LOOP_GAP_MAX_US);
+
+  g_source_destroy (tick);
+  peer_free (a);
+  peer_free (b);
+  drain_main_context ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1190,6 +1328,9 @@ main (int   argc,
   g_test_add_func ("/relay-pool/unusable-event", test_unusable_event);
   g_test_add_func ("/relay-pool/wss", test_wss);
   g_test_add_func ("/relay-pool/wss-untrusted", test_wss_untrusted);
+  g_test_add_data_func ("/relay-pool/flood/same", "same", test_flood);
+  g_test_add_data_func ("/relay-pool/flood/respaced", "respaced", test_flood);
+  g_test_add_data_func ("/relay-pool/flood/forged", "forged", test_flood);
 
   status = g_test_run ();
   g_ptr_array_unref (pool_log);

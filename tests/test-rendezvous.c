@@ -11,12 +11,19 @@
 #include "pt-rendezvous-private.h"
 
 #define NOW G_GINT64_CONSTANT (1700000000)
-/* From the argon2 command-line tool (Debian "argon2") and a few lines of
- * Python for the token, not from this code:
- *   printf %s "peertunnel test name" |
- *     argon2 "peertunnel named rendezvous v1" -id -t 3 -k 65536 -p 1 -l 96 -r */
-#define PINNED_KEY_HEX "fab24810084ba0f693a3462e2bd8897de57d0305e3c60d6b7f1d562e8ffb3bb3"
-#define PINNED_TOKEN   "ij2Lnvb3VoFsFzAsu4"
+/* From the argon2 command-line tool (Debian "argon2"), Python's hashlib for
+ * the salt and a few lines of Python for the token, not from this code:
+ *   name="sleet ravioli drape cobalt yonder gusty"
+ *   salt=$(printf 'peertunnel named rendezvous v2\n%s' "$name" | sha256sum | cut -c1-64)
+ *   printf %s "$name" | argon2 "$salt" -id -t 8 -k 65536 -p 1 -l 96 -r
+ * (salt 66efb18d…1e59; for the second name, 947553f9…0fcb). */
+#define PINNED_NAME      "sleet ravioli drape cobalt yonder gusty"
+#define PINNED_KEY_HEX   "5d2fdeaac70da00312fe2d08adaf630601baeb013a28a98035a6b3bdc1d53955"
+#define PINNED_TOKEN     "iTGjDuuYSLu2q_fXc-"
+#define PINNED_NAME_2    "\xc5\xbc\xc3\xb3\xc5\x82w je\xc5\xbc kot pies s\xc5\x82o\xc5\x84 " \
+                         "wr\xc3\xb3" "bel mysz"   /* "żółw jeż kot pies słoń wróbel mysz" */
+#define PINNED_KEY_HEX_2 "771f7371d18b311102b34c4cbfb5a43cc51d2e07fbac0ffd5cebd628399cb594"
+#define PINNED_TOKEN_2   "iXhKqUYIEx9LOvdqQ4"
 
 static PtSignal *
 make_signal (PtSignalKind kind)
@@ -279,15 +286,17 @@ test_named_derive (void)
   g_autoptr(PtSecretString) token1 = NULL;
   g_autoptr(PtSecretString) token2 = NULL;
   g_autoptr(PtSecretString) token3 = NULL;
+  const char *name = "correct horse battery staple tulip";
   gint64 start;
 
   /* Both sides get the same key and token; another name, others. */
   start = g_get_monotonic_time ();
-  g_assert_true (pt_named_rendezvous_derive ("correct horse battery", &key1, &token1, &error));
+  g_assert_true (pt_named_rendezvous_derive (name, &key1, &token1, &error));
   g_test_message ("Argon2id took %.2f s", (g_get_monotonic_time () - start) / 1e6);
   g_assert_no_error (error);
-  g_assert_true (pt_named_rendezvous_derive ("correct horse battery", &key2, &token2, &error));
-  g_assert_true (pt_named_rendezvous_derive ("correct horse batterz", &key3, &token3, &error));
+  g_assert_true (pt_named_rendezvous_derive (name, &key2, &token2, &error));
+  g_assert_true (pt_named_rendezvous_derive ("correct horse battery staple tulit", &key3, &token3,
+                                             &error));
   g_assert_true (pt_public_key_equal (pt_secret_key_get_public (key1), pt_secret_key_get_public (key2)));
   g_assert_false (pt_public_key_equal (pt_secret_key_get_public (key1), pt_secret_key_get_public (key3)));
   g_assert_cmpstr (token1, ==, token2);
@@ -299,6 +308,61 @@ test_named_derive (void)
   g_assert_false (pt_named_rendezvous_derive ("short", NULL, NULL, &error));
   g_assert_error (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_NAME);
   g_assert_nonnull (strstr (error->message, "at least 8"));
+  g_clear_error (&error);
+
+  /* So is one that is long but easy to guess, saying what would do. */
+  g_assert_false (pt_named_rendezvous_derive ("correct horse battery staple", NULL, NULL, &error));
+  g_assert_error (error, PT_NOSTR_ERROR, PT_NOSTR_ERROR_NAME);
+  g_assert_nonnull (strstr (error->message, "too easy to guess"));
+  g_assert_nonnull (strstr (error->message, "5 or more random words"));
+  g_assert_nonnull (strstr (error->message, "pt token"));
+  g_assert_null (strstr (error->message, "horse"));      /* the name is a secret */
+}
+
+/* The strength estimate of docs/protocol.md, "Named rendezvous". */
+static void
+test_named_strength (void)
+{
+  static const struct { const char *name; double bits; } cases[] = {
+    { "password", 13.0 },
+    { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 13.0 },
+    { "horse horse horse horse horse horse", 13.0 },     /* a repeated word counts once */
+    { "Horse HORSE horse", 13.0 },                       /* in any case */
+    { "correct horse battery staple", 52.0 },
+    { "correct horse battery staple tulip", 65.0 },
+    { "correct-horse_battery.staple,tulip", 65.0 },
+    { "CorrectHorseBatteryStapleTulip", 65.0 },           /* camelCase splits */
+    { "Tr0ub4dor&3", 4.7 * 2 + 3.32 + 4.7 * 2 + 3.32 + 13.0 + 3.32 },
+    { "12345678", 8 * 3.32 },
+    { "20242025 20242025", 8 * 3.32 },
+    { "!!!!!!!!!!!!!!!!", 0.0 },
+    { "iABCDEF1234567890k", 96.0 },                       /* a token */
+    { "iAAAAAAAAAAAAAAAAA", 6.02 },                       /* shaped like one */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      double bits = _pt_named_name_bits (cases[i].name);
+
+      g_test_message ("%s: %.2f bits", cases[i].name, bits);
+      g_assert_cmpfloat_with_epsilon (bits, cases[i].bits, 0.01);
+    }
+  g_assert_cmpfloat (_pt_named_name_bits ("\xff\xfe not UTF-8 at all, not at all"), ==, 0.0);
+
+  /* What the error advises is enough: 5 random words, or a token. */
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PtSecretString) token = pt_token_generate (&error);
+
+      g_assert_no_error (error);
+      g_assert_true (pt_named_name_check (token, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (pt_named_name_check (PINNED_NAME, NULL));
+  g_assert_true (pt_named_name_check (PINNED_NAME_2, NULL));
+  g_assert_true (pt_named_name_check ("cleft cam synod lacy yr", NULL));
+  g_assert_false (pt_named_name_check ("cleft cam synod lacy", NULL));
 }
 
 /* The derivation is part of the protocol: pin it, so that an accidental
@@ -306,16 +370,24 @@ test_named_derive (void)
 static void
 test_named_derive_pinned (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PtSecretKey) key = NULL;
-  g_autoptr(PtSecretString) token = NULL;
-  g_autoptr(PtSecretString) hex = NULL;
+  static const struct { const char *name, *key_hex, *token; } cases[] = {
+    { PINNED_NAME, PINNED_KEY_HEX, PINNED_TOKEN },
+    { PINNED_NAME_2, PINNED_KEY_HEX_2, PINNED_TOKEN_2 },
+  };
 
-  g_assert_true (pt_named_rendezvous_derive ("peertunnel test name", &key, &token, &error));
-  g_assert_no_error (error);
-  hex = pt_secret_key_to_hex (key);
-  g_assert_cmpstr (hex, ==, PINNED_KEY_HEX);
-  g_assert_cmpstr (token, ==, PINNED_TOKEN);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PtSecretKey) key = NULL;
+      g_autoptr(PtSecretString) token = NULL;
+      g_autoptr(PtSecretString) hex = NULL;
+
+      g_assert_true (pt_named_rendezvous_derive (cases[i].name, &key, &token, &error));
+      g_assert_no_error (error);
+      hex = pt_secret_key_to_hex (key);
+      g_assert_cmpstr (hex, ==, cases[i].key_hex);
+      g_assert_cmpstr (token, ==, cases[i].token);
+    }
 }
 
 int
@@ -328,6 +400,7 @@ main (int    argc,
   g_test_add_func ("/rendezvous/messages/refused", test_messages_refused);
   g_test_add_func ("/rendezvous/seal-open", test_seal_open);
   g_test_add_func ("/rendezvous/named/derive", test_named_derive);
+  g_test_add_func ("/rendezvous/named/strength", test_named_strength);
   g_test_add_func ("/rendezvous/named/pinned", test_named_derive_pinned);
   return g_test_run ();
 }

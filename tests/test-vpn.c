@@ -1,10 +1,19 @@
-/* test-vpn.c — VPN mode's IP header parsing, ICMP "too big" and address pool
+/* test-vpn.c — VPN mode's IP header parsing, ICMP "too big", address pool and
+ * the VPN client lock
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "pt.h"
 #include "pt-vpn-private.h"
@@ -324,6 +333,236 @@ test_pool_refused (void)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* The router's decisions, past the IP header */
+
+static void
+set_addresses (guint8       *packet,
+               const guint8 *src,
+               const guint8 *dst)
+{
+  memcpy (packet + 12, src, 4);
+  memcpy (packet + 16, dst, 4);
+}
+
+static void
+test_router_route (void)
+{
+  static const guint8 server[4] = { 10, 77, 0, 1 };
+  static const guint8 nobody[4] = { 10, 77, 0, 250 };
+  gpointer a = GSIZE_TO_POINTER (0x100), b = GSIZE_TO_POINTER (0x200);
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *packet = make_v4 (100, TRUE, 17);
+  PtVpnConfig ca, cb;
+  PtVpnRouter *router;
+  PtSession *to;
+  gsize out_len;
+  int pair[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  close (pair[1]);
+  router = _pt_vpn_router_new ("10.77.0.0/24", NULL, pair[0], 1400, &error);
+  g_assert_no_error (error);
+  g_assert_true (_pt_vpn_router_add_test_client (router, a, "a", 0, 1400, &ca, &error));
+  g_assert_true (_pt_vpn_router_add_test_client (router, b, "b", 0, 1400, &cb, &error));
+  g_assert_no_error (error);
+  g_assert_true (memcmp (ca.addr4, cb.addr4, 4) != 0);
+
+  /* a → the server's network: into the TUN device, as long as the header says */
+  set_addresses (packet, ca.addr4, server);
+  g_assert_cmpint (_pt_vpn_router_route (router, a, packet, 100, &to, &out_len), ==,
+                   PT_VPN_ROUTE_TUN);
+  g_assert_cmpuint (out_len, ==, 100);
+  g_assert_cmpint (_pt_vpn_router_route (router, a, packet, 120, &to, &out_len), ==,
+                   PT_VPN_ROUTE_TUN);
+  g_assert_cmpuint (out_len, ==, 100);   /* trailing bytes are not the packet's */
+  g_assert_cmpint (_pt_vpn_router_route (router, a, packet, 99, &to, &out_len), ==,
+                   PT_VPN_ROUTE_DROP);   /* shorter than it says */
+
+  /* a → b directly */
+  set_addresses (packet, ca.addr4, cb.addr4);
+  g_assert_cmpint (_pt_vpn_router_route (router, a, packet, 100, &to, &out_len), ==,
+                   PT_VPN_ROUTE_CLIENT);
+  g_assert_true ((gpointer) to == b);
+
+  /* b speaking for a: spoofed, counted */
+  g_assert_cmpint (_pt_vpn_router_route (router, b, packet, 100, &to, &out_len), ==,
+                   PT_VPN_ROUTE_SPOOFED);
+  g_assert_null (to);
+  g_assert_cmpuint (_pt_vpn_router_get_spoofed (router), ==, 1);
+  /* IPv6 from a client without an IPv6 address: spoofed too */
+  {
+    g_autofree guint8 *v6 = make_v6 (80, 17);
+
+    g_assert_cmpint (_pt_vpn_router_route (router, a, v6, 80, &to, &out_len), ==,
+                     PT_VPN_ROUTE_SPOOFED);
+  }
+
+  /* the TUN device → b; → no one */
+  set_addresses (packet, server, cb.addr4);
+  g_assert_cmpint (_pt_vpn_router_route (router, NULL, packet, 100, &to, &out_len), ==,
+                   PT_VPN_ROUTE_CLIENT);
+  g_assert_true ((gpointer) to == b);
+  set_addresses (packet, server, nobody);
+  g_assert_cmpint (_pt_vpn_router_route (router, NULL, packet, 100, &to, &out_len), ==,
+                   PT_VPN_ROUTE_UNROUTABLE);
+  g_assert_cmpuint (out_len, ==, 0);
+
+  /* a session the router does not know */
+  g_assert_cmpint (_pt_vpn_router_route (router, GSIZE_TO_POINTER (0x300), packet, 100, &to,
+                                         &out_len), ==, PT_VPN_ROUTE_DROP);
+
+  /* b gone: its address routes nowhere */
+  _pt_vpn_router_remove_test_client (router, b);
+  set_addresses (packet, server, cb.addr4);
+  g_assert_cmpint (_pt_vpn_router_route (router, NULL, packet, 100, &to, &out_len), ==,
+                   PT_VPN_ROUTE_UNROUTABLE);
+  _pt_vpn_router_remove_test_client (router, a);
+  _pt_vpn_router_unref (router);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The VPN client lock: per user, 0600, in a 0700 directory of the user's own */
+
+static char *
+make_private_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("pt-vpn-lock-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (dir, 0700), ==, 0);
+  return dir;
+}
+
+static void
+remove_tree (const char *dir)
+{
+  g_autofree char *sub = g_build_filename (dir, "peertunnel", NULL);
+  g_autofree char *lock = g_build_filename (sub, "vpn-client.lock", NULL);
+
+  g_unlink (lock);
+  g_rmdir (sub);
+  g_rmdir (dir);
+}
+
+static void
+test_lock_path (void)
+{
+  g_autofree char *runtime = make_private_dir ();
+  g_autofree char *open_dir = make_private_dir ();
+  g_autofree char *path = NULL;
+  g_autofree char *want = g_build_filename (runtime, "peertunnel", "vpn-client.lock", NULL);
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  g_unsetenv ("PT_VPN_CLIENT_LOCK");
+  g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+  path = pt_vpn_client_lock_path (&error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (path, ==, want);
+  {
+    g_autofree char *dir = g_path_get_dirname (path);
+
+    g_assert_cmpint (lstat (dir, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 07777, ==, 0700);
+    g_assert_cmpint (st.st_uid, ==, geteuid ());
+  }
+  g_clear_pointer (&path, g_free);
+
+  /* A runtime directory others may write to is not used. */
+  g_assert_cmpint (g_chmod (open_dir, 0777), ==, 0);
+  g_setenv ("XDG_RUNTIME_DIR", open_dir, TRUE);
+  path = pt_vpn_client_lock_path (&error);
+  g_assert_no_error (error);
+  g_assert_false (g_str_has_prefix (path, open_dir));
+  g_clear_pointer (&path, g_free);
+
+  /* Tests name their own. */
+  g_setenv ("PT_VPN_CLIENT_LOCK", "/somewhere/else.lock", TRUE);
+  path = pt_vpn_client_lock_path (&error);
+  g_assert_cmpstr (path, ==, "/somewhere/else.lock");
+  g_unsetenv ("PT_VPN_CLIENT_LOCK");
+
+  g_unsetenv ("XDG_RUNTIME_DIR");
+  remove_tree (runtime);
+  remove_tree (open_dir);
+}
+
+static void
+test_lock_acquire (void)
+{
+  g_autofree char *runtime = make_private_dir ();
+  g_autofree char *lock = g_build_filename (runtime, "peertunnel", "vpn-client.lock", NULL);
+  g_autofree char *holder = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+  int fd, second;
+
+  g_unsetenv ("PT_VPN_CLIENT_LOCK");
+  g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+
+  fd = pt_vpn_client_lock_acquire ("test one", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (lstat (lock, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  g_assert_true (g_file_get_contents (lock, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, "test one"));
+  g_assert_true (fcntl (fd, F_GETFD) & FD_CLOEXEC);
+
+  /* The same user again: refused, naming the holder. */
+  second = pt_vpn_client_lock_acquire ("test two", &holder, &error);
+  g_assert_cmpint (second, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BUSY);
+  g_assert_nonnull (strstr (holder, "test one"));
+  g_assert_nonnull (strstr (error->message, "test one"));
+  g_clear_error (&error);
+  close (fd);
+
+  /* Released: the next one gets it. */
+  fd = pt_vpn_client_lock_acquire ("test three", NULL, &error);
+  g_assert_no_error (error);
+  close (fd);
+
+  /* Something else in the lock's place — a symlink, a 0666 file — is
+   * replaced by a 0600 file of the user's own, never followed. */
+  g_assert_cmpint (g_unlink (lock), ==, 0);
+  g_assert_cmpint (symlink ("/dev/null", lock), ==, 0);
+  fd = pt_vpn_client_lock_acquire ("test four", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (lock, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  close (fd);
+  g_assert_cmpint (g_chmod (lock, 0666), ==, 0);
+  fd = pt_vpn_client_lock_acquire ("test five", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (lock, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  close (fd);
+
+  /* A file of another user's (only root can put one there) is not obeyed. */
+  if (geteuid () == 0)
+    {
+      int held = open (lock, O_RDWR | O_CLOEXEC);
+
+      g_assert_cmpint (fchown (held, 65534, 65534), ==, 0);
+      g_assert_cmpint (flock (held, LOCK_EX | LOCK_NB), ==, 0);
+      fd = pt_vpn_client_lock_acquire ("test six", NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (lstat (lock, &st), ==, 0);
+      g_assert_cmpint (st.st_uid, ==, 0);
+      close (fd);
+      close (held);
+    }
+
+  g_unsetenv ("XDG_RUNTIME_DIR");
+  remove_tree (runtime);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -335,5 +574,8 @@ main (int    argc,
   g_test_add_func ("/vpn/ip/too-big-v6", test_too_big_v6);
   g_test_add_func ("/vpn/pool", test_pool);
   g_test_add_func ("/vpn/pool/refused", test_pool_refused);
+  g_test_add_func ("/vpn/router/route", test_router_route);
+  g_test_add_func ("/vpn/lock/path", test_lock_path);
+  g_test_add_func ("/vpn/lock/acquire", test_lock_acquire);
   return g_test_run ();
 }
