@@ -156,6 +156,11 @@ class TestManual(Base):
         srv = self.server("--allowed-tcp", "127.0.0.1/32")
         cli, (addr,) = self.pair(srv, echo.uri)
         self.assertEqual(addr[0], "127.0.0.1", "client should listen on loopback")
+        # A host pair: pt's own socket carries the packets (unless turned off).
+        for p in (cli, srv):
+            dp = p.wait_event("data-path", self.deadline.bound(10))
+            want = "libnice" if os.environ.get("PT_FAST_PATH") == "off" else "fast"
+            self.assertEqual(dp.get("data_path"), want, "%s: data path %r" % (p.name, dp))
         self.assert_echo(addr, 8 * MiB)
 
         payload = os.urandom(4 * MiB)
@@ -457,6 +462,11 @@ class TestManual(Base):
         sup = srv.wait_event("state", self.deadline.bound(10), state="up")
         if "path" in sup:
             self.assertEqual(sup["path"], "relay", "server's tunnel path is %r" % sup["path"])
+        # Relayed on its own side: packets go through libnice's TURN client.
+        for p in (cli, srv):
+            dp = p.wait_event("data-path", self.deadline.bound(10))
+            self.assertEqual(dp.get("data_path"), "libnice",
+                             "%s: relayed tunnel on data path %r" % (p.name, dp))
         self.assert_echo(addr, 1 * MiB)
         if "transport=tcp" in suffix:
             n = H.tcp_connections_to(port, [cli.pid, srv.pid])
@@ -617,12 +627,13 @@ class TestManual(Base):
         self.assertIn(rc, (0, 1), "client exit status %r" % rc)
 
     def test_server_exits_on_stdin_eof(self):
-        """stdin EOF with no live session: exit 0; with a live session the
-        server keeps serving until that session ends."""
+        """stdin EOF with no session ever: exit 1 (nothing was served); with a
+        live session the server keeps serving until that session ends, then
+        exits 0."""
         srv = self.server("--allowed-tcp", "127.0.0.1/32", name="server-idle")
         srv.close_stdin()
         rc = srv.wait_exit(self.deadline.bound(5))
-        self.assertEqual(rc, 0, "idle server: exit status %r after stdin EOF" % rc)
+        self.assertEqual(rc, 1, "idle server: exit status %r after stdin EOF" % rc)
 
         echo = self.tcp_service(H.echo_handler, "echo")
         srv = self.server("--allowed-tcp", "127.0.0.1/32")
@@ -649,6 +660,109 @@ class TestManual(Base):
         self.assertIsNone(ev)
         self.assertEqual(cli.events, [], "JSON on stderr without --json")
         self.assert_echo(H.split_hostport(line.strip().split()[1]), 64 * 1024)
+
+    # stdin (issue 12, item 7) --------------------------------------------
+    def write_bytes(self, proc, data):
+        try:
+            proc.popen.stdin.write(data)
+            proc.popen.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise H.ProcessExited("%s: cannot write to stdin (%s)" % (proc.name, e))
+
+    def test_stdin_invalid_bytes_skipped(self):
+        """A byte that is not UTF-8 costs a warning, not the rest of stdin."""
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.server("--allowed-tcp", "127.0.0.1/32")
+        self.write_bytes(srv, b"pasted \xff\xfe junk \x00\n")
+        srv.wait_err(lambda l, e: e is not None and "not UTF-8" in e.get("message", ""),
+                     self.deadline.bound(10), "a warning about the bytes that are not UTF-8")
+        cli, (addr,) = self.pair(srv, echo.uri)
+        self.assert_echo(addr, 64 * 1024)
+        # the client's reader too: junk before the answer
+        cli.signal(signal.SIGTERM)
+        self.expect_exit(cli, 10)
+        c2 = self.client(echo.uri, name="client-2")
+        offer = c2.read_block("OFFER", self.deadline.bound(T_BLOCK))
+        srv.write(offer)
+        answer = srv.read_block("ANSWER", self.deadline.bound(T_BLOCK))
+        self.write_bytes(c2, b"\x80\xc3(\n" + answer.encode())
+        (addr2,) = c2.wait_ready(self.deadline.bound(T_READY))
+        self.assert_echo(addr2, 64 * 1024)
+
+    def test_stdin_long_line_bounded(self):
+        """64 MiB without a newline: memory stays flat, a clear error, and
+        the offer after it is still answered."""
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.server("--allowed-tcp", "127.0.0.1/32")
+        chunk = b"A" * MiB
+        for _ in range(64):
+            self.write_bytes(srv, chunk)
+        self.write_bytes(srv, b"\n")
+        idx, line, ev = srv.wait_err(
+            lambda l, e: e is not None and e.get("event") == "error" and
+            "line 1" in e.get("message", ""),
+            self.deadline.bound(30), "an error about the long line")
+        self.assertIn("67108864 bytes", ev["message"])
+        with open("/proc/%d/status" % srv.pid) as f:
+            hwm = [l for l in f if l.startswith("VmHWM:")][0]
+        kib = int(hwm.split()[1])
+        self.assertLess(kib, 48 * 1024, "server peak RSS %d KiB after a 64 MiB line" % kib)
+        cli, (addr,) = self.pair(srv, echo.uri)
+        self.assert_echo(addr, 64 * 1024)
+
+    def test_stdin_refused_only_offer_exit_status(self):
+        """A server whose only offer was refused, then stdin ended: exit 1."""
+        srv = self.server("--allowed-tcp", "127.0.0.1/32")
+        bad = "tcp://10.255.255.1:80"
+        cli = self.client(bad, name="client-refused")
+        self.join(cli, srv)
+        self._assert_refused(cli, srv, bad)
+        srv.close_stdin()
+        rc = srv.wait_exit(self.deadline.bound(T_EXIT))
+        self.assertEqual(rc, 1, "server exit status %r after its only offer was refused" % rc)
+        self.assertIn("no session came up", srv.stderr_text())
+
+    def test_stdin_garbage_only_exit_status(self):
+        """stdin that held only a damaged offer: the server exits 1."""
+        srv = self.server("--allowed-tcp", "127.0.0.1/32")
+        srv.write("-----BEGIN PEERTUNNEL OFFER-----\n!!\n-----END PEERTUNNEL OFFER-----\n")
+        srv.close_stdin()
+        rc = srv.wait_exit(self.deadline.bound(T_EXIT))
+        self.assertEqual(rc, 1, "server exit status %r after a garbage-only stdin" % rc)
+
+    # process (issue 12, items 13 and 1) ----------------------------------
+    def test_process_limits_and_not_dumpable(self):
+        """pt raises its soft descriptor limit to the hard one and is not
+        dumpable (no core file with the key; /proc/PID is then root's)."""
+        uid = os.getuid()
+        run_as = 65534 if uid == 0 else uid     # as root: run pt as nobody
+        # a soft limit of 256 under a hard one of 4096, then exec pt
+        wrapper = [sys.executable, "-c",
+                   "import os, resource, sys\n"
+                   "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))\n"
+                   "if os.getuid() == 0:\n"
+                   "    os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+                   "os.execv(sys.argv[1], sys.argv[1:])\n"]
+
+        p = H.PtProc("server", wrapper + [PT, "server", "manual", *ICE_LOCAL, "--allowed-tcp",
+                                          "127.0.0.1/32"], cwd="/")
+        self.procs.append(p)
+        p.wait_err(lambda l, e: e is not None and "paste" in e.get("message", ""),
+                   self.deadline.bound(10), "the server's prompt")
+        with open("/proc/%d/limits" % p.pid) as f:
+            line = [l for l in f if l.startswith("Max open files")][0]
+        self.assertEqual(line.split()[3:5], ["4096", "4096"],
+                         "soft descriptor limit not raised: %r" % line)
+        owner = os.stat("/proc/%d/fd" % p.pid).st_uid
+        self.assertEqual(owner, 0, "pt (uid %d) is dumpable: /proc/PID/fd belongs to uid %d"
+                         % (run_as, owner))
+        # PT_DUMPABLE=1 keeps it dumpable, for debugging
+        q = H.PtProc("server-dumpable", wrapper + [PT, "server", "manual", *ICE_LOCAL], cwd="/",
+                     env={"PT_DUMPABLE": "1"})
+        self.procs.append(q)
+        q.wait_err(lambda l, e: e is not None and "paste" in e.get("message", ""),
+                   self.deadline.bound(10), "the server's prompt")
+        self.assertEqual(os.stat("/proc/%d/fd" % q.pid).st_uid, run_as)
 
     # 13 ------------------------------------------------------------------
     def test_config_file(self):
@@ -707,12 +821,14 @@ def _on_signal(signum, frame):
     os._exit(130)
 
 
-def main(argv):
+def main(argv, module=None):
+    """Runs the tests of @module (this one by default; the other integration
+    files pass theirs) named in @argv, or all of them."""
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, _on_signal)
     names = [a for a in argv[1:] if not a.startswith("-")]
     loader = unittest.TestLoader()
-    module = sys.modules[__name__]
+    module = module or sys.modules[__name__]
     suite = loader.loadTestsFromNames(names, module) if names else \
         loader.loadTestsFromModule(module)
     sys.stderr.write("pt binary: %s\n" % PT)

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +57,13 @@ def udp_roundtrip(addr, data, deadline, tries=3):
     finally:
         sock.close()
     return got
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process @pid so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def relay_skip_reason():
@@ -238,7 +246,7 @@ class TestNostr(NostrBase):
         self.assertNotIn(good, srv.stderr_text() + ok.stderr_text(), "a token was printed")
 
     def test_token_guessing_rate_limited(self):
-        """One key guessing tokens: refused 5 times, then ignored (logged),
+        """One key guessing tokens: refused 5 times, then unanswered (logged),
         while a client with the right token still gets in."""
         relay = self.relay()
         skey, snpub = self.keygen("server")
@@ -256,17 +264,207 @@ class TestNostr(NostrBase):
         limited = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", gkey,
                                     name="guess-limited", env={"PT_AUTH_TOKEN": self.token()})
         ev = srv.wait_event("refused", self.deadline.bound(20), peer=gnpub,
-                            reason="too many failed attempts from this key: its requests are "
-                                   "ignored for a while")
+                            reason="too many failed attempts from this key: they are not "
+                                   "answered for a while")
         self.assertIsNotNone(ev)
         limited.kill()          # it gets no answer at all; no need to wait 30 s
         wrong = [e for e in srv.events_named("refused") if e.get("reason") == "refused: wrong token"]
-        self.assertEqual(len(wrong), 5, "exactly 5 tokens should have been checked")
+        self.assertEqual(len(wrong), 5, "exactly 5 wrong tokens should have been answered")
 
         ok = self.nostr_client([relay], snpub, echo.uri, name="rightful",
                                env={"PT_AUTH_TOKEN": good})
         (addr,) = ok.wait_ready(self.deadline.bound(T_NOSTR))
         self.assert_echo(addr, 64 * 1024)
+
+    # -- a relay that floods (issue 12, item 2) --------------------------------------
+    def flood_relay(self, mode, *extra, name="flood"):
+        p = H.PtProc(name, [NODE, os.path.join(RELAY_DIR, "flood.mjs"), "0", mode, *extra],
+                     cwd=RELAY_DIR)
+        self.procs.append(p)
+        limit = self.deadline.bound(T_RELAY)
+        with p.cond:
+            ok = p.cond.wait_for(lambda: any(l.startswith("listening ") for l in p.out_lines)
+                                 or p.out_eof, limit)
+            lines = [l for l in p.out_lines if l.startswith("listening ")]
+        self.assertTrue(ok and lines, "%s did not start:\n%s" % (name, p.log_tail()))
+        return p, "ws://127.0.0.1:%s" % lines[0].split()[1]
+
+    def _flooding_relay(self, mode):
+        """The server uses a relay that floods it with @mode events (200,000
+        of them, matching its subscription) and an honest one: a listed
+        client on the honest relay gets its tunnel within seconds, and the
+        server drops the flooding relay, saying so."""
+        relay = self.relay()
+        flood, flood_url = self.flood_relay(mode)
+        skey, snpub = self.keygen("server")
+        ckey, cnpub = self.keygen("client")
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.nostr_server([flood_url, relay], "--nsec-file", skey, "--peer-npub", cnpub,
+                                "--allowed-tcp", "127.0.0.1/32")
+        self.wait_listening(srv)
+        srv.wait_event("relay", self.deadline.bound(T_RELAY), state="connected", url=relay + "/")
+        with flood.cond:
+            self.assertTrue(flood.cond.wait_for(
+                lambda: any(l.startswith("flooding ") for l in flood.out_lines),
+                self.deadline.bound(T_RELAY)), "the flood did not start:\n" + flood.log_tail())
+        start = time.monotonic()
+        cli = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", ckey)
+        (addr,) = cli.wait_ready(self.deadline.bound(T_NOSTR))
+        self.assert_echo(addr, 256 * 1024)
+        took = time.monotonic() - start
+        self.assertLess(took, 15, "the client took %.1f s to get through" % took)
+        line = srv.wait_err(lambda l, e: "disconnected from it; trying again in" in l,
+                            self.deadline.bound(20), "the line about the flooding relay")[1]
+        self.assertIn(flood_url, line)
+        with flood.cond:
+            self.assertTrue(flood.cond.wait_for(
+                lambda: any(l.startswith(("gone ", "done ")) for l in flood.out_lines),
+                self.deadline.bound(60)), "the flood neither ended nor was cut off")
+            gone = [int(l.split()[1]) for l in flood.out_lines if l.startswith("gone ")]
+        self.assertTrue(gone, "the server took the whole flood without disconnecting")
+        cpu = cpu_seconds(srv.pid)
+        sys.stderr.write("%s flood: tunnel through in %.1f s; the relay was dropped after %d "
+                         "messages; the server used %.2f CPU-s\n" % (mode, took, gone[0], cpu))
+        # Before the fix, 200,000 copies cost about 15 CPU-s.
+        self.assertLess(cpu, 5, "the flood cost the server %.1f CPU-s" % cpu)
+        self.assertTrue(srv.alive())
+
+    def test_flooding_relay_during_tunnel(self):
+        """The flood starts while a tunnel is up: the tunnel keeps carrying
+        data and never drops; the server cuts the relay off."""
+        relay = self.relay()
+        flood, flood_url = self.flood_relay("same", "200000", "--on-go")
+        skey, snpub = self.keygen("server")
+        ckey, cnpub = self.keygen("client")
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.nostr_server([flood_url, relay], "--nsec-file", skey, "--peer-npub", cnpub,
+                                "--allowed-tcp", "127.0.0.1/32")
+        self.wait_listening(srv)
+        cli = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", ckey)
+        (addr,) = cli.wait_ready(self.deadline.bound(T_NOSTR))
+        self.assert_echo(addr, 64 * 1024)
+        cpu_before = cpu_seconds(srv.pid)
+
+        flood.write("go\n")
+        with flood.cond:
+            self.assertTrue(flood.cond.wait_for(
+                lambda: any(l.startswith("flooding ") for l in flood.out_lines),
+                self.deadline.bound(T_RELAY)), "the flood did not start:\n" + flood.log_tail())
+        self.assert_echo(addr, 1024 * 1024)
+        srv.wait_err(lambda l, e: "disconnected from it; trying again in" in l,
+                     self.deadline.bound(20), "the line about the flooding relay")
+        self.assert_echo(addr, 1024 * 1024)
+        cpu = cpu_seconds(srv.pid) - cpu_before
+        sys.stderr.write("flood during a tunnel: the server used %.2f CPU-s on it\n" % cpu)
+        self.assertLess(cpu, 5, "the flood cost the server %.1f CPU-s" % cpu)
+        self.assertEqual(cli.events_named("retry"), [], "the tunnel dropped during the flood")
+        self.assertTrue(srv.alive() and cli.alive())
+
+    def test_flooding_relay_same_event(self):
+        self._flooding_relay("same")
+
+    def test_flooding_relay_respaced_event(self):
+        self._flooding_relay("respaced")
+
+    def test_flooding_relay_forged_events(self):
+        self._flooding_relay("forged")
+
+    # -- a flood of wrong tokens from fresh keys (issue 12, item 3) ----------------
+    def offer_base64(self):
+        """The base64 text of a real, fresh offer block (from pt client manual)."""
+        p = H.PtProc("offer-maker", [PT, "client", "manual", "--local-address", "127.0.0.1",
+                                     "--no-stun", "--source", "tcp://127.0.0.1:9", "--target", "9"])
+        self.procs.append(p)
+        block = p.read_block("OFFER", self.deadline.bound(T_RELAY))
+        p.kill()
+        return "".join(l for l in block.splitlines() if l and not l.startswith("-----"))
+
+    def start_request_flood(self, relay, server_npub, rate=10):
+        flood = H.PtProc("request-flood", [NODE, os.path.join(RELAY_DIR, "request-flood.mjs"),
+                                           relay, server_npub, str(rate), self.offer_base64(),
+                                           self.token()], cwd=RELAY_DIR)
+        self.procs.append(flood)
+        with flood.cond:
+            self.assertTrue(flood.cond.wait_for(lambda: "flooding" in flood.out_lines,
+                                                self.deadline.bound(T_RELAY)),
+                            "the flood did not start:\n" + flood.log_tail())
+        return flood
+
+    def assert_flood_held(self, srv, flood, connect):
+        """With @flood running against @srv: the global limit engages, then
+        connect() starts a rightful client, which must be ready within
+        seconds; the flood got only a bounded number of answers."""
+        srv.wait_event("refused", self.deadline.bound(30),
+                       reason="too many failed attempts from all clients: they are not "
+                              "answered for a while (valid requests still are)")
+        start = time.monotonic()
+        client = connect()
+        (addr,) = client.wait_ready(self.deadline.bound(T_NOSTR))
+        self.assert_echo(addr, 64 * 1024)     # through the tunnel: it is up
+        took = time.monotonic() - start
+        self.assertLess(took, 15, "a valid client took %.1f s to get through the flood" % took)
+        self.assertTrue(flood.alive(), "the flood stopped early:\n" + flood.log_tail())
+        with flood.cond:
+            sent = [int(l.split()[1]) for l in flood.out_lines if l.startswith("sent ")]
+        answered = [e for e in srv.events_named("refused")
+                    if e.get("reason", "").startswith("refused: ")]
+        # 30 at once, then one per 2 s (PT_NOSTR_SERVER_FAILURES_GLOBAL).
+        self.assertLess(len(answered), 30 + (time.monotonic() - start + 20) / 2 + 5,
+                        "the server answered too many of the flood's requests")
+        sys.stderr.write("a valid client through %.1f s into the flood; >= %d requests sent, %d answered\n"
+                         % (took, sent[-1] if sent else 0, len(answered)))
+
+    def test_token_flood_any_peer(self):
+        """--any-peer with tokens: fresh keys send wrong tokens at 10/s; a
+        client with the right token still gets in within seconds."""
+        relay = self.relay()
+        skey, snpub = self.keygen("server")
+        good = self.token()
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.nostr_server([relay], "--nsec-file", skey, "--any-peer", "--auth-token-file",
+                                self.secret_file("tokens", good + "\n"),
+                                "--allowed-tcp", "127.0.0.1/32")
+        self.wait_listening(srv)
+        flood = self.start_request_flood(relay, snpub)
+        self.assert_flood_held(srv, flood, lambda: self.nostr_client(
+            [relay], snpub, echo.uri, name="rightful", env={"PT_AUTH_TOKEN": good}))
+
+    def test_token_flood_listed_key(self):
+        """--peer-npub with tokens: strangers' keys flood; the listed key with
+        its token still gets in within seconds."""
+        relay = self.relay()
+        skey, snpub = self.keygen("server")
+        ckey, cnpub = self.keygen("client")
+        good = self.token()
+        echo = self.tcp_service(H.echo_handler, "echo")
+        srv = self.nostr_server([relay], "--nsec-file", skey, "--peer-npub", cnpub,
+                                "--auth-token-file", self.secret_file("tokens", good + "\n"),
+                                "--allowed-tcp", "127.0.0.1/32")
+        self.wait_listening(srv)
+        flood = self.start_request_flood(relay, snpub)
+        self.assert_flood_held(srv, flood, lambda: self.nostr_client(
+            [relay], snpub, echo.uri, "--nsec-file", ckey, name="rightful",
+            env={"PT_AUTH_TOKEN": good}))
+
+    def test_token_flood_shared_name(self):
+        """Shared-name mode: a flood at the name's server key; pt bind with
+        the name still gets in within seconds."""
+        relay = self.relay()
+        echo = self.tcp_service(H.echo_handler, "echo")
+        name = self.secret_file("name", self.token() + "\n")
+        expose = H.PtProc("pt-tcp", [PT, "tcp", *ICE, "--port", str(echo.addr[1]),
+                                     "--id-file", name, "--relay", relay])
+        self.procs.append(expose)
+        ev = expose.wait_event("listening", self.deadline.bound(T_RELAY))
+        expose.wait_event("relay", self.deadline.bound(T_RELAY), state="connected")
+        flood = self.start_request_flood(relay, ev["npub"])
+
+        def bind():
+            p = H.PtProc("pt-bind", [PT, "bind", *ICE, "--port", "0", "--id-file", name,
+                                     "--relay", relay])
+            self.procs.append(p)
+            return p
+        self.assert_flood_held(expose, flood, bind)
 
     def test_replayed_request_refused(self):
         """An eavesdropper copies the client's request from one relay and,
@@ -374,7 +572,7 @@ class TestNostr(NostrBase):
         """pt tcp / pt bind with the same name; a UDP pair through PT_ID."""
         relay = self.relay()
         echo = self.tcp_service(H.echo_handler, "echo")
-        name = self.secret_file("name", "correct horse battery staple %s\n" % os.getpid())
+        name = self.secret_file("name", "correct horse battery staple tulip %s\n" % os.getpid())
         port = echo.addr[1]
         expose = H.PtProc("pt-tcp", [PT, "tcp", *ICE, "--port", str(port), "--id-file", name,
                                      "--relay", relay])
@@ -387,7 +585,7 @@ class TestNostr(NostrBase):
         self.assert_echo(addr, 512 * 1024)
 
         uecho = self.udp_echo()
-        env = {"PT_ID": "another shared name %s" % os.getpid()}
+        env = {"PT_ID": self.token()}      # what pt token prints is a good name
         uexpose = H.PtProc("pt-udp", [PT, "udp", *ICE, "--port", str(uecho.port),
                                       "--relay", relay], env=env)
         self.procs.append(uexpose)
@@ -419,6 +617,8 @@ class TestNostr(NostrBase):
             (["client", "nostr", "--peer-npub", npub, "--source", "tcp://127.0.0.1:1",
               "--target", "0", "--relay", "http://relay.example.org"], "wss://"),
             (["tcp", "--port", "22", "--id", "short"], "at least 8"),
+            (["tcp", "--port", "22", "--id", "correct horse battery staple"],
+             "5 or more random words"),
             (["bind", "--id-file", "/nonexistent"], "which port"),
             (["tcp", "--port", "22"], "which name"),
         ]
