@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include "app-test-util.h"
+#include "pt-adw-compat.h"
 #include "pt-application.h"
 #include "pt-pairing-dialog.h"
 #include "pt-profile-store.h"
@@ -85,7 +86,8 @@ main (int    argc,
   PtProfileStore *store;
   PtWindow *window;
   PtProfile *ssh, *serve, *printer;
-  GtkWindow *dialog, *prefs;
+  GtkWindow *dialog;
+  GtkWidget *prefs;
 
   gtk_init ();
   adw_init ();
@@ -127,13 +129,14 @@ main (int    argc,
   spin_for_ms (800);
   save (GTK_WIDGET (window), out, "main-tunnels.png");
 
-  prefs = pt_preferences_window_new (GTK_WINDOW (window), NULL, NULL, NULL);
-  gtk_window_set_default_size (prefs, 480, 420);
-  gtk_window_present (prefs);
+  prefs = pt_preferences_window_new (NULL, NULL, NULL);
+  if (GTK_IS_WINDOW (prefs))
+    gtk_window_set_default_size (GTK_WINDOW (prefs), 480, 420);
+  pt_adw_present (prefs, GTK_WIDGET (window));
   spin_for_ms (800);
-  save (GTK_WIDGET (prefs), out, "preferences.png");
+  save (prefs, out, "preferences.png");
 
-  gtk_window_destroy (prefs);
+  pt_adw_close (prefs);
   pt_profile_stop (ssh);
   pt_profile_stop (serve);
   gtk_window_destroy (GTK_WINDOW (window));

@@ -290,6 +290,21 @@ test_validation (void)
   g_clear_error (&error);
   pt_profile_set_nostr (profile, good_relays, NULL);
   g_assert_true (pt_profile_validate (profile, &error));
+
+  /* Allowed services take the CLI's syntax, ports included. */
+  {
+    const char *ports[] = { "127.0.0.1:22", "192.168.1.0/24:5432", "[::1]:8000-8099", NULL };
+    const char *bad_port[] = { "127.0.0.1:22", "127.0.0.1:0", NULL };
+
+    pt_profile_set_allowed (profile, ports, NULL);
+    g_assert_true (pt_profile_validate (profile, &error));
+    g_assert_no_error (error);
+    pt_profile_set_allowed (profile, bad_port, NULL);
+    g_assert_false (pt_profile_validate (profile, &error));
+    g_assert_error (error, PT_CONFIG_ERROR, PT_CONFIG_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "127.0.0.1:0"));
+    g_assert_nonnull (strstr (error->message, "port 0"));
+  }
 }
 
 /* pt tcp exposes the echo service under a shared name; the app's

@@ -217,6 +217,51 @@ test_secrets_leave_the_profile_file (void)
   g_rmdir (dir);
 }
 
+/* A damaged file is reported by name, never by quoting the line: a line of
+ * the tunnels file may hold a token, every line of the passwords file a secret. */
+static void
+test_damaged_files_quote_nothing (void)
+{
+  g_autofree char *dir = temp_dir ();
+  g_autofree char *profiles_path = g_build_filename (dir, "tunnels.ini", NULL);
+  g_autoptr(PtProfileStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (profiles_path,
+                                      "[profile a]\nname=A\ntoken=tok-hunter2\n"
+                                      "pasted turn://alice:hunter2@turn.example.org\n", -1, NULL));
+  store = pt_profile_store_new (profiles_path);
+  g_assert_false (pt_profile_store_load (store, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, profiles_path));
+  g_assert_null (strstr (error->message, "hunter2"));
+  g_clear_error (&error);
+
+  if (g_strcmp0 (g_getenv ("PT_TEST_EXPECT_BACKEND"), "file") == 0)
+    {
+      g_autofree char *path = g_build_filename (dir, "secrets", NULL);
+      g_autoptr(PtSecretStore) secrets = probed_store (path);
+      Wait wait = { 0 };
+
+      g_assert_true (g_file_set_contents (path, "[secrets]\nidentity/nsec=nsec1hunter2\n"
+                                                "nsec1hunter2 pasted alone\n", -1, NULL));
+      pt_secret_store_get_async (secrets, "identity/nsec", NULL, get_cb, &wait);
+      SPIN_UNTIL (wait.done, 5000);
+      g_assert_true (wait.done);
+      g_assert_null (wait.secret);
+      g_assert_nonnull (wait.error);
+      g_assert_nonnull (strstr (wait.error->message, path));
+      g_assert_null (strstr (wait.error->message, "hunter2"));
+      g_clear_error (&wait.error);
+      g_assert_finalize_object (g_steal_pointer (&secrets));
+      g_unlink (path);
+    }
+
+  g_assert_finalize_object (g_steal_pointer (&store));
+  g_unlink (profiles_path);
+  g_rmdir (dir);
+}
+
 static void
 test_identity (void)
 {
@@ -285,6 +330,7 @@ main (int    argc,
   g_test_add_func ("/app/secrets/store-and-read", test_store_and_read);
   g_test_add_func ("/app/secrets/profile-secrets", test_secrets_leave_the_profile_file);
   g_test_add_func ("/app/secrets/identity", test_identity);
+  g_test_add_func ("/app/secrets/damaged-files-quote-nothing", test_damaged_files_quote_nothing);
   ret = g_test_run ();
 
   /* libsecret keeps its service proxy; let the bus settle, then drop it. */

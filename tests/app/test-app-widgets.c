@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "app-test-util.h"
+#include "pt-adw-compat.h"
+#include "pt-gtk-compat.h"
 #include "pt-profile-editor-private.h"
 #include "pt-profile-store.h"
 #include "pt-tunnel-row.h"
@@ -170,24 +172,15 @@ test_window_empty_then_list (void)
   /* Delete asks first; Cancel keeps it, Delete removes it. */
   {
     PtProfile *copy = pt_tunnel_row_get_profile (PT_TUNNEL_ROW (row));
-    AdwMessageDialog *dialog = NULL;
+    GObject *dialog = NULL;
     g_autofree char *id = g_strdup (pt_profile_get_id (copy));
 
     for (int attempt = 0; attempt < 2; attempt++)
       {
-        GListModel *toplevels = gtk_window_get_toplevels ();   /* borrowed */
-
         gtk_widget_activate_action (GTK_WIDGET (window), "win.delete-tunnel", "s", id);
-        dialog = NULL;
-        for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
-          {
-            g_autoptr(GObject) w = g_list_model_get_item (toplevels, i);
-
-            if (ADW_IS_MESSAGE_DIALOG (w))
-              dialog = ADW_MESSAGE_DIALOG (w);
-          }
+        dialog = pt_adw_alert_get_shown (GTK_WIDGET (window));
         g_assert_nonnull (dialog);
-        adw_message_dialog_response (dialog, attempt == 0 ? "cancel" : "delete");
+        pt_adw_alert_respond (dialog, attempt == 0 ? "cancel" : "delete");
         spin_for_ms (50);
         g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (store)), ==,
                           attempt == 0 ? 2 : 1);
@@ -262,6 +255,14 @@ test_editor (void)
   g_assert_null (pt_profile_editor_save (editor, &error));
   g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
   g_assert_null (strstr (error->message, "short"));     /* the name is a secret */
+  g_clear_error (&error);
+  /* Long enough but guessable: the engine's entropy rule, in the app's words. */
+  gtk_editable_set_text (GTK_EDITABLE (editor->shared_name_row), "password1234");
+  g_assert_null (pt_profile_editor_save (editor, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "five or more random words"));
+  g_assert_null (strstr (error->message, "password1234"));
+  g_assert_null (strstr (error->message, "bits"));      /* the app's words, not the CLI's */
   g_clear_error (&error);
   gtk_editable_set_text (GTK_EDITABLE (editor->shared_name_row), "");
   g_assert_false (gtk_widget_get_visible (editor->nostr_group));
@@ -360,6 +361,62 @@ test_row_follows_tunnel (void)
   remove_profiles_file (path);
 }
 
+static void
+open_file_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  GError **error = user_data;
+  g_autoptr(GFile) file = pt_gtk_open_file_finish (result, error);
+
+  g_assert_null (file);
+  g_assert_nonnull (*error);
+}
+
+/* The file dialog of pt-gtk-compat closes when its cancellable is cancelled,
+ * before it is shown and while it is open, and says "dismissed". */
+static void
+test_open_file_cancelled (void)
+{
+  GtkWidget *window = gtk_window_new ();
+  int rounds = 2;
+
+#ifdef __SANITIZE_ADDRESS__
+  /* GTK 4.8's file chooser, once shown, leaves GFileInfos of its GIO worker
+   * jobs behind at exit, in frames LeakSanitizer cannot name narrowly. */
+  g_test_message ("SKIP: the dialog while shown is not tried under AddressSanitizer "
+                  "(GTK 4.8's file chooser leaks its worker jobs' file infos)");
+  rounds = 1;
+#endif
+
+  g_object_ref (window);
+  gtk_window_present (GTK_WINDOW (window));
+  for (int shown = 0; shown < rounds; shown++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+      g_autoptr(GError) error = NULL;
+
+      gtk_file_filter_add_pixbuf_formats (filter);
+      if (!shown)
+        g_cancellable_cancel (cancellable);
+      pt_gtk_open_file_async (GTK_WINDOW (window), "Open", "_Open", filter, cancellable,
+                              open_file_done, &error);
+      if (shown)
+        {
+          spin_for_ms (100);
+          g_assert_null (error);
+          g_cancellable_cancel (cancellable);
+        }
+      SPIN_UNTIL (error != NULL, 2000);
+      g_assert_nonnull (error);
+      g_assert_true (pt_gtk_dialog_error_is_dismissed (error));
+    }
+  gtk_window_destroy (GTK_WINDOW (window));
+  drain_main_context ();
+  g_assert_finalize_object (window);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -372,5 +429,6 @@ main (int    argc,
   g_test_add_func ("/app/window/empty-then-list", test_window_empty_then_list);
   g_test_add_func ("/app/editor", test_editor);
   g_test_add_func ("/app/row/follows-tunnel", test_row_follows_tunnel);
+  g_test_add_func ("/app/compat/open-file-cancelled", test_open_file_cancelled);
   return g_test_run ();
 }
