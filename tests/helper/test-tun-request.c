@@ -43,6 +43,9 @@ static const GoodCase good_cases[] = {
   { "route-ipv6", HEAD "address=fd77::2/64\nroute=fd78::/48\nroute=fc00::/7\n" },
   { "route-host", HEAD "address=10.77.0.2/24\nroute=10.78.1.1/32\n" },
   { "route-covers-vpn", HEAD "address=10.77.0.2/24\nroute=10.0.0.0/8\n" },
+  { "allow-overlap", HEAD "address=10.77.0.2/24\nallow-overlap=1\n" },
+  { "offload", HEAD "address=10.77.0.2/24\noffload=1\n" },
+  { "allow-overlap-offload", HEAD "address=10.77.0.2/24\nallow-overlap=1\noffload=1\n" },
 };
 
 typedef struct
@@ -70,6 +73,11 @@ static const BadCase bad_cases[] = {
   { "unknown-key", HEAD "address=10.0.0.1/24\ndns=10.0.0.53\n", 0, "request", "\"dns\"" },
   { "empty-value", HEAD "address=\n", 0, "address", "value" },
   { "long-value", HEAD "address=10.0.0.1/24000000000000000000000000000000000000000000000000000000000000\n", 0, "address", "value" },
+  { "allow-overlap-twice", HEAD "address=10.0.0.1/24\nallow-overlap=1\nallow-overlap=1\n", 0, "allow-overlap", "twice" },
+  { "allow-overlap-0", HEAD "address=10.0.0.1/24\nallow-overlap=0\n", 0, "allow-overlap", "only value is 1" },
+  { "allow-overlap-yes", HEAD "address=10.0.0.1/24\nallow-overlap=yes\n", 0, "allow-overlap", NULL },
+  { "offload-twice", HEAD "address=10.0.0.1/24\noffload=1\noffload=1\n", 0, "offload", "twice" },
+  { "offload-0", HEAD "address=10.0.0.1/24\noffload=0\n", 0, "offload", "only value is 1" },
   /* version */
   { "no-version", "ifname=pt0\nmtu=1400\naddress=10.0.0.1/24\n", 0, "version", "start with" },
   { "version-2", "version=2\nifname=pt0\nmtu=1400\naddress=10.0.0.1/24\n", 0, "version", "not supported" },
@@ -326,6 +334,125 @@ test_reply_bad (void)
     }
 }
 
+/* What a request would install, against what the machine has (sans-I/O). */
+typedef struct
+{
+  const char *existing;     /* "ADDRESS/LEN" */
+  int         is_address;
+  const char *ifname;
+  const char *field;        /* NULL: no overlap */
+  const char *in_message;
+} OverlapCase;
+
+static void
+test_overlap (void)
+{
+  static const OverlapCase cases[] = {
+    /* the case: 192.168.1.128/25 pushed, the LAN is 192.168.1.0/24 */
+    { "192.168.1.0/24", 0, "eth0", "address",
+      "the VPN network 192.168.1.128/25 (address 192.168.1.130/25) overlaps the route "
+      "192.168.1.0/24 on eth0" },
+    { "192.168.1.5/24", 1, "eth0", "address", "overlaps the address 192.168.1.5/24 on eth0" },
+    { "192.168.0.0/16", 0, "wlan0", "address", "192.168.0.0/16 on wlan0" },
+    { "192.168.1.200/32", 1, "lo", "address", "192.168.1.200/32 on lo" },
+    { "10.78.4.0/24", 0, "eth1", "route", "the route 10.78.0.0/16 overlaps the route 10.78.4.0/24" },
+    { "10.0.0.0/8", 0, "", "route", "on another device" },
+    { "fd78:0:0:1::/64", 0, "eth0", "route", "fd78::/48" },
+    { "fd77::/56", 0, "eth0", "address", "fd77::/64" },
+    /* no overlap */
+    { "192.168.2.0/24", 0, "eth0", NULL, NULL },
+    { "192.168.1.127/32", 1, "eth0", NULL, NULL },
+    { "10.79.0.0/16", 0, "eth0", NULL, NULL },
+    { "fd79::/48", 0, "eth0", NULL, NULL },
+    /* the default route, and the device being made, never count */
+    { "0.0.0.0/0", 0, "eth0", NULL, NULL },
+    { "::/0", 0, "eth0", NULL, NULL },
+    { "192.168.1.0/24", 0, "pt5", NULL, NULL },
+    { "192.168.1.5/24", 1, "pt5", NULL, NULL },
+  };
+  const char *text = "version=1\nifname=pt5\nmtu=1400\naddress=192.168.1.130/25\n"
+                     "address=fd77::2/64\nroute=10.78.0.0/16\nroute=fd78::/48\n";
+  PtTunRequest request;
+  PtTunError error;
+
+  g_assert_cmpint (pt_tun_request_parse (text, strlen (text), &request, &error), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      PtTunExisting existing = { .is_address = cases[i].is_address };
+      int r;
+
+      g_assert_cmpint (pt_tun_prefix_parse (cases[i].existing, &existing.prefix), ==, 0);
+      g_strlcpy (existing.ifname, cases[i].ifname, sizeof existing.ifname);
+      memset (&error, 0, sizeof error);
+      r = pt_tun_request_check_overlap (&request, &existing, &error);
+      g_test_message ("%s: %d %s: %s", cases[i].existing, r, error.field, error.message);
+      if (cases[i].field == NULL)
+        {
+          g_assert_cmpint (r, ==, 0);
+          continue;
+        }
+      g_assert_cmpint (r, ==, -1);
+      g_assert_cmpstr (error.field, ==, cases[i].field);
+      if (strstr (error.message, cases[i].in_message) == NULL)
+        g_error ("%s: \"%s\" not in \"%s\"", cases[i].existing, cases[i].in_message,
+                 error.message);
+    }
+}
+
+/* The prefixes overlap exactly when the shorter one holds the other. */
+static void
+test_prefix_overlaps (void)
+{
+  static const struct { const char *a, *b; int overlap; } cases[] = {
+    { "10.0.0.0/8", "10.1.2.0/24", 1 },
+    { "10.1.2.0/24", "10.0.0.0/8", 1 },
+    { "10.1.2.0/24", "10.1.3.0/24", 0 },
+    { "10.1.2.0/23", "10.1.3.0/24", 1 },
+    { "10.1.2.7/32", "10.1.2.7/32", 1 },
+    { "10.1.2.7/32", "10.1.2.8/32", 0 },
+    { "192.168.1.128/25", "192.168.1.0/25", 0 },
+    { "fd00::/8", "fd12:3456::/32", 1 },
+    { "fd00::/64", "fd00:0:0:1::/64", 0 },
+    { "10.0.0.0/8", "fd00::/8", 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      PtTunPrefix a, b;
+
+      g_assert_cmpint (pt_tun_prefix_parse (cases[i].a, &a), ==, 0);
+      g_assert_cmpint (pt_tun_prefix_parse (cases[i].b, &b), ==, 0);
+      if (pt_tun_prefix_overlaps (&a, &b) != cases[i].overlap)
+        g_error ("%s and %s: overlap should be %d", cases[i].a, cases[i].b, cases[i].overlap);
+    }
+}
+
+/* The machine's own table, read for real: its routes never overlap a network
+ * made up to be far from them, and the dump itself works unprivileged. */
+static void
+test_system_dump (void)
+{
+  const char *text = "version=1\nifname=pt5\nmtu=1400\naddress=100.127.254.2/30\n";
+  PtTunRequest request;
+  PtTunError error = { { 0 } };
+  int r;
+
+  g_assert_cmpint (pt_tun_request_parse (text, strlen (text), &request, &error), ==, 0);
+  r = pt_tun_check_system_overlap (&request, &error);
+  g_test_message ("%d %s: %s", r, error.field, error.message);
+  if (r != 0 && strcmp (error.field, "system") == 0)
+    {
+      g_test_skip ("no rtnetlink here");
+      return;
+    }
+  if (r != 0)
+    {
+      g_test_skip ("this machine routes 100.127.254.0/30 itself");
+      return;
+    }
+  g_assert_cmpint (r, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -347,6 +474,9 @@ main (int   argc,
   g_test_add_func ("/tun-request/validate-struct", test_validate_struct);
   g_test_add_func ("/tun-reply/round-trip", test_reply_round_trip);
   g_test_add_func ("/tun-reply/bad", test_reply_bad);
+  g_test_add_func ("/tun-request/overlap", test_overlap);
+  g_test_add_func ("/tun-request/prefix-overlaps", test_prefix_overlaps);
+  g_test_add_func ("/tun-request/system-dump", test_system_dump);
 
   return g_test_run ();
 }

@@ -12,7 +12,10 @@ What it checks: the reply and the fd (SCM_RIGHTS) that come back; the device, it
 addresses, MTU and routes as `ip -j` shows them; IPv4 and IPv6 UDP packets sent to
 the VPN network and to the extra routes come out of the returned fd as the expected
 IP packets; the device goes away with the fd; and refusals and failures reply with
-the field and leave no device behind.
+the field and leave no device behind. A request whose network or route overlaps a
+route or address the namespace already has (a "LAN" on a veth, an address on lo) is
+refused by the helper itself, naming both and the device, with nothing made, unless
+it says allow-overlap=1.
 """
 import ctypes
 import fcntl
@@ -293,19 +296,84 @@ class TunHelperTest(unittest.TestCase):
             os.close(fd)
 
     def test_failed_route_leaves_nothing(self):
-        # A route the machine already has: installing it fails (never a silent skip),
-        # and the half-made device is gone with its address.
+        # A route the machine already has, overlap allowed: installing it fails (never
+        # a silent skip), and the half-made device is gone with its address.
         ip("route", "add", "10.99.0.0/16", "dev", "lo")
         try:
             self.assert_refused(
                 request_text("pt8", 1400, "address=10.98.0.2/24", "address=fd98::2/64",
-                             "route=10.97.0.0/16", "route=10.99.0.0/16"),
+                             "route=10.97.0.0/16", "route=10.99.0.0/16", "allow-overlap=1"),
                 "route", status="failed", code=2, in_message="already exists")
             self.assertFalse(link_exists("pt8"), "pt8 was left behind")
             self.assertEqual(ip_json("route", "show", "10.97.0.0/16"), [])
             self.assertEqual(ip_json("addr", "show", "to", "10.98.0.2"), [])
         finally:
             ip("route", "del", "10.99.0.0/16", "dev", "lo", check=False)
+
+    def assert_nothing_made(self):
+        self.assertFalse(link_exists("pt8"), "pt8 was left behind")
+        self.assertEqual(ip_json("addr", "show", "to", "192.168.1.130"), [])
+        self.assertEqual(ip_json("route", "show", "192.168.1.128/25"), [])
+
+    def test_overlap_with_the_lan_is_refused(self):
+        # The machine's own LAN, 192.168.1.0/24 on a veth ("lan0"), and a route and
+        # an address of its own elsewhere.
+        ip("link", "add", "lan0", "type", "veth", "peer", "name", "lan1")
+        ip("addr", "add", "192.168.1.5/24", "dev", "lan0")
+        ip("link", "set", "lan0", "up")
+        ip("link", "set", "lan1", "up")
+        ip("route", "add", "10.50.0.0/16", "dev", "lan0")
+        ip("addr", "add", "10.61.0.9/32", "dev", "lo")
+        ip("addr", "add", "fd61::9/128", "dev", "lo")
+        try:
+            cases = [
+                # the issue's case: a VPN network inside the LAN
+                (["address=192.168.1.130/25"], "address",
+                 "192.168.1.128/25 (address 192.168.1.130/25) overlaps the address "
+                 "192.168.1.5/24 on lan0"),
+                # a VPN network around the LAN
+                (["address=192.168.0.1/16"], "address", "192.168.1.5/24 on lan0"),
+                # a route inside an existing route
+                (["address=10.77.0.2/24", "route=10.50.128.0/17"], "route",
+                 "the route 10.50.128.0/17 overlaps the route 10.50.0.0/16 on lan0"),
+                # a route over an address of the machine's own (on lo)
+                (["address=10.77.0.2/24", "route=10.61.0.0/16"], "route",
+                 "overlaps the address 10.61.0.9/32 on lo"),
+                (["address=fd61::2/64"], "address", "overlaps the address fd61::9/128 on lo"),
+            ]
+            for lines, field, message in cases:
+                with self.subTest(lines=lines):
+                    reply = self.assert_refused(request_text("pt8", 1400, *lines), field,
+                                                in_message=message)
+                    self.assertIn("allow-overlap=1", reply["message"])
+                    self.assert_nothing_made()
+
+            # Neighbours that do not overlap are fine; the default route never counts.
+            ip("route", "add", "default", "dev", "lan0")
+            rc, reply, fd, err = run_helper(request_text(
+                "pt8", 1400, "address=192.168.2.2/24", "route=10.51.0.0/16"))
+            self.assertEqual(rc, 0, err)
+            os.close(fd)
+
+            # Asked for explicitly: installed, overlap and all.
+            rc, reply, fd, err = run_helper(request_text(
+                "pt8", 1400, "address=192.168.1.130/25", "allow-overlap=1"))
+            self.assertEqual(rc, 0, err)
+            try:
+                self.assertEqual(reply["status"], "ok")
+                self.assertIn("192.168.1.128/25",
+                              {r["dst"] for r in ip_json("route", "show", "dev", "pt8")})
+            finally:
+                os.close(fd)
+        finally:
+            ip("link", "del", "lan0", check=False)
+            ip("addr", "del", "10.61.0.9/32", "dev", "lo", check=False)
+            ip("addr", "del", "fd61::9/128", "dev", "lo", check=False)
+
+    def test_allow_overlap_value(self):
+        self.assert_refused(request_text("pt8", 1400, "address=10.0.0.1/24", "allow-overlap=yes"),
+                            "allow-overlap", in_message="only value is 1")
+        self.assertFalse(link_exists("pt8"))
 
     def test_usage_errors(self):
         r = subprocess.run([HELPER, "--help"], stdin=subprocess.DEVNULL, capture_output=True,

@@ -539,7 +539,7 @@ fixture_setup (Fixture *f)
       g_signal_connect (side->ice, "connected", G_CALLBACK (side_connected_cb), side);
       g_signal_connect (side->ice, "failed", G_CALLBACK (side_failed_cb), side);
       g_signal_connect (side->ice, "notify::path-kind", G_CALLBACK (side_path_cb), side);
-      _pt_ice_set_receive_func (side->ice, side_receive, side);
+      _pt_ice_set_receive_func (side->ice, side_receive, NULL, side);
       _pt_ice_gather_async (side->ice, NULL, side_gathered_cb, side);
     }
   g_assert_true (spin_until (gathered, f->sides, DEADLINE_S));

@@ -403,6 +403,12 @@ def path_event(line, ev):
     return None
 
 
+def data_paths(proc):
+    """The data paths (libnice, fast) @proc announced so far, in order."""
+    return [e.get("data_path") for e in (parse_event(l) for l in list(proc.err_lines))
+            if e and e.get("event") == "data-path"]
+
+
 def wait_path(proc, kinds, timeout, start=0):
     """(stderr index, kind) of the first path announcement in @kinds."""
     idx, line, ev = proc.wait_err(lambda l, e: path_event(l, e) in kinds, timeout,
@@ -530,6 +536,12 @@ def run_upgrade_cell(lab, cell):
                 raise CellFailure("%s left the relay while the direct path was blocked: %r"
                                   % (p.name, changes))
         blocked = lab.direct_counters("a")
+        # A side whose own candidate is the relay's keeps libnice; the
+        # other may already send straight to that relay from its own socket.
+        relayed_paths = "client %s, server %s" % (
+            (data_paths(cli) or ["?"])[-1], (data_paths(srv) or ["?"])[-1])
+        if "libnice" not in relayed_paths:
+            raise CellFailure("relayed, but neither side is on libnice: %s" % relayed_paths)
 
         cli_mark, srv_mark = len(cli.err_lines), len(srv.err_lines)
         t_unblock = time.monotonic()
@@ -544,6 +556,13 @@ def run_upgrade_cell(lab, cell):
         srv_wait.start()
         cell.path, t_cli = switched(cli, cli_mark)
         cell.server_path, t_srv = srv_wait.join_ok(deadline.bound(T_UPGRADE + 5))
+        # On the direct pair, pt's own socket takes over the packets.
+        # (A side that sent straight to the other's relay was on it already.)
+        for p, mark in ((cli, cli_mark), (srv, srv_mark)):
+            if (data_paths(p) or [None])[-1] != "fast":
+                p.wait_err(lambda l, e: bool(e and e.get("event") == "data-path" and
+                                             e.get("data_path") == "fast"),
+                           deadline.bound(5), "the fast data path on the direct pair", mark)
 
         # Keep the stream busy on the new path for a while, then check that
         # what it carried went directly (router A's counters of traffic
@@ -568,9 +587,10 @@ def run_upgrade_cell(lab, cell):
         cell.ttfb = first - t1
         cell.message = ("blocked: router A dropped %d/%d packets to/from B; unblock -> direct: client %.1fs (%s), "
                         "server %.1fs (%s); held stream %d KiB, SHA-256 ok, longest stall "
-                        "after the unblock %.2fs; direct packets out/in %d/%d"
+                        "after the unblock %.2fs; direct packets out/in %d/%d; data path relayed: %s, "
+                        "direct: fast on both"
                         % (blocked[0], blocked[1], t_cli, cell.path, t_srv, cell.server_path,
-                           stream.sent // KiB, stall, direct_out, direct_in))
+                           stream.sent // KiB, stall, direct_out, direct_in, relayed_paths))
         cell.ok = True
     except (CellFailure, H.TestTimeout, H.ProcessExited, OSError, natlab.LabError) as e:
         cell.ok = False

@@ -8,18 +8,26 @@ Topology (namespace names start with "ptvpn<PID>-"):
     c1    10.99.0.3   pt vpn client --route 10.78.0.0/16
     c2    10.99.0.4   pt vpn client
 
-Each pt runs in its own network namespace and its own mount namespace with a
-private /run/lock (one VPN client per machine is enforced through a lock file
-there). The TUN devices come from the real helper (run as root, no pkexec).
+Each pt runs in its own network namespace and its own mount namespace, with
+its own $XDG_RUNTIME_DIR (one VPN client per user: the lock lives there), a
+private /run/systemd/resolve and a fake `resolvectl` on PATH that logs what it
+is asked. The TUN devices come from the real helper (run as root, no pkexec).
 
 Checks: the server and both clients are up with addresses in the network;
 pings both ways and client to client; an iperf3 run through the VPN whose
 sender and receiver byte counts agree; a packet with a spoofed source is
-dropped and counted; a second VPN client on one "machine" is refused, naming
+dropped and counted; a second VPN client of one user is refused, naming
 the holder; a client killed and restarted gets its address back; its route
 is present while up and gone (with the device) after it stops; the server
 restarted, a client reconnects by itself with its device and address; manual
-pairing (offer and answer blocks) works too.
+pairing (offer and answer blocks) works too. Pushed resolvers go to
+resolvectl only with --accept-dns (routing domain "~.") or --dns-domain
+("~DOMAIN"), never otherwise. A server pushing 192.168.1.128/25 to a client
+whose LAN is 192.168.1.0/24 is refused, naming both and the device, and nothing
+is left (no device, no route); with --allow-overlap it works. The lock: a
+second client of one user is refused, naming the first; another user's client
+is not; a lock file another user made (at the old shared path, or in the
+user's own directory) does not keep anyone out.
 
 Exit status 0 / 1; 77 with "SKIP: reason" without root, namespaces, node and
 the relay's packages, iperf3 or ping.
@@ -112,10 +120,44 @@ def teardown():
         run(["ip", "netns", "del", ns(name)], check=False)
 
 
+MACHINES = None   # the directory holding each "machine"'s runtime dir and fake tools
+
+FAKE_RESOLVECTL = """#!/bin/sh
+echo "$*" >> "$PT_TEST_RESOLVECTL_LOG"
+"""
+
+
+def machine_dir(name):
+    path = os.path.join(MACHINES, name)
+    if not os.path.isdir(path):
+        os.makedirs(os.path.join(path, "run"), mode=0o700)
+        os.chmod(os.path.join(path, "run"), 0o700)
+        os.makedirs(os.path.join(path, "bin"))
+        tool = os.path.join(path, "bin", "resolvectl")
+        with open(tool, "w") as f:
+            f.write(FAKE_RESOLVECTL)
+        os.chmod(tool, 0o755)
+    return path
+
+
+def resolvectl_log(name):
+    try:
+        with open(os.path.join(machine_dir(name), "resolvectl.log")) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
 def in_machine(name, argv):
-    """argv inside namespace @name with a private /run/lock (another machine)."""
-    script = "mount -t tmpfs tmpfs /run/lock && exec \"$@\""
+    """argv inside namespace @name with its own runtime directory, /run/lock and
+    /run/systemd (another machine), and the fake resolvectl first on PATH."""
+    d = machine_dir(name)
+    script = ("mount -t tmpfs tmpfs /run/lock && mount -t tmpfs tmpfs /run/systemd && "
+              "mkdir /run/systemd/resolve && exec \"$@\"")
     return ["ip", "netns", "exec", ns(name), "unshare", "--mount", "--propagation", "private",
+            "env", "XDG_RUNTIME_DIR=" + os.path.join(d, "run"),
+            "PATH=%s:%s" % (os.path.join(d, "bin"), os.environ.get("PATH", "/usr/bin:/bin")),
+            "PT_TEST_RESOLVECTL_LOG=" + os.path.join(d, "resolvectl.log"),
             "sh", "-c", script, "sh"] + argv
 
 
@@ -146,18 +188,87 @@ def ping_until(name, dst, seconds=10):
     return False
 
 
+def lock_checks(check, snpub):
+    """The VPN client lock is per user and cannot be taken from outside: a
+    lock file another user made, at the old shared path or in the user's own
+    lock directory, keeps no one out; another user's running client neither."""
+    if shutil.which("setpriv") is None:
+        print("SKIP: lock checks: setpriv is not installed")
+        return
+    share = tempfile.mkdtemp(prefix="pt-vpn-lock-")
+    os.chmod(share, 0o755)
+    shutil.copy(PT, os.path.join(share, "pt"))
+    os.chmod(os.path.join(share, "pt"), 0o755)
+    home = os.path.join(share, "home")
+    os.mkdir(home, 0o700)
+    os.chown(home, 65534, 65534)
+    nobody_lock = os.path.join(home, ".cache", "peertunnel", "vpn-client.lock")
+    # what another user might have left: the old world-writable path, held
+    old = "/run/lock/peertunnel-vpn-client.lock"
+    script = ('mount -t tmpfs tmpfs /run/lock && mount -t tmpfs tmpfs /run/user && '
+              ': > %s && chmod 644 %s && exec flock %s sh -c \'echo held; exec sleep 60\''
+              % (old, old, old))
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                               script], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        if holder.stdout.readline().strip() != "held":
+            raise AssertionError("could not hold the old shared lock")
+        ns_pid = holder.pid
+
+        def as_nobody(argv_tail, timeout=20):
+            # in the holder's mount namespace: its /run/lock, no /run/user/65534
+            argv = ["nsenter", "-t", str(ns_pid), "-m", "setpriv", "--reuid=nobody",
+                    "--regid=nogroup", "--clear-groups", "env", "-u", "XDG_RUNTIME_DIR",
+                    "HOME=" + home, "XDG_CACHE_HOME=" + os.path.join(home, ".cache"),
+                    "sh", "-c", argv_tail, os.path.join(share, "pt"), snpub]
+            return run(argv, check=False, timeout=timeout)
+
+        first = ('"$0" vpn client --peer-npub "$1" --relay ws://127.0.0.1:9 --no-stun '
+                 '2>/dev/null & '
+                 'while ! grep -q pid "$HOME/.cache/peertunnel/vpn-client.lock" 2>/dev/null; '
+                 'do kill -0 $! 2>/dev/null || { echo first=gone; exit 4; }; sleep 0.05; done; '
+                 'echo first=locked; kill $!')
+        p = as_nobody(first)
+        check("first=locked" in p.stdout,
+              "a lock held at the old shared path by another user does not keep nobody's VPN "
+              "client out (%r)" % (p.stdout.strip() + p.stderr.strip()))
+        st = os.lstat(nobody_lock)
+        check(st.st_uid == 65534 and st.st_mode & 0o777 == 0o600 and
+              os.stat(os.path.dirname(nobody_lock)).st_mode & 0o777 == 0o700,
+              "nobody's lock is its own 0600 file in a 0700 directory")
+
+        # root puts its own file in nobody's lock place and holds it: replaced,
+        # not obeyed
+        os.unlink(nobody_lock)
+        with open(nobody_lock, "w") as f:
+            os.chmod(nobody_lock, 0o644)
+            import fcntl
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            p = as_nobody(first)
+        check("first=locked" in p.stdout and os.lstat(nobody_lock).st_uid == 65534,
+              "a file another user made in the lock's place does not keep nobody out (%r)"
+              % (p.stdout.strip() + p.stderr.strip()))
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+        shutil.rmtree(share, ignore_errors=True)
+
+
 def main():
     reason = skip_reason()
     if reason:
         print("SKIP: %s" % reason)
         return SKIP
 
+    global MACHINES
     tmp = tempfile.mkdtemp(prefix="pt-vpn-")
+    MACHINES = os.path.join(tmp, "machines")
     procs = []
     failures = []
 
-    def spawn(name, argv):
-        p = H.PtProc(name, argv, env={"PT_TUN_HELPER": HELPER})
+    def spawn(name, argv, env=None):
+        p = H.PtProc(name, argv, env=dict({"PT_TUN_HELPER": HELPER}, **(env or {})))
         procs.append(p)
         return p
 
@@ -186,6 +297,13 @@ def main():
         spawn("socat", ["ip", "netns", "exec", ns("hub"), "socat",
                         "TCP-LISTEN:7777,bind=%s,fork,reuseaddr" % HUB, "TCP:127.0.0.1:%s" % port])
         relay_url = "ws://%s:7777" % HUB
+        # socat listens before the server's first attempt (a refused one
+        # would cost the server a backoff).
+        end = time.monotonic() + 10
+        while not subprocess.run(["ip", "netns", "exec", ns("hub"), "ss", "-Hltn",
+                                  "sport = :7777"], capture_output=True, text=True).stdout.strip():
+            assert time.monotonic() < end, "socat did not listen on 7777 within 10 s"
+            time.sleep(0.05)
 
         skey, snpub = keygen(tmp, "server")
         k1, n1 = keygen(tmp, "c1")
@@ -193,11 +311,15 @@ def main():
         common = ["--json", "--no-stun", "--relay", relay_url]
         server_argv = [PT, "vpn", "server", *common, "--local-address", ADDRS["srv"],
                        "--network", "10.77.0.0/24", "--network6", "fd00:77::/64",
+                       "--dns", "10.77.0.1",
                        "--nsec-file", skey, "--peer-npub", n1, "--peer-npub", n2]
-        srv = spawn("server", in_machine("srv", server_argv))
+        # The relay pool's own lines, to tell why if it does not connect.
+        srv = spawn("server", in_machine("srv", server_argv),
+                    env={"G_MESSAGES_DEBUG": "pt-relay-pool"})
         ev = srv.wait_event("vpn", T)
         check(ev.get("address") == "10.77.0.1/24", "server took 10.77.0.1/24 on %s" % ev.get("ifname"))
-        srv.wait_event("relay", T, state="connected")
+        # Up to 10 s per attempt and 1, 2, 4 … s between them.
+        srv.wait_event("relay", 2 * T, state="connected")
 
         def client(name, key, *extra):
             return spawn(name, in_machine(name, [PT, "vpn", "client", *common,
@@ -206,7 +328,7 @@ def main():
                                                  *extra]))
 
         c1 = client("c1", k1, "--route", "10.78.0.0/16")
-        c2 = client("c2", k2, "--ipv6")
+        c2 = client("c2", k2, "--ipv6", "--accept-dns")
         e1 = c1.wait_event("vpn", T)
         e2 = c2.wait_event("vpn", T)
         c1.wait_event("ready", T)
@@ -232,6 +354,15 @@ def main():
             ok6 = nsrun("c2", "ping", "-6", "-c", "1", "-W", "2", "fd00:77::1",
                         check=False).returncode == 0
         check(ok6, "c2 pings the server over IPv6")
+
+        # pushed resolvers: c1 did not ask, c2 did (--accept-dns: every name)
+        check(resolvectl_log("c1") == [] and
+              any("--accept-dns" in l and "10.77.0.1" in l for l in c1.err_lines),
+              "c1 (no --accept-dns) left DNS alone and said how to use the pushed resolver")
+        log2 = resolvectl_log("c2")
+        check(log2 == ["dns %s 10.77.0.1" % e2["ifname"], "domain %s ~." % e2["ifname"],
+                       "default-route %s yes" % e2["ifname"]],
+              "c2 (--accept-dns) gave the resolver to resolved with routing domain ~.: %r" % log2)
 
         r1 = routes("c1")
         check(any(r.get("dst") == "10.78.0.0/16" and r.get("dev") == e1["ifname"] for r in r1),
@@ -272,21 +403,27 @@ def main():
         check(not ping("c1", "10.77.0.1", src="10.77.0.99"),
               "a ping from a spoofed source gets no answer")
         check(ping("c1", "10.77.0.1"), "c1's own address still works")
+        # (an address of c1's inside the VPN network would now keep it from
+        # joining again: the overlap check)
+        nsrun("c1", "ip", "addr", "del", "10.77.0.99/32", "dev", "lo")
 
-        # one VPN client per machine: a second one on the same "machine" is
-        # refused, naming the first (which waits on an unreachable relay)
-        script = ("mount -t tmpfs tmpfs /run/lock || exit 3; "
-                  "\"$0\" vpn client --peer-npub \"$1\" --relay ws://127.0.0.1:9 --no-stun "
+        # one VPN client per user: a second one of the same user is refused,
+        # naming the first (which waits on an unreachable relay)
+        runtime = tempfile.mkdtemp(prefix="pt-vpn-run-")
+        script = ("\"$0\" vpn client --peer-npub \"$1\" --relay ws://127.0.0.1:9 --no-stun "
                   "2>/dev/null & "
-                  "while ! grep -q pid /run/lock/peertunnel-vpn-client.lock 2>/dev/null; do "
-                  "  kill -0 $! 2>/dev/null || exit 4; sleep 0.05; done; "
+                  "while ! grep -q pid \"$XDG_RUNTIME_DIR/peertunnel/vpn-client.lock\" "
+                  "2>/dev/null; do kill -0 $! 2>/dev/null || exit 4; sleep 0.05; done; "
                   "\"$0\" vpn client --peer-npub \"$1\" --relay ws://127.0.0.1:9 --no-stun; "
                   "echo second=$?; kill $!")
-        p = run(["ip", "netns", "exec", ns("c2"), "unshare", "--mount", "--propagation",
-                 "private", "sh", "-c", script, PT, snpub], check=False, timeout=40)
-        check("second=1" in p.stdout and "another VPN client is running on this machine (pid"
-              in p.stderr, "a second VPN client on one machine is refused, naming the first "
+        p = run(["env", "XDG_RUNTIME_DIR=" + runtime, "sh", "-c", script, PT, snpub],
+                check=False, timeout=40)
+        check("second=1" in p.stdout and "another VPN client of this user is running (pid"
+              in p.stderr, "a second VPN client of one user is refused, naming the first "
               "(%r)" % p.stderr.strip().splitlines()[-1:])
+        mode = os.stat(os.path.join(runtime, "peertunnel", "vpn-client.lock")).st_mode & 0o777
+        check(mode == 0o600, "the lock file is 0600 (%o)" % mode)
+        shutil.rmtree(runtime, ignore_errors=True)
 
         # c1 killed and restarted: same address; route gone with the device
         c1.kill()
@@ -330,10 +467,12 @@ def main():
         # manual pairing: the offer and answer blocks carried by the test
         msrv = spawn("manual-server", in_machine("srv", [PT, "vpn", "server", "--manual", "--json",
                                                         "--no-stun", "--local-address", ADDRS["srv"],
-                                                        "--network", "10.88.0.0/24"]))
+                                                        "--network", "10.88.0.0/24",
+                                                        "--dns", "10.88.0.1"]))
         msrv.wait_event("vpn", T)
         mcli = spawn("manual-client", in_machine("c1", [PT, "vpn", "client", "--manual", "--json",
-                                                       "--no-stun", "--local-address", ADDRS["c1"]]))
+                                                       "--no-stun", "--local-address", ADDRS["c1"],
+                                                       "--dns-domain", "corp.example"]))
         msrv.write(mcli.read_block("OFFER", 20))
         mcli.write(msrv.read_block("ANSWER", 20))
         ev = mcli.wait_event("vpn", T)
@@ -341,10 +480,70 @@ def main():
         check(ev["address"].startswith("10.88.0.") and ev["address"].endswith("/24"),
               "manual pairing: client got %s" % ev["address"])
         check(ping_until("c1", "10.88.0.1"), "manual pairing: the client pings the server")
+        log1 = resolvectl_log("c1")
+        check(log1 == ["dns %s 10.88.0.1" % ev["ifname"], "domain %s ~corp.example" % ev["ifname"],
+                       "default-route %s no" % ev["ifname"]],
+              "--dns-domain corp.example: only names in it go to the pushed resolver: %r" % log1)
         mcli.signal(signal.SIGTERM)
         check(mcli.wait_exit(15) == 0, "manual client stops cleanly")
         msrv.signal(signal.SIGTERM)
         check(msrv.wait_exit(15) == 0, "manual server stops cleanly")
+
+        # the server pushes part of the client's LAN: refused, nothing changed;
+        # with --allow-overlap it works
+        nsrun("c1", "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1")
+        nsrun("c1", "ip", "addr", "add", "192.168.1.5/24", "dev", "lan0")
+        nsrun("c1", "ip", "link", "set", "lan0", "up")
+        nsrun("c1", "ip", "link", "set", "lan1", "up")
+        limit = time.monotonic() + 10
+        while not any(r.get("dst") == "192.168.1.0/24" for r in routes("c1")):
+            if time.monotonic() > limit:
+                raise AssertionError("c1's LAN route did not appear")
+            time.sleep(0.05)
+        before_links, before_routes = links("c1"), routes("c1")
+
+        def overlap_attempt(label, *extra):
+            srv_o = spawn("overlap-server-" + label,
+                          in_machine("srv", [PT, "vpn", "server", "--manual", "--json",
+                                             "--no-stun", "--local-address", ADDRS["srv"],
+                                             "--network", "192.168.1.128/25"]))
+            srv_o.wait_event("vpn", T)
+            cli_o = spawn("overlap-client-" + label,
+                          in_machine("c1", [PT, "vpn", "client", "--manual", "--json",
+                                            "--no-stun", "--local-address", ADDRS["c1"],
+                                            *extra]))
+            srv_o.write(cli_o.read_block("OFFER", 20))
+            cli_o.write(srv_o.read_block("ANSWER", 20))
+            return srv_o, cli_o
+
+        srv_o, cli_o = overlap_attempt("refused")
+        rc = cli_o.wait_exit(T)
+        err = cli_o.stderr_text()
+        check(rc == 1 and "192.168.1.128/25" in err and
+              "overlaps the address 192.168.1.5/24 on lan0" in err and "--allow-overlap" in err,
+              "a pushed 192.168.1.128/25 over c1's LAN 192.168.1.0/24 is refused, naming "
+              "both, the device and the opt-in (exit %r): %r"
+              % (rc, [l for l in cli_o.err_lines if "overlap" in l][:1]))
+        check(not cli_o.events_named("vpn") and links("c1") == before_links and
+              routes("c1") == before_routes,
+              "nothing was changed: no device, no route (%r)" % links("c1"))
+        srv_o.kill()
+
+        srv_o, cli_o = overlap_attempt("allowed", "--allow-overlap")
+        ev = cli_o.wait_event("vpn", T)
+        cli_o.wait_event("ready", T)
+        check(ev["address"].startswith("192.168.1.") and ev["address"].endswith("/25"),
+              "with --allow-overlap the client takes %s" % ev["address"])
+        check(any(r.get("dst") == "192.168.1.128/25" and r.get("dev") == ev["ifname"]
+                  for r in routes("c1")), "… and 192.168.1.128/25 goes through %s" % ev["ifname"])
+        check(ping_until("c1", "192.168.1.129"), "… and reaches the server at 192.168.1.129")
+        cli_o.signal(signal.SIGTERM)
+        check(cli_o.wait_exit(15) == 0, "the overlapping client stops cleanly")
+        srv_o.signal(signal.SIGTERM)
+        srv_o.wait_exit(15)
+        nsrun("c1", "ip", "link", "del", "lan0")
+
+        lock_checks(check, snpub)
 
         # not root, but holding CAP_NET_ADMIN (a service with
         # AmbientCapabilities=): the device comes without pkexec. This
