@@ -398,12 +398,12 @@ pt_tun_request_validate (const PtTunRequest *request,
       return -1;
     }
 
-  mtu_min = request->has_address6 ? PT_TUN_MTU_MIN : PT_TUN_MTU_MIN_IPV4;
-  if (request->mtu < mtu_min || request->mtu > PT_TUN_MTU_MAX)
+  mtu_min = request->has_address6 ? PT_VPN_MTU_MIN_IPV6 : PT_VPN_MTU_MIN_IPV4;
+  if (request->mtu < mtu_min || request->mtu > PT_VPN_MTU_MAX)
     {
       pt_tun_error_set (error, "mtu", "%u: the MTU must be %u..%u%s", request->mtu, mtu_min,
-                        PT_TUN_MTU_MAX,
-                        request->has_address6 ? " (IPv6 needs at least 1280)" : "");
+                        PT_VPN_MTU_MAX,
+                        request->has_address6 ? " (a device with an IPv6 address)" : "");
       return -1;
     }
 

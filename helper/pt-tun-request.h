@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pt-vpn-limits.h"
+
 #define PT_TUN_PROTOCOL_VERSION 1
 
 /* The largest request or reply, in bytes (one SOCK_SEQPACKET message). */
@@ -24,9 +26,6 @@
 
 #define PT_TUN_MAX_ROUTES 32
 
-#define PT_TUN_MTU_MIN      1280 /* any IPv6 address: IPv6's minimum link MTU */
-#define PT_TUN_MTU_MIN_IPV4 576  /* IPv4 only: every IPv4 host must accept 576 */
-#define PT_TUN_MTU_MAX      9000
 
 #define PT_TUN_FIELD_MAX   32
 #define PT_TUN_MESSAGE_LEN 256
