@@ -538,9 +538,10 @@ decode_vpn_config (Reader            *r,
   memcpy (c->server4, bytes, 4);
   if (!get_u8 (r, &has_v6))
     goto short_frame;
-  if (c->mtu < 576 || c->mtu > 9000)
+  if (c->mtu < PT_VPN_MTU_MIN_IPV4 || c->mtu > PT_VPN_MTU_MAX)
     {
-      set_protocol_error (error, "VPN_CONFIG has an MTU of %u (576 to 9000 allowed)", c->mtu);
+      set_protocol_error (error, "VPN_CONFIG has an MTU of %u (%u to %u allowed)", c->mtu,
+                          PT_VPN_MTU_MIN_IPV4, PT_VPN_MTU_MAX);
       return FALSE;
     }
   if (c->prefix4 < 8 || c->prefix4 > 30)

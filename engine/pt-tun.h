@@ -17,6 +17,8 @@
 
 #include <gio/gio.h>
 
+#include "pt-vpn-limits.h"
+
 G_BEGIN_DECLS
 
 /* Where the helper is installed; $PT_TUN_HELPER overrides it (tests, and

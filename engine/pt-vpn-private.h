@@ -15,12 +15,10 @@
 
 G_BEGIN_DECLS
 
-#define PT_VPN_MIN_MTU_V4   576
-#define PT_VPN_MIN_MTU_V6   1280
-#define PT_VPN_MAX_MTU      9000
-/* How much of the offending packet an ICMP error quotes. */
-#define PT_VPN_ICMP_QUOTE_V4  (576 - 20 - 8)
-#define PT_VPN_ICMP_QUOTE_V6  (1280 - 40 - 8)
+/* How much of the offending packet an ICMP error quotes: what fits in the
+ * smallest datagram every host accepts (limits in pt-vpn-limits.h). */
+#define PT_VPN_ICMP_QUOTE_V4  (PT_VPN_MTU_MIN_IPV4 - 20 - 8)
+#define PT_VPN_ICMP_QUOTE_V6  (PT_VPN_MTU_MIN_IPV6 - 40 - 8)
 
 typedef struct
 {

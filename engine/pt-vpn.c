@@ -310,7 +310,7 @@ router_assign (RouterClient  *client,
   memcpy (config->dns, router->dns, sizeof config->dns);
 
   /* IPv6 needs links of at least 1280 bytes. */
-  if ((flags & PT_VPN_HELLO_WANTS_IPV6) && router->pool6 != NULL && mtu >= PT_VPN_MIN_MTU_V6)
+  if ((flags & PT_VPN_HELLO_WANTS_IPV6) && router->pool6 != NULL && mtu >= PT_VPN_MTU_MIN_IPV6)
     {
       g_autoptr(GInetAddress) addr6 = _pt_vpn_pool_acquire (router->pool6, client->client_id, NULL);
 
@@ -347,11 +347,11 @@ router_hello (PtSession    *session,
   gsize max_ip = _pt_session_get_max_ip (session);
   guint mtu = MIN (client->router->mtu, max_ip);
 
-  if (mtu < PT_VPN_MIN_MTU_V4)
+  if (mtu < PT_VPN_MTU_MIN_IPV4)
     {
       g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_REJECTED,
                    "the path carries packets of at most %zu bytes, too few for a VPN (%d)",
-                   max_ip, PT_VPN_MIN_MTU_V4);
+                   max_ip, PT_VPN_MTU_MIN_IPV4);
       return FALSE;
     }
   return router_assign (client, flags, mtu, config, error);
