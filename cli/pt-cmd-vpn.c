@@ -209,9 +209,11 @@ pt_cmd_vpn_server (int    argc,
           goto out;
         }
     }
-  if (mtu < 576 || mtu > 9000 || (network6 != NULL && mtu < 1280))
+  if (mtu < PT_VPN_MTU_MIN_IPV4 || mtu > PT_VPN_MTU_MAX ||
+      (network6 != NULL && mtu < PT_VPN_MTU_MIN_IPV6))
     {
-      pt_cli_usage_error ("--mtu %d: give 576 to 9000 (1280 at least with --network6)", mtu);
+      pt_cli_usage_error ("--mtu %d: give %d to %d (%d at least with --network6)", mtu,
+                          PT_VPN_MTU_MIN_IPV4, PT_VPN_MTU_MAX, PT_VPN_MTU_MIN_IPV6);
       goto out;
     }
   if (manual && (who.peers != NULL || who.any_peer || who.nsec_file != NULL || who.relays != NULL))
