@@ -332,7 +332,8 @@ read_form (PtProfileEditor  *self,
           !g_ascii_string_to_unsigned (mtu_text, 10, 0, 65535, &mtu, NULL))
         {
           g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
-                       _("MTU “%s”: give a number of bytes, 576 to 9000"), mtu_text);
+                       _("MTU “%s”: give a number of bytes, %u to %u"), mtu_text,
+                       PT_VPN_MTU_MIN_IPV4, PT_VPN_MTU_MAX);
           return NULL;
         }
       if (server)

@@ -1120,10 +1120,13 @@ validate_vpn (PtProfile  *self,
   if (self->vpn_network6 != NULL &&
       !check_private_network (self->vpn_network6, G_SOCKET_FAMILY_IPV6, 126, _("IPv6 network"), error))
     return FALSE;
-  if (mtu < 576 || mtu > 9000 || (self->vpn_network6 != NULL && mtu < 1280))
+  if (mtu < PT_VPN_MTU_MIN_IPV4 || mtu > PT_VPN_MTU_MAX ||
+      (self->vpn_network6 != NULL && mtu < PT_VPN_MTU_MIN_IPV6))
     {
       g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
-                   _("MTU %u: give 576 to 9000 bytes (at least 1280 with an IPv6 network)"), mtu);
+                   /* Translators: an MTU is a number of bytes */
+                   _("MTU %u: give %u to %u bytes (at least %u with an IPv6 network)"), mtu,
+                   PT_VPN_MTU_MIN_IPV4, PT_VPN_MTU_MAX, PT_VPN_MTU_MIN_IPV6);
       return FALSE;
     }
   for (guint i = 0; self->vpn_dns[i] != NULL; i++)
