@@ -398,7 +398,8 @@ _pt_vpn_gro_add (PtVpnGro     *gro,
   gsize ip_len, tcp_len, payload;
   guint8 flags;
 
-  if (len > G_MAXUINT16)
+  /* Nothing to write; and memcpy must not see a NULL source (fuzz-tun-gso). */
+  if (len == 0 || len > G_MAXUINT16)
     return;
   if (!parse_tcp (packet, len, &version, &ip_len, &tcp_len)
       || (payload = len - ip_len - tcp_len) == 0
