@@ -398,8 +398,7 @@ _pt_vpn_gro_add (PtVpnGro     *gro,
   gsize ip_len, tcp_len, payload;
   guint8 flags;
 
-  /* Nothing to write; and memcpy must not see a NULL source (fuzz-tun-gso). */
-  if (len == 0 || len > G_MAXUINT16)
+  if (len > G_MAXUINT16)
     return;
   if (!parse_tcp (packet, len, &version, &ip_len, &tcp_len)
       || (payload = len - ip_len - tcp_len) == 0
@@ -408,7 +407,8 @@ _pt_vpn_gro_add (PtVpnGro     *gro,
     {
       /* Not for joining: written alone, in order. */
       _pt_vpn_gro_flush (gro);
-      memcpy (gro->buf + PT_VNET_HDR_LEN, packet, len);
+      if (len > 0)   /* memcpy must not see a NULL source (fuzz-tun-gso) */
+        memcpy (gro->buf + PT_VNET_HDR_LEN, packet, len);
       gro->len = len;
       gro->n = 1;
       gro->closed = TRUE;
