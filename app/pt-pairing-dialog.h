@@ -6,7 +6,7 @@
 
 #include <adwaita.h>
 
-#include "pt-profile.h"
+#include <pt.h>
 
 G_BEGIN_DECLS
 

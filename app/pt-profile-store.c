@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "pt-profile-store.h"
+#include "pt-sandbox.h"
 
 struct _PtProfileStore
 {
@@ -118,6 +119,9 @@ static void
 pt_profile_store_init (PtProfileStore *self)
 {
   self->profiles = g_list_store_new (PT_TYPE_PROFILE);
+  /* Decides now, so that the engine refuses VPN profiles in a Flatpak
+   * before any of this store's profiles can start. */
+  (void) pt_sandbox_is_flatpak ();
 }
 
 char *

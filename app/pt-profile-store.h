@@ -6,7 +6,7 @@
 
 #include <gio/gio.h>
 
-#include "pt-profile.h"
+#include <pt.h>
 #include "pt-secret-store.h"
 
 G_BEGIN_DECLS

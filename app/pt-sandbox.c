@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Inside a Flatpak there is no pkexec and no setuid, so the TUN helper
- * cannot run (pt-profile.c, pt-profile-editor.c), and autostart goes
+ * cannot run (the engine's PtProfile is told so on the first call here;
+ * pt-profile-editor.c says it as well), and autostart goes
  * through the Background portal (pt-application.c). The tray item cannot
  * own a well-known name there either, but pt-tray.c registers its unique
  * name everywhere and so never asks. Flatpak puts /.flatpak-info in every
@@ -18,6 +19,8 @@
 #include <glib/gi18n.h>
 
 #include "pt-sandbox.h"
+
+#include <pt.h>
 
 gboolean
 pt_sandbox_is_flatpak (void)
@@ -37,6 +40,8 @@ pt_sandbox_is_flatpak (void)
         flatpak = g_file_test ("/.flatpak-info", G_FILE_TEST_EXISTS);
       g_debug ("%s a Flatpak sandbox%s", flatpak ? "in" : "not in",
                force != NULL && force[0] != '\0' ? " ($PT_SANDBOX)" : "");
+      if (flatpak)
+        pt_profile_set_vpn_refusal (pt_sandbox_vpn_explanation ());
       g_once_init_leave (&decided, 1);
     }
   return flatpak;

@@ -19,7 +19,7 @@
 #include <pt.h>
 #include <string.h>
 
-#include "pt-profile.h"
+#include <pt.h>
 #include "pt-secret-store.h"
 
 #define PROBE_KEY "peertunnel-probe"

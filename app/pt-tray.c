@@ -29,7 +29,7 @@
 #include <glib/gi18n.h>
 #include <gtk/gtk.h>
 
-#include "pt-profile.h"
+#include <pt.h>
 #include "pt-tray.h"
 
 #define ITEM_PATH  "/StatusNotifierItem"

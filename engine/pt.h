@@ -21,4 +21,5 @@
 # include "pt-text.h"
 # include "pt-block-reader.h"
 # include "pt-process.h"
+# include "pt-profile.h"
 #undef PT_INSIDE

@@ -12,7 +12,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "pt-profile.h"
+#include <pt.h>
 
 #define SPIN_UNTIL(cond, timeout_ms)                                      \
   G_STMT_START {                                                          \

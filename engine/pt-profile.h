@@ -4,7 +4,15 @@
  */
 #pragma once
 
-#include <pt.h>
+#if !defined(PT_INSIDE) && !defined(PT_COMPILATION)
+# error "Only <pt.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "pt-keys.h"
+#include "pt-tunnel.h"
+#include "pt-types.h"
 
 G_BEGIN_DECLS
 
@@ -146,6 +154,9 @@ extern const char * const pt_profile_secret_keys[];
 
 /* This computer's key for Nostr profiles (a copy is kept; NULL forgets it). */
 void           pt_profile_set_default_key    (const PtSecretKey *key);
+/* Why VPN profiles cannot start in this process (e.g. inside a Flatpak), in
+ * the front end's words, or NULL (the default) when they can. */
+void           pt_profile_set_vpn_refusal    (const char        *why);
 
 /* Checks every setting as the engine would; the message says which one is wrong. */
 gboolean       pt_profile_validate           (PtProfile    *self,

@@ -13,8 +13,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "pt-profile.h"
-#include "pt-sandbox.h"
+#include "pt.h"
 
 struct _PtProfile
 {
@@ -91,6 +90,7 @@ static guint signals[N_SIGNALS];
 G_DEFINE_QUARK (pt-profile-error-quark, pt_profile_error)
 
 static PtSecretKey *default_key;
+static char *vpn_refusal;
 
 static void stop_nostr (PtProfile *self);
 static void stop_vpn (PtProfile *self);
@@ -102,6 +102,14 @@ pt_profile_set_default_key (const PtSecretKey *key)
   if (key != NULL)
     default_key = pt_secret_key_copy (key);
 }
+
+void
+pt_profile_set_vpn_refusal (const char *why)
+{
+  g_free (vpn_refusal);
+  vpn_refusal = g_strdup (why);
+}
+
 G_DEFINE_FINAL_TYPE (PtProfile, pt_profile, G_TYPE_OBJECT)
 
 static const char * const empty_strv[] = { NULL };
@@ -1885,12 +1893,12 @@ pt_profile_start (PtProfile  *self,
                            _("This tunnel is running already"));
       return FALSE;
     }
-  /* No pkexec and no setuid in a Flatpak: the helper could never make the
-   * device, so do not ask it. The row keeps saying why. */
-  if (self->mode == PT_PROFILE_MODE_VPN && pt_sandbox_is_flatpak ())
+  /* E.g. no pkexec and no setuid in a Flatpak: the helper could never make
+   * the device, so do not ask it. The caller's UI keeps saying why. */
+  if (self->mode == PT_PROFILE_MODE_VPN && vpn_refusal != NULL)
     {
       GError *why = g_error_new_literal (PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED,
-                                         pt_sandbox_vpn_explanation ());
+                                         vpn_refusal);
 
       g_propagate_error (error, g_error_copy (why));
       set_error (self, why);
