@@ -49,6 +49,7 @@ struct _PtProfile
   PtNostrServer *nostr_server;
 
   PtTunnel      *tunnel;
+  GListStore    *sessions;       /* of PtPeerSession: a server's clients */
   GCancellable  *cancellable;
   GBytes        *local_payload;
   char          *local_text;
@@ -154,6 +155,7 @@ pt_profile_dispose (GObject *object)
       pt_tunnel_close (self->tunnel);
       g_clear_object (&self->tunnel);
     }
+  g_list_store_remove_all (self->sessions);
   G_OBJECT_CLASS (pt_profile_parent_class)->dispose (object);
 }
 
@@ -306,6 +308,7 @@ pt_profile_class_init (PtProfileClass *klass)
 static void
 pt_profile_init (PtProfile *self)
 {
+  self->sessions = g_list_store_new (PT_TYPE_PEER_SESSION);
   self->id = g_uuid_string_random ();
   self->name = g_strdup ("");
   self->role = PT_TUNNEL_ROLE_CLIENT;
@@ -1357,6 +1360,8 @@ answer_ready_cb (GObject      *object,
     set_local_signal (self, answer);
 }
 
+/* "tunnel" becomes @tunnel; the previous one is closed, unless it is one
+ * of a server's sessions (they end by themselves, or with stop()). */
 static void
 set_tunnel (PtProfile *self,
             PtTunnel  *tunnel)
@@ -1364,7 +1369,8 @@ set_tunnel (PtProfile *self,
   if (self->tunnel != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->tunnel, self);
-      pt_tunnel_close (self->tunnel);
+      if (self->nostr_server == NULL)
+        pt_tunnel_close (self->tunnel);
       g_clear_object (&self->tunnel);
     }
   self->tunnel = tunnel ? g_object_ref (tunnel) : NULL;
@@ -1391,8 +1397,41 @@ on_session_started (PtNostrServer *server,
                     const char    *session,
                     PtProfile     *self)
 {
+  g_autoptr(PtPeerSession) item = pt_peer_session_new (tunnel, peer_npub, session);
+
   g_debug ("profile %s: session %s from %s", self->id, session, peer_npub);
+  /* Every client stays up: "tunnel" shows the newest, "sessions" all. */
+  g_list_store_append (self->sessions, item);
   set_tunnel (self, tunnel);
+}
+
+static void
+on_session_ended (PtNostrServer *server,
+                  PtTunnel      *tunnel,
+                  const char    *session,
+                  PtProfile     *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->sessions));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(PtPeerSession) item = g_list_model_get_item (G_LIST_MODEL (self->sessions), i);
+
+      if (pt_peer_session_get_tunnel (item) != tunnel)
+        continue;
+      g_debug ("profile %s: session %s ended", self->id, session);
+      g_list_store_remove (self->sessions, i);
+      n--;
+      break;
+    }
+  /* The row follows a client that is still there; with none left, the
+   * last one stays to show how it ended. */
+  if (tunnel == self->tunnel && n > 0)
+    {
+      g_autoptr(PtPeerSession) newest = g_list_model_get_item (G_LIST_MODEL (self->sessions), n - 1);
+
+      set_tunnel (self, pt_peer_session_get_tunnel (newest));
+    }
 }
 
 /* VPN mode: the device comes from the helper, asynchronously (pkexec may
@@ -1620,6 +1659,7 @@ stop_nostr (PtProfile *self)
       pt_nostr_server_stop (self->nostr_server);
       g_clear_object (&self->nostr_server);
     }
+  g_list_store_remove_all (self->sessions);
 }
 
 static gboolean
@@ -1648,6 +1688,7 @@ start_named_nostr (PtProfile          *self,
       pt_nostr_server_set_tokens (server, tokens);
       pt_nostr_server_set_exposed (server, proto, G_INET_SOCKET_ADDRESS (target));
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
+      g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
       self->nostr_server = g_steal_pointer (&server);
       pt_nostr_server_start (self->nostr_server);
     }
@@ -1733,6 +1774,7 @@ start_nostr (PtProfile          *self,
           pt_nostr_server_set_allow_list (server, PT_PROTO_UDP, udp);
         }
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
+      g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
       self->nostr_server = g_steal_pointer (&server);
       /* A VPN server answers once its device exists. */
       if (vpn)
@@ -1972,6 +2014,13 @@ pt_profile_get_running (PtProfile *self)
 {
   g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
   return self->running;
+}
+
+GListModel *
+pt_profile_get_sessions (PtProfile *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
+  return G_LIST_MODEL (self->sessions);
 }
 
 PtTunnel *

@@ -172,6 +172,10 @@ gboolean       pt_profile_start              (PtProfile    *self,
 void           pt_profile_stop               (PtProfile    *self);
 gboolean       pt_profile_get_running        (PtProfile    *self);
 PtTunnel      *pt_profile_get_tunnel         (PtProfile    *self);
+/* Serving through a rendezvous (Nostr, shared name, VPN): every client's
+ * session while it lasts, a GListModel of PtPeerSession in arrival order
+ * ("tunnel" is the newest of them). Empty otherwise. */
+GListModel    *pt_profile_get_sessions       (PtProfile    *self);
 /* The block to show the peer: binary payload (for QR codes) and armored text. */
 GBytes        *pt_profile_get_local_payload  (PtProfile    *self);
 const char    *pt_profile_get_local_text     (PtProfile    *self);

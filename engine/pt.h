@@ -21,5 +21,6 @@
 # include "pt-text.h"
 # include "pt-block-reader.h"
 # include "pt-process.h"
+# include "pt-peer-session.h"
 # include "pt-profile.h"
 #undef PT_INSIDE
