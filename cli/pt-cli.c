@@ -18,6 +18,7 @@
 #include "pt-cli.h"
 
 static gboolean json_output;
+static char *event_tunnel;      /* pt up: the profile the next events are about */
 
 /* Output */
 
@@ -84,6 +85,22 @@ pt_cli_is_json (void)
   return json_output;
 }
 
+char *
+pt_cli_set_event_tunnel (const char *name)
+{
+  char *previous = event_tunnel;
+
+  event_tunnel = g_strdup (name);
+  return previous;
+}
+
+void
+pt_cli_restore_event_tunnel (char *previous)
+{
+  g_free (event_tunnel);
+  event_tunnel = previous;
+}
+
 #define FIELD(name) ((const char *) g_hash_table_lookup (fields, name))
 
 /* One readable line per event: "pt: up via a host path [session 1a2b…]". */
@@ -93,6 +110,11 @@ format_human (GString    *line,
               GHashTable *fields)
 {
   g_string_append (line, "pt: ");
+  if (event_tunnel != NULL)
+    {
+      pt_text_append_escaped (line, event_tunnel, PT_TEXT_MAX_SHOWN);
+      g_string_append (line, ": ");
+    }
 
   if (g_str_equal (event, "state"))
     {
@@ -125,6 +147,10 @@ format_human (GString    *line,
     g_string_append_printf (line, "request from %s", FIELD ("peer"));
   else if (g_str_equal (event, "refused"))
     g_string_append_printf (line, "%s %s", FIELD ("peer"), FIELD ("reason"));
+  else if (g_str_equal (event, "starting"))
+    g_string_append_printf (line, "starting (%s mode, %s)", FIELD ("mode"), FIELD ("role"));
+  else if (g_str_equal (event, "stopped"))
+    g_string_append (line, "stopped");
   else if (g_str_equal (event, "retry"))
     g_string_append_printf (line, "%s; trying again in %s s", FIELD ("message"), FIELD ("in_seconds"));
   else
@@ -147,6 +173,11 @@ emit_vevent (const char *event,
     {
       g_string_append (line, "{\"event\":");
       append_json_string (line, event);
+      if (event_tunnel != NULL)
+        {
+          g_string_append (line, ",\"tunnel\":");
+          append_json_string (line, event_tunnel);
+        }
       for (const char *key = first_key; key != NULL; key = va_arg (args, const char *))
         {
           g_string_append_c (line, ',');
@@ -209,8 +240,15 @@ message_line (const char *event,
     pt_cli_event (event, "message", message, NULL);
   else
     {
-      g_autoptr(GString) line = g_string_new (prefix);
+      g_autoptr(GString) line = g_string_new ("pt: ");
 
+      /* "pt: Office: error: …" when pt up says which tunnel */
+      if (event_tunnel != NULL)
+        {
+          pt_text_append_escaped (line, event_tunnel, PT_TEXT_MAX_SHOWN);
+          g_string_append (line, ": ");
+        }
+      g_string_append (line, prefix);
       pt_text_append_escaped (line, message, MESSAGE_MAX_SHOWN);
       write_stderr_line (line);
     }
@@ -234,7 +272,7 @@ pt_cli_usage_error (const char *format,
   va_list args;
 
   va_start (args, format);
-  message_linev ("error", "pt: ", format, args);
+  message_linev ("error", "", format, args);
   va_end (args);
 }
 
@@ -245,7 +283,7 @@ pt_cli_error (const char *format,
   va_list args;
 
   va_start (args, format);
-  message_linev ("error", "pt: error: ", format, args);
+  message_linev ("error", "error: ", format, args);
   va_end (args);
 }
 
@@ -256,7 +294,7 @@ pt_cli_info (const char *format,
   va_list args;
 
   va_start (args, format);
-  message_linev ("info", "pt: ", format, args);
+  message_linev ("info", "", format, args);
   va_end (args);
 }
 
@@ -501,12 +539,18 @@ pt_cli_parse (GOptionContext     *context,
     for (gsize i = 0; i < n; i++)
       merge_shadow (&all[i], &shadow[i]);
 
-  pt_cli_set_json (common->json);
-  if (common->verbose)
+  pt_cli_setup_output (common->json, common->verbose);
+  return TRUE;
+}
+
+void
+pt_cli_setup_output (gboolean json,
+                     gboolean verbose)
+{
+  pt_cli_set_json (json);
+  if (verbose)
     g_log_set_debug_enabled (TRUE);
   g_log_set_writer_func (log_writer, NULL, NULL);
-
-  return TRUE;
 }
 
 void
@@ -619,18 +663,36 @@ pt_cli_add_forwards (PtTunnel  *tunnel,
 
 /* Tunnel events */
 
-static void tunnel_data_path_cb (PtTunnel   *tunnel,
-                                 GParamSpec *pspec,
-                                 const char *session);
+/* What every event of one followed tunnel carries: the profile's name
+ * (pt up) and the server session, each or both NULL. */
+typedef struct
+{
+  char *tunnel;
+  char *session;
+} Label;
 
 static void
-tunnel_state_cb (PtTunnel   *tunnel,
-                 GParamSpec *pspec,
-                 const char *session)
+label_free (Label *label)
+{
+  g_free (label->tunnel);
+  g_free (label->session);
+  g_free (label);
+}
+
+static void tunnel_data_path_cb (PtTunnel    *tunnel,
+                                 GParamSpec  *pspec,
+                                 const Label *label);
+
+static void
+tunnel_state_cb (PtTunnel    *tunnel,
+                 GParamSpec  *pspec,
+                 const Label *label)
 {
   PtTunnelState state = pt_tunnel_get_state (tunnel);
   PtPathKind path = pt_tunnel_get_path_kind (tunnel);
   const char *path_str = path == PT_PATH_KIND_NONE ? NULL : pt_path_kind_to_string (path);
+  const char *session = label->session;
+  char *outer = pt_cli_set_event_tunnel (label->tunnel);
 
   if (session != NULL && path_str != NULL)
     pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), "path", path_str,
@@ -641,68 +703,91 @@ tunnel_state_cb (PtTunnel   *tunnel,
     pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), "path", path_str, NULL);
   else
     pt_cli_event ("state", "state", pt_tunnel_state_to_string (state), NULL);
+  pt_cli_restore_event_tunnel (outer);
 
   if (state == PT_TUNNEL_STATE_UP)
-    tunnel_data_path_cb (tunnel, NULL, session);
+    tunnel_data_path_cb (tunnel, NULL, label);
 }
 
 static void
-tunnel_rejected_cb (PtTunnel   *tunnel,
-                    const char *forward,
-                    const char *reason,
-                    const char *session)
+tunnel_rejected_cb (PtTunnel    *tunnel,
+                    const char  *forward,
+                    const char  *reason,
+                    const Label *label)
 {
+  char *outer = pt_cli_set_event_tunnel (label->tunnel);
+
   pt_cli_event ("rejected", "forward", forward, "reason", reason,
-                session ? "session" : NULL, session, NULL);
+                label->session ? "session" : NULL, label->session, NULL);
+  pt_cli_restore_event_tunnel (outer);
 }
 
 /* A path that changes once the tunnel is up (relayed → direct). */
 static void
-tunnel_path_cb (PtTunnel   *tunnel,
-                GParamSpec *pspec,
-                const char *session)
+tunnel_path_cb (PtTunnel    *tunnel,
+                GParamSpec  *pspec,
+                const Label *label)
 {
   PtPathKind path = pt_tunnel_get_path_kind (tunnel);
+  char *outer;
 
   if (pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP || path == PT_PATH_KIND_NONE)
     return;
+  outer = pt_cli_set_event_tunnel (label->tunnel);
   pt_cli_event ("path", "path", pt_path_kind_to_string (path),
-                session ? "session" : NULL, session, NULL);
+                label->session ? "session" : NULL, label->session, NULL);
+  pt_cli_restore_event_tunnel (outer);
 }
 
 /* JSON only (text mode has -v's debug line): what carries the packets,
  * once the tunnel is up and whenever it changes after that. */
 static void
-tunnel_data_path_cb (PtTunnel   *tunnel,
-                     GParamSpec *pspec,
-                     const char *session)
+tunnel_data_path_cb (PtTunnel    *tunnel,
+                     GParamSpec  *pspec,
+                     const Label *label)
 {
   const char *data_path = pt_tunnel_get_data_path (tunnel);
+  const char *session = label->session;
   g_auto(GStrv) parts = NULL;
+  char *outer;
 
   if (!pt_cli_is_json () || data_path == NULL ||
       pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP)
     return;
   /* "fast (gso+gro)" → data_path "fast", mode "gso+gro" */
   parts = g_strsplit_set (data_path, " ()", -1);
+  outer = pt_cli_set_event_tunnel (label->tunnel);
   if (g_strv_length (parts) >= 3 && *parts[2] != '\0')
     pt_cli_event ("data-path", "data_path", parts[0], "mode", parts[2],
                   session ? "session" : NULL, session, NULL);
   else
     pt_cli_event ("data-path", "data_path", parts[0], session ? "session" : NULL, session, NULL);
+  pt_cli_restore_event_tunnel (outer);
+}
+
+void
+pt_cli_follow_tunnel_named (PtTunnel   *tunnel,
+                            const char *name,
+                            const char *session)
+{
+  Label *label = g_new0 (Label, 1);
+
+  label->tunnel = g_strdup (name);
+  label->session = g_strdup (session);
+  /* The tunnel owns its label: the handlers go with it. */
+  g_object_set_data_full (G_OBJECT (tunnel), "pt-cli-label", label, (GDestroyNotify) label_free);
+  g_object_set_data_full (G_OBJECT (tunnel), "pt-cli-session", g_strdup (session), g_free);
+  g_signal_connect (tunnel, "notify::state", G_CALLBACK (tunnel_state_cb), label);
+  g_signal_connect (tunnel, "notify::path-kind", G_CALLBACK (tunnel_path_cb), label);
+  g_signal_connect (tunnel, "notify::data-path", G_CALLBACK (tunnel_data_path_cb), label);
+  g_signal_connect (tunnel, "forward-rejected", G_CALLBACK (tunnel_rejected_cb), label);
 }
 
 void
 pt_cli_follow_tunnel (PtTunnel   *tunnel,
                       const char *session)
 {
-  char *copy = g_strdup (session);
-
-  g_object_set_data_full (G_OBJECT (tunnel), "pt-cli-session", copy, g_free);
-  g_signal_connect (tunnel, "notify::state", G_CALLBACK (tunnel_state_cb), copy);
-  g_signal_connect (tunnel, "notify::path-kind", G_CALLBACK (tunnel_path_cb), copy);
-  g_signal_connect (tunnel, "notify::data-path", G_CALLBACK (tunnel_data_path_cb), copy);
-  g_signal_connect (tunnel, "forward-rejected", G_CALLBACK (tunnel_rejected_cb), copy);
+  pt_cli_follow_tunnel_named (tunnel, NULL, session);
 }
 
 /* Standard input */

@@ -52,6 +52,10 @@ gboolean        pt_cli_parse             (GOptionContext     *context,
                                           int                *argc,
                                           char             ***argv);
 void            pt_cli_common_clear      (PtCliCommon        *common);
+/* --json and -v for a command that parses its options itself (pt up);
+ * pt_cli_parse() does this. Engine messages go through pt's output then. */
+void            pt_cli_setup_output      (gboolean            json,
+                                          gboolean            verbose);
 /* NULL after printing a usage error. */
 PtIceConfig    *pt_cli_make_ice_config   (PtCliCommon        *common);
 /* Parses each --source and listens on its --target; an exit status
@@ -80,6 +84,15 @@ void            pt_cli_event             (const char         *event,
                                           ...) G_GNUC_NULL_TERMINATED;
 void            pt_cli_follow_tunnel     (PtTunnel           *tunnel,
                                           const char         *session);
+/* The same, each event saying "tunnel": @name as well (pt up). */
+void            pt_cli_follow_tunnel_named (PtTunnel         *tunnel,
+                                          const char         *name,
+                                          const char         *session);
+/* pt up runs several tunnels: events and messages until the restore say
+ * which one (JSON "tunnel", text "pt: NAME: …"). Returns the previous name,
+ * which pt_cli_restore_event_tunnel() takes back. */
+char           *pt_cli_set_event_tunnel  (const char         *name);
+void            pt_cli_restore_event_tunnel (char            *previous);
 
 /* Reads armored blocks from standard input, one at a time. */
 typedef void (*PtBlockFunc) (const char *block,   /* NULL at end of input */
@@ -173,5 +186,6 @@ int pt_cmd_bind      (int argc, char **argv);
 int pt_cmd_vpn       (int argc, char **argv);
 int pt_cmd_vpn_server (int argc, char **argv);
 int pt_cmd_vpn_client (int argc, char **argv);
+int pt_cmd_up        (int argc, char **argv);
 
 G_END_DECLS
