@@ -21,6 +21,7 @@ static const PtCommand commands[] = {
   { "tcp",     pt_cmd_tcp,     "Expose a local TCP port under a shared name (--id)" },
   { "udp",     pt_cmd_udp,     "Expose a local UDP port under a shared name (--id)" },
   { "bind",    pt_cmd_bind,    "Listen locally and forward to a port exposed under a shared name" },
+  { "up",      pt_cmd_up,      "Run saved tunnels: the desktop app's, or a profiles file of your own" },
   { "vpn",     pt_cmd_vpn,     "Join networks through the tunnel (pt vpn server|client)" },
   { "demo",    pt_cmd_demo,    "Run a server, a client and a test service on this machine" },
   { "keygen",  pt_cmd_keygen,  "Make a long-term key (nsec) and print its public key (npub)" },
