@@ -13,6 +13,7 @@
 #include <glib/gi18n.h>
 
 #include "pt-tunnel-row.h"
+#include "pt-session-row.h"
 
 struct _PtTunnelRow
 {
@@ -22,14 +23,16 @@ struct _PtTunnelRow
   PtTunnel     *tunnel;
   GtkSwitch    *toggle;
   GtkWidget    *pair_button;
+  GtkWidget    *sessions_button;  /* serving: "3 computers", a popover listing them */
+  GtkListBox   *sessions_list;
   guint         refresh_id;
   gboolean      updating;
 };
 
 G_DEFINE_FINAL_TYPE (PtTunnelRow, pt_tunnel_row, ADW_TYPE_ACTION_ROW)
 
-static const char *
-path_description (PtPathKind kind)
+const char *
+pt_describe_path_kind (PtPathKind kind)
 {
   switch (kind)
     {
@@ -173,7 +176,7 @@ pt_profile_describe_state (PtProfile *profile)
         g_autofree char *sent = g_format_size (pt_tunnel_get_bytes_sent (tunnel));
         g_autofree char *received = g_format_size (pt_tunnel_get_bytes_received (tunnel));
         g_autofree char *address = pt_profile_dup_local_address (profile);
-        const char *path = path_description (pt_tunnel_get_path_kind (tunnel));
+        const char *path = pt_describe_path_kind (pt_tunnel_get_path_kind (tunnel));
         g_autofree char *where = address
           /* Translators: %s is an address such as 127.0.0.1:2222 */
           ? g_strdup_printf (_(" · connect to %s"), address) : g_strdup ("");
@@ -260,6 +263,25 @@ on_tunnel (PtTunnelRow *self)
   pt_tunnel_row_update (self);
 }
 
+static GtkWidget *
+create_session_row (gpointer item,
+                    gpointer user_data)
+{
+  return pt_session_row_new (PT_PEER_SESSION (item));
+}
+
+static void
+on_sessions_changed (PtTunnelRow *self)
+{
+  guint n = g_list_model_get_n_items (pt_profile_get_sessions (self->profile));
+  /* Translators: on a serving tunnel's row: how many computers are connected now */
+  g_autofree char *label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u computer",
+                                                         "%u computers", n), n);
+
+  gtk_menu_button_set_label (GTK_MENU_BUTTON (self->sessions_button), label);
+  gtk_widget_set_visible (self->sessions_button, n > 0);
+}
+
 static gboolean
 on_switch_state_set (GtkSwitch   *toggle,
                      gboolean     state,
@@ -287,7 +309,10 @@ pt_tunnel_row_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->tunnel, self);
   g_clear_object (&self->tunnel);
   if (self->profile != NULL)
-    g_signal_handlers_disconnect_by_data (self->profile, self);
+    {
+      g_signal_handlers_disconnect_by_data (self->profile, self);
+      g_signal_handlers_disconnect_by_data (pt_profile_get_sessions (self->profile), self);
+    }
   g_clear_object (&self->profile);
   G_OBJECT_CLASS (pt_tunnel_row_parent_class)->dispose (object);
 }
@@ -310,6 +335,31 @@ pt_tunnel_row_init (PtTunnelRow *self)
   gtk_widget_set_valign (self->pair_button, GTK_ALIGN_CENTER);
   gtk_widget_set_tooltip_text (self->pair_button, _("Show the pairing code and enter the other computer’s"));
   adw_action_row_add_suffix (ADW_ACTION_ROW (self), self->pair_button);
+
+  self->sessions_button = gtk_menu_button_new ();
+  gtk_widget_set_valign (self->sessions_button, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (self->sessions_button, "flat");
+  gtk_widget_set_tooltip_text (self->sessions_button, _("Computers connected to this tunnel"));
+  gtk_widget_set_visible (self->sessions_button, FALSE);
+  {
+    GtkWidget *popover = gtk_popover_new ();
+    GtkWidget *scrolled = gtk_scrolled_window_new ();
+
+    self->sessions_list = GTK_LIST_BOX (gtk_list_box_new ());
+    gtk_list_box_set_selection_mode (self->sessions_list, GTK_SELECTION_NONE);
+    gtk_widget_add_css_class (GTK_WIDGET (self->sessions_list), "boxed-list");
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self->sessions_list),
+                                    GTK_ACCESSIBLE_PROPERTY_LABEL, _("Connected computers"), -1);
+    gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,
+                                    GTK_POLICY_AUTOMATIC);
+    gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scrolled), TRUE);
+    gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scrolled), 360);
+    gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), GTK_WIDGET (self->sessions_list));
+    gtk_widget_set_size_request (scrolled, 300, -1);
+    gtk_popover_set_child (GTK_POPOVER (popover), scrolled);
+    gtk_menu_button_set_popover (GTK_MENU_BUTTON (self->sessions_button), popover);
+  }
+  adw_action_row_add_suffix (ADW_ACTION_ROW (self), self->sessions_button);
 
   self->toggle = GTK_SWITCH (gtk_switch_new ());
   gtk_widget_set_valign (GTK_WIDGET (self->toggle), GTK_ALIGN_CENTER);
@@ -353,6 +403,11 @@ pt_tunnel_row_new (PtProfile *profile)
   g_signal_connect_swapped (profile, "notify::error", G_CALLBACK (pt_tunnel_row_update), self);
   g_signal_connect_swapped (profile, "notify::vpn-device", G_CALLBACK (pt_tunnel_row_update), self);
   g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (on_tunnel), self);
+  gtk_list_box_bind_model (self->sessions_list, pt_profile_get_sessions (profile),
+                           create_session_row, NULL, NULL);
+  g_signal_connect_swapped (pt_profile_get_sessions (profile), "items-changed",
+                            G_CALLBACK (on_sessions_changed), self);
+  on_sessions_changed (self);
   on_tunnel (self);
   return GTK_WIDGET (self);
 }
@@ -367,4 +422,16 @@ GtkSwitch *
 pt_tunnel_row_get_switch (PtTunnelRow *self)
 {
   return self->toggle;
+}
+
+GtkMenuButton *
+pt_tunnel_row_get_sessions_button (PtTunnelRow *self)
+{
+  return GTK_MENU_BUTTON (self->sessions_button);
+}
+
+GtkListBox *
+pt_tunnel_row_get_sessions_list (PtTunnelRow *self)
+{
+  return self->sessions_list;
 }
