@@ -5,14 +5,22 @@
  * A real relay (tests/relay/relay.mjs) on loopback, `pt server nostr` with
  * its own key allowing the app's key, and the app's connect profile in this
  * process: the tunnel comes up by itself and carries bytes to an echo
- * service. Skipped, saying why, without node or the relay's npm packages.
+ * service. A serving profile in a real window holds three `pt client nostr`
+ * at once and its row lists them. Skipped, saying why, without node or the
+ * relay's npm packages. Runs under gtk-test-runner (Xvfb, a private bus).
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 
+#include <adwaita.h>
 #include <pt.h>
+
+#include "pt-profile-store.h"
+#include "pt-session-row.h"
+#include "pt-tunnel-row.h"
+#include "pt-window.h"
 
 #define SPIN_UNTIL(cond, timeout_ms)                                      \
   G_STMT_START {                                                          \
@@ -554,14 +562,308 @@ test_serve_for_pt_client (void)
   g_rmdir (dir);
 }
 
+/* 256 KiB of random bytes through @address and back, compared. */
+typedef struct
+{
+  char     *address;
+  gboolean  ok;
+  gboolean  done;
+} BulkEcho;
+
+static gpointer
+writer_thread (gpointer user_data)
+{
+  gpointer *args = user_data;
+
+  g_output_stream_write_all (args[0], args[1], GPOINTER_TO_SIZE (args[2]), NULL, NULL, NULL);
+  g_output_stream_close (args[0], NULL, NULL);
+  return NULL;
+}
+
+static gpointer
+bulk_echo_thread (gpointer user_data)
+{
+  BulkEcho *echo = user_data;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  gsize size = 256 * 1024;
+  g_autofree guint8 *data = g_malloc (size);
+  g_autofree guint8 *back = g_malloc0 (size);
+  gsize got = 0;
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guint8) g_random_int ();
+  g_socket_client_set_timeout (client, 30);
+  connection = g_socket_client_connect_to_host (client, echo->address, 0, NULL, NULL);
+  if (connection != NULL)
+    {
+      /* Write and read at once: the echo comes back while we still send. */
+      gpointer args[3] = { g_io_stream_get_output_stream (G_IO_STREAM (connection)), data,
+                           GSIZE_TO_POINTER (size) };
+      GThread *writer = g_thread_new ("writer", writer_thread, args);
+
+      g_input_stream_read_all (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                               back, size, &got, NULL, NULL);
+      g_thread_join (writer);
+      echo->ok = got == size && memcmp (back, data, size) == 0;
+    }
+  g_atomic_int_set (&echo->done, TRUE);
+  return NULL;
+}
+
+static void
+run_bulk_echoes (char **addresses, guint n)
+{
+  BulkEcho *echoes = g_new0 (BulkEcho, n);
+  GThread **threads = g_new0 (GThread *, n);
+
+  for (guint i = 0; i < n; i++)
+    {
+      echoes[i].address = addresses[i];
+      threads[i] = g_thread_new ("bulk-echo", bulk_echo_thread, &echoes[i]);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      SPIN_UNTIL (g_atomic_int_get (&echoes[i].done), 60000);
+      g_thread_join (threads[i]);
+      g_assert_true (echoes[i].ok);      /* every byte back, in order */
+    }
+  g_free (threads);
+  g_free (echoes);
+}
+
+#define N_CLIENTS 3
+
+/* Issue 13: a serving profile kept one client (a new session closed the
+ * last one). Three clients at once, each carrying checked data; the first is
+ * never dropped; the row lists all three. */
+static void
+test_serve_three_clients (void)
+{
+  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
+  const char *build_dir = g_getenv ("PT_BUILD_DIR");
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
+  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
+  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
+  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *relay_url = NULL;
+  g_autofree char *source = NULL;
+  g_autofree char *app_npub = NULL;
+  g_autofree char *profiles_path = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) relay = NULL;
+  g_autoptr(GDataInputStream) relay_out = NULL;
+  g_autoptr(GSocketService) echo_service = g_socket_service_new ();
+  g_autoptr(GSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(PtSecretKey) app_key = NULL;
+  g_autoptr(PtProfile) profile = NULL;
+  g_autoptr(GError) error = NULL;
+  GSubprocess *clients[N_CLIENTS] = { NULL };
+  GDataInputStream *client_err[N_CLIENTS] = { NULL };
+  Lines err_lines[N_CLIENTS];
+  char *nsec_files[N_CLIENTS] = { NULL };
+  char *npubs[N_CLIENTS + 1] = { NULL };
+  char *addresses[N_CLIENTS] = { NULL };
+  Lines lines = { g_string_new (NULL), FALSE };
+  PtProfileStore *store;
+  PtWindow *window;
+  GtkListBoxRow *row;
+  GListModel *sessions;
+  GtkListBox *list;
+  const char *port;
+
+  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
+      pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("SKIP: no node, no tests/relay/node_modules or no pt executable");
+      g_string_free (lines.text, TRUE);
+      return;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_cwd (launcher, relay_dir);
+  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
+  g_assert_no_error (error);
+  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
+  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
+  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
+  port = strstr (lines.text->str, "listening ");
+  g_assert_nonnull (port);
+  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+
+  any = g_inet_socket_address_new (loopback, 0);
+  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
+  source = g_strdup_printf ("tcp://127.0.0.1:%u",
+                            g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  dir = g_dir_make_tmp ("pt-app-sessions-XXXXXX", &error);
+  g_assert_no_error (error);
+  app_key = pt_secret_key_generate (&error);
+  g_assert_no_error (error);
+  app_npub = pt_public_key_to_npub (pt_secret_key_get_public (app_key));
+  for (guint i = 0; i < N_CLIENTS; i++)
+    {
+      g_autoptr(PtSecretKey) key = pt_secret_key_generate (&error);
+      g_autofree char *name = g_strdup_printf ("client%u.nsec", i);
+
+      g_assert_no_error (error);
+      nsec_files[i] = g_build_filename (dir, name, NULL);
+      g_assert_true (pt_secret_key_save (key, nsec_files[i], FALSE, &error));
+      npubs[i] = pt_public_key_to_npub (pt_secret_key_get_public (key));
+      err_lines[i] = (Lines) { g_string_new (NULL), FALSE };
+    }
+
+  {
+    const char *tcp[] = { "127.0.0.1/32", NULL };
+    const char *locals[] = { "127.0.0.1", NULL };
+    const char *relays[] = { relay_url, NULL };
+
+    profile = pt_profile_new ();
+    pt_profile_set_name (profile, "Office");
+    pt_profile_set_role (profile, PT_TUNNEL_ROLE_SERVER);
+    pt_profile_set_mode (profile, PT_PROFILE_MODE_NOSTR);
+    pt_profile_set_allowed (profile, tcp, NULL);
+    pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
+    pt_profile_set_nostr (profile, relays, (const char * const *) npubs);
+  }
+  profiles_path = g_build_filename (dir, "profiles.ini", NULL);
+  store = pt_profile_store_new (profiles_path);
+  window = pt_window_new (NULL, store);
+  pt_profile_store_add (store, profile);
+  g_object_ref (window);
+  gtk_window_present (GTK_WINDOW (window));
+  row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 0);
+  g_assert_true (PT_IS_TUNNEL_ROW (row));
+  list = pt_tunnel_row_get_sessions_list (PT_TUNNEL_ROW (row));
+  sessions = pt_profile_get_sessions (profile);
+
+  pt_profile_set_default_key (app_key);
+  g_assert_true (pt_profile_start (profile, &error));
+  g_assert_no_error (error);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (pt_tunnel_row_get_sessions_button (PT_TUNNEL_ROW (row)))));
+
+  for (guint i = 0; i < N_CLIENTS; i++)
+    {
+      const char *ready;
+
+      clients[i] = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                     &error, pt, "client", "nostr", "--nsec-file", nsec_files[i],
+                                     "--peer-npub", app_npub, "--source", source,
+                                     "--target", "127.0.0.1:0", "--relay", relay_url,
+                                     "--local-address", "127.0.0.1", "--no-stun", NULL);
+      g_assert_no_error (error);
+      client_err[i] = g_data_input_stream_new (g_subprocess_get_stderr_pipe (clients[i]));
+      g_data_input_stream_read_line_async (client_err[i], G_PRIORITY_DEFAULT, NULL, line_cb,
+                                           &err_lines[i]);
+      SPIN_UNTIL ((ready = strstr (err_lines[i].text->str, "ready ")) != NULL || err_lines[i].eof,
+                  45000);
+      if (ready == NULL)
+        g_printerr ("%s", err_lines[i].text->str);
+      g_assert_nonnull (ready);
+      addresses[i] = g_strndup (ready + strlen ("ready "), strcspn (ready + strlen ("ready "), "\n"));
+      SPIN_UNTIL (g_list_model_get_n_items (sessions) == i + 1, 20000);
+      g_assert_cmpuint (g_list_model_get_n_items (sessions), ==, i + 1);
+    }
+
+  /* All three at once; then the first again, after the others arrived. */
+  run_bulk_echoes (addresses, N_CLIENTS);
+  run_bulk_echoes (addresses, 1);
+  g_assert_cmpuint (g_list_model_get_n_items (sessions), ==, N_CLIENTS);
+  for (guint i = 0; i < N_CLIENTS; i++)
+    {
+      /* A dropped client would have said so, and connected again. */
+      g_assert_null (strstr (err_lines[i].text->str, "closed"));
+      g_assert_null (strstr (err_lines[i].text->str, "trying again"));
+    }
+
+  /* The row says how many, and lists who, how and what they carried. */
+  {
+    GtkMenuButton *button = pt_tunnel_row_get_sessions_button (PT_TUNNEL_ROW (row));
+    gboolean seen[N_CLIENTS] = { FALSE };
+
+    g_assert_true (gtk_widget_get_visible (GTK_WIDGET (button)));
+    g_assert_cmpstr (gtk_menu_button_get_label (button), ==, "3 computers");
+    for (guint i = 0; i < N_CLIENTS; i++)
+      {
+        GtkListBoxRow *session_row = gtk_list_box_get_row_at_index (list, (int) i);
+        PtPeerSession *session;
+        const char *subtitle;
+
+        g_assert_true (PT_IS_SESSION_ROW (session_row));
+        session = pt_session_row_get_session (PT_SESSION_ROW (session_row));
+        for (guint k = 0; k < N_CLIENTS; k++)
+          if (g_strcmp0 (pt_peer_session_get_peer (session), npubs[k]) == 0)
+            seen[k] = TRUE;
+        g_assert_true (g_str_has_prefix (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (session_row)),
+                                         "npub1"));
+        SPIN_UNTIL (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (session_row)), "Up,") &&
+                    strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (session_row)), "0 bytes") == NULL,
+                    3000);
+        subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (session_row));
+        g_assert_true (g_str_has_prefix (subtitle, "Up, direct"));
+        g_assert_null (strstr (subtitle, "0 bytes"));     /* traffic shown */
+      }
+    for (guint k = 0; k < N_CLIENTS; k++)
+      g_assert_true (seen[k]);
+  }
+
+  /* One client leaves: its row goes, the others stay. */
+  g_subprocess_send_signal (clients[1], SIGTERM);
+  g_subprocess_wait (clients[1], NULL, NULL);
+  SPIN_UNTIL (g_list_model_get_n_items (sessions) == N_CLIENTS - 1, 20000);
+  g_assert_cmpuint (g_list_model_get_n_items (sessions), ==, N_CLIENTS - 1);
+  g_assert_cmpstr (gtk_menu_button_get_label (pt_tunnel_row_get_sessions_button (PT_TUNNEL_ROW (row))),
+                   ==, "2 computers");
+  run_bulk_echoes (addresses, 1);
+
+  for (guint i = 0; i < N_CLIENTS; i++)
+    {
+      g_subprocess_send_signal (clients[i], SIGTERM);
+      g_subprocess_wait (clients[i], NULL, NULL);
+      SPIN_UNTIL (err_lines[i].eof, 5000);
+      g_clear_object (&client_err[i]);
+      g_clear_object (&clients[i]);
+      g_string_free (err_lines[i].text, TRUE);
+      g_unlink (nsec_files[i]);
+      g_free (nsec_files[i]);
+      g_free (npubs[i]);
+      g_free (addresses[i]);
+    }
+  pt_profile_stop (profile);
+  g_assert_cmpuint (g_list_model_get_n_items (sessions), ==, 0);
+  SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (window);
+  g_assert_finalize_object (store);
+  g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);
+  g_subprocess_send_signal (relay, SIGTERM);
+  g_subprocess_wait (relay, NULL, NULL);
+  SPIN_UNTIL (lines.eof, 5000);
+  g_socket_service_stop (echo_service);
+  pt_profile_set_default_key (NULL);
+  g_assert_finalize_object (g_steal_pointer (&profile));
+  g_string_free (lines.text, TRUE);
+  g_unlink (profiles_path);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
   g_test_add_func ("/app/nostr/validation", test_validation);
   g_test_add_func ("/app/nostr/connect-with-pt-server", test_connect_with_pt_server_nostr);
   g_test_add_func ("/app/nostr/serve-for-pt-client", test_serve_for_pt_client);
+  g_test_add_func ("/app/nostr/serve-three-clients", test_serve_three_clients);
   g_test_add_func ("/app/named/connect-with-pt-tcp", test_named_with_pt_tcp);
   return g_test_run ();
 }
