@@ -544,10 +544,10 @@ decode_vpn_config (Reader            *r,
                           PT_VPN_MTU_MIN_IPV4, PT_VPN_MTU_MAX);
       return FALSE;
     }
-  if (c->prefix4 < 8 || c->prefix4 > 30)
+  if (c->prefix4 < PT_VPN_PREFIX_MIN_IPV4 || c->prefix4 > PT_VPN_PREFIX_MAX_IPV4)
     {
-      set_protocol_error (error, "VPN_CONFIG has an IPv4 prefix of %u (8 to 30 allowed)",
-                          c->prefix4);
+      set_protocol_error (error, "VPN_CONFIG has an IPv4 prefix of %u (%u to %u allowed)",
+                          c->prefix4, PT_VPN_PREFIX_MIN_IPV4, PT_VPN_PREFIX_MAX_IPV4);
       return FALSE;
     }
   if (has_v6 > 1)
@@ -564,10 +564,10 @@ decode_vpn_config (Reader            *r,
       if (!get_u8 (r, &c->prefix6) || !get_bytes (r, 16, &bytes))
         goto short_frame;
       memcpy (c->server6, bytes, 16);
-      if (c->prefix6 < 64 || c->prefix6 > 126)
+      if (c->prefix6 < PT_VPN_PREFIX_MIN_IPV6 || c->prefix6 > PT_VPN_PREFIX_MAX_IPV6)
         {
-          set_protocol_error (error, "VPN_CONFIG has an IPv6 prefix of %u (64 to 126 allowed)",
-                              c->prefix6);
+          set_protocol_error (error, "VPN_CONFIG has an IPv6 prefix of %u (%u to %u allowed)",
+                              c->prefix6, PT_VPN_PREFIX_MIN_IPV6, PT_VPN_PREFIX_MAX_IPV6);
           return FALSE;
         }
     }

@@ -1040,10 +1040,9 @@ expose_address (const char  *expose,
   return g_inet_socket_address_new (address, spec->port);
 }
 
-/* The ranges the TUN helper lets a VPN use (helper/pt-tun-request.c). */
-static const char * const private_ranges4[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                "100.64.0.0/10", NULL };
-static const char * const private_ranges6[] = { "fc00::/7", NULL };
+/* The ranges the TUN helper lets a VPN use (helper/pt-vpn-limits.h). */
+static const char * const private_ranges4[] = { PT_VPN_PRIVATE_RANGES_IPV4, NULL };
+static const char * const private_ranges6[] = { PT_VPN_PRIVATE_RANGES_IPV6, NULL };
 
 /* @text as a network (no host bits) of @family, inside the private ranges;
  * @what names the field in the message. */
@@ -1126,10 +1125,12 @@ validate_vpn (PtProfile  *self,
                            _("Give the VPN’s network, e.g. 10.77.0.0/24"));
       return FALSE;
     }
-  if (!check_private_network (self->vpn_network, G_SOCKET_FAMILY_IPV4, 30, _("Network"), error))
+  if (!check_private_network (self->vpn_network, G_SOCKET_FAMILY_IPV4, PT_VPN_PREFIX_MAX_IPV4,
+                              _("Network"), error))
     return FALSE;
   if (self->vpn_network6 != NULL &&
-      !check_private_network (self->vpn_network6, G_SOCKET_FAMILY_IPV6, 126, _("IPv6 network"), error))
+      !check_private_network (self->vpn_network6, G_SOCKET_FAMILY_IPV6, PT_VPN_PREFIX_MAX_IPV6,
+                              _("IPv6 network"), error))
     return FALSE;
   if (mtu < PT_VPN_MTU_MIN_IPV4 || mtu > PT_VPN_MTU_MAX ||
       (self->vpn_network6 != NULL && mtu < PT_VPN_MTU_MIN_IPV6))

@@ -90,16 +90,20 @@ _pt_vpn_pool_new (const char  *cidr,
   len = g_inet_address_get_native_size (address);
   memcpy (pool->network, bytes, len);
 
-  if (pool->family == G_SOCKET_FAMILY_IPV4 && (pool->prefix < 8 || pool->prefix > 30))
+  if (pool->family == G_SOCKET_FAMILY_IPV4 &&
+      (pool->prefix < PT_VPN_PREFIX_MIN_IPV4 || pool->prefix > PT_VPN_PREFIX_MAX_IPV4))
     {
       g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID,
-                   "%s: an IPv4 VPN network needs a prefix from /8 to /30", cidr);
+                   "%s: an IPv4 VPN network needs a prefix from /%u to /%u", cidr,
+                   PT_VPN_PREFIX_MIN_IPV4, PT_VPN_PREFIX_MAX_IPV4);
       return NULL;
     }
-  if (pool->family == G_SOCKET_FAMILY_IPV6 && (pool->prefix < 64 || pool->prefix > 126))
+  if (pool->family == G_SOCKET_FAMILY_IPV6 &&
+      (pool->prefix < PT_VPN_PREFIX_MIN_IPV6 || pool->prefix > PT_VPN_PREFIX_MAX_IPV6))
     {
       g_set_error (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_INVALID,
-                   "%s: an IPv6 VPN network needs a prefix from /64 to /126", cidr);
+                   "%s: an IPv6 VPN network needs a prefix from /%u to /%u", cidr,
+                   PT_VPN_PREFIX_MIN_IPV6, PT_VPN_PREFIX_MAX_IPV6);
       return NULL;
     }
   if (!is_private (pool->network, pool->family, pool->prefix))
