@@ -5,6 +5,7 @@
  * Every refusal must name the field that was wrong: each bad case says which.
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -235,6 +236,33 @@ test_limits (void)
   g_assert_cmpint (pt_tun_request_parse (text->str, text->len, &request, &error), ==, -1);
   g_assert_cmpstr (error.field, ==, "request");
   g_assert_nonnull (strstr (error.message, "longer than 4096"));
+}
+
+/* The ranges the engine and the app check (pt-vpn-limits.h, as text) are
+ * the helper's own: each is accepted whole as a route, and no wider prefix
+ * of it is. */
+static void
+test_private_ranges_agree (void)
+{
+  static const char * const ranges[] = { PT_VPN_PRIVATE_RANGES_IPV4, PT_VPN_PRIVATE_RANGES_IPV6 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
+    {
+      gboolean v6 = strchr (ranges[i], ':') != NULL;
+      const char *address = v6 ? "fd00::1/64" : "10.0.0.1/24";
+      g_autofree char *network = g_strndup (ranges[i], strcspn (ranges[i], "/"));
+      guint prefix = (guint) atoi (strchr (ranges[i], '/') + 1);
+      g_autofree char *inside = g_strdup_printf (HEAD "address=%s\nroute=%s\n", address, ranges[i]);
+      g_autofree char *wider = g_strdup_printf (HEAD "address=%s\nroute=%s/%u\n", address,
+                                                network, prefix - 1);
+      PtTunRequest request;
+      PtTunError error = { { 0 } };
+
+      if (pt_tun_request_parse (inside, strlen (inside), &request, &error) != 0)
+        g_error ("%s: refused: %s", ranges[i], error.message);
+      g_assert_cmpint (pt_tun_request_parse (wider, strlen (wider), &request, &error), ==, -1);
+      g_assert_cmpstr (error.field, ==, "route");
+    }
 }
 
 /* A struct built by code (the engine's side) is checked by validate, and formatted. */
@@ -471,6 +499,7 @@ main (int   argc,
     }
   g_test_add_func ("/tun-request/parsed-values", test_parsed_values);
   g_test_add_func ("/tun-request/limits", test_limits);
+  g_test_add_func ("/tun-request/private-ranges-agree", test_private_ranges_agree);
   g_test_add_func ("/tun-request/validate-struct", test_validate_struct);
   g_test_add_func ("/tun-reply/round-trip", test_reply_round_trip);
   g_test_add_func ("/tun-reply/bad", test_reply_bad);
