@@ -88,6 +88,68 @@ enum
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
+/* The settings beyond name, role and mode: each is a key of the profiles
+ * file (docs/profiles.md) and a property of the same name, and this table is
+ * the only list of them — loading, saving, copying, freeing and the secrets
+ * entry all walk it. */
+typedef enum
+{
+  SETTING_STRING,       /* char *, NULL when empty */
+  SETTING_STRV,         /* GStrv, never NULL */
+  SETTING_BOOLEAN,      /* gboolean */
+  SETTING_UINT,         /* guint, 0 … max */
+} SettingKind;
+
+typedef struct
+{
+  const char  *key;
+  SettingKind  kind;
+  gsize        offset;
+  gboolean     secret;  /* kept in the keyring by the app, wiped when freed */
+  guint        max;
+} Setting;
+
+#define FIELD(member) G_STRUCT_OFFSET (PtProfile, member)
+
+static const Setting settings[] = {
+  { "sources",         SETTING_STRV,    FIELD (sources) },
+  { "targets",         SETTING_STRV,    FIELD (targets) },
+  { "allowed-tcp",     SETTING_STRV,    FIELD (allowed_tcp) },
+  { "allowed-udp",     SETTING_STRV,    FIELD (allowed_udp) },
+  { "stun-servers",    SETTING_STRV,    FIELD (stun_servers) },
+  { "turn-servers",    SETTING_STRV,    FIELD (turn_servers), TRUE },
+  { "local-addresses", SETTING_STRV,    FIELD (local_addresses) },
+  { "relays",          SETTING_STRV,    FIELD (relays) },
+  { "peers",           SETTING_STRV,    FIELD (peers) },
+  { "no-stun",         SETTING_BOOLEAN, FIELD (no_stun) },
+  { "any-peer",        SETTING_BOOLEAN, FIELD (any_peer) },
+  { "token",           SETTING_STRING,  FIELD (token), TRUE },
+  { "shared-name",     SETTING_STRING,  FIELD (shared_name), TRUE },
+  { "expose",          SETTING_STRING,  FIELD (expose) },
+  { "vpn-network",     SETTING_STRING,  FIELD (vpn_network) },
+  { "vpn-network6",    SETTING_STRING,  FIELD (vpn_network6) },
+  { "vpn-mtu",         SETTING_UINT,    FIELD (vpn_mtu), FALSE, G_MAXUINT16 },
+  { "vpn-dns",         SETTING_STRV,    FIELD (vpn_dns) },
+  { "vpn-routes",      SETTING_STRV,    FIELD (vpn_routes) },
+  { "vpn-ipv6",        SETTING_BOOLEAN, FIELD (vpn_ipv6) },
+};
+
+#undef FIELD
+
+enum
+{
+  S_SOURCES, S_TARGETS, S_ALLOWED_TCP, S_ALLOWED_UDP, S_STUN_SERVERS, S_TURN_SERVERS,
+  S_LOCAL_ADDRESSES, S_RELAYS, S_PEERS, S_NO_STUN, S_ANY_PEER, S_TOKEN, S_SHARED_NAME,
+  S_EXPOSE, S_VPN_NETWORK, S_VPN_NETWORK6, S_VPN_MTU, S_VPN_DNS, S_VPN_ROUTES, S_VPN_IPV6,
+  N_SETTINGS
+};
+
+G_STATIC_ASSERT (N_SETTINGS == G_N_ELEMENTS (settings));
+
+static GParamSpec *setting_pspecs[N_SETTINGS];
+
+#define SETTING_PTR(self, i) ((gpointer) (((guint8 *) (self)) + settings[i].offset))
+
 G_DEFINE_QUARK (pt-profile-error-quark, pt_profile_error)
 
 static PtSecretKey *default_key;
@@ -132,6 +194,121 @@ pt_profile_changed (PtProfile *self)
 }
 
 static void
+wipe_string (char *text)
+{
+  if (text != NULL)
+    explicit_bzero (text, strlen (text));
+}
+
+static void
+wipe_strv (GStrv strv)
+{
+  for (guint i = 0; strv && strv[i]; i++)
+    wipe_string (strv[i]);
+}
+
+static gboolean
+strv_equal0 (const char * const *a,
+             const char * const *b)
+{
+  a = a ? a : empty_strv;
+  b = b ? b : empty_strv;
+  return g_strv_equal (a, b);
+}
+
+/* Each setter of a setting: stores a copy, notifies the property; TRUE if
+ * the value changed ("changed" is the caller's, once for several). */
+static gboolean
+set_string_setting (PtProfile  *self,
+                    guint       i,
+                    const char *value)
+{
+  char **field = SETTING_PTR (self, i);
+
+  g_assert (settings[i].kind == SETTING_STRING);
+  if (value != NULL && value[0] == '\0')
+    value = NULL;
+  if (g_strcmp0 (*field, value) == 0)
+    return FALSE;
+  if (settings[i].secret)
+    wipe_string (*field);
+  g_free (*field);
+  *field = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), setting_pspecs[i]);
+  return TRUE;
+}
+
+static gboolean
+set_strv_setting (PtProfile          *self,
+                  guint               i,
+                  const char * const *value)
+{
+  GStrv *field = SETTING_PTR (self, i);
+
+  g_assert (settings[i].kind == SETTING_STRV);
+  if (strv_equal0 ((const char * const *) *field, value))
+    return FALSE;
+  if (settings[i].secret)
+    wipe_strv (*field);
+  replace_strv (field, value);
+  g_object_notify_by_pspec (G_OBJECT (self), setting_pspecs[i]);
+  return TRUE;
+}
+
+static gboolean
+set_boolean_setting (PtProfile *self,
+                     guint      i,
+                     gboolean   value)
+{
+  gboolean *field = SETTING_PTR (self, i);
+
+  g_assert (settings[i].kind == SETTING_BOOLEAN);
+  if (*field == !!value)
+    return FALSE;
+  *field = !!value;
+  g_object_notify_by_pspec (G_OBJECT (self), setting_pspecs[i]);
+  return TRUE;
+}
+
+static gboolean
+set_uint_setting (PtProfile *self,
+                  guint      i,
+                  guint      value)
+{
+  guint *field = SETTING_PTR (self, i);
+
+  g_assert (settings[i].kind == SETTING_UINT);
+  value = MIN (value, settings[i].max);
+  if (*field == value)
+    return FALSE;
+  *field = value;
+  g_object_notify_by_pspec (G_OBJECT (self), setting_pspecs[i]);
+  return TRUE;
+}
+
+/* Setting @i of @self becomes that of @from. */
+static gboolean
+copy_setting (PtProfile *self,
+              guint      i,
+              PtProfile *from)
+{
+  gconstpointer value = SETTING_PTR (from, i);
+
+  switch (settings[i].kind)
+    {
+    case SETTING_STRING:
+      return set_string_setting (self, i, *(char * const *) value);
+    case SETTING_STRV:
+      return set_strv_setting (self, i, *(const char * const * const *) value);
+    case SETTING_BOOLEAN:
+      return set_boolean_setting (self, i, *(const gboolean *) value);
+    case SETTING_UINT:
+      return set_uint_setting (self, i, *(const guint *) value);
+    }
+  g_assert_not_reached ();
+}
+
+static void
 pt_profile_clear_runtime (PtProfile *self)
 {
   if (self->cancellable != NULL)
@@ -166,25 +343,23 @@ pt_profile_finalize (GObject *object)
 
   g_free (self->id);
   g_free (self->name);
-  g_strfreev (self->sources);
-  g_strfreev (self->targets);
-  g_strfreev (self->allowed_tcp);
-  g_strfreev (self->allowed_udp);
-  g_strfreev (self->stun_servers);
-  /* TURN URLs may carry a password. */
-  for (guint i = 0; self->turn_servers && self->turn_servers[i]; i++)
-    memset (self->turn_servers[i], 0, strlen (self->turn_servers[i]));
-  g_strfreev (self->turn_servers);
-  g_strfreev (self->local_addresses);
-  g_strfreev (self->relays);
-  g_strfreev (self->peers);
-  g_clear_pointer (&self->token, pt_secret_string_free);
-  g_clear_pointer (&self->shared_name, pt_secret_string_free);
-  g_free (self->expose);
-  g_free (self->vpn_network);
-  g_free (self->vpn_network6);
-  g_strfreev (self->vpn_dns);
-  g_strfreev (self->vpn_routes);
+  for (guint i = 0; i < N_SETTINGS; i++)
+    switch (settings[i].kind)
+      {
+      case SETTING_STRING:
+        if (settings[i].secret)
+          wipe_string (*(char **) SETTING_PTR (self, i));
+        g_free (*(char **) SETTING_PTR (self, i));
+        break;
+      case SETTING_STRV:
+        if (settings[i].secret)
+          wipe_strv (*(GStrv *) SETTING_PTR (self, i));
+        g_strfreev (*(GStrv *) SETTING_PTR (self, i));
+        break;
+      case SETTING_BOOLEAN:
+      case SETTING_UINT:
+        break;
+      }
   g_clear_error (&self->error);
   G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
 }
@@ -230,6 +405,28 @@ pt_profile_get_property (GObject    *object,
       g_value_set_string (value, self->vpn_device);
       break;
     default:
+      if (prop_id >= N_PROPS && prop_id < N_PROPS + N_SETTINGS)
+        {
+          guint i = prop_id - N_PROPS;
+          gconstpointer field = SETTING_PTR (self, i);
+
+          switch (settings[i].kind)
+            {
+            case SETTING_STRING:
+              g_value_set_string (value, *(char * const *) field);
+              break;
+            case SETTING_STRV:
+              g_value_set_boxed (value, *(const GStrv *) field);
+              break;
+            case SETTING_BOOLEAN:
+              g_value_set_boolean (value, *(const gboolean *) field);
+              break;
+            case SETTING_UINT:
+              g_value_set_uint (value, *(const guint *) field);
+              break;
+            }
+          break;
+        }
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -254,6 +451,30 @@ pt_profile_set_property (GObject      *object,
       pt_profile_set_mode (self, g_value_get_int (value));
       break;
     default:
+      if (prop_id >= N_PROPS && prop_id < N_PROPS + N_SETTINGS)
+        {
+          guint i = prop_id - N_PROPS;
+          gboolean changed = FALSE;
+
+          switch (settings[i].kind)
+            {
+            case SETTING_STRING:
+              changed = set_string_setting (self, i, g_value_get_string (value));
+              break;
+            case SETTING_STRV:
+              changed = set_strv_setting (self, i, g_value_get_boxed (value));
+              break;
+            case SETTING_BOOLEAN:
+              changed = set_boolean_setting (self, i, g_value_get_boolean (value));
+              break;
+            case SETTING_UINT:
+              changed = set_uint_setting (self, i, g_value_get_uint (value));
+              break;
+            }
+          if (changed)
+            pt_profile_changed (self);
+          break;
+        }
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -300,6 +521,29 @@ pt_profile_class_init (PtProfileClass *klass)
                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
+  for (guint i = 0; i < N_SETTINGS; i++)
+    {
+      const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+      switch (settings[i].kind)
+        {
+        case SETTING_STRING:
+          setting_pspecs[i] = g_param_spec_string (settings[i].key, NULL, NULL, NULL, flags);
+          break;
+        case SETTING_STRV:
+          setting_pspecs[i] = g_param_spec_boxed (settings[i].key, NULL, NULL, G_TYPE_STRV, flags);
+          break;
+        case SETTING_BOOLEAN:
+          setting_pspecs[i] = g_param_spec_boolean (settings[i].key, NULL, NULL, FALSE, flags);
+          break;
+        case SETTING_UINT:
+          setting_pspecs[i] = g_param_spec_uint (settings[i].key, NULL, NULL, 0, settings[i].max, 0,
+                                                 flags);
+          break;
+        }
+      g_object_class_install_property (object_class, N_PROPS + i, setting_pspecs[i]);
+    }
+
   /* Settings changed (not running state): time to save. */
   signals[CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                    0, NULL, NULL, NULL, G_TYPE_NONE, 0);
@@ -313,17 +557,9 @@ pt_profile_init (PtProfile *self)
   self->name = g_strdup ("");
   self->role = PT_TUNNEL_ROLE_CLIENT;
   self->mode = PT_PROFILE_MODE_MANUAL;
-  self->sources = g_new0 (char *, 1);
-  self->targets = g_new0 (char *, 1);
-  self->allowed_tcp = g_new0 (char *, 1);
-  self->allowed_udp = g_new0 (char *, 1);
-  self->stun_servers = g_new0 (char *, 1);
-  self->turn_servers = g_new0 (char *, 1);
-  self->local_addresses = g_new0 (char *, 1);
-  self->relays = g_new0 (char *, 1);
-  self->peers = g_new0 (char *, 1);
-  self->vpn_dns = g_new0 (char *, 1);
-  self->vpn_routes = g_new0 (char *, 1);
+  for (guint i = 0; i < N_SETTINGS; i++)
+    if (settings[i].kind == SETTING_STRV)
+      *(GStrv *) SETTING_PTR (self, i) = g_new0 (char *, 1);
   self->vpn_lock = -1;
 }
 
@@ -345,21 +581,8 @@ pt_profile_assign (PtProfile *self,
   pt_profile_set_name (self, from->name);
   pt_profile_set_role (self, from->role);
   pt_profile_set_mode (self, from->mode);
-  pt_profile_set_forwards (self, (const char * const *) from->sources,
-                           (const char * const *) from->targets);
-  pt_profile_set_allowed (self, (const char * const *) from->allowed_tcp,
-                          (const char * const *) from->allowed_udp);
-  pt_profile_set_ice (self, (const char * const *) from->stun_servers,
-                      (const char * const *) from->turn_servers,
-                      (const char * const *) from->local_addresses, from->no_stun);
-  pt_profile_set_nostr (self, (const char * const *) from->relays, (const char * const *) from->peers);
-  pt_profile_set_token (self, from->token);
-  pt_profile_set_any_peer (self, from->any_peer);
-  pt_profile_set_shared_name (self, from->shared_name);
-  pt_profile_set_expose (self, from->expose);
-  pt_profile_set_vpn (self, from->vpn_network, from->vpn_network6, from->vpn_mtu,
-                      (const char * const *) from->vpn_dns, (const char * const *) from->vpn_routes,
-                      from->vpn_ipv6);
+  for (guint i = 0; i < N_SETTINGS; i++)
+    copy_setting (self, i, from);
   g_signal_handlers_unblock_matched (self, G_SIGNAL_MATCH_ID, signals[CHANGED], 0, NULL, NULL, NULL);
   g_object_thaw_notify (G_OBJECT (self));
   pt_profile_changed (self);
@@ -415,6 +638,48 @@ key_file_strv (GKeyFile   *key_file,
   return value ? value : g_new0 (char *, 1);
 }
 
+/* Setting @i from @group of @key_file; a missing or unreadable value is the
+ * default (empty, FALSE, 0). TRUE if that changed it. */
+static gboolean
+read_setting (PtProfile  *self,
+              guint       i,
+              GKeyFile   *key_file,
+              const char *group)
+{
+  const char *key = settings[i].key;
+  gboolean changed = FALSE;
+
+  switch (settings[i].kind)
+    {
+    case SETTING_STRING:
+      {
+        g_autofree char *value = pt_profile_key_file_get_string (key_file, group, key);
+
+        changed = set_string_setting (self, i, value);
+        if (settings[i].secret)
+          wipe_string (value);
+      }
+      break;
+    case SETTING_STRV:
+      {
+        g_auto(GStrv) value = key_file_strv (key_file, group, key);
+
+        changed = set_strv_setting (self, i, (const char * const *) value);
+        if (settings[i].secret)
+          wipe_strv (value);
+      }
+      break;
+    case SETTING_BOOLEAN:
+      changed = set_boolean_setting (self, i, g_key_file_get_boolean (key_file, group, key, NULL));
+      break;
+    case SETTING_UINT:
+      changed = set_uint_setting (self, i, (guint) MAX (0, g_key_file_get_integer (key_file, group,
+                                                                                   key, NULL)));
+      break;
+    }
+  return changed;
+}
+
 PtProfile *
 pt_profile_new_from_key_file (GKeyFile    *key_file,
                               const char  *group,
@@ -461,28 +726,8 @@ pt_profile_new_from_key_file (GKeyFile    *key_file,
       return NULL;
     }
 
-#define LOAD(field, key) g_strfreev (self->field); self->field = key_file_strv (key_file, group, key)
-  LOAD (sources, "sources");
-  LOAD (targets, "targets");
-  LOAD (allowed_tcp, "allowed-tcp");
-  LOAD (allowed_udp, "allowed-udp");
-  LOAD (stun_servers, "stun-servers");
-  LOAD (turn_servers, "turn-servers");
-  LOAD (local_addresses, "local-addresses");
-  LOAD (relays, "relays");
-  LOAD (peers, "peers");
-  LOAD (vpn_dns, "vpn-dns");
-  LOAD (vpn_routes, "vpn-routes");
-#undef LOAD
-  self->vpn_network = pt_profile_key_file_get_string (key_file, group, "vpn-network");
-  self->vpn_network6 = pt_profile_key_file_get_string (key_file, group, "vpn-network6");
-  self->vpn_mtu = (guint) CLAMP (g_key_file_get_integer (key_file, group, "vpn-mtu", NULL), 0, 65535);
-  self->vpn_ipv6 = g_key_file_get_boolean (key_file, group, "vpn-ipv6", NULL);
-  self->no_stun = g_key_file_get_boolean (key_file, group, "no-stun", NULL);
-  self->any_peer = g_key_file_get_boolean (key_file, group, "any-peer", NULL);
-  self->token = pt_profile_key_file_get_string (key_file, group, "token");
-  self->shared_name = pt_profile_key_file_get_string (key_file, group, "shared-name");
-  self->expose = pt_profile_key_file_get_string (key_file, group, "expose");
+  for (guint i = 0; i < N_SETTINGS; i++)
+    read_setting (self, i, key_file, group);
 
   if (g_strv_length (self->sources) != g_strv_length (self->targets))
     {
@@ -542,15 +787,59 @@ pt_profile_list_from_key_file (GKeyFile  *key_file,
   return g_steal_pointer (&loaded);
 }
 
+/* Setting @i into @group; defaults (empty, FALSE, 0) are left out. */
 static void
-set_list (GKeyFile   *key_file,
-          const char *group,
-          const char *key,
-          GStrv       value)
+write_setting (PtProfile  *self,
+               guint       i,
+               GKeyFile   *key_file,
+               const char *group)
 {
-  if (value[0] != NULL)
-    g_key_file_set_string_list (key_file, group, key, (const char * const *) value,
-                                g_strv_length (value));
+  gconstpointer field = SETTING_PTR (self, i);
+  const char *key = settings[i].key;
+
+  switch (settings[i].kind)
+    {
+    case SETTING_STRING:
+      if (*(char * const *) field != NULL)
+        g_key_file_set_string (key_file, group, key, *(char * const *) field);
+      break;
+    case SETTING_STRV:
+      {
+        const char * const *value = *(const char * const * const *) field;
+
+        if (value[0] != NULL)
+          g_key_file_set_string_list (key_file, group, key, value, g_strv_length ((char **) value));
+      }
+      break;
+    case SETTING_BOOLEAN:
+      if (*(const gboolean *) field)
+        g_key_file_set_boolean (key_file, group, key, TRUE);
+      break;
+    case SETTING_UINT:
+      if (*(const guint *) field != 0)
+        g_key_file_set_integer (key_file, group, key, (int) *(const guint *) field);
+      break;
+    }
+}
+
+static gboolean
+setting_is_default (PtProfile *self,
+                    guint      i)
+{
+  gconstpointer field = SETTING_PTR (self, i);
+
+  switch (settings[i].kind)
+    {
+    case SETTING_STRING:
+      return *(char * const *) field == NULL;
+    case SETTING_STRV:
+      return (*(char * const * const *) field)[0] == NULL;
+    case SETTING_BOOLEAN:
+      return !*(const gboolean *) field;
+    case SETTING_UINT:
+      return *(const guint *) field == 0;
+    }
+  g_assert_not_reached ();
 }
 
 void
@@ -564,35 +853,8 @@ pt_profile_to_key_file (PtProfile  *self,
   g_key_file_set_string (key_file, group, "role",
                          self->role == PT_TUNNEL_ROLE_SERVER ? "serve" : "connect");
   g_key_file_set_string (key_file, group, "mode", modes[self->mode]);
-  set_list (key_file, group, "sources", self->sources);
-  set_list (key_file, group, "targets", self->targets);
-  set_list (key_file, group, "allowed-tcp", self->allowed_tcp);
-  set_list (key_file, group, "allowed-udp", self->allowed_udp);
-  set_list (key_file, group, "stun-servers", self->stun_servers);
-  set_list (key_file, group, "turn-servers", self->turn_servers);
-  set_list (key_file, group, "local-addresses", self->local_addresses);
-  set_list (key_file, group, "relays", self->relays);
-  set_list (key_file, group, "peers", self->peers);
-  if (self->no_stun)
-    g_key_file_set_boolean (key_file, group, "no-stun", TRUE);
-  if (self->any_peer)
-    g_key_file_set_boolean (key_file, group, "any-peer", TRUE);
-  if (self->token != NULL)
-    g_key_file_set_string (key_file, group, "token", self->token);
-  if (self->shared_name != NULL)
-    g_key_file_set_string (key_file, group, "shared-name", self->shared_name);
-  if (self->expose != NULL)
-    g_key_file_set_string (key_file, group, "expose", self->expose);
-  if (self->vpn_network != NULL)
-    g_key_file_set_string (key_file, group, "vpn-network", self->vpn_network);
-  if (self->vpn_network6 != NULL)
-    g_key_file_set_string (key_file, group, "vpn-network6", self->vpn_network6);
-  if (self->vpn_mtu != 0)
-    g_key_file_set_integer (key_file, group, "vpn-mtu", (int) self->vpn_mtu);
-  set_list (key_file, group, "vpn-dns", self->vpn_dns);
-  set_list (key_file, group, "vpn-routes", self->vpn_routes);
-  if (self->vpn_ipv6)
-    g_key_file_set_boolean (key_file, group, "vpn-ipv6", TRUE);
+  for (guint i = 0; i < N_SETTINGS; i++)
+    write_setting (self, i, key_file, group);
 }
 
 const char * const pt_profile_secret_keys[] = { "turn-servers", "token", "shared-name", NULL };
@@ -600,18 +862,17 @@ const char * const pt_profile_secret_keys[] = { "turn-servers", "token", "shared
 char *
 pt_profile_dup_secrets (PtProfile *self)
 {
-  g_autoptr(GKeyFile) key_file = NULL;
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  gboolean any = FALSE;
 
-  if (self->turn_servers[0] == NULL && self->token == NULL && self->shared_name == NULL)
-    return NULL;
-  key_file = g_key_file_new ();
-  set_list (key_file, "secrets", "turn-servers", self->turn_servers);
-  if (self->token != NULL)
-    g_key_file_set_string (key_file, "secrets", "token", self->token);
-  if (self->shared_name != NULL)
-    g_key_file_set_string (key_file, "secrets", "shared-name", self->shared_name);
+  for (guint i = 0; i < N_SETTINGS; i++)
+    if (settings[i].secret && !setting_is_default (self, i))
+      {
+        write_setting (self, i, key_file, "secrets");
+        any = TRUE;
+      }
   /* GKeyFile keeps copies; it cannot wipe them, but they die with it here. */
-  return g_key_file_to_data (key_file, NULL, NULL);
+  return any ? g_key_file_to_data (key_file, NULL, NULL) : NULL;
 }
 
 void
@@ -619,22 +880,15 @@ pt_profile_apply_secrets (PtProfile  *self,
                           const char *text)
 {
   g_autoptr(GKeyFile) key_file = g_key_file_new ();
-  g_auto(GStrv) turn = NULL;
-  g_autoptr(PtSecretString) token = NULL;
-  g_autoptr(PtSecretString) shared_name = NULL;
+  gboolean changed = FALSE;
 
   if (!g_key_file_load_from_data (key_file, text, -1, G_KEY_FILE_NONE, NULL))
     return;
-  shared_name = pt_profile_key_file_get_string (key_file, "secrets", "shared-name");
-  pt_profile_set_shared_name (self, shared_name);
-  turn = value_ends_in_escape (key_file, "secrets", "turn-servers")
-         ? NULL : g_key_file_get_string_list (key_file, "secrets", "turn-servers", NULL, NULL);
-  token = pt_profile_key_file_get_string (key_file, "secrets", "token");
-  pt_profile_set_ice (self, (const char * const *) self->stun_servers, (const char * const *) turn,
-                      (const char * const *) self->local_addresses, self->no_stun);
-  pt_profile_set_token (self, token);
-  for (guint i = 0; turn && turn[i]; i++)
-    memset (turn[i], 0, strlen (turn[i]));
+  for (guint i = 0; i < N_SETTINGS; i++)
+    if (settings[i].secret)
+      changed |= read_setting (self, i, key_file, "secrets");
+  if (changed)
+    pt_profile_changed (self);
 }
 
 /* Accessors */
@@ -728,9 +982,8 @@ pt_profile_set_forwards (PtProfile          *self,
   g_return_if_fail (g_strv_length ((char **) (sources ? sources : empty_strv)) ==
                     g_strv_length ((char **) (targets ? targets : empty_strv)));
 
-  replace_strv (&self->sources, sources);
-  replace_strv (&self->targets, targets);
-  pt_profile_changed (self);
+  if (set_strv_setting (self, S_SOURCES, sources) | set_strv_setting (self, S_TARGETS, targets))
+    pt_profile_changed (self);
 }
 
 const char * const *
@@ -750,9 +1003,8 @@ pt_profile_set_allowed (PtProfile          *self,
                         const char * const *tcp,
                         const char * const *udp)
 {
-  replace_strv (&self->allowed_tcp, tcp);
-  replace_strv (&self->allowed_udp, udp);
-  pt_profile_changed (self);
+  if (set_strv_setting (self, S_ALLOWED_TCP, tcp) | set_strv_setting (self, S_ALLOWED_UDP, udp))
+    pt_profile_changed (self);
 }
 
 const char * const *
@@ -786,11 +1038,11 @@ pt_profile_set_ice (PtProfile          *self,
                     const char * const *local_addresses,
                     gboolean            no_stun)
 {
-  replace_strv (&self->stun_servers, stun_servers);
-  replace_strv (&self->turn_servers, turn_servers);
-  replace_strv (&self->local_addresses, local_addresses);
-  self->no_stun = !!no_stun;
-  pt_profile_changed (self);
+  if (set_strv_setting (self, S_STUN_SERVERS, stun_servers) |
+      set_strv_setting (self, S_TURN_SERVERS, turn_servers) |
+      set_strv_setting (self, S_LOCAL_ADDRESSES, local_addresses) |
+      set_boolean_setting (self, S_NO_STUN, no_stun))
+    pt_profile_changed (self);
 }
 
 const char * const *
@@ -810,9 +1062,8 @@ pt_profile_set_nostr (PtProfile          *self,
                       const char * const *relays,
                       const char * const *peers)
 {
-  replace_strv (&self->relays, relays);
-  replace_strv (&self->peers, peers);
-  pt_profile_changed (self);
+  if (set_strv_setting (self, S_RELAYS, relays) | set_strv_setting (self, S_PEERS, peers))
+    pt_profile_changed (self);
 }
 
 const char *
@@ -825,11 +1076,8 @@ void
 pt_profile_set_token (PtProfile  *self,
                       const char *token)
 {
-  if (g_strcmp0 (self->token, token) == 0)
-    return;
-  g_clear_pointer (&self->token, pt_secret_string_free);
-  self->token = g_strdup (token && token[0] ? token : NULL);
-  pt_profile_changed (self);
+  if (set_string_setting (self, S_TOKEN, token))
+    pt_profile_changed (self);
 }
 
 const char *
@@ -842,11 +1090,8 @@ void
 pt_profile_set_shared_name (PtProfile  *self,
                             const char *name)
 {
-  if (g_strcmp0 (self->shared_name, name) == 0)
-    return;
-  g_clear_pointer (&self->shared_name, pt_secret_string_free);
-  self->shared_name = g_strdup (name && name[0] ? name : NULL);
-  pt_profile_changed (self);
+  if (set_string_setting (self, S_SHARED_NAME, name))
+    pt_profile_changed (self);
 }
 
 const char *
@@ -859,11 +1104,8 @@ void
 pt_profile_set_expose (PtProfile  *self,
                        const char *expose)
 {
-  if (g_strcmp0 (self->expose, expose) == 0)
-    return;
-  g_free (self->expose);
-  self->expose = g_strdup (expose && expose[0] ? expose : NULL);
-  pt_profile_changed (self);
+  if (set_string_setting (self, S_EXPOSE, expose))
+    pt_profile_changed (self);
 }
 
 gboolean
@@ -876,10 +1118,8 @@ void
 pt_profile_set_any_peer (PtProfile *self,
                          gboolean   any_peer)
 {
-  if (self->any_peer == !!any_peer)
-    return;
-  self->any_peer = !!any_peer;
-  pt_profile_changed (self);
+  if (set_boolean_setting (self, S_ANY_PEER, any_peer))
+    pt_profile_changed (self);
 }
 
 const char *
@@ -927,18 +1167,15 @@ pt_profile_set_vpn (PtProfile          *self,
                     const char * const *routes,
                     gboolean            ipv6)
 {
-  g_autofree char *old_network = self->vpn_network;
-  g_autofree char *old_network6 = self->vpn_network6;
-
   g_return_if_fail (PT_IS_PROFILE (self));
 
-  self->vpn_network = g_strdup (network && network[0] ? network : NULL);
-  self->vpn_network6 = g_strdup (network6 && network6[0] ? network6 : NULL);
-  self->vpn_mtu = mtu;
-  replace_strv (&self->vpn_dns, dns);
-  replace_strv (&self->vpn_routes, routes);
-  self->vpn_ipv6 = !!ipv6;
-  pt_profile_changed (self);
+  if (set_string_setting (self, S_VPN_NETWORK, network) |
+      set_string_setting (self, S_VPN_NETWORK6, network6) |
+      set_uint_setting (self, S_VPN_MTU, mtu) |
+      set_strv_setting (self, S_VPN_DNS, dns) |
+      set_strv_setting (self, S_VPN_ROUTES, routes) |
+      set_boolean_setting (self, S_VPN_IPV6, ipv6))
+    pt_profile_changed (self);
 }
 
 const GError *
@@ -1632,11 +1869,11 @@ static void
 on_vpn_config (PtNostrClient *client,
                PtProfile     *self)
 {
-  g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (client);
+  g_autoptr(PtVpnSettings) assigned = pt_nostr_client_dup_vpn_settings (client);
 
-  if (settings == NULL)
+  if (assigned == NULL)
     return;
-  open_vpn_device (self, settings->mtu, settings->address4, settings->address6,
+  open_vpn_device (self, assigned->mtu, assigned->address4, assigned->address6,
                    (const char * const *) self->vpn_routes);
 }
 
