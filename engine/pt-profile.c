@@ -361,6 +361,7 @@ pt_profile_finalize (GObject *object)
         break;
       }
   g_clear_error (&self->error);
+  g_clear_object (&self->sessions);
   G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
 }
 
