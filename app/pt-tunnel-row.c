@@ -25,6 +25,7 @@ struct _PtTunnelRow
   GtkWidget    *pair_button;
   GtkWidget    *sessions_button;  /* serving: "3 computers", a popover listing them */
   GtkListBox   *sessions_list;
+  GtkWidget    *menu_button;
   guint         refresh_id;
   gboolean      updating;
 };
@@ -314,6 +315,7 @@ pt_tunnel_row_dispose (GObject *object)
       g_signal_handlers_disconnect_by_data (pt_profile_get_sessions (self->profile), self);
     }
   g_clear_object (&self->profile);
+  gtk_widget_dispose_template (GTK_WIDGET (object), PT_TYPE_TUNNEL_ROW);
   G_OBJECT_CLASS (pt_tunnel_row_parent_class)->dispose (object);
 }
 
@@ -321,70 +323,30 @@ static void
 pt_tunnel_row_class_init (PtTunnelRowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = pt_tunnel_row_dispose;
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/peertunnel/PeerTunnel/pt-tunnel-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, PtTunnelRow, toggle);
+  gtk_widget_class_bind_template_child (widget_class, PtTunnelRow, pair_button);
+  gtk_widget_class_bind_template_child (widget_class, PtTunnelRow, sessions_button);
+  gtk_widget_class_bind_template_child (widget_class, PtTunnelRow, sessions_list);
+  gtk_widget_class_bind_template_child (widget_class, PtTunnelRow, menu_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_switch_state_set);
 }
 
 static void
 pt_tunnel_row_init (PtTunnelRow *self)
 {
-  GtkWidget *menu_button;
-  g_autoptr(GMenu) menu = g_menu_new ();
-
-  self->pair_button = gtk_button_new_with_mnemonic (_("_Pair…"));
-  gtk_widget_set_valign (self->pair_button, GTK_ALIGN_CENTER);
-  gtk_widget_set_tooltip_text (self->pair_button, _("Show the pairing code and enter the other computer’s"));
-  adw_action_row_add_suffix (ADW_ACTION_ROW (self), self->pair_button);
-
-  self->sessions_button = gtk_menu_button_new ();
-  gtk_widget_set_valign (self->sessions_button, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (self->sessions_button, "flat");
-  gtk_widget_set_tooltip_text (self->sessions_button, _("Computers connected to this tunnel"));
-  gtk_widget_set_visible (self->sessions_button, FALSE);
-  {
-    GtkWidget *popover = gtk_popover_new ();
-    GtkWidget *scrolled = gtk_scrolled_window_new ();
-
-    self->sessions_list = GTK_LIST_BOX (gtk_list_box_new ());
-    gtk_list_box_set_selection_mode (self->sessions_list, GTK_SELECTION_NONE);
-    gtk_widget_add_css_class (GTK_WIDGET (self->sessions_list), "boxed-list");
-    gtk_accessible_update_property (GTK_ACCESSIBLE (self->sessions_list),
-                                    GTK_ACCESSIBLE_PROPERTY_LABEL, _("Connected computers"), -1);
-    gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER,
-                                    GTK_POLICY_AUTOMATIC);
-    gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scrolled), TRUE);
-    gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scrolled), 360);
-    gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), GTK_WIDGET (self->sessions_list));
-    gtk_widget_set_size_request (scrolled, 300, -1);
-    gtk_popover_set_child (GTK_POPOVER (popover), scrolled);
-    gtk_menu_button_set_popover (GTK_MENU_BUTTON (self->sessions_button), popover);
-  }
-  adw_action_row_add_suffix (ADW_ACTION_ROW (self), self->sessions_button);
-
-  self->toggle = GTK_SWITCH (gtk_switch_new ());
-  gtk_widget_set_valign (GTK_WIDGET (self->toggle), GTK_ALIGN_CENTER);
-  g_signal_connect (self->toggle, "state-set", G_CALLBACK (on_switch_state_set), self);
-  adw_action_row_add_suffix (ADW_ACTION_ROW (self), GTK_WIDGET (self->toggle));
-
-  menu_button = gtk_menu_button_new ();
-  gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (menu_button), "view-more-symbolic");
-  gtk_widget_set_valign (menu_button, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (menu_button, "flat");
-  gtk_widget_set_tooltip_text (menu_button, _("More"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (menu_button),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Tunnel actions"), -1);
-  gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (menu_button), G_MENU_MODEL (menu));
-  adw_action_row_add_suffix (ADW_ACTION_ROW (self), menu_button);
-  g_object_set_data_full (G_OBJECT (self), "pt-menu", g_object_ref (menu), g_object_unref);
-
-  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (self), TRUE);
+  gtk_widget_init_template (GTK_WIDGET (self));
 }
 
 GtkWidget *
 pt_tunnel_row_new (PtProfile *profile)
 {
   PtTunnelRow *self = g_object_new (PT_TYPE_TUNNEL_ROW, NULL);
-  GMenu *menu = g_object_get_data (G_OBJECT (self), "pt-menu");
+  g_autoptr(GMenu) menu = g_menu_new ();
   const char *id = pt_profile_get_id (profile);
   g_autofree char *edit = g_strdup_printf ("win.edit-tunnel::%s", id);
   g_autofree char *duplicate = g_strdup_printf ("win.duplicate-tunnel::%s", id);
@@ -394,7 +356,7 @@ pt_tunnel_row_new (PtProfile *profile)
   g_menu_append (menu, _("_Edit"), edit);
   g_menu_append (menu, _("D_uplicate"), duplicate);
   g_menu_append (menu, _("_Delete"), delete);
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->pair_button), "win.pair-tunnel");
+  gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (self->menu_button), G_MENU_MODEL (menu));
   gtk_actionable_set_action_target (GTK_ACTIONABLE (self->pair_button), "s", id);
 
   g_signal_connect_swapped (profile, "notify::name", G_CALLBACK (pt_tunnel_row_update), self);
