@@ -2,9 +2,10 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The row follows its profile's "tunnel" and that tunnel's state and path
- * kind. Byte counters change with every packet, so a change only schedules a
- * refresh at most twice a second.
+ * Layout in ui/pt-tunnel-row.ui. The row follows its profile's "tunnel"
+ * (a GSignalGroup moves with it) and that tunnel's state and path kind, and
+ * lists a serving profile's sessions. Byte counters change with every
+ * packet, so a change only schedules a refresh at most twice a second.
  */
 #define G_LOG_DOMAIN "pt-tunnel-row"
 
@@ -20,7 +21,7 @@ struct _PtTunnelRow
   AdwActionRow  parent_instance;
 
   PtProfile    *profile;
-  PtTunnel     *tunnel;
+  GSignalGroup *tunnel_signals;   /* on the profile's current tunnel */
   GtkSwitch    *toggle;
   GtkWidget    *pair_button;
   GtkWidget    *sessions_button;  /* serving: "3 computers", a popover listing them */
@@ -246,21 +247,7 @@ on_counter (PtTunnelRow *self)
 static void
 on_tunnel (PtTunnelRow *self)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (self->profile);
-
-  if (tunnel != self->tunnel)
-    {
-      if (self->tunnel != NULL)
-        g_signal_handlers_disconnect_by_data (self->tunnel, self);
-      g_set_object (&self->tunnel, tunnel);
-      if (tunnel != NULL)
-        {
-          g_signal_connect_swapped (tunnel, "notify::state", G_CALLBACK (pt_tunnel_row_update), self);
-          g_signal_connect_swapped (tunnel, "notify::path-kind", G_CALLBACK (pt_tunnel_row_update), self);
-          g_signal_connect_swapped (tunnel, "notify::bytes-sent", G_CALLBACK (on_counter), self);
-          g_signal_connect_swapped (tunnel, "notify::bytes-received", G_CALLBACK (on_counter), self);
-        }
-    }
+  g_signal_group_set_target (self->tunnel_signals, pt_profile_get_tunnel (self->profile));
   pt_tunnel_row_update (self);
 }
 
@@ -306,9 +293,9 @@ pt_tunnel_row_dispose (GObject *object)
   PtTunnelRow *self = PT_TUNNEL_ROW (object);
 
   g_clear_handle_id (&self->refresh_id, g_source_remove);
-  if (self->tunnel != NULL)
-    g_signal_handlers_disconnect_by_data (self->tunnel, self);
-  g_clear_object (&self->tunnel);
+  if (self->tunnel_signals != NULL)
+    g_signal_group_set_target (self->tunnel_signals, NULL);
+  g_clear_object (&self->tunnel_signals);
   if (self->profile != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->profile, self);
@@ -340,6 +327,15 @@ static void
 pt_tunnel_row_init (PtTunnelRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->tunnel_signals = g_signal_group_new (PT_TYPE_TUNNEL);
+  g_signal_group_connect_swapped (self->tunnel_signals, "notify::state",
+                                  G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_group_connect_swapped (self->tunnel_signals, "notify::path-kind",
+                                  G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_group_connect_swapped (self->tunnel_signals, "notify::bytes-sent",
+                                  G_CALLBACK (on_counter), self);
+  g_signal_group_connect_swapped (self->tunnel_signals, "notify::bytes-received",
+                                  G_CALLBACK (on_counter), self);
 }
 
 GtkWidget *
