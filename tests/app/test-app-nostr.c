@@ -98,6 +98,48 @@ line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                                        line_cb, lines);
 }
 
+/* Starts tests/relay/relay.mjs on a free loopback port; its stdout goes to
+ * @lines. Returns its ws:// URL. */
+static char *
+start_relay (const char        *relay_dir,
+             const char        *node,
+             const char        *relay_js,
+             Lines             *lines,
+             GSubprocess      **relay,
+             GDataInputStream **relay_out)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *port;
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_cwd (launcher, relay_dir);
+  *relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
+  g_assert_no_error (error);
+  *relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*relay));
+  g_data_input_stream_read_line_async (*relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, lines);
+  SPIN_UNTIL (strstr (lines->text->str, "listening ") != NULL || lines->eof, 20000);
+  port = strstr (lines->text->str, "listening ");
+  g_assert_nonnull (port);
+  return g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+}
+
+/* An echo service on a free loopback port, which it returns. */
+static guint
+start_echo (GSocketService *service)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (service), any, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
 static gboolean
 is_up (PtProfile *profile)
 {
@@ -124,14 +166,11 @@ test_connect_with_pt_server_nostr (void)
   g_autofree char *server_npub = NULL;
   g_autofree char *source = NULL;
   g_autofree char *address = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) relay = NULL;
   g_autoptr(GSubprocess) server = NULL;
   g_autoptr(GDataInputStream) relay_out = NULL;
   g_autoptr(GSocketService) echo_service = g_socket_service_new ();
-  g_autoptr(GSocketAddress) any = NULL;
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  guint echo_port;
   g_autoptr(PtSecretKey) app_key = NULL;
   g_autoptr(PtSecretKey) server_key = NULL;
   g_autofree char *app_npub = NULL;
@@ -140,7 +179,6 @@ test_connect_with_pt_server_nostr (void)
   Lines lines = { g_string_new (NULL), FALSE };
   Echo echo = { 0 };
   GThread *thread;
-  const char *port;
 
   if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR))
     {
@@ -156,25 +194,12 @@ test_connect_with_pt_server_nostr (void)
     }
 
   /* The relay. */
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_cwd (launcher, relay_dir);
-  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
-  g_assert_no_error (error);
-  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
-  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
-  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
-  port = strstr (lines.text->str, "listening ");
-  g_assert_nonnull (port);
-  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
 
   /* The echo service. */
-  any = g_inet_socket_address_new (loopback, 0);
-  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-  g_assert_no_error (error);
-  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
+  echo_port = start_echo (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
-                            g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+                            echo_port);
 
   /* Two keys: the app's, and the server's in a 0600 file for pt. */
   app_key = pt_secret_key_generate (&error);
@@ -332,21 +357,17 @@ test_named_with_pt_tcp (void)
   g_autofree char *relay_url = NULL;
   g_autofree char *port_arg = NULL;
   g_autofree char *address = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) relay = NULL;
   g_autoptr(GSubprocess) server = NULL;
   g_autoptr(GDataInputStream) relay_out = NULL;
   g_autoptr(GSocketService) echo_service = g_socket_service_new ();
-  g_autoptr(GSocketAddress) any = NULL;
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  guint echo_port;
   g_autoptr(PtProfile) profile = NULL;
   g_autoptr(GError) error = NULL;
   const char *name = "correct horse battery staple for the app test";
   Lines lines = { g_string_new (NULL), FALSE };
   Echo echo = { 0 };
   GThread *thread;
-  const char *port;
 
   if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
       pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
@@ -356,23 +377,10 @@ test_named_with_pt_tcp (void)
       return;
     }
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_cwd (launcher, relay_dir);
-  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
-  g_assert_no_error (error);
-  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
-  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
-  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
-  port = strstr (lines.text->str, "listening ");
-  g_assert_nonnull (port);
-  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
 
-  any = g_inet_socket_address_new (loopback, 0);
-  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-  g_assert_no_error (error);
-  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
-  port_arg = g_strdup_printf ("%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  echo_port = start_echo (echo_service);
+  port_arg = g_strdup_printf ("%u", echo_port);
 
   dir = g_dir_make_tmp ("pt-app-named-XXXXXX", &error);
   id_file = g_build_filename (dir, "id", NULL);
@@ -447,15 +455,12 @@ test_serve_for_pt_client (void)
   g_autofree char *source = NULL;
   g_autofree char *app_npub = NULL;
   g_autofree char *client_npub = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) relay = NULL;
   g_autoptr(GSubprocess) client = NULL;
   g_autoptr(GDataInputStream) relay_out = NULL;
   g_autoptr(GDataInputStream) client_err = NULL;
   g_autoptr(GSocketService) echo_service = g_socket_service_new ();
-  g_autoptr(GSocketAddress) any = NULL;
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  guint echo_port;
   g_autoptr(PtSecretKey) app_key = NULL;
   g_autoptr(PtSecretKey) client_key = NULL;
   g_autoptr(PtProfile) profile = NULL;
@@ -464,7 +469,6 @@ test_serve_for_pt_client (void)
   Lines err_lines = { g_string_new (NULL), FALSE };
   Echo echo = { 0 };
   GThread *thread;
-  const char *port;
   const char *ready;
 
   if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
@@ -476,24 +480,11 @@ test_serve_for_pt_client (void)
       return;
     }
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_cwd (launcher, relay_dir);
-  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
-  g_assert_no_error (error);
-  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
-  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
-  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
-  port = strstr (lines.text->str, "listening ");
-  g_assert_nonnull (port);
-  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
 
-  any = g_inet_socket_address_new (loopback, 0);
-  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-  g_assert_no_error (error);
-  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
+  echo_port = start_echo (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
-                            g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+                            echo_port);
 
   app_key = pt_secret_key_generate (&error);
   client_key = pt_secret_key_generate (&error);
@@ -652,13 +643,10 @@ test_serve_three_clients (void)
   g_autofree char *source = NULL;
   g_autofree char *app_npub = NULL;
   g_autofree char *profiles_path = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) relay = NULL;
   g_autoptr(GDataInputStream) relay_out = NULL;
   g_autoptr(GSocketService) echo_service = g_socket_service_new ();
-  g_autoptr(GSocketAddress) any = NULL;
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  guint echo_port;
   g_autoptr(PtSecretKey) app_key = NULL;
   g_autoptr(PtProfile) profile = NULL;
   g_autoptr(GError) error = NULL;
@@ -674,7 +662,6 @@ test_serve_three_clients (void)
   GtkListBoxRow *row;
   GListModel *sessions;
   GtkListBox *list;
-  const char *port;
 
   if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
       pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
@@ -684,24 +671,11 @@ test_serve_three_clients (void)
       return;
     }
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_cwd (launcher, relay_dir);
-  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
-  g_assert_no_error (error);
-  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
-  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
-  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
-  port = strstr (lines.text->str, "listening ");
-  g_assert_nonnull (port);
-  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
+  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
 
-  any = g_inet_socket_address_new (loopback, 0);
-  g_socket_listener_add_address (G_SOCKET_LISTENER (echo_service), any, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-  g_assert_no_error (error);
-  g_signal_connect (echo_service, "incoming", G_CALLBACK (on_incoming), NULL);
+  echo_port = start_echo (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
-                            g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+                            echo_port);
 
   dir = g_dir_make_tmp ("pt-app-sessions-XXXXXX", &error);
   g_assert_no_error (error);
