@@ -783,6 +783,21 @@ pt_cli_follow_tunnel_named (PtTunnel   *tunnel,
   g_signal_connect (tunnel, "forward-rejected", G_CALLBACK (tunnel_rejected_cb), label);
 }
 
+/* A server's session ended: why, if it failed, and what it carried. */
+void
+pt_cli_print_session_closed (PtTunnel   *tunnel,
+                             const char *session)
+{
+  if (pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED)
+    pt_cli_event ("error", "message", pt_tunnel_get_error (tunnel)->message,
+                  "session", session, NULL);
+  pt_cli_event ("closed", "session", session,
+                "#bytes_sent", pt_tunnel_get_bytes_sent (tunnel),
+                "#bytes_received", pt_tunnel_get_bytes_received (tunnel),
+                "#refused", pt_tunnel_get_refused_connections (tunnel),
+                NULL);
+}
+
 void
 pt_cli_follow_tunnel (PtTunnel   *tunnel,
                       const char *session)

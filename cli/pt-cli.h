@@ -82,6 +82,9 @@ void            pt_cli_info              (const char         *format,
 void            pt_cli_event             (const char         *event,
                                           const char         *first_key,
                                           ...) G_GNUC_NULL_TERMINATED;
+/* A server session's end: "error" if it failed, then "closed" with its counters. */
+void            pt_cli_print_session_closed (PtTunnel        *tunnel,
+                                          const char         *session);
 void            pt_cli_follow_tunnel     (PtTunnel           *tunnel,
                                           const char         *session);
 /* The same, each event saying "tunnel": @name as well (pt up). */

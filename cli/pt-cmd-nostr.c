@@ -137,14 +137,7 @@ server_session_ended (PtNostrServer *nostr,
                       const char    *session,
                       Server        *server)
 {
-  if (pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED)
-    pt_cli_event ("error", "message", pt_tunnel_get_error (tunnel)->message,
-                  "session", session, NULL);
-  pt_cli_event ("closed", "session", session,
-                "#bytes_sent", pt_tunnel_get_bytes_sent (tunnel),
-                "#bytes_received", pt_tunnel_get_bytes_received (tunnel),
-                "#refused", pt_tunnel_get_refused_connections (tunnel),
-                NULL);
+  pt_cli_print_session_closed (tunnel, session);
 }
 
 static void

@@ -178,15 +178,7 @@ session_closed (Run           *run,
   PtTunnel *tunnel = pt_peer_session_get_tunnel (session);
   const char *id = pt_peer_session_get_id (session);
 
-  RUN_EVENT (run,
-             if (pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED)
-               pt_cli_event ("error", "message", pt_tunnel_get_error (tunnel)->message,
-                             "session", id, NULL);
-             pt_cli_event ("closed", "session", id,
-                           "#bytes_sent", pt_tunnel_get_bytes_sent (tunnel),
-                           "#bytes_received", pt_tunnel_get_bytes_received (tunnel),
-                           "#refused", pt_tunnel_get_refused_connections (tunnel),
-                           NULL));
+  RUN_EVENT (run, pt_cli_print_session_closed (tunnel, id));
 }
 
 static void
