@@ -82,6 +82,9 @@ enum
 enum
 {
   CHANGED,
+  RELAY_STATE,
+  ATTEMPT_FAILED,
+  REQUEST_REFUSED,
   N_SIGNALS
 };
 
@@ -548,6 +551,19 @@ pt_profile_class_init (PtProfileClass *klass)
   /* Settings changed (not running state): time to save. */
   signals[CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                    0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* What the rendezvous says while running (Nostr, shared name, VPN), as
+   * PtNostrServer and PtNostrClient say it: a relay connected or not
+   * (url, connected); a client's attempt failed (error, seconds to the
+   * next); a server refused a request (peer npub, session, reason). */
+  signals[RELAY_STATE] =
+    g_signal_new ("relay-state", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  signals[ATTEMPT_FAILED] =
+    g_signal_new ("attempt-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_ERROR, G_TYPE_UINT);
+  signals[REQUEST_REFUSED] =
+    g_signal_new ("request-refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -1673,6 +1689,34 @@ on_session_ended (PtNostrServer *server,
     }
 }
 
+static void
+on_relay_state (GObject    *rendezvous,
+                const char *url,
+                gboolean    connected,
+                PtProfile  *self)
+{
+  g_signal_emit (self, signals[RELAY_STATE], 0, url, connected);
+}
+
+static void
+on_attempt_failed (PtNostrClient *client,
+                   GError        *error,
+                   guint          retry_in,
+                   PtProfile     *self)
+{
+  g_signal_emit (self, signals[ATTEMPT_FAILED], 0, error, retry_in);
+}
+
+static void
+on_request_refused (PtNostrServer *server,
+                    const char    *peer,
+                    const char    *session,
+                    const char    *reason,
+                    PtProfile     *self)
+{
+  g_signal_emit (self, signals[REQUEST_REFUSED], 0, peer, session, reason);
+}
+
 /* VPN mode: the device comes from the helper, asynchronously (pkexec may
  * show an authorization prompt for as long as the user likes). */
 
@@ -1928,6 +1972,8 @@ start_named_nostr (PtProfile          *self,
       pt_nostr_server_set_exposed (server, proto, G_INET_SOCKET_ADDRESS (target));
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
       g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
+      g_signal_connect (server, "relay-state", G_CALLBACK (on_relay_state), self);
+      g_signal_connect (server, "request-refused", G_CALLBACK (on_request_refused), self);
       self->nostr_server = g_steal_pointer (&server);
       pt_nostr_server_start (self->nostr_server);
     }
@@ -1950,6 +1996,8 @@ start_named_nostr (PtProfile          *self,
             }
         }
       g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
+      g_signal_connect (client, "relay-state", G_CALLBACK (on_relay_state), self);
+      g_signal_connect (client, "attempt-failed", G_CALLBACK (on_attempt_failed), self);
       self->nostr_client = g_steal_pointer (&client);
       pt_nostr_client_start (self->nostr_client);
       set_tunnel (self, pt_nostr_client_get_tunnel (self->nostr_client));
@@ -2014,6 +2062,8 @@ start_nostr (PtProfile          *self,
         }
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
       g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
+      g_signal_connect (server, "relay-state", G_CALLBACK (on_relay_state), self);
+      g_signal_connect (server, "request-refused", G_CALLBACK (on_request_refused), self);
       self->nostr_server = g_steal_pointer (&server);
       /* A VPN server answers once its device exists. */
       if (vpn)
@@ -2063,6 +2113,8 @@ start_nostr (PtProfile          *self,
             }
         }
       g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
+      g_signal_connect (client, "relay-state", G_CALLBACK (on_relay_state), self);
+      g_signal_connect (client, "attempt-failed", G_CALLBACK (on_attempt_failed), self);
       self->nostr_client = g_steal_pointer (&client);
       pt_nostr_client_start (self->nostr_client);
     }

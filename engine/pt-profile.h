@@ -176,6 +176,10 @@ PtTunnel      *pt_profile_get_tunnel         (PtProfile    *self);
  * session while it lasts, a GListModel of PtPeerSession in arrival order
  * ("tunnel" is the newest of them). Empty otherwise. */
 GListModel    *pt_profile_get_sessions       (PtProfile    *self);
+/* While running through a rendezvous, "relay-state" (url, connected),
+ * "attempt-failed" (GError, seconds until the next try: connecting) and
+ * "request-refused" (peer npub, session, reason: serving) say what the
+ * relays and peers did, as pt's events print it. */
 /* The block to show the peer: binary payload (for QR codes) and armored text. */
 GBytes        *pt_profile_get_local_payload  (PtProfile    *self);
 const char    *pt_profile_get_local_text     (PtProfile    *self);
