@@ -26,6 +26,7 @@ typedef struct
   GPtrArray *sessions;     /* mirror of the profile's sessions, to report who left */
   PtTunnel  *announced;    /* the client tunnel whose "ready" lines were printed */
   gboolean   started;
+  gboolean   failed;       /* an error was printed: no "stopped" after it */
 } Run;
 
 struct _Up
@@ -123,7 +124,7 @@ on_running (PtProfile  *profile,
       RUN_EVENT (run, pt_cli_error ("%s", error->message));
       run->up->status = PT_EXIT_FAILURE;
     }
-  else if (!run->up->stopping)
+  else if (!run->up->stopping && !run->failed)
     RUN_EVENT (run, pt_cli_event ("stopped", NULL, NULL));
   up_check_done (run->up);
 }
@@ -205,6 +206,37 @@ on_sessions_changed (GListModel *sessions,
     }
 }
 
+static void
+on_relay_state (PtProfile  *profile,
+                const char *url,
+                gboolean    connected,
+                Run        *run)
+{
+  RUN_EVENT (run, pt_cli_print_relay_state (url, connected));
+}
+
+static void
+on_attempt_failed (PtProfile *profile,
+                   GError    *error,
+                   guint      retry_in,
+                   Run       *run)
+{
+  g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
+
+  RUN_EVENT (run, pt_cli_event ("retry", "message", error->message, "in_seconds", seconds, NULL));
+}
+
+static void
+on_request_refused (PtProfile  *profile,
+                    const char *peer,
+                    const char *session,
+                    const char *reason,
+                    Run        *run)
+{
+  RUN_EVENT (run, pt_cli_event ("refused", "peer", peer, "reason", reason,
+                                *session ? "session" : NULL, session, NULL));
+}
+
 /* Manual mode: our block out on stdout, the other side's in from stdin. */
 static void
 on_local_text (PtProfile  *profile,
@@ -217,6 +249,7 @@ on_local_text (PtProfile  *profile,
     return;
   if (!pt_cli_write_stdout (text))
     {
+      run->failed = TRUE;
       run->up->status = PT_EXIT_FAILURE;
       pt_profile_stop (profile);
       return;
@@ -238,6 +271,7 @@ manual_block_cb (const char *block,
       if (!pt_profile_get_paired (run->profile))
         {
           RUN_EVENT (run, pt_cli_error ("standard input ended before the other side’s block arrived"));
+          run->failed = TRUE;
           run->up->status = PT_EXIT_FAILURE;
           pt_profile_stop (run->profile);
         }
@@ -508,6 +542,9 @@ pt_cmd_up (int    argc,
 
       g_signal_connect (profile, "notify::running", G_CALLBACK (on_running), run);
       g_signal_connect (profile, "notify::tunnel", G_CALLBACK (on_tunnel), run);
+      g_signal_connect (profile, "relay-state", G_CALLBACK (on_relay_state), run);
+      g_signal_connect (profile, "attempt-failed", G_CALLBACK (on_attempt_failed), run);
+      g_signal_connect (profile, "request-refused", G_CALLBACK (on_request_refused), run);
       g_signal_connect (pt_profile_get_sessions (profile), "items-changed",
                         G_CALLBACK (on_sessions_changed), run);
       if (run == up.manual)
