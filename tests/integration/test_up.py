@@ -132,6 +132,8 @@ class TestUpNostr(UpMixin, NostrBase):
             "allowed-tcp=127.0.0.1/32;\n" % (relay, ";".join(n for _, n in keys)) + ICE_KEYS)
         up = self.up(path, "--nsec-file", skey)
         up.wait_event("listening", self.deadline.bound(T_NOSTR), npub=snpub, tunnel="Office")
+        up.wait_event("relay", self.deadline.bound(T_NOSTR), url=relay + "/", state="connected",
+                      tunnel="Office")
 
         c1 = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", keys[0][0], name="c1")
         (a1,) = c1.wait_ready(self.deadline.bound(T_NOSTR))
@@ -153,6 +155,15 @@ class TestUpNostr(UpMixin, NostrBase):
         self.assertEqual(up.events_named("closed"), [], "no session was dropped")
         self.assertTrue(c1.alive(), "the first client must stay up")
 
+        # A key the profile does not list is refused, named, and the others stay.
+        skey_x, snpub_x = self.keygen("stranger")
+        stranger = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", skey_x,
+                                     name="stranger")
+        self.assert_refused(stranger, ["does not allow this client's key"])
+        ev = up.wait_event("refused", self.deadline.bound(10), peer=snpub_x)
+        self.assertEqual(ev["tunnel"], "Office")
+        self.assert_echo(a1, 64 * 1024)
+
     def test_connecting_nostr_profile(self):
         """A connecting Nostr profile against pt server nostr."""
         relay = self.relay()
@@ -170,6 +181,7 @@ class TestUpNostr(UpMixin, NostrBase):
         self.assert_echo(addr, 1024 * 1024)
         ev = srv.wait_event("request", self.deadline.bound(5))
         self.assertEqual(ev["peer"], cnpub)
+        up.wait_event("relay", self.deadline.bound(5), url=relay + "/", state="connected", tunnel="Home")
 
 
 if __name__ == "__main__":
