@@ -799,6 +799,31 @@ pt_cli_print_session_closed (PtTunnel   *tunnel,
 }
 
 void
+pt_cli_print_relay_state (const char *url,
+                          gboolean    connected)
+{
+  pt_cli_event ("relay", "url", url, "state", connected ? "connected" : "disconnected", NULL);
+}
+
+void
+pt_cli_print_retry (const GError *error,
+                    guint         retry_in)
+{
+  g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
+
+  pt_cli_event ("retry", "message", error->message, "in_seconds", seconds, NULL);
+}
+
+void
+pt_cli_print_refused (const char *peer,
+                      const char *session,
+                      const char *reason)
+{
+  pt_cli_event ("refused", "peer", peer, "reason", reason,
+                *session ? "session" : NULL, session, NULL);
+}
+
+void
 pt_cli_follow_tunnel (PtTunnel   *tunnel,
                       const char *session)
 {

@@ -85,6 +85,15 @@ void            pt_cli_event             (const char         *event,
 /* A server session's end: "error" if it failed, then "closed" with its counters. */
 void            pt_cli_print_session_closed (PtTunnel        *tunnel,
                                           const char         *session);
+/* The events the rendezvous objects' signals become, the same for every command. */
+void            pt_cli_print_relay_state (const char         *url,
+                                          gboolean            connected);
+void            pt_cli_print_retry       (const GError       *error,
+                                          guint               retry_in);
+/* @session "" when the request carried none. */
+void            pt_cli_print_refused     (const char         *peer,
+                                          const char         *session,
+                                          const char         *reason);
 void            pt_cli_follow_tunnel     (PtTunnel           *tunnel,
                                           const char         *session);
 /* The same, each event saying "tunnel": @name as well (pt up). */
@@ -127,8 +136,6 @@ gboolean        pt_cli_load_secret_key   (const char         *nsec_file,
 gboolean        pt_cli_load_client_token (const char         *token_file,
                                           PtSecretString    **token);
 gboolean        pt_cli_check_relays      (char              **relays);
-void            pt_cli_print_relay_state (const char         *url,
-                                          gboolean            connected);
 /* What a manual server takes on at once (0: no limit, except the timeout). */
 typedef struct
 {

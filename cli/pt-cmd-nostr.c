@@ -95,13 +95,6 @@ pt_cli_check_relays (char **relays)
   return TRUE;
 }
 
-void
-pt_cli_print_relay_state (const char *url,
-                   gboolean    connected)
-{
-  pt_cli_event ("relay", "url", url, "state", connected ? "connected" : "disconnected", NULL);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Server */
 
@@ -147,8 +140,7 @@ server_request_refused (PtNostrServer *nostr,
                         const char    *reason,
                         Server        *server)
 {
-  pt_cli_event ("refused", "peer", peer_npub, "reason", reason,
-                *session ? "session" : NULL, session, NULL);
+  pt_cli_print_refused (peer_npub, session, reason);
 }
 
 static void
@@ -393,9 +385,7 @@ nostr_client_attempt_failed (PtNostrClient *nostr,
                              guint          retry_in,
                              gpointer       unused)
 {
-  g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
-
-  pt_cli_event ("retry", "message", error->message, "in_seconds", seconds, NULL);
+  pt_cli_print_retry (error, retry_in);
 }
 
 static void

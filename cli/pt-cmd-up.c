@@ -221,9 +221,7 @@ on_attempt_failed (PtProfile *profile,
                    guint      retry_in,
                    Run       *run)
 {
-  g_autofree char *seconds = g_strdup_printf ("%u", retry_in);
-
-  RUN_EVENT (run, pt_cli_event ("retry", "message", error->message, "in_seconds", seconds, NULL));
+  RUN_EVENT (run, pt_cli_print_retry (error, retry_in));
 }
 
 static void
@@ -233,8 +231,7 @@ on_request_refused (PtProfile  *profile,
                     const char *reason,
                     Run        *run)
 {
-  RUN_EVENT (run, pt_cli_event ("refused", "peer", peer, "reason", reason,
-                                *session ? "session" : NULL, session, NULL));
+  RUN_EVENT (run, pt_cli_print_refused (peer, session, reason));
 }
 
 /* Manual mode: our block out on stdout, the other side's in from stdin. */
