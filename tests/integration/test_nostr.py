@@ -140,6 +140,16 @@ class NostrBase(Base):
         server.wait_event("listening", self.deadline.bound(T_RELAY))
         server.wait_event("relay", self.deadline.bound(T_RELAY), state="connected")
 
+    def listed_server(self, relay, *extra):
+        """pt server nostr listing one client key, serving TCP on 127.0.0.1, listening.
+        Returns (server, server npub, client key file, client npub)."""
+        skey, snpub = self.keygen("server")
+        ckey, cnpub = self.keygen("client")
+        srv = self.nostr_server([relay], "--nsec-file", skey, "--peer-npub", cnpub,
+                                "--allowed-tcp", "127.0.0.1/32", *extra)
+        self.wait_listening(srv)
+        return srv, snpub, ckey, cnpub
+
     def assert_refused(self, client, words):
         status = self.expect_exit(client, T_NOSTR)
         self.assertEqual(status, 1, "a refused client must exit 1")
@@ -153,13 +163,9 @@ class TestNostr(NostrBase):
     def test_tcp_and_udp(self):
         """A listed client key: TCP and UDP through one tunnel, checksummed."""
         relay = self.relay()
-        skey, snpub = self.keygen("server")
-        ckey, cnpub = self.keygen("client")
         echo = self.tcp_service(H.echo_handler, "echo")
         uecho = self.udp_echo()
-        srv = self.nostr_server([relay], "--nsec-file", skey, "--peer-npub", cnpub,
-                                "--allowed-tcp", "127.0.0.1/32", "--allowed-udp", "127.0.0.1/32")
-        self.wait_listening(srv)
+        srv, snpub, ckey, cnpub = self.listed_server(relay, "--allowed-udp", "127.0.0.1/32")
         cli = self.nostr_client([relay], snpub, [echo.uri, uecho.uri], "--nsec-file", ckey)
         tcp_addr, udp_addr = cli.wait_ready(self.deadline.bound(T_NOSTR), count=2)
         self.assert_echo(tcp_addr, 2 * 1024 * 1024)
@@ -555,12 +561,8 @@ class TestNostr(NostrBase):
 
     def test_no_reconnect_exits(self):
         relay = self.relay()
-        skey, snpub = self.keygen("server")
-        ckey, cnpub = self.keygen("client")
         echo = self.tcp_service(H.echo_handler, "echo")
-        srv = self.nostr_server([relay], "--nsec-file", skey, "--peer-npub", cnpub,
-                                "--allowed-tcp", "127.0.0.1/32")
-        self.wait_listening(srv)
+        srv, snpub, ckey, cnpub = self.listed_server(relay)
         cli = self.nostr_client([relay], snpub, echo.uri, "--nsec-file", ckey, "--no-reconnect")
         cli.wait_ready(self.deadline.bound(T_NOSTR))
         srv.signal(signal.SIGTERM)      # closes its tunnels cleanly

@@ -167,12 +167,8 @@ class TestUpNostr(UpMixin, NostrBase):
     def test_connecting_nostr_profile(self):
         """A connecting Nostr profile against pt server nostr."""
         relay = self.relay()
-        skey, snpub = self.keygen("server")
-        ckey, cnpub = self.keygen("client")
         echo = self.tcp_service(H.echo_handler, "echo")
-        srv = self.nostr_server([relay], "--nsec-file", skey, "--peer-npub", cnpub,
-                                "--allowed-tcp", "127.0.0.1/32")
-        self.wait_listening(srv)
+        srv, snpub, ckey, cnpub = self.listed_server(relay)
         path = self.profiles_file(
             "[profile 9c]\nname=Home\nrole=connect\nmode=nostr\nrelays=%s;\npeers=%s;\n"
             "sources=%s;\ntargets=127.0.0.1:0;\n" % (relay, snpub, echo.uri) + ICE_KEYS)
