@@ -17,18 +17,11 @@
 #include <adwaita.h>
 #include <pt.h>
 
+#include "app-test-util.h"
 #include "pt-profile-store.h"
 #include "pt-session-row.h"
 #include "pt-tunnel-row.h"
 #include "pt-window.h"
-
-#define SPIN_UNTIL(cond, timeout_ms)                                      \
-  G_STMT_START {                                                          \
-    gint64 _end = g_get_monotonic_time () + (gint64) (timeout_ms) * 1000; \
-    while (!(cond) && g_get_monotonic_time () < _end)                     \
-      if (!g_main_context_iteration (NULL, FALSE))                        \
-        g_usleep (1000);                                                  \
-  } G_STMT_END
 
 static void
 echo_spliced (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -75,55 +68,6 @@ echo_thread (gpointer user_data)
   return NULL;
 }
 
-typedef struct
-{
-  GString  *text;
-  gboolean  eof;
-} Lines;
-
-static void
-line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Lines *lines = user_data;
-  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source),
-                                                                     result, NULL, NULL);
-
-  if (line == NULL)
-    {
-      lines->eof = TRUE;
-      return;
-    }
-  g_string_append_printf (lines->text, "%s\n", line);
-  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, NULL,
-                                       line_cb, lines);
-}
-
-/* Starts tests/relay/relay.mjs on a free loopback port; its stdout goes to
- * @lines. Returns its ws:// URL. */
-static char *
-start_relay (const char        *relay_dir,
-             const char        *node,
-             const char        *relay_js,
-             Lines             *lines,
-             GSubprocess      **relay,
-             GDataInputStream **relay_out)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *port;
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_cwd (launcher, relay_dir);
-  *relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
-  g_assert_no_error (error);
-  *relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*relay));
-  g_data_input_stream_read_line_async (*relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, lines);
-  SPIN_UNTIL (strstr (lines->text->str, "listening ") != NULL || lines->eof, 20000);
-  port = strstr (lines->text->str, "listening ");
-  g_assert_nonnull (port);
-  return g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
-}
-
 /* An echo service on a free loopback port, which it returns. */
 static guint
 start_echo (GSocketService *service)
@@ -151,13 +95,7 @@ is_up (PtProfile *profile)
 static void
 test_connect_with_pt_server_nostr (void)
 {
-  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
-  const char *build_dir = g_getenv ("PT_BUILD_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
-  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
-  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
-  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_auto(RelayTools) tools = { 0 };
   g_autofree char *dir = NULL;
   g_autofree char *nsec_file = NULL;
   g_autofree char *token_file = NULL;
@@ -180,21 +118,14 @@ test_connect_with_pt_server_nostr (void)
   Echo echo = { 0 };
   GThread *thread;
 
-  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR))
+  if (!relay_tools_find (&tools))
     {
-      g_test_skip ("SKIP: no node or no tests/relay/node_modules (./scripts/test installs them)");
-      g_string_free (lines.text, TRUE);
-      return;
-    }
-  if (pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_test_skip ("SKIP: no pt executable (PT_BUILD_DIR)");
       g_string_free (lines.text, TRUE);
       return;
     }
 
   /* The relay. */
-  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
+  relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
   /* The echo service. */
   echo_port = start_echo (echo_service);
@@ -215,7 +146,7 @@ test_connect_with_pt_server_nostr (void)
   token_file = g_build_filename (dir, "tokens", NULL);
   g_assert_true (g_file_set_contents_full (token_file, token, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error));
 
-  server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error, pt, "server", "nostr",
+  server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error, tools.pt, "server", "nostr",
                              "--nsec-file", nsec_file, "--peer-npub", app_npub,
                              "--auth-token-file", token_file,
                              "--relay", relay_url, "--allowed-tcp", "127.0.0.1/32",
@@ -345,13 +276,7 @@ test_validation (void)
 static void
 test_named_with_pt_tcp (void)
 {
-  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
-  const char *build_dir = g_getenv ("PT_BUILD_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
-  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
-  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
-  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_auto(RelayTools) tools = { 0 };
   g_autofree char *dir = NULL;
   g_autofree char *id_file = NULL;
   g_autofree char *relay_url = NULL;
@@ -369,15 +294,13 @@ test_named_with_pt_tcp (void)
   Echo echo = { 0 };
   GThread *thread;
 
-  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
-      pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
+  if (!relay_tools_find (&tools))
     {
-      g_test_skip ("SKIP: no node, no tests/relay/node_modules or no pt executable");
       g_string_free (lines.text, TRUE);
       return;
     }
 
-  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
+  relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
   echo_port = start_echo (echo_service);
   port_arg = g_strdup_printf ("%u", echo_port);
@@ -385,7 +308,7 @@ test_named_with_pt_tcp (void)
   dir = g_dir_make_tmp ("pt-app-named-XXXXXX", &error);
   id_file = g_build_filename (dir, "id", NULL);
   g_assert_true (g_file_set_contents_full (id_file, name, -1, G_FILE_SET_CONTENTS_NONE, 0600, &error));
-  server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error, pt, "tcp", "--port", port_arg,
+  server = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error, tools.pt, "tcp", "--port", port_arg,
                              "--id-file", id_file, "--relay", relay_url,
                              "--local-address", "127.0.0.1", "--no-stun", NULL);
   g_assert_no_error (error);
@@ -442,13 +365,7 @@ test_named_with_pt_tcp (void)
 static void
 test_serve_for_pt_client (void)
 {
-  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
-  const char *build_dir = g_getenv ("PT_BUILD_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
-  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
-  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
-  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_auto(RelayTools) tools = { 0 };
   g_autofree char *dir = NULL;
   g_autofree char *nsec_file = NULL;
   g_autofree char *relay_url = NULL;
@@ -471,16 +388,14 @@ test_serve_for_pt_client (void)
   GThread *thread;
   const char *ready;
 
-  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
-      pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
+  if (!relay_tools_find (&tools))
     {
-      g_test_skip ("SKIP: no node, no tests/relay/node_modules or no pt executable");
       g_string_free (lines.text, TRUE);
       g_string_free (err_lines.text, TRUE);
       return;
     }
 
-  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
+  relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
   echo_port = start_echo (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
@@ -514,7 +429,7 @@ test_serve_for_pt_client (void)
   g_assert_no_error (error);
 
   client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
-                             pt, "client", "nostr", "--nsec-file", nsec_file, "--peer-npub", app_npub,
+                             tools.pt, "client", "nostr", "--nsec-file", nsec_file, "--peer-npub", app_npub,
                              "--source", source, "--target", "127.0.0.1:0", "--relay", relay_url,
                              "--local-address", "127.0.0.1", "--no-stun", NULL);
   g_assert_no_error (error);
@@ -631,13 +546,7 @@ run_bulk_echoes (char **addresses, guint n)
 static void
 test_serve_three_clients (void)
 {
-  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
-  const char *build_dir = g_getenv ("PT_BUILD_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
-  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
-  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
-  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
-  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_auto(RelayTools) tools = { 0 };
   g_autofree char *dir = NULL;
   g_autofree char *relay_url = NULL;
   g_autofree char *source = NULL;
@@ -663,15 +572,13 @@ test_serve_three_clients (void)
   GListModel *sessions;
   GtkListBox *list;
 
-  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR) ||
-      pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE))
+  if (!relay_tools_find (&tools))
     {
-      g_test_skip ("SKIP: no node, no tests/relay/node_modules or no pt executable");
       g_string_free (lines.text, TRUE);
       return;
     }
 
-  relay_url = start_relay (relay_dir, node, relay_js, &lines, &relay, &relay_out);
+  relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
   echo_port = start_echo (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
@@ -728,7 +635,7 @@ test_serve_three_clients (void)
       const char *ready;
 
       clients[i] = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                     &error, pt, "client", "nostr", "--nsec-file", nsec_files[i],
+                                     &error, tools.pt, "client", "nostr", "--nsec-file", nsec_files[i],
                                      "--peer-npub", app_npub, "--source", source,
                                      "--target", "127.0.0.1:0", "--relay", relay_url,
                                      "--local-address", "127.0.0.1", "--no-stun", NULL);

@@ -403,29 +403,6 @@ test_one_client (void)
 /* ---------------------------------------------------------------------- */
 /* End to end */
 
-typedef struct
-{
-  GString  *text;
-  gboolean  eof;
-} Lines;
-
-static void
-line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Lines *lines = user_data;
-  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source),
-                                                                     result, NULL, NULL);
-
-  if (line == NULL)
-    {
-      lines->eof = TRUE;
-      return;
-    }
-  g_string_append_printf (lines->text, "%s\n", line);
-  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, NULL,
-                                       line_cb, lines);
-}
-
 /* The relay listens on our loopback only; the server's namespace reaches it
  * through this forwarder on the veth address. */
 typedef struct
@@ -532,16 +509,11 @@ static const char server_script[] =
 static void
 test_end_to_end (void)
 {
-  const char *source_dir = g_getenv ("PT_SOURCE_DIR");
   const char *build_dir = g_getenv ("PT_BUILD_DIR");
-  g_autofree char *node = g_find_program_in_path ("node");
   g_autofree char *ip = g_find_program_in_path ("ip");
   g_autofree char *ping = g_find_program_in_path ("ping");
   g_autofree char *unshare_bin = g_find_program_in_path ("unshare");
-  g_autofree char *relay_dir = source_dir ? g_build_filename (source_dir, "tests", "relay", NULL) : NULL;
-  g_autofree char *modules = relay_dir ? g_build_filename (relay_dir, "node_modules", NULL) : NULL;
-  g_autofree char *relay_js = relay_dir ? g_build_filename (relay_dir, "relay.mjs", NULL) : NULL;
-  g_autofree char *pt = build_dir ? g_build_filename (build_dir, "cli", "pt", NULL) : NULL;
+  g_auto(RelayTools) tools = { 0 };
   g_autofree char *helper = build_dir ? g_build_filename (build_dir, "helper", "peertunnel-tun-helper", NULL) : NULL;
   g_autofree char *old_helper = g_strdup (g_getenv ("PT_TUN_HELPER"));
   g_autofree char *path = NULL;
@@ -554,7 +526,6 @@ test_end_to_end (void)
   g_autofree char *subtitle = NULL;
   g_autoptr(PtSecretKey) app_key = NULL;
   g_autoptr(PtSecretKey) server_key = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) relay = NULL;
   g_autoptr(GSubprocess) server = NULL;
   g_autoptr(GSubprocess) pinger = NULL;
@@ -571,7 +542,6 @@ test_end_to_end (void)
   PtWindow *window;
   PtProfile *profile;
   GtkListBoxRow *row;
-  const char *port;
 
   if (netns_problem != NULL)
     {
@@ -583,15 +553,11 @@ test_end_to_end (void)
       g_test_skip ("SKIP: no /dev/net/tun");
       return;
     }
-  if (node == NULL || modules == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR))
+  if (!relay_tools_find (&tools))
+    return;
+  if (helper == NULL || !g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE))
     {
-      g_test_skip ("SKIP: no node or no tests/relay/node_modules (./scripts/test installs them)");
-      return;
-    }
-  if (pt == NULL || !g_file_test (pt, G_FILE_TEST_IS_EXECUTABLE) ||
-      !g_file_test (helper, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_test_skip ("SKIP: no pt or peertunnel-tun-helper in PT_BUILD_DIR");
+      g_test_skip ("SKIP: no peertunnel-tun-helper in PT_BUILD_DIR");
       return;
     }
   if (ip == NULL || ping == NULL || unshare_bin == NULL)
@@ -603,17 +569,8 @@ test_end_to_end (void)
 
   /* The relay, on our loopback. */
   lines.text = g_string_new (NULL);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_cwd (launcher, relay_dir);
-  relay = g_subprocess_launcher_spawn (launcher, &error, node, relay_js, "0", NULL);
-  g_assert_no_error (error);
-  relay_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (relay));
-  g_data_input_stream_read_line_async (relay_out, G_PRIORITY_DEFAULT, NULL, line_cb, &lines);
-  SPIN_UNTIL (strstr (lines.text->str, "listening ") != NULL || lines.eof, 20000);
-  port = strstr (lines.text->str, "listening ");
-  g_assert_nonnull (port);
-  relay_url = g_strdup_printf ("ws://127.0.0.1:%d", atoi (port + strlen ("listening ")));
-  forwarder.target = g_strdup_printf ("127.0.0.1:%d", atoi (port + strlen ("listening ")));
+  relay_url = start_relay (&tools, &lines, &relay, &relay_out);
+  forwarder.target = g_strdup (relay_url + strlen ("ws://"));
   forwarder.client = g_socket_client_new ();
 
   /* Keys: the server's in a 0600 file for pt. */
@@ -636,7 +593,7 @@ test_end_to_end (void)
     veth_address = g_inet_address_new_from_string ("192.168.77.1");
     forward_address = g_inet_socket_address_new (veth_address, 0);
     server = g_subprocess_launcher_spawn (server_launcher, &error, unshare_bin, "--net", "--",
-                                          "sh", "-c", server_script, "sh", pt, "vpn", "server", "--network", "10.77.0.0/24",
+                                          "sh", "-c", server_script, "sh", tools.pt, "vpn", "server", "--network", "10.77.0.0/24",
                                           "--network6", "fd00:77::/64",
                                           "--nsec-file", nsec_file, "--peer-npub", app_npub,
                                           "--local-address", "192.168.77.2", "--no-stun", NULL);
