@@ -5,9 +5,10 @@ The profiles files here are written the way the app's PtProfileStore writes
 them (docs/profiles.md): "[profile ID]" groups, secrets flagged with
 secrets-in-keyring when the app keeps them in the keyring. A serving Nostr
 profile holds three clients at once, each transferring checked data, and the
-first is not dropped when the others arrive; a connecting manual profile
-pairs with `pt server manual`; a connecting Nostr profile with
-`pt server nostr`; bad files and missing secrets are usage errors that say
+first is not dropped when the others arrive; manual profiles pair with
+`pt server manual` and `pt client manual`; a connecting Nostr profile with
+`pt server nostr`; shared-name profiles with `pt bind` and `pt tcp`; bad
+files and missing secrets are usage errors that say
 what to do.
 
 Run: PT_BUILD_DIR=$PWD/_build python3 tests/integration/test_up.py [TestUp.test_…]
@@ -20,14 +21,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
 from test_manual import Base, T_READY, T_USAGE, PT, main  # noqa: E402
-from test_nostr import NostrBase, T_NOSTR  # noqa: E402
+from test_nostr import ICE, NostrBase, T_NOSTR  # noqa: E402
 
 ICE_KEYS = "local-addresses=127.0.0.1;\nno-stun=true\n"
 
 
 class UpMixin:
-    def profiles_file(self, text, mode=0o600):
-        path = os.path.join(self.tmp, "profiles.ini")
+    def profiles_file(self, text, mode=0o600, name="profiles.ini"):
+        path = os.path.join(self.tmp, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "w") as f:
             f.write("# PeerTunnel tunnels, written by the desktop app\n" + text)
@@ -65,6 +66,20 @@ class TestUpManual(UpMixin, Base):
         ev = up.wait_event("ready", self.deadline.bound(5))
         self.assertEqual(ev["tunnel"], "Echo here", "events name the tunnel")
         self.assertEqual(ev["source"], echo.uri)
+
+    def test_manual_server_profile(self):
+        """A serving manual profile answers pt client manual's offer and carries its data."""
+        echo = self.tcp_service(H.echo_handler, "echo")
+        path = self.profiles_file(
+            "[profile 5e]\nname=Desk\nrole=serve\nmode=manual\n"
+            "allowed-tcp=127.0.0.1/32;\n" + ICE_KEYS)
+        up = self.up(path)
+        cli = self.client(echo.uri)
+        self.join(cli, up)
+        (addr,) = cli.wait_ready(self.deadline.bound(T_READY))
+        self.assert_echo(addr, 1024 * 1024)
+        ev = up.wait_event("state", self.deadline.bound(5), state="up")
+        self.assertEqual(ev["tunnel"], "Desk", "events name the tunnel")
 
     def test_usage_errors(self):
         path = self.profiles_file(
@@ -178,6 +193,41 @@ class TestUpNostr(UpMixin, NostrBase):
         ev = srv.wait_event("request", self.deadline.bound(5))
         self.assertEqual(ev["peer"], cnpub)
         up.wait_event("relay", self.deadline.bound(5), url=relay + "/", state="connected", tunnel="Home")
+
+    def test_shared_name_profiles(self):
+        """Shared name: a serving profile reached by pt bind, a connecting one
+        reaching pt tcp; each carries checked data."""
+        relay = self.relay()
+        echo = self.tcp_service(H.echo_handler, "echo")
+        serve_name = "correct horse battery staple tulip serve %d" % os.getpid()
+        path = self.profiles_file(
+            "[profile 4d]\nname=Shared desk\nrole=serve\nmode=name\nrelays=%s;\n"
+            "expose=%s\nshared-name=%s\n" % (relay, echo.uri, serve_name) + ICE_KEYS)
+        up = self.up(path, name="up-serve")
+        up.wait_event("relay", self.deadline.bound(T_NOSTR), state="connected", tunnel="Shared desk")
+        bind = H.PtProc("pt-bind", [PT, "bind", *ICE, "--port", "0", "--id-file",
+                                    self.secret_file("serve-name", serve_name + "\n"),
+                                    "--relay", relay])
+        self.procs.append(bind)
+        (addr,) = bind.wait_ready(self.deadline.bound(T_NOSTR))
+        self.assert_echo(addr, 512 * 1024)
+        up.wait_event("request", self.deadline.bound(5), tunnel="Shared desk")
+
+        connect_name = "correct horse battery staple tulip connect %d" % os.getpid()
+        expose = H.PtProc("pt-tcp", [PT, "tcp", *ICE, "--port", str(echo.addr[1]), "--id-file",
+                                     self.secret_file("connect-name", connect_name + "\n"),
+                                     "--relay", relay])
+        self.procs.append(expose)
+        self.wait_listening(expose)
+        path = self.profiles_file(
+            "[profile 4e]\nname=By name\nrole=connect\nmode=name\nrelays=%s;\n"
+            "sources=tcp://127.0.0.1:1;\ntargets=127.0.0.1:0;\nshared-name=%s\n"
+            % (relay, connect_name) + ICE_KEYS, name="connect.ini")
+        up2 = self.up(path, name="up-connect")
+        (addr,) = up2.wait_ready(self.deadline.bound(T_NOSTR))
+        self.assert_echo(addr, 512 * 1024)
+        self.assertNotIn(connect_name, up2.stderr_text(), "the shared name was printed")
+        self.assertNotIn(serve_name, up.stderr_text(), "the shared name was printed")
 
 
 if __name__ == "__main__":
