@@ -22,11 +22,6 @@ GSettings      *pt_application_get_settings   (PtApplication *self);
 /* Creates the window if needed and shows it. */
 GtkWindow      *pt_application_show_window    (PtApplication *self);
 
-/* The Preferences (@settings NULL: switches insensitive): an AdwDialog or a
- * window, to show with pt_adw_present(). */
-GtkWidget      *pt_preferences_window_new     (GSettings     *settings,
-                                               PtSecretStore *secrets,
-                                               PtIdentity    *identity);
 PtIdentity     *pt_application_get_identity   (PtApplication *self);
 
 G_END_DECLS

@@ -13,6 +13,7 @@
 #include "pt-adw-compat.h"
 #include "pt-application.h"
 #include "pt-pairing-dialog.h"
+#include "pt-preferences.h"
 #include "pt-profile-store.h"
 #include "pt-qr.h"
 #include "pt-window.h"
