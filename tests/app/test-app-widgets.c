@@ -10,8 +10,11 @@
 #include "app-test-util.h"
 #include "pt-adw-compat.h"
 #include "pt-gtk-compat.h"
+#include "pt-identity.h"
+#include "pt-preferences.h"
 #include "pt-profile-editor-private.h"
 #include "pt-profile-store.h"
+#include "pt-qr.h"
 #include "pt-tunnel-row.h"
 #include "pt-window.h"
 
@@ -417,6 +420,115 @@ test_open_file_cancelled (void)
   g_assert_finalize_object (window);
 }
 
+static void
+probed_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  gboolean *done = user_data;
+
+  pt_secret_store_probe_finish (PT_SECRET_STORE (source), result, NULL);
+  *done = TRUE;
+}
+
+static GtkWidget *
+row_titled (GtkWidget  *root,
+            const char *title)
+{
+  g_autoptr(GPtrArray) rows = g_ptr_array_new ();
+
+  collect_widgets (root, ADW_TYPE_PREFERENCES_ROW, rows);
+  for (guint i = 0; i < rows->len; i++)
+    if (g_strcmp0 (adw_preferences_row_get_title (rows->pdata[i]), title) == 0)
+      return rows->pdata[i];
+  return NULL;
+}
+
+/* The Preferences: each switch writes its setting; without settings they
+ * cannot be used; the key group shows no key, then the npub a new key has. */
+static void
+test_preferences (void)
+{
+  static const struct { const char *title; const char *key; } switches[] = {
+    { "Keep Tunnels Running When Closed", "run-in-background" },
+    { "Start Hidden at Login", "start-hidden" },
+    { "Notifications", "notify" },
+  };
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.peertunnel.PeerTunnel");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("pt-app-prefs-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "secrets", NULL);
+  g_autoptr(PtSecretStore) secrets = pt_secret_store_new (path);
+  g_autoptr(PtIdentity) identity = pt_identity_new ();
+  GtkWidget *page = g_object_ref_sink (pt_preferences_new (settings, secrets, identity));
+  GtkWidget *bare = g_object_ref_sink (pt_preferences_new (NULL, NULL, NULL));
+  g_autoptr(GPtrArray) qr = g_ptr_array_new ();
+  gboolean probed = FALSE;
+  GtkWidget *row;
+
+  for (guint i = 0; i < G_N_ELEMENTS (switches); i++)
+    {
+      GtkWidget *toggle;
+      gboolean was = g_settings_get_boolean (settings, switches[i].key);
+
+      row = row_titled (page, switches[i].title);
+      g_assert_nonnull (row);
+      toggle = adw_action_row_get_activatable_widget (ADW_ACTION_ROW (row));
+      g_assert_true (GTK_IS_SWITCH (toggle));
+      g_assert_true (gtk_switch_get_active (GTK_SWITCH (toggle)) == was);
+      gtk_switch_set_active (GTK_SWITCH (toggle), !was);
+      g_assert_true (g_settings_get_boolean (settings, switches[i].key) == !was);
+      g_settings_reset (settings, switches[i].key);
+
+      row = row_titled (bare, switches[i].title);
+      g_assert_nonnull (row);
+      g_assert_false (gtk_widget_get_sensitive (row));
+    }
+
+  /* No identity: no key group at all. */
+  g_assert_false (gtk_widget_get_visible (gtk_widget_get_ancestor (row_titled (bare, "Public key (npub)"),
+                                                                   ADW_TYPE_PREFERENCES_GROUP)));
+
+  row = row_titled (page, "Public key (npub)");
+  g_assert_nonnull (row);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==, "No key yet");
+  collect_widgets (page, PT_TYPE_QR_CODE, qr);
+  g_assert_cmpuint (qr->len, ==, 1);
+  g_assert_false (gtk_widget_get_visible (qr->pdata[0]));
+
+  /* The 0600 file, not a keyring: the test bus has none, and a test key
+   * must not reach a real one. With no bus to find, the store says so. */
+  {
+    g_autofree char *bus = g_strdup (g_getenv ("DBUS_SESSION_BUS_ADDRESS"));
+    g_autofree char *runtime = g_strdup (g_getenv ("XDG_RUNTIME_DIR"));
+
+    g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
+    g_unsetenv ("XDG_RUNTIME_DIR");
+    pt_secret_store_probe_async (secrets, NULL, probed_cb, &probed);
+    if (bus != NULL)
+      g_setenv ("DBUS_SESSION_BUS_ADDRESS", bus, TRUE);
+    if (runtime != NULL)
+      g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+  }
+  SPIN_UNTIL (probed, 5000);
+  g_assert_true (probed);
+  g_assert_cmpint (pt_secret_store_get_backend (secrets), ==, PT_SECRET_BACKEND_FILE);
+  pt_identity_load (identity, secrets);
+  g_assert_true (pt_identity_generate (identity, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (pt_identity_get_npub (identity), "npub1"));
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==, pt_identity_get_npub (identity));
+  g_assert_true (gtk_widget_get_visible (qr->pdata[0]));
+
+  SPIN_UNTIL (g_file_test (path, G_FILE_TEST_EXISTS), 5000);   /* the key saved */
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_object_unref (bare);
+  g_object_unref (page);
+  drain_main_context ();
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -430,5 +542,6 @@ main (int    argc,
   g_test_add_func ("/app/editor", test_editor);
   g_test_add_func ("/app/row/follows-tunnel", test_row_follows_tunnel);
   g_test_add_func ("/app/compat/open-file-cancelled", test_open_file_cancelled);
+  g_test_add_func ("/app/preferences", test_preferences);
   return g_test_run ();
 }
