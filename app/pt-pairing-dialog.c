@@ -6,6 +6,10 @@
  * Serve role: the peer's offer first, then our answer. The peer's block
  * comes pasted or dropped as text, or as a picture of its QR code (a file,
  * a dropped image, or the clipboard's image), decoded with zbar.
+ *
+ * Layout in ui/pt-pairing-dialog.ui, drawn for the connect role; for the
+ * serve role pt_pairing_dialog_new() puts the peer's half first and words
+ * both halves for an answer.
  */
 #define G_LOG_DOMAIN "pt-pairing-dialog"
 
@@ -25,11 +29,16 @@ struct _PtPairingDialog
   PtProfile      *profile;
   PtTunnel       *tunnel;
 
+  GtkWidget      *content_box;
+  GtkWidget      *local_box;
+  GtkLabel       *local_heading;
   GtkWidget      *local_stack;
   GtkWidget      *qr_code;
+  GtkWidget      *local_view;
   GtkTextBuffer  *local_buffer;
-  GtkWidget      *local_box;
   GtkWidget      *remote_box;
+  GtkLabel       *remote_heading;
+  GtkWidget      *remote_view;
   GtkTextBuffer  *remote_buffer;
   GtkLabel       *error_label;
   GtkLabel       *status_label;
@@ -302,6 +311,7 @@ pt_pairing_dialog_dispose (GObject *object)
   if (self->profile != NULL)
     g_signal_handlers_disconnect_by_data (self->profile, self);
   g_clear_object (&self->profile);
+  gtk_widget_dispose_template (GTK_WIDGET (object), PT_TYPE_PAIRING_DIALOG);
   G_OBJECT_CLASS (pt_pairing_dialog_parent_class)->dispose (object);
 }
 
@@ -313,161 +323,60 @@ pt_pairing_dialog_class_init (PtPairingDialogClass *klass)
 
   object_class->dispose = pt_pairing_dialog_dispose;
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
-}
 
-static GtkWidget *
-heading (const char *text)
-{
-  GtkWidget *label = gtk_label_new (text);
-
-  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-  gtk_label_set_xalign (GTK_LABEL (label), 0);
-  gtk_widget_add_css_class (label, "heading");
-  return label;
-}
-
-static GtkWidget *
-text_view (GtkTextBuffer **buffer,
-           gboolean        editable,
-           const char     *accessible_label)
-{
-  GtkWidget *scrolled = gtk_scrolled_window_new ();
-  GtkWidget *view = gtk_text_view_new ();
-
-  gtk_text_view_set_monospace (GTK_TEXT_VIEW (view), TRUE);
-  gtk_text_view_set_editable (GTK_TEXT_VIEW (view), editable);
-  gtk_text_view_set_wrap_mode (GTK_TEXT_VIEW (view), GTK_WRAP_CHAR);
-  gtk_text_view_set_top_margin (GTK_TEXT_VIEW (view), 6);
-  gtk_text_view_set_bottom_margin (GTK_TEXT_VIEW (view), 6);
-  gtk_text_view_set_left_margin (GTK_TEXT_VIEW (view), 6);
-  gtk_text_view_set_right_margin (GTK_TEXT_VIEW (view), 6);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (view), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  accessible_label, -1);
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
-  gtk_scrolled_window_set_min_content_height (GTK_SCROLLED_WINDOW (scrolled), 110);
-  gtk_widget_add_css_class (scrolled, "card");
-  *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (view));
-  return scrolled;
+  g_type_ensure (PT_TYPE_QR_CODE);
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/peertunnel/PeerTunnel/pt-pairing-dialog.ui");
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, content_box);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, local_box);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, local_heading);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, local_stack);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, qr_code);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, local_view);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, remote_box);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, remote_heading);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, remote_view);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, error_label);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, status_label);
+  gtk_widget_class_bind_template_child (widget_class, PtPairingDialog, connect_button);
+  gtk_widget_class_bind_template_callback (widget_class, on_copy);
+  gtk_widget_class_bind_template_callback (widget_class, on_connect);
+  gtk_widget_class_bind_template_callback (widget_class, on_open_image);
+  gtk_widget_class_bind_template_callback (widget_class, pt_pairing_dialog_paste);
 }
 
 static void
 pt_pairing_dialog_init (PtPairingDialog *self)
 {
-  gtk_window_set_default_size (GTK_WINDOW (self), 520, 760);
-  gtk_window_set_modal (GTK_WINDOW (self), TRUE);
-  gtk_window_set_destroy_with_parent (GTK_WINDOW (self), TRUE);
-}
-
-static void
-build (PtPairingDialog *self)
-{
-  gboolean server = pt_profile_get_role (self->profile) == PT_TUNNEL_ROLE_SERVER;
-  GtkWidget *toolbar, *header, *scrolled, *clamp, *box, *buttons, *button, *spinner, *waiting;
-  GtkWidget *ready, *local_text;
+  GType types[] = { GDK_TYPE_FILE_LIST, GDK_TYPE_TEXTURE, G_TYPE_STRING };
   GtkDropTarget *drop;
-  GType drop_types[] = { GDK_TYPE_FILE_LIST, GDK_TYPE_TEXTURE, G_TYPE_STRING };
 
-  toolbar = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  header = adw_header_bar_new ();
-  gtk_box_append (GTK_BOX (toolbar), header);
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->local_buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->local_view));
+  self->remote_buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->remote_view));
 
-  scrolled = gtk_scrolled_window_new ();
-  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
-  gtk_widget_set_vexpand (scrolled, TRUE);
-  gtk_box_append (GTK_BOX (toolbar), scrolled);
-  clamp = adw_clamp_new ();
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), clamp);
-  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  gtk_widget_set_margin_start (box, 12);
-  gtk_widget_set_margin_end (box, 12);
-  gtk_widget_set_margin_top (box, 18);
-  gtk_widget_set_margin_bottom (box, 18);
-  adw_clamp_set_child (ADW_CLAMP (clamp), box);
-
-  /* Ours: the offer (connect) or the answer (serve). */
-  self->local_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  gtk_box_append (GTK_BOX (self->local_box),
-                  heading (server ? _("2. Show this answer to the other computer")
-                                  : _("1. Show this code to the other computer")));
-  self->local_stack = gtk_stack_new ();
-  waiting = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  gtk_widget_set_halign (waiting, GTK_ALIGN_CENTER);
-  spinner = gtk_spinner_new ();
-  gtk_spinner_set_spinning (GTK_SPINNER (spinner), TRUE);
-  gtk_box_append (GTK_BOX (waiting), spinner);
-  gtk_box_append (GTK_BOX (waiting), gtk_label_new (_("Finding this computer’s addresses…")));
-  gtk_stack_add_named (GTK_STACK (self->local_stack), waiting, "waiting");
-
-  ready = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  self->qr_code = pt_qr_code_new ();
-  gtk_widget_set_halign (self->qr_code, GTK_ALIGN_CENTER);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->qr_code), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  server ? _("QR code of the answer") : _("QR code of the offer"), -1);
-  gtk_box_append (GTK_BOX (ready), self->qr_code);
-  local_text = text_view (&self->local_buffer, FALSE,
-                          server ? _("Answer text") : _("Offer text"));
-  gtk_box_append (GTK_BOX (ready), local_text);
-  button = gtk_button_new_with_mnemonic (_("_Copy Text"));
-  gtk_widget_set_halign (button, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (button, "pill");
-  g_signal_connect_swapped (button, "clicked", G_CALLBACK (on_copy), self);
-  gtk_box_append (GTK_BOX (ready), button);
-  gtk_stack_add_named (GTK_STACK (self->local_stack), ready, "ready");
-  gtk_box_append (GTK_BOX (self->local_box), self->local_stack);
-
-  /* Theirs: the answer (connect) or the offer (serve). */
-  self->remote_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  gtk_box_append (GTK_BOX (self->remote_box),
-                  heading (server ? _("1. Paste the other computer’s offer, drop it here, or open a picture of its QR code")
-                                  : _("2. Paste the other computer’s answer, drop it here, or open a picture of its QR code")));
-  gtk_box_append (GTK_BOX (self->remote_box),
-                  text_view (&self->remote_buffer, TRUE,
-                             server ? _("The other computer’s offer") : _("The other computer’s answer")));
-  self->error_label = GTK_LABEL (gtk_label_new (NULL));
-  gtk_label_set_wrap (self->error_label, TRUE);
-  gtk_label_set_xalign (self->error_label, 0);
-  gtk_widget_add_css_class (GTK_WIDGET (self->error_label), "error");
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
-  gtk_box_append (GTK_BOX (self->remote_box), GTK_WIDGET (self->error_label));
-
-  buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
-  gtk_widget_set_halign (buttons, GTK_ALIGN_CENTER);
-  button = gtk_button_new_with_mnemonic (_("_Paste"));
-  gtk_widget_set_tooltip_text (button, _("Paste the text block or a screenshot of the QR code"));
-  g_signal_connect_swapped (button, "clicked", G_CALLBACK (pt_pairing_dialog_paste), self);
-  gtk_box_append (GTK_BOX (buttons), button);
-  button = gtk_button_new_with_mnemonic (_("_Open Picture…"));
-  gtk_widget_set_tooltip_text (button, _("Read the QR code from a screenshot or photo"));
-  g_signal_connect_swapped (button, "clicked", G_CALLBACK (on_open_image), self);
-  gtk_box_append (GTK_BOX (buttons), button);
-  self->connect_button = GTK_BUTTON (gtk_button_new_with_mnemonic (server ? _("_Accept") : _("C_onnect")));
-  gtk_widget_add_css_class (GTK_WIDGET (self->connect_button), "suggested-action");
-  g_signal_connect_swapped (self->connect_button, "clicked", G_CALLBACK (on_connect), self);
-  gtk_box_append (GTK_BOX (buttons), GTK_WIDGET (self->connect_button));
-  gtk_box_append (GTK_BOX (self->remote_box), buttons);
-
+  /* Files, pictures and text dropped on the other computer's half. */
   drop = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
-  gtk_drop_target_set_gtypes (drop, drop_types, G_N_ELEMENTS (drop_types));
+  gtk_drop_target_set_gtypes (drop, types, G_N_ELEMENTS (types));
   g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
   gtk_widget_add_controller (self->remote_box, GTK_EVENT_CONTROLLER (drop));
+}
 
-  if (server)
-    {
-      gtk_box_append (GTK_BOX (box), self->remote_box);
-      gtk_box_append (GTK_BOX (box), self->local_box);
-    }
-  else
-    {
-      gtk_box_append (GTK_BOX (box), self->local_box);
-      gtk_box_append (GTK_BOX (box), self->remote_box);
-    }
-
-  self->status_label = GTK_LABEL (gtk_label_new (NULL));
-  gtk_label_set_wrap (self->status_label, TRUE);
-  gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "dim-label");
-  gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->status_label));
-
-  adw_window_set_content (ADW_WINDOW (self), toolbar);
+/* The serve role: the other computer's offer first, then our answer. */
+static void
+word_for_serving (PtPairingDialog *self)
+{
+  gtk_box_reorder_child_after (GTK_BOX (self->content_box), self->remote_box, NULL);
+  gtk_label_set_text (self->remote_heading,
+                      _("1. Paste the other computer’s offer, drop it here, or open a picture of its QR code"));
+  gtk_label_set_text (self->local_heading, _("2. Show this answer to the other computer"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->qr_code), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("QR code of the answer"), -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->local_view), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Answer text"), -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->remote_view), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("The other computer’s offer"), -1);
+  gtk_button_set_label (self->connect_button, _("_Accept"));
 }
 
 PtPairingDialog *
@@ -482,7 +391,8 @@ pt_pairing_dialog_new (GtkWindow *parent,
                                         NULL);
 
   self->profile = g_object_ref (profile);
-  build (self);
+  if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER)
+    word_for_serving (self);
   g_signal_connect_swapped (profile, "notify::local-text", G_CALLBACK (update), self);
   g_signal_connect_swapped (profile, "notify::paired", G_CALLBACK (update), self);
   g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (on_tunnel), self);
