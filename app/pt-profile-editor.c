@@ -6,6 +6,9 @@
  * editor refuses exactly what the engine would refuse, and says why inline.
  * Inside a Flatpak the VPN choice is there but cannot be picked, and says
  * why (pt-sandbox.h).
+ *
+ * Layout in ui/pt-profile-editor.ui; only the forward rows, one per
+ * forward, are built here.
  */
 #define G_LOG_DOMAIN "pt-profile-editor"
 
@@ -403,6 +406,7 @@ pt_profile_editor_dispose (GObject *object)
   g_clear_pointer (&self->forwards, g_ptr_array_unref);
   g_clear_object (&self->store);
   g_clear_object (&self->profile);
+  gtk_widget_dispose_template (GTK_WIDGET (object), PT_TYPE_PROFILE_EDITOR);
   G_OBJECT_CLASS (pt_profile_editor_parent_class)->dispose (object);
 }
 
@@ -414,32 +418,45 @@ pt_profile_editor_class_init (PtProfileEditorClass *klass)
 
   object_class->dispose = pt_profile_editor_dispose;
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
-}
 
-static AdwPreferencesGroup *
-add_group (GtkWidget  *page,
-           const char *title,
-           const char *description)
-{
-  GtkWidget *group = adw_preferences_group_new ();
-
-  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (group), title);
-  if (description)
-    adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group), description);
-  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (group));
-  return ADW_PREFERENCES_GROUP (group);
-}
-
-static AdwEntryRow *
-add_entry (AdwPreferencesGroup *group,
-           const char          *title,
-           gboolean             password)
-{
-  GtkWidget *row = password ? adw_password_entry_row_new () : adw_entry_row_new ();
-
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-  adw_preferences_group_add (group, row);
-  return ADW_ENTRY_ROW (row);
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/peertunnel/PeerTunnel/pt-profile-editor.ui");
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, name_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, role_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, mode_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, forwards_group);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, forwards_list);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, allowed_group);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, allowed_tcp_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, allowed_udp_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, stun_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, no_stun_switch);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, turn_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, local_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, nostr_group);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, peers_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, relays_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, token_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, any_peer_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, any_peer_switch);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, named_group);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, shared_name_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, expose_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, named_relays_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_group);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_network_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_network6_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_mtu_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_dns_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_routes_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_ipv6_row);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, vpn_ipv6_check);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, error_label);
+  gtk_widget_class_bind_template_child (widget_class, PtProfileEditor, save_button);
+  gtk_widget_class_bind_template_callback (widget_class, update_role);
+  gtk_widget_class_bind_template_callback (widget_class, on_add_forward);
+  gtk_widget_class_bind_template_callback (widget_class, on_generate_token);
+  gtk_widget_class_bind_template_callback (widget_class, on_save);
 }
 
 /* The mode list in a Flatpak: each choice a label (a check mark on the
@@ -493,189 +510,21 @@ mode_item_bind (GtkSignalListItemFactory *factory,
 static void
 pt_profile_editor_init (PtProfileEditor *self)
 {
-  GtkWidget *toolbar, *header, *cancel, *page, *row, *add;
-  AdwPreferencesGroup *group;
-  const char * const roles[] = { N_("Connect to a service on the other computer"),
-                                 N_("Serve services of this computer"), NULL };
-  const char * const modes[] = { N_("Manual pairing (QR code or text)"),
-                                 N_("Nostr relays (by key, automatic)"),
-                                 N_("Shared name (like pt tcp / pt bind)"),
-                                 N_("VPN: whole networks (Nostr relays)"), NULL };
-  g_autoptr(GtkStringList) role_list = gtk_string_list_new (NULL);
-  g_autoptr(GtkStringList) mode_list = gtk_string_list_new (NULL);
-
   self->forwards = g_ptr_array_new_with_free_func ((GDestroyNotify) forward_widgets_free);
+  gtk_widget_init_template (GTK_WIDGET (self));
 
-  gtk_window_set_default_size (GTK_WINDOW (self), 560, 640);
-  gtk_window_set_modal (GTK_WINDOW (self), TRUE);
-  gtk_window_set_destroy_with_parent (GTK_WINDOW (self), TRUE);
-
-  toolbar = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  header = adw_header_bar_new ();
-  adw_header_bar_set_show_end_title_buttons (ADW_HEADER_BAR (header), FALSE);
-  adw_header_bar_set_show_start_title_buttons (ADW_HEADER_BAR (header), FALSE);
-  cancel = gtk_button_new_with_mnemonic (_("_Cancel"));
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (cancel), "window.close");
-  adw_header_bar_pack_start (ADW_HEADER_BAR (header), cancel);
-  self->save_button = gtk_button_new_with_mnemonic (_("_Save"));
-  gtk_widget_add_css_class (self->save_button, "suggested-action");
-  g_signal_connect_swapped (self->save_button, "clicked", G_CALLBACK (on_save), self);
-  adw_header_bar_pack_end (ADW_HEADER_BAR (header), self->save_button);
-  gtk_box_append (GTK_BOX (toolbar), header);
-
-  page = adw_preferences_page_new ();
-  gtk_widget_set_vexpand (page, TRUE);
-  gtk_box_append (GTK_BOX (toolbar), page);
-
-  self->error_label = GTK_LABEL (gtk_label_new (NULL));
-  gtk_label_set_wrap (self->error_label, TRUE);
-  gtk_label_set_xalign (self->error_label, 0);
-  gtk_widget_add_css_class (GTK_WIDGET (self->error_label), "error");
-  gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->error_label),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Problem"), -1);
-  group = add_group (page, NULL, NULL);
-  adw_preferences_group_add (group, GTK_WIDGET (self->error_label));
-
-  group = add_group (page, _("Tunnel"), NULL);
-  self->name_row = add_entry (group, _("Name"), FALSE);
-
-  for (guint i = 0; roles[i]; i++)
-    gtk_string_list_append (role_list, _(roles[i]));
-  row = adw_combo_row_new ();
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Role"));
-  adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (role_list));
-  adw_preferences_group_add (group, row);
-  self->role_row = ADW_COMBO_ROW (row);
-  g_signal_connect_swapped (row, "notify::selected", G_CALLBACK (update_role), self);
-
-  for (guint i = 0; modes[i]; i++)
-    gtk_string_list_append (mode_list, _(modes[i]));
-  row = adw_combo_row_new ();
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Pairing"));
-  adw_combo_row_set_model (ADW_COMBO_ROW (row), G_LIST_MODEL (mode_list));
-  adw_preferences_group_add (group, row);
-  self->mode_row = ADW_COMBO_ROW (row);
-  g_signal_connect_swapped (row, "notify::selected", G_CALLBACK (update_role), self);
+  /* An existing VPN profile can still be edited in a Flatpak; the VPN
+   * choice says why it cannot be picked, the group why it will not start. */
   if (pt_sandbox_is_flatpak ())
     {
       g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
 
       g_signal_connect (factory, "setup", G_CALLBACK (mode_item_setup), NULL);
       g_signal_connect (factory, "bind", G_CALLBACK (mode_item_bind), NULL);
-      adw_combo_row_set_list_factory (ADW_COMBO_ROW (row), factory);
+      adw_combo_row_set_list_factory (self->mode_row, factory);
+      adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (self->vpn_group),
+                                             pt_sandbox_vpn_explanation ());
     }
-
-  group = add_group (page, _("Nostr"),
-                     _("The two computers find each other through public Nostr relays, "
-                       "end to end encrypted, by their keys (Preferences shows this "
-                       "computer’s). No pairing by hand, and the tunnel comes back by itself."));
-  self->nostr_group = GTK_WIDGET (group);
-  self->peers_row = add_entry (group, _("The serving computer’s key (npub)"), FALSE);
-  self->relays_row = add_entry (group, _("Relays (empty: public defaults)"), FALSE);
-  self->token_row = add_entry (group, _("Access token (optional)"), TRUE);
-  {
-    GtkWidget *generate = gtk_button_new_from_icon_name ("view-refresh-symbolic");
-
-    gtk_widget_set_valign (generate, GTK_ALIGN_CENTER);
-    gtk_widget_add_css_class (generate, "flat");
-    gtk_widget_set_tooltip_text (generate, _("Make a new token"));
-    gtk_accessible_update_property (GTK_ACCESSIBLE (generate), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                    _("Make a new token"), -1);
-    g_signal_connect_swapped (generate, "clicked", G_CALLBACK (on_generate_token), self);
-    adw_entry_row_add_suffix (self->token_row, generate);
-  }
-  row = adw_action_row_new ();
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Any Computer With the Token"));
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("Let in any key that presents the token"));
-  self->any_peer_switch = GTK_SWITCH (gtk_switch_new ());
-  gtk_widget_set_valign (GTK_WIDGET (self->any_peer_switch), GTK_ALIGN_CENTER);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->any_peer_switch),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Any computer with the token"), -1);
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row), GTK_WIDGET (self->any_peer_switch));
-  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), GTK_WIDGET (self->any_peer_switch));
-  adw_preferences_group_add (group, row);
-  self->any_peer_row = row;
-
-  group = add_group (page, _("Shared Name"),
-                     _("Both computers know one name; keys and token are derived from it, "
-                       "so anyone who knows or guesses the name gets in. Use a long one."));
-  self->named_group = GTK_WIDGET (group);
-  self->shared_name_row = add_entry (group, _("Shared name"), TRUE);
-  self->expose_row = add_entry (group, _("Service to expose (tcp://127.0.0.1:22)"), FALSE);
-  self->named_relays_row = add_entry (group, _("Relays (empty: public defaults)"), FALSE);
-
-  /* An existing VPN profile can still be edited in a Flatpak; it says why
-   * it will not start. */
-  group = add_group (page, _("VPN"),
-                     pt_sandbox_is_flatpak ()
-                     ? pt_sandbox_vpn_explanation ()
-                     : _("Routes whole networks between the computers through a network device. "
-                         "Creating the device needs an administrator’s authorization once each "
-                         "time the tunnel starts. Separate several items with commas."));
-  self->vpn_group = GTK_WIDGET (group);
-  self->vpn_network_row = add_entry (group, _("Network (private, e.g. 10.77.0.0/24)"), FALSE);
-  self->vpn_network6_row = add_entry (group, _("IPv6 network (optional, e.g. fd00:77::/64)"), FALSE);
-  self->vpn_mtu_row = add_entry (group, _("MTU in bytes (empty: 1400)"), FALSE);
-  gtk_editable_set_width_chars (GTK_EDITABLE (self->vpn_mtu_row), 6);
-  self->vpn_dns_row = add_entry (group, _("DNS servers for the clients (optional)"), FALSE);
-  self->vpn_routes_row = add_entry (group, _("More networks through the VPN (optional, e.g. 10.78.0.0/16)"),
-                                    FALSE);
-  row = adw_action_row_new ();
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("IPv6"));
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("Ask the server for an IPv6 address as well"));
-  self->vpn_ipv6_check = GTK_CHECK_BUTTON (gtk_check_button_new ());
-  gtk_widget_set_valign (GTK_WIDGET (self->vpn_ipv6_check), GTK_ALIGN_CENTER);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->vpn_ipv6_check),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("Ask for an IPv6 address as well"), -1);
-  adw_action_row_add_prefix (ADW_ACTION_ROW (row), GTK_WIDGET (self->vpn_ipv6_check));
-  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), GTK_WIDGET (self->vpn_ipv6_check));
-  adw_preferences_group_add (group, row);
-  self->vpn_ipv6_row = row;
-
-  group = add_group (page, _("Forwards"),
-                     _("Each forward listens on a port of this computer and carries what "
-                       "arrives to a service as the other computer sees it."));
-  self->forwards_group = GTK_WIDGET (group);
-  add = gtk_button_new_from_icon_name ("list-add-symbolic");
-  gtk_widget_add_css_class (add, "flat");
-  gtk_widget_set_tooltip_text (add, _("Add a forward"));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (add), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  _("Add a forward"), -1);
-  g_signal_connect_swapped (add, "clicked", G_CALLBACK (on_add_forward), self);
-  adw_preferences_group_set_header_suffix (group, add);
-  self->forwards_list = GTK_LIST_BOX (gtk_list_box_new ());
-  gtk_list_box_set_selection_mode (self->forwards_list, GTK_SELECTION_NONE);
-  gtk_widget_add_css_class (GTK_WIDGET (self->forwards_list), "boxed-list");
-  adw_preferences_group_add (group, GTK_WIDGET (self->forwards_list));
-
-  group = add_group (page, _("Allowed Services"),
-                     _("The other computer may reach only these addresses and ports, "
-                       "e.g. 127.0.0.1:22 for this computer’s SSH server alone, "
-                       "192.168.1.0/24:5432 or 10.0.0.5:8000-8099 (IPv6: [::1]:22). "
-                       "Without a port every port is open. Empty allows nothing."));
-  self->allowed_group = GTK_WIDGET (group);
-  self->allowed_tcp_row = add_entry (group, _("TCP services"), FALSE);
-  self->allowed_udp_row = add_entry (group, _("UDP services"), FALSE);
-
-  group = add_group (page, _("Connectivity"),
-                     _("STUN finds this computer’s public address; a TURN server relays "
-                       "when no direct path exists. Separate several with commas."));
-  self->stun_row = add_entry (group, _("STUN servers (empty: public defaults)"), FALSE);
-  row = adw_action_row_new ();
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("No STUN"));
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), _("Use no STUN server at all (same network only)"));
-  self->no_stun_switch = GTK_SWITCH (gtk_switch_new ());
-  gtk_widget_set_valign (GTK_WIDGET (self->no_stun_switch), GTK_ALIGN_CENTER);
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row), GTK_WIDGET (self->no_stun_switch));
-  adw_action_row_set_activatable_widget (ADW_ACTION_ROW (row), GTK_WIDGET (self->no_stun_switch));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->no_stun_switch),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, _("No STUN"), -1);
-  adw_preferences_group_add (group, row);
-  self->turn_row = add_entry (group, _("TURN servers (turn://user:password@host)"), TRUE);
-  self->local_row = add_entry (group, _("Use only these local addresses (optional)"), FALSE);
-
-  adw_window_set_content (ADW_WINDOW (self), toolbar);
   update_role (self);
 }
 
