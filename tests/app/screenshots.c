@@ -14,6 +14,7 @@
 #include "pt-application.h"
 #include "pt-pairing-dialog.h"
 #include "pt-preferences.h"
+#include "pt-profile-editor.h"
 #include "pt-profile-store.h"
 #include "pt-qr.h"
 #include "pt-window.h"
@@ -138,6 +139,16 @@ main (int    argc,
   save (prefs, out, "preferences.png");
 
   pt_adw_close (prefs);
+
+  /* The editor of a serving Nostr tunnel. */
+  {
+    PtProfileEditor *editor = pt_profile_editor_new (GTK_WINDOW (window), store, printer);
+
+    gtk_window_present (GTK_WINDOW (editor));
+    spin_for_ms (800);
+    save (GTK_WIDGET (editor), out, "editor.png");
+    gtk_window_destroy (GTK_WINDOW (editor));
+  }
   pt_profile_stop (ssh);
   pt_profile_stop (serve);
   gtk_window_destroy (GTK_WINDOW (window));
