@@ -27,7 +27,7 @@ struct _PtPairingDialog
   AdwWindow       parent_instance;
 
   PtProfile      *profile;
-  PtTunnel       *tunnel;
+  GSignalGroup   *tunnel_signals;   /* on the profile's current tunnel */
 
   GtkWidget      *content_box;
   GtkWidget      *local_box;
@@ -101,22 +101,6 @@ update (PtPairingDialog *self)
 
   if (state == PT_TUNNEL_STATE_UP)
     gtk_window_close (GTK_WINDOW (self));
-}
-
-static void
-on_tunnel (PtPairingDialog *self)
-{
-  PtTunnel *tunnel = pt_profile_get_tunnel (self->profile);
-
-  if (tunnel != self->tunnel)
-    {
-      if (self->tunnel != NULL)
-        g_signal_handlers_disconnect_by_data (self->tunnel, self);
-      g_set_object (&self->tunnel, tunnel);
-      if (tunnel != NULL)
-        g_signal_connect_swapped (tunnel, "notify::state", G_CALLBACK (update), self);
-    }
-  update (self);
 }
 
 gboolean
@@ -305,9 +289,9 @@ pt_pairing_dialog_dispose (GObject *object)
 
   if (self->open_image != NULL)
     g_cancellable_cancel (self->open_image);
-  if (self->tunnel != NULL)
-    g_signal_handlers_disconnect_by_data (self->tunnel, self);
-  g_clear_object (&self->tunnel);
+  if (self->tunnel_signals != NULL)
+    g_signal_group_set_target (self->tunnel_signals, NULL);
+  g_clear_object (&self->tunnel_signals);
   if (self->profile != NULL)
     g_signal_handlers_disconnect_by_data (self->profile, self);
   g_clear_object (&self->profile);
@@ -352,6 +336,8 @@ pt_pairing_dialog_init (PtPairingDialog *self)
   GtkDropTarget *drop;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->tunnel_signals = g_signal_group_new (PT_TYPE_TUNNEL);
+  g_signal_group_connect_swapped (self->tunnel_signals, "notify::state", G_CALLBACK (update), self);
   self->local_buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->local_view));
   self->remote_buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->remote_view));
 
@@ -395,8 +381,9 @@ pt_pairing_dialog_new (GtkWindow *parent,
     word_for_serving (self);
   g_signal_connect_swapped (profile, "notify::local-text", G_CALLBACK (update), self);
   g_signal_connect_swapped (profile, "notify::paired", G_CALLBACK (update), self);
-  g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (on_tunnel), self);
-  on_tunnel (self);
+  g_object_bind_property (profile, "tunnel", self->tunnel_signals, "target", G_BINDING_SYNC_CREATE);
+  g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (update), self);
+  update (self);
   return self;
 }
 
