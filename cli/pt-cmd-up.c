@@ -172,6 +172,22 @@ on_tunnel (PtProfile  *profile,
     g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (on_client_state), profile, 0);
 }
 
+/* VPN mode: the device and its addresses, as pt vpn prints them. */
+static void
+on_vpn_device (PtProfile  *profile,
+               GParamSpec *pspec,
+               Run        *run)
+{
+  const char *ifname = pt_profile_get_vpn_device (profile);
+  const char *address = pt_profile_get_vpn_address (profile);
+  const char *address6 = pt_profile_get_vpn_address6 (profile);
+
+  if (ifname == NULL)
+    return;
+  RUN_EVENT (run, pt_cli_event ("vpn", "ifname", ifname, "address", address ? address : "",
+                                address6 ? "address6" : NULL, address6, NULL));
+}
+
 static void
 session_closed (Run           *run,
                 PtPeerSession *session)
@@ -539,6 +555,7 @@ pt_cmd_up (int    argc,
 
       g_signal_connect (profile, "notify::running", G_CALLBACK (on_running), run);
       g_signal_connect (profile, "notify::tunnel", G_CALLBACK (on_tunnel), run);
+      g_signal_connect (profile, "notify::vpn-device", G_CALLBACK (on_vpn_device), run);
       g_signal_connect (profile, "relay-state", G_CALLBACK (on_relay_state), run);
       g_signal_connect (profile, "attempt-failed", G_CALLBACK (on_attempt_failed), run);
       g_signal_connect (profile, "request-refused", G_CALLBACK (on_request_refused), run);
