@@ -20,7 +20,8 @@ dropped and counted; a second VPN client of one user is refused, naming
 the holder; a client killed and restarted gets its address back; its route
 is present while up and gone (with the device) after it stops; the server
 restarted, a client reconnects by itself with its device and address; manual
-pairing (offer and answer blocks) works too. Pushed resolvers go to
+pairing (offer and answer blocks) works too, and so do the app's VPN
+profiles (serving and connecting) run by `pt up`. Pushed resolvers go to
 resolvectl only with --accept-dns (routing domain "~.") or --dns-domain
 ("~DOMAIN"), never otherwise. A server pushing 192.168.1.128/25 to a client
 whose LAN is 192.168.1.0/24 is refused, naming both and the device, and nothing
@@ -463,6 +464,41 @@ def main():
         check(c2.wait_exit(15) == 0, "c2 stops cleanly")
         srv.signal(signal.SIGTERM)
         srv.wait_exit(15)
+
+        # the app's VPN profiles, run by pt up: a serving one and a
+        # connecting one, each in its own machine, keys from PT_NSEC
+        def up_profile(name, text):
+            path = os.path.join(tmp, name + ".ini")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text + "relays=%s;\nlocal-addresses=%s;\nno-stun=true\n"
+                        % (relay_url, ADDRS[name]))
+            return path
+
+        def nsec(path):
+            with open(path) as f:
+                return f.read().strip()
+
+        usrv = spawn("up-server", in_machine("srv", [PT, "up", "--json", up_profile(
+            "srv", "[profile 71]\nname=Office VPN\nrole=serve\nmode=vpn\n"
+            "vpn-network=10.66.0.0/24\npeers=%s;\n" % n1)]), env={"PT_NSEC": nsec(skey)})
+        ev = usrv.wait_event("vpn", T)
+        check(ev.get("address") == "10.66.0.1/24" and ev.get("tunnel") == "Office VPN",
+              "pt up: the serving VPN profile took 10.66.0.1/24 (%s)" % ev)
+        usrv.wait_event("relay", 2 * T, state="connected")
+        ucli = spawn("up-client", in_machine("c1", [PT, "up", "--json", up_profile(
+            "c1", "[profile 72]\nname=To the office\nrole=connect\nmode=vpn\n"
+            "peers=%s;\n" % snpub)]), env={"PT_NSEC": nsec(k1)})
+        ev = ucli.wait_event("vpn", T)
+        check(ev.get("address", "").startswith("10.66.0.") and ev.get("tunnel") == "To the office",
+              "pt up: the connecting VPN profile got %s" % ev.get("address"))
+        check(ping_until("c1", "10.66.0.1"), "pt up: the client profile pings the serving one")
+        check(nsec(k1) not in "".join(ucli.err_lines), "pt up: the key was not printed")
+        ucli.signal(signal.SIGTERM)
+        check(ucli.wait_exit(15) == 0, "pt up: the VPN client profile stops cleanly")
+        check(ev["ifname"] not in links("c1"), "pt up: its device is gone")
+        usrv.signal(signal.SIGTERM)
+        check(usrv.wait_exit(15) == 0, "pt up: the serving VPN profile stops cleanly")
 
         # manual pairing: the offer and answer blocks carried by the test
         msrv = spawn("manual-server", in_machine("srv", [PT, "vpn", "server", "--manual", "--json",
