@@ -6,7 +6,7 @@
 
 #include "config.h"
 
-#include <glib/gi18n.h>
+#include <glib/gi18n-lib.h>   /* the project's domain, whoever calls */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
