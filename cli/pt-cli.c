@@ -610,10 +610,9 @@ usage:
   return NULL;
 }
 
-PtAllowList *
-pt_cli_parse_allow_list (char       **cidrs,
-                         const char  *option,
-                         gboolean    *ok)
+static PtAllowList *
+parse_allow_list (char       **cidrs,
+                  const char  *option)
 {
   g_autoptr(PtAllowList) list = pt_allow_list_new ();
 
@@ -624,11 +623,29 @@ pt_cli_parse_allow_list (char       **cidrs,
       if (!pt_allow_list_add (list, cidrs[i], &error))
         {
           pt_cli_usage_error ("%s: %s", option, error->message);
-          *ok = FALSE;
           return NULL;
         }
     }
   return g_steal_pointer (&list);
+}
+
+PtServerPolicy *
+pt_cli_parse_policy (char **allowed_tcp,
+                     char **allowed_udp)
+{
+  g_autoptr(PtAllowList) tcp = parse_allow_list (allowed_tcp, "--allowed-tcp");
+  g_autoptr(PtAllowList) udp = tcp ? parse_allow_list (allowed_udp, "--allowed-udp") : NULL;
+  PtServerPolicy *policy;
+
+  if (udp == NULL)
+    return NULL;
+  if (pt_allow_list_is_empty (tcp) && pt_allow_list_is_empty (udp))
+    pt_cli_info ("nothing is allowed (no --allowed-tcp or --allowed-udp): every forward "
+                 "will be refused");
+  policy = pt_server_policy_new ();
+  pt_server_policy_set_allow_list (policy, PT_PROTO_TCP, tcp);
+  pt_server_policy_set_allow_list (policy, PT_PROTO_UDP, udp);
+  return policy;
 }
 
 int

@@ -63,10 +63,10 @@ PtIceConfig    *pt_cli_make_ice_config   (PtCliCommon        *common);
 int             pt_cli_add_forwards      (PtTunnel           *tunnel,
                                           char              **sources,
                                           char              **targets);
-/* --allowed-tcp/--allowed-udp: NULL and *ok = FALSE after a usage error. */
-PtAllowList    *pt_cli_parse_allow_list  (char              **cidrs,
-                                          const char         *option,
-                                          gboolean           *ok);
+/* --allowed-tcp and --allowed-udp as a server's policy; says so when they
+ * allow nothing. NULL after printing a usage error. */
+PtServerPolicy *pt_cli_parse_policy      (char              **allowed_tcp,
+                                          char              **allowed_udp);
 
 /* Output: human lines or one JSON object per line, on stderr. */
 void            pt_cli_set_json          (gboolean            json);
@@ -152,8 +152,7 @@ typedef struct
  * ends and no session is left, or a signal; VPN mode with @router.
  * @limits NULL: the defaults. */
 int             pt_cli_run_manual_server (PtIceConfig        *ice_config,
-                                          PtAllowList        *tcp,
-                                          PtAllowList        *udp,
+                                          PtServerPolicy     *policy,
                                           PtVpnRouter        *router,
                                           const PtCliManualLimits *limits);
 /* Prints a Nostr client's relay, retry and tunnel events. */

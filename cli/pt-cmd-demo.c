@@ -317,6 +317,7 @@ pt_cmd_demo (int    argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(PtIceConfig) ice_config = NULL;
   g_autoptr(PtAllowList) allowed = NULL;
+  g_autoptr(PtServerPolicy) policy = NULL;
   g_autoptr(PtForwardSpec) spec = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
@@ -380,7 +381,9 @@ pt_cmd_demo (int    argc,
   pt_allow_list_add (allowed, "127.0.0.1/32", NULL);
 
   demo.server = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, ice_config);
-  pt_tunnel_set_allow_list (demo.server, PT_PROTO_TCP, allowed);
+  policy = pt_server_policy_new ();
+  pt_server_policy_set_allow_list (policy, PT_PROTO_TCP, allowed);
+  pt_tunnel_set_policy (demo.server, policy);
   demo.client = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, ice_config);
 
   source = g_strdup_printf ("tcp://127.0.0.1:%u", port);

@@ -310,10 +310,8 @@ pt_cmd_server_nostr (int    argc,
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtAllowList) tcp = NULL;
-  g_autoptr(PtAllowList) udp = NULL;
+  g_autoptr(PtServerPolicy) policy = NULL;
   g_autoptr(PtNostrServer) nostr = NULL;
-  gboolean ok = TRUE;
   int status = PT_EXIT_USAGE;
 
   context = pt_cli_context_new ("server nostr", "--nsec-file FILE (--peer-npub NPUB…|--any-peer)",
@@ -329,9 +327,8 @@ pt_cmd_server_nostr (int    argc,
   if (!pt_cli_check_nostr_server_options (&who))
     goto out;
 
-  tcp = pt_cli_parse_allow_list (allowed_tcp, "--allowed-tcp", &ok);
-  udp = ok ? pt_cli_parse_allow_list (allowed_udp, "--allowed-udp", &ok) : NULL;
-  if (!ok)
+  policy = pt_cli_parse_policy (allowed_tcp, allowed_udp);
+  if (policy == NULL)
     goto out;
 
   ice_config = pt_cli_make_ice_config (&common);
@@ -341,11 +338,7 @@ pt_cmd_server_nostr (int    argc,
   nostr = pt_cli_make_nostr_server (&who, ice_config, &status);
   if (nostr == NULL)
     goto out;
-  pt_nostr_server_set_allow_list (nostr, PT_PROTO_TCP, tcp);
-  pt_nostr_server_set_allow_list (nostr, PT_PROTO_UDP, udp);
-  if (pt_allow_list_is_empty (tcp) && pt_allow_list_is_empty (udp))
-    pt_cli_info ("nothing is allowed (no --allowed-tcp or --allowed-udp): every forward "
-                 "will be refused");
+  pt_nostr_server_set_policy (nostr, policy);
 
   status = pt_cli_run_nostr_server (nostr);
   g_clear_object (&nostr);
@@ -742,6 +735,7 @@ named_expose (int         argc,
   g_autoptr(PtNostrServer) nostr = NULL;
   g_autoptr(GInetAddress) loopback = NULL;
   g_autoptr(GSocketAddress) target = NULL;
+  g_autoptr(PtServerPolicy) policy = NULL;
   g_autoptr(GError) error = NULL;
   int status = PT_EXIT_USAGE;
 
@@ -785,7 +779,9 @@ named_expose (int         argc,
   target = g_inet_socket_address_new (loopback, (guint16) port);
   pt_nostr_server_set_any_peer (nostr, TRUE);
   pt_nostr_server_set_tokens (nostr, tokens);
-  pt_nostr_server_set_exposed (nostr, proto, G_INET_SOCKET_ADDRESS (target));
+  policy = pt_server_policy_new ();
+  pt_server_policy_set_exposed (policy, proto, G_INET_SOCKET_ADDRESS (target));
+  pt_nostr_server_set_policy (nostr, policy);
   pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
 
   status = pt_cli_run_nostr_server (nostr);

@@ -14,8 +14,7 @@ typedef struct
 {
   GMainLoop   *loop;
   PtIceConfig *ice_config;
-  PtAllowList *allowed_tcp;
-  PtAllowList *allowed_udp;
+  PtServerPolicy *policy;      /* what clients may reach */
   PtVpnRouter *router;         /* VPN mode (pt vpn server --manual), or NULL */
   GPtrArray   *tunnels;        /* PtTunnel*, live sessions */
   gboolean     input_ended;
@@ -305,8 +304,7 @@ offer_block_cb (const char *block,
     }
 
   tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, server->ice_config);
-  pt_tunnel_set_allow_list (tunnel, PT_PROTO_TCP, server->allowed_tcp);
-  pt_tunnel_set_allow_list (tunnel, PT_PROTO_UDP, server->allowed_udp);
+  pt_tunnel_set_policy (tunnel, server->policy);
   if (server->router != NULL)
     {
       /* Manual pairing has no lasting identity: one address per session. */
@@ -354,8 +352,7 @@ terminate (Server *server)
 
 int
 pt_cli_run_manual_server (PtIceConfig             *ice_config,
-                          PtAllowList             *tcp,
-                          PtAllowList             *udp,
+                          PtServerPolicy          *policy,
                           PtVpnRouter             *router,
                           const PtCliManualLimits *limits)
 {
@@ -373,8 +370,7 @@ pt_cli_run_manual_server (PtIceConfig             *ice_config,
   tunnels = g_ptr_array_new_with_free_func (g_object_unref);
   server.loop = loop;
   server.ice_config = ice_config;
-  server.allowed_tcp = tcp;
-  server.allowed_udp = udp;
+  server.policy = policy;
   server.router = router;
   server.tunnels = tunnels;
   server.limits = limits != NULL ? *limits : defaults;
@@ -434,9 +430,7 @@ pt_cmd_server (int    argc,
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtAllowList) tcp = NULL;
-  g_autoptr(PtAllowList) udp = NULL;
-  gboolean ok = TRUE;
+  g_autoptr(PtServerPolicy) policy = NULL;
   int status = PT_EXIT_USAGE;
 
   if (argc < 2 || argv[1][0] == '-')
@@ -486,19 +480,15 @@ pt_cmd_server (int    argc,
       goto out;
     }
 
-  tcp = pt_cli_parse_allow_list (allowed_tcp, "--allowed-tcp", &ok);
-  udp = ok ? pt_cli_parse_allow_list (allowed_udp, "--allowed-udp", &ok) : NULL;
-  if (!ok)
+  policy = pt_cli_parse_policy (allowed_tcp, allowed_udp);
+  if (policy == NULL)
     goto out;
-  if (pt_allow_list_is_empty (tcp) && pt_allow_list_is_empty (udp))
-    pt_cli_info ("nothing is allowed (no --allowed-tcp or --allowed-udp): every forward "
-                 "will be refused");
 
   ice_config = pt_cli_make_ice_config (&common);
   if (ice_config == NULL)
     goto out;
 
-  status = pt_cli_run_manual_server (ice_config, tcp, udp, NULL, &limits);
+  status = pt_cli_run_manual_server (ice_config, policy, NULL, &limits);
 
 out:
   pt_cli_common_clear (&common);

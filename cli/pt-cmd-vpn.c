@@ -122,7 +122,7 @@ run_manual_server (PtIceConfig  *ice_config,
     }
   pt_cli_event ("vpn", "ifname", ifname, "address", address4,
                 address6 ? "address6" : NULL, address6, NULL);
-  status = pt_cli_run_manual_server (ice_config, NULL, NULL, router, NULL);
+  status = pt_cli_run_manual_server (ice_config, NULL, router, NULL);
   pt_cli_event ("vpn-stats", "#spoofed_dropped", pt_vpn_router_get_spoofed (router), NULL);
   return status;
 }

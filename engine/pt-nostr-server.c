@@ -87,10 +87,7 @@ struct _PtNostrServer
   GArray        *peers;          /* PtPublicKey */
   gboolean       any_peer;
   GPtrArray     *tokens;         /* PtSecretString */
-  PtAllowList   *allowed_tcp;
-  PtAllowList   *allowed_udp;
-  GInetSocketAddress *exposed_tcp;
-  GInetSocketAddress *exposed_udp;
+  PtServerPolicy *policy;       /* every session's tunnel shares it */
   guint          max_sessions;
   PtVpnRouter   *vpn_router;
 
@@ -330,10 +327,7 @@ start_session (PtNostrServer             *self,
   session->peer_npub = g_strdup (peer_npub);
   session->hex = _pt_rendezvous_session_to_hex (request->session_id);
   session->tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, self->ice_config);
-  pt_tunnel_set_allow_list (session->tunnel, PT_PROTO_TCP, self->allowed_tcp);
-  pt_tunnel_set_allow_list (session->tunnel, PT_PROTO_UDP, self->allowed_udp);
-  pt_tunnel_set_exposed (session->tunnel, PT_PROTO_TCP, self->exposed_tcp);
-  pt_tunnel_set_exposed (session->tunnel, PT_PROTO_UDP, self->exposed_udp);
+  pt_tunnel_set_policy (session->tunnel, self->policy);
   if (self->vpn_router != NULL)
     _pt_tunnel_set_vpn_router (session->tunnel, self->vpn_router, peer_npub);
   g_object_set_data (G_OBJECT (session->tunnel), "pt-nostr-session", session);
@@ -655,26 +649,13 @@ pt_nostr_server_set_tokens (PtNostrServer *self,
 }
 
 void
-pt_nostr_server_set_allow_list (PtNostrServer *self,
-                                PtProto        proto,
-                                PtAllowList   *allow_list)
-{
-  PtAllowList **slot;
-
-  g_return_if_fail (PT_IS_NOSTR_SERVER (self));
-  slot = proto == PT_PROTO_TCP ? &self->allowed_tcp : &self->allowed_udp;
-  g_clear_pointer (slot, pt_allow_list_unref);
-  if (allow_list != NULL)
-    *slot = pt_allow_list_ref (allow_list);
-}
-
-void
-pt_nostr_server_set_exposed (PtNostrServer      *self,
-                             PtProto             proto,
-                             GInetSocketAddress *target)
+pt_nostr_server_set_policy (PtNostrServer  *self,
+                            PtServerPolicy *policy)
 {
   g_return_if_fail (PT_IS_NOSTR_SERVER (self));
-  g_set_object (proto == PT_PROTO_TCP ? &self->exposed_tcp : &self->exposed_udp, target);
+  g_clear_pointer (&self->policy, pt_server_policy_unref);
+  if (policy != NULL)
+    self->policy = pt_server_policy_ref (policy);
 }
 
 gboolean
@@ -816,10 +797,7 @@ pt_nostr_server_finalize (GObject *object)
   g_clear_pointer (&self->ice_config, pt_ice_config_unref);
   g_clear_pointer (&self->peers, g_array_unref);
   g_clear_pointer (&self->tokens, g_ptr_array_unref);
-  g_clear_pointer (&self->allowed_tcp, pt_allow_list_unref);
-  g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
-  g_clear_object (&self->exposed_tcp);
-  g_clear_object (&self->exposed_udp);
+  g_clear_pointer (&self->policy, pt_server_policy_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->seen, g_hash_table_unref);
   g_clear_pointer (&self->buckets, g_hash_table_unref);

@@ -22,6 +22,7 @@
 #include <gio/gio.h>
 
 #include "pt-allow-list.h"
+#include "pt-server-policy.h"
 #include "pt-ice-config.h"
 #include "pt-keys.h"
 #include "pt-signal.h"
@@ -89,13 +90,10 @@ void           pt_nostr_server_set_any_peer   (PtNostrServer       *self,
 /* A GPtrArray of PtSecretString (pt_token_list_parse()); a reference is kept. */
 void           pt_nostr_server_set_tokens     (PtNostrServer       *self,
                                                GPtrArray           *tokens);
-void           pt_nostr_server_set_allow_list (PtNostrServer       *self,
-                                               PtProto              proto,
-                                               PtAllowList         *allow_list);
-/* Named mode: every forward of @proto reaches @target, whatever it names. */
-void           pt_nostr_server_set_exposed    (PtNostrServer       *self,
-                                               PtProto              proto,
-                                               GInetSocketAddress  *target);
+/* What clients may reach; every session's tunnel shares it (a reference
+ * is kept). Unset: nothing. */
+void           pt_nostr_server_set_policy     (PtNostrServer       *self,
+                                               PtServerPolicy      *policy);
 /* VPN mode: clients may ask for an address in @network4 (and @network6, or
  * NULL); the server's TUN device @tun_fd (taken; from pt_tun_open_async(),
  * with the network's first address) carries their packets; @mtu is its MTU

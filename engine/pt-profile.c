@@ -1271,6 +1271,20 @@ make_allow_list (GStrv        cidrs,
   return g_steal_pointer (&list);
 }
 
+/* A serving profile's allowed services (validated before: bad entries
+ * cannot remain). */
+static PtServerPolicy *
+make_policy (PtProfile *self)
+{
+  PtServerPolicy *policy = pt_server_policy_new ();
+  g_autoptr(PtAllowList) tcp = make_allow_list (self->allowed_tcp, NULL);
+  g_autoptr(PtAllowList) udp = make_allow_list (self->allowed_udp, NULL);
+
+  pt_server_policy_set_allow_list (policy, PT_PROTO_TCP, tcp);
+  pt_server_policy_set_allow_list (policy, PT_PROTO_UDP, udp);
+  return policy;
+}
+
 /* "tcp://127.0.0.1:22" → the address (a literal: the server connects to it). */
 static GSocketAddress *
 expose_address (const char  *expose,
@@ -1958,6 +1972,7 @@ start_named_nostr (PtProfile          *self,
       PtProto proto = PT_PROTO_TCP;
       g_autoptr(GSocketAddress) target = expose_address (self->expose, &proto, error);
       g_autoptr(PtNostrServer) server = NULL;
+      g_autoptr(PtServerPolicy) policy = NULL;
       g_autoptr(GPtrArray) tokens = NULL;
 
       if (target == NULL)
@@ -1969,7 +1984,9 @@ start_named_nostr (PtProfile          *self,
       g_ptr_array_add (tokens, g_strdup (token));
       pt_nostr_server_set_any_peer (server, TRUE);
       pt_nostr_server_set_tokens (server, tokens);
-      pt_nostr_server_set_exposed (server, proto, G_INET_SOCKET_ADDRESS (target));
+      policy = pt_server_policy_new ();
+      pt_server_policy_set_exposed (policy, proto, G_INET_SOCKET_ADDRESS (target));
+      pt_nostr_server_set_policy (server, policy);
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
       g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
       g_signal_connect (server, "relay-state", G_CALLBACK (on_relay_state), self);
@@ -2026,8 +2043,6 @@ start_nostr (PtProfile          *self,
 
   if (self->role == PT_TUNNEL_ROLE_SERVER)
     {
-      g_autoptr(PtAllowList) tcp = make_allow_list (self->allowed_tcp, NULL);
-      g_autoptr(PtAllowList) udp = make_allow_list (self->allowed_udp, NULL);
       g_autoptr(PtNostrServer) server = NULL;
       g_autofree char *address = NULL;
       g_autofree char *address6 = NULL;
@@ -2057,8 +2072,9 @@ start_nostr (PtProfile          *self,
       pt_nostr_server_set_any_peer (server, self->any_peer);
       if (!vpn)
         {
-          pt_nostr_server_set_allow_list (server, PT_PROTO_TCP, tcp);
-          pt_nostr_server_set_allow_list (server, PT_PROTO_UDP, udp);
+          g_autoptr(PtServerPolicy) policy = make_policy (self);
+
+          pt_nostr_server_set_policy (server, policy);
         }
       g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
       g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
@@ -2250,11 +2266,9 @@ pt_profile_start (PtProfile  *self,
 
   if (self->role == PT_TUNNEL_ROLE_SERVER)
     {
-      g_autoptr(PtAllowList) tcp = make_allow_list (self->allowed_tcp, NULL);
-      g_autoptr(PtAllowList) udp = make_allow_list (self->allowed_udp, NULL);
+      g_autoptr(PtServerPolicy) policy = make_policy (self);
 
-      pt_tunnel_set_allow_list (tunnel, PT_PROTO_TCP, tcp);
-      pt_tunnel_set_allow_list (tunnel, PT_PROTO_UDP, udp);
+      pt_tunnel_set_policy (tunnel, policy);
     }
   else
     {

@@ -79,15 +79,9 @@ typedef struct
 PtSession *_pt_session_new_client (PtQuicConn  *conn,
                                    GPtrArray   *forwards,
                                    GPtrArray   *sockets);
-PtSession *_pt_session_new_server (PtQuicConn  *conn,
-                                   PtAllowList *allowed_tcp,
-                                   PtAllowList *allowed_udp);
-/* Call once the QUIC handshake completed. */
-/* Server, named mode: every forward of @proto reaches @target (NULL: the
- * allow-list decides, as usual). */
-void       _pt_session_set_exposed (PtSession          *self,
-                                    PtProto             proto,
-                                    GInetSocketAddress *target);
+/* @policy: what forwards may reach (a reference is kept; NULL: nothing). */
+PtSession *_pt_session_new_server (PtQuicConn     *conn,
+                                   PtServerPolicy *policy);
 /* Server: grant only the forwards (PtForwardSpec*, copied) that the accepted
  * offer showed; any other forward in HELLO is refused. NULL: no such check. */
 void       _pt_session_set_offered_forwards (PtSession *self,
@@ -109,6 +103,7 @@ gsize      _pt_session_get_max_ip     (PtSession   *self);
 gboolean   _pt_session_send_ip        (PtSession    *self,
                                        const guint8 *packet,
                                        gsize         len);
+/* Call once the QUIC handshake completed. */
 void       _pt_session_start      (PtSession   *self);
 /* Closes every forwarded connection. */
 void       _pt_session_stop       (PtSession   *self);

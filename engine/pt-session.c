@@ -92,10 +92,7 @@ struct _PtSession
   gboolean         stopped;
 
   GPtrArray       *forwards;       /* Forward* */
-  PtAllowList     *allowed_tcp;
-  PtAllowList     *allowed_udp;
-  GInetSocketAddress *exposed_tcp;  /* named mode: every TCP forward goes here */
-  GInetSocketAddress *exposed_udp;
+  PtServerPolicy  *policy;        /* server: what forwards may reach */
   GPtrArray       *offered;        /* server: PtForwardSpec* of the accepted offer; NULL: no offer */
 
   gint64           control_stream;
@@ -1297,7 +1294,7 @@ forward_resolved_cb (GObject      *object,
       return;
     }
 
-  allowed = forward->spec->proto == PT_PROTO_TCP ? self->allowed_tcp : self->allowed_udp;
+  allowed = pt_server_policy_get_allow_list (self->policy, forward->spec->proto);
   what = pt_forward_spec_to_string (forward->spec);
 
   /* The client hears which forward (its verdict is in its place; the client
@@ -1361,8 +1358,7 @@ handle_hello (PtSession        *self,
   for (guint i = 0; i < msg->forwards->len; i++)
     {
       Forward *forward = forward_new (self, g_ptr_array_index (msg->forwards, i));
-      GInetSocketAddress *exposed = forward->spec->proto == PT_PROTO_TCP ? self->exposed_tcp
-                                                                         : self->exposed_udp;
+      GInetSocketAddress *exposed = pt_server_policy_get_exposed (self->policy, forward->spec->proto);
       ResolveData *data;
 
       /* Grant only what the accepted offer showed: a modified client could
@@ -1738,10 +1734,7 @@ pt_session_finalize (GObject *object)
   g_clear_pointer (&self->udp_by_peer, g_hash_table_unref);
   g_clear_pointer (&self->udp_flows, g_hash_table_unref);
   g_clear_pointer (&self->forwards, g_ptr_array_unref);
-  g_clear_pointer (&self->allowed_tcp, pt_allow_list_unref);
-  g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
-  g_clear_object (&self->exposed_tcp);
-  g_clear_object (&self->exposed_udp);
+  g_clear_pointer (&self->policy, pt_server_policy_unref);
   g_clear_pointer (&self->offered, g_ptr_array_unref);
   g_clear_pointer (&self->parser, _pt_control_parser_free);
   g_clear_object (&self->cancellable);
@@ -1851,14 +1844,13 @@ _pt_session_new_client (PtQuicConn *conn,
 }
 
 PtSession *
-_pt_session_new_server (PtQuicConn  *conn,
-                        PtAllowList *allowed_tcp,
-                        PtAllowList *allowed_udp)
+_pt_session_new_server (PtQuicConn     *conn,
+                        PtServerPolicy *policy)
 {
   PtSession *self = pt_session_new (conn, FALSE);
 
-  self->allowed_tcp = allowed_tcp ? pt_allow_list_ref (allowed_tcp) : NULL;
-  self->allowed_udp = allowed_udp ? pt_allow_list_ref (allowed_udp) : NULL;
+  /* No policy: nothing is allowed. */
+  self->policy = policy ? pt_server_policy_ref (policy) : pt_server_policy_new ();
   return self;
 }
 
@@ -1872,16 +1864,6 @@ _pt_session_set_offered_forwards (PtSession *self,
   self->offered = g_ptr_array_new_with_free_func ((GDestroyNotify) pt_forward_spec_free);
   for (guint i = 0; i < forwards->len; i++)
     g_ptr_array_add (self->offered, pt_forward_spec_copy (g_ptr_array_index (forwards, i)));
-}
-
-void
-_pt_session_set_exposed (PtSession          *self,
-                         PtProto             proto,
-                         GInetSocketAddress *target)
-{
-  GInetSocketAddress **slot = proto == PT_PROTO_TCP ? &self->exposed_tcp : &self->exposed_udp;
-
-  g_set_object (slot, target);
 }
 
 void

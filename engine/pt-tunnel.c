@@ -56,10 +56,7 @@ struct _PtTunnel
   PtVpnLink      *vpn_link;
 
   /* Server */
-  PtAllowList    *allowed_tcp;
-  PtAllowList    *allowed_udp;
-  GInetSocketAddress *exposed_tcp;
-  GInetSocketAddress *exposed_udp;
+  PtServerPolicy *policy;            /* shared with the front end's other tunnels */
   PtVpnRouter    *vpn_router;
   char           *vpn_client_id;
 };
@@ -415,9 +412,7 @@ start_connecting (PtTunnel        *self,
     self->session = _pt_session_new_client (self->quic, self->forwards, self->sockets);
   else
     {
-      self->session = _pt_session_new_server (self->quic, self->allowed_tcp, self->allowed_udp);
-      _pt_session_set_exposed (self->session, PT_PROTO_TCP, self->exposed_tcp);
-      _pt_session_set_exposed (self->session, PT_PROTO_UDP, self->exposed_udp);
+      self->session = _pt_session_new_server (self->quic, self->policy);
       _pt_session_set_offered_forwards (self->session, remote->forwards);
       if (self->vpn_router != NULL)
         _pt_vpn_router_attach (self->vpn_router, self->session, self->vpn_client_id);
@@ -698,29 +693,14 @@ pt_tunnel_dup_listen_addresses (PtTunnel *self)
 /* Server */
 
 void
-pt_tunnel_set_allow_list (PtTunnel    *self,
-                          PtProto      proto,
-                          PtAllowList *allow_list)
-{
-  PtAllowList **slot;
-
-  g_return_if_fail (PT_IS_TUNNEL (self));
-
-  slot = proto == PT_PROTO_TCP ? &self->allowed_tcp : &self->allowed_udp;
-  g_clear_pointer (slot, pt_allow_list_unref);
-  if (allow_list != NULL)
-    *slot = pt_allow_list_ref (allow_list);
-}
-
-void
-pt_tunnel_set_exposed (PtTunnel           *self,
-                       PtProto             proto,
-                       GInetSocketAddress *target)
+pt_tunnel_set_policy (PtTunnel       *self,
+                      PtServerPolicy *policy)
 {
   g_return_if_fail (PT_IS_TUNNEL (self));
-  g_return_if_fail (target == NULL || G_IS_INET_SOCKET_ADDRESS (target));
 
-  g_set_object (proto == PT_PROTO_TCP ? &self->exposed_tcp : &self->exposed_udp, target);
+  g_clear_pointer (&self->policy, pt_server_policy_unref);
+  if (policy != NULL)
+    self->policy = pt_server_policy_ref (policy);
 }
 
 static void
@@ -941,10 +921,7 @@ pt_tunnel_finalize (GObject *object)
   g_clear_pointer (&self->forwards, g_ptr_array_unref);
   g_clear_pointer (&self->sockets, g_ptr_array_unref);
   g_clear_pointer (&self->listen_addresses, g_ptr_array_unref);
-  g_clear_pointer (&self->allowed_tcp, pt_allow_list_unref);
-  g_clear_pointer (&self->allowed_udp, pt_allow_list_unref);
-  g_clear_object (&self->exposed_tcp);
-  g_clear_object (&self->exposed_udp);
+  g_clear_pointer (&self->policy, pt_server_policy_unref);
   g_clear_pointer (&self->vpn_router, _pt_vpn_router_unref);
   g_clear_pointer (&self->vpn_client_id, g_free);
   g_clear_error (&self->error);

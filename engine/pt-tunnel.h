@@ -9,7 +9,7 @@
  *
  * Client:  add_forward()… → create_offer_async() → (deliver offer, get answer)
  *          → set_answer() → state walks CHECKING, HANDSHAKE, UP; "forward-ready" per listener.
- * Server:  set_allow_list() → accept_offer_async() → (deliver answer) → same states.
+ * Server:  set_policy() → accept_offer_async() → (deliver answer) → same states.
  */
 #pragma once
 
@@ -20,6 +20,7 @@
 #include <gio/gio.h>
 
 #include "pt-allow-list.h"
+#include "pt-server-policy.h"
 #include "pt-ice-config.h"
 #include "pt-signal.h"
 #include "pt-types.h"
@@ -55,16 +56,9 @@ gboolean       pt_tunnel_add_forward         (PtTunnel             *self,
 /* Client: the bound listener addresses, in add_forward() order ("127.0.0.1:40211"). */
 GPtrArray     *pt_tunnel_dup_listen_addresses (PtTunnel            *self);
 
-/* Server: what each protocol may reach. An empty or unset list allows nothing. */
-void           pt_tunnel_set_allow_list      (PtTunnel             *self,
-                                              PtProto               proto,
-                                              PtAllowList          *allow_list);
-
-/* Server, named mode: every forward of @proto reaches @target, whatever
- * address the client names (NULL: the allow-list decides). */
-void           pt_tunnel_set_exposed         (PtTunnel             *self,
-                                              PtProto               proto,
-                                              GInetSocketAddress   *target);
+/* Server: what clients may reach (a reference is kept). Unset: nothing. */
+void           pt_tunnel_set_policy          (PtTunnel             *self,
+                                              PtServerPolicy       *policy);
 
 /* Client: gathers candidates and returns the offer. */
 void           pt_tunnel_create_offer_async  (PtTunnel             *self,

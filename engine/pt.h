@@ -11,6 +11,7 @@
 # include "pt-signal.h"
 # include "pt-offer-record.h"
 # include "pt-allow-list.h"
+# include "pt-server-policy.h"
 # include "pt-config.h"
 # include "pt-ice-config.h"
 # include "pt-tunnel.h"

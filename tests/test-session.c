@@ -257,6 +257,7 @@ run_sessions (const char * const *sources,
               GPtrArray         **out_sockets)
 {
   g_autoptr(PtAllowList) allowed = pt_allow_list_new ();
+  g_autoptr(PtServerPolicy) policy = pt_server_policy_new ();
   g_autofree char *entry = g_strdup_printf ("127.0.0.1/32:%u", echo_port);
   g_autoptr(GPtrArray) forwards = g_ptr_array_new_with_free_func ((GDestroyNotify) pt_forward_spec_free);
   GPtrArray *sockets = g_ptr_array_new_with_free_func (g_object_unref);
@@ -264,6 +265,7 @@ run_sessions (const char * const *sources,
 
   g_assert_true (pt_allow_list_add (allowed, entry, &error));
   g_assert_no_error (error);
+  pt_server_policy_set_allow_list (policy, PT_PROTO_TCP, allowed);
   for (guint i = 0; sources[i] != NULL; i++)
     {
       PtForwardSpec *spec = pt_forward_spec_parse (sources[i], &error);
@@ -283,7 +285,7 @@ run_sessions (const char * const *sources,
   client->out.to = server->conn;
   server->out.to = client->conn;
   client->session = _pt_session_new_client (client->conn, forwards, sockets);
-  server->session = _pt_session_new_server (server->conn, allowed, NULL);
+  server->session = _pt_session_new_server (server->conn, policy);
   end_watch (client);
   end_watch (server);
 

@@ -130,6 +130,18 @@ loopback_config (const char * const *addresses)
 
 static const char * const loopback4[] = { "127.0.0.1", NULL };
 
+/* The server's policy: @list for @proto, nothing else. */
+static void
+allow (PtTunnel    *server,
+       PtProto      proto,
+       PtAllowList *list)
+{
+  g_autoptr(PtServerPolicy) policy = pt_server_policy_new ();
+
+  pt_server_policy_set_allow_list (policy, proto, list);
+  pt_tunnel_set_policy (server, policy);
+}
+
 /* Client asks for @source; server allows @allowed; both gather on
  * @addresses. Stops after the answer. */
 static void
@@ -148,7 +160,7 @@ pair_setup_on (Pair               *pair,
   pair->client = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, config);
   pair->server = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, config);
   g_assert_true (pt_allow_list_add (list, allowed, NULL));
-  pt_tunnel_set_allow_list (pair->server, spec->proto, list);
+  allow (pair->server, spec->proto, list);
 
   g_signal_connect (pair->client, "notify::state", G_CALLBACK (on_client_state), pair);
   g_signal_connect (pair->server, "forward-rejected", G_CALLBACK (on_rejected), pair);
@@ -457,7 +469,7 @@ test_not_in_offer (void)
   pair.client = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, config);
   pair.server = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, config);
   g_assert_true (pt_allow_list_add (list, "127.0.0.0/8", NULL));  /* both would be allowed */
-  pt_tunnel_set_allow_list (pair.server, PT_PROTO_TCP, list);
+  allow (pair.server, PT_PROTO_TCP, list);
   g_signal_connect (pair.client, "notify::state", G_CALLBACK (on_client_state), &pair);
   g_signal_connect (pair.server, "forward-rejected", G_CALLBACK (on_rejected), &pair);
 
@@ -494,7 +506,7 @@ test_not_in_offer (void)
   pair.client_states = g_ptr_array_new ();
   pair.client = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, config);
   pair.server = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, config);
-  pt_tunnel_set_allow_list (pair.server, PT_PROTO_TCP, list);
+  allow (pair.server, PT_PROTO_TCP, list);
   g_signal_connect (pair.client, "notify::state", G_CALLBACK (on_client_state), &pair);
   g_assert_true (pt_tunnel_add_forward (pair.client, shown, "127.0.0.1:0", &error));
   g_assert_true (pt_tunnel_add_forward (pair.client, hidden, "127.0.0.1:0", &error));
