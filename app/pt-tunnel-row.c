@@ -244,13 +244,6 @@ on_counter (PtTunnelRow *self)
     self->refresh_id = g_timeout_add (500, refresh_cb, self);
 }
 
-static void
-on_tunnel (PtTunnelRow *self)
-{
-  g_signal_group_set_target (self->tunnel_signals, pt_profile_get_tunnel (self->profile));
-  pt_tunnel_row_update (self);
-}
-
 static GtkWidget *
 create_session_row (gpointer item,
                     gpointer user_data)
@@ -360,13 +353,14 @@ pt_tunnel_row_new (PtProfile *profile)
   g_signal_connect_swapped (profile, "notify::paired", G_CALLBACK (pt_tunnel_row_update), self);
   g_signal_connect_swapped (profile, "notify::error", G_CALLBACK (pt_tunnel_row_update), self);
   g_signal_connect_swapped (profile, "notify::vpn-device", G_CALLBACK (pt_tunnel_row_update), self);
-  g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (on_tunnel), self);
+  g_object_bind_property (profile, "tunnel", self->tunnel_signals, "target", G_BINDING_SYNC_CREATE);
+  g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (pt_tunnel_row_update), self);
   gtk_list_box_bind_model (self->sessions_list, pt_profile_get_sessions (profile),
                            create_session_row, NULL, NULL);
   g_signal_connect_swapped (pt_profile_get_sessions (profile), "items-changed",
                             G_CALLBACK (on_sessions_changed), self);
   on_sessions_changed (self);
-  on_tunnel (self);
+  pt_tunnel_row_update (self);
   return GTK_WIDGET (self);
 }
 
