@@ -17,6 +17,7 @@
 
 #include <gio/gio.h>
 
+#include "echo-service.h"
 #include "pt-certificate-private.h"
 #include "pt-quic-conn-private.h"
 #include "pt-session-private.h"
@@ -167,29 +168,6 @@ end_clear (End *end)
       g_error ("timed out waiting for %s", what);                          \
   } G_STMT_END
 
-/* The echo service: every connection spliced back to itself. */
-static void
-echo_spliced (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
-  g_object_unref (user_data);
-}
-
-static gboolean
-echo_incoming (GSocketService    *service,
-               GSocketConnection *connection,
-               GObject           *source,
-               gpointer           user_data)
-{
-  g_output_stream_splice_async (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
-                                g_io_stream_get_input_stream (G_IO_STREAM (connection)),
-                                G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT, NULL,
-                                echo_spliced, g_object_ref (connection));
-  return TRUE;
-}
-
 /* What a user of the forward does: connects to its local port, writes
  * ECHO_BYTES, half-closes, and reads everything back (in a thread: the
  * main loop runs the sessions). */
@@ -295,23 +273,6 @@ run_sessions (const char * const *sources,
   *out_sockets = sockets;
 }
 
-static guint16
-start_echo (GSocketService *service)
-{
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (service), any,
-                                                G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                                NULL, &bound, &error));
-  g_assert_no_error (error);
-  g_signal_connect (service, "incoming", G_CALLBACK (echo_incoming), NULL);
-  g_socket_service_start (service);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 static void
 check_echo (GSocket *socket,
             End     *client)
@@ -333,7 +294,7 @@ static void
 test_tcp_echo (void)
 {
   g_autoptr(GSocketService) echo = g_socket_service_new ();
-  guint16 port = start_echo (echo);
+  guint16 port = echo_service_start (echo);
   g_autofree char *source = g_strdup_printf ("tcp://127.0.0.1:%u", port);
   const char *sources[] = { source, NULL };
   g_autoptr(GPtrArray) sockets = NULL;
@@ -359,7 +320,7 @@ static void
 test_refused_forward (void)
 {
   g_autoptr(GSocketService) echo = g_socket_service_new ();
-  guint16 port = start_echo (echo);
+  guint16 port = echo_service_start (echo);
   g_autofree char *source = g_strdup_printf ("tcp://127.0.0.1:%u", port);
   g_autofree char *other = g_strdup_printf ("tcp://127.0.0.1:%u", port == 65535 ? 1 : port + 1);
   const char *sources[] = { source, other, NULL };

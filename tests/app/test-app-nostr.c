@@ -17,30 +17,12 @@
 #include <adwaita.h>
 #include <pt.h>
 
+#include "../echo-service.h"
 #include "app-test-util.h"
 #include "pt-profile-store.h"
 #include "pt-session-row.h"
 #include "pt-tunnel-row.h"
 #include "pt-window.h"
-
-static void
-echo_spliced (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GSocketConnection *connection = user_data;    /* kept alive while it echoes */
-
-  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
-  g_object_unref (connection);
-}
-
-static gboolean
-on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data)
-{
-  g_output_stream_splice_async (g_io_stream_get_output_stream (G_IO_STREAM (connection)),
-                                g_io_stream_get_input_stream (G_IO_STREAM (connection)),
-                                G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT, NULL,
-                                echo_spliced, g_object_ref (connection));
-  return TRUE;
-}
 
 typedef struct
 {
@@ -66,22 +48,6 @@ echo_thread (gpointer user_data)
     echo->ok = got == 16 && memcmp (buffer, "hello over nostr", 16) == 0;
   g_atomic_int_set (&echo->done, TRUE);
   return NULL;
-}
-
-/* An echo service on a free loopback port, which it returns. */
-static guint
-start_echo (GSocketService *service)
-{
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_socket_listener_add_address (G_SOCKET_LISTENER (service), any, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-  g_assert_no_error (error);
-  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), NULL);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
 static gboolean
@@ -128,7 +94,7 @@ test_connect_with_pt_server_nostr (void)
   relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
   /* The echo service. */
-  echo_port = start_echo (echo_service);
+  echo_port = echo_service_start (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
                             echo_port);
 
@@ -302,7 +268,7 @@ test_named_with_pt_tcp (void)
 
   relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
-  echo_port = start_echo (echo_service);
+  echo_port = echo_service_start (echo_service);
   port_arg = g_strdup_printf ("%u", echo_port);
 
   dir = g_dir_make_tmp ("pt-app-named-XXXXXX", &error);
@@ -397,7 +363,7 @@ test_serve_for_pt_client (void)
 
   relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
-  echo_port = start_echo (echo_service);
+  echo_port = echo_service_start (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
                             echo_port);
 
@@ -580,7 +546,7 @@ test_serve_three_clients (void)
 
   relay_url = start_relay (&tools, &lines, &relay, &relay_out);
 
-  echo_port = start_echo (echo_service);
+  echo_port = echo_service_start (echo_service);
   source = g_strdup_printf ("tcp://127.0.0.1:%u",
                             echo_port);
 

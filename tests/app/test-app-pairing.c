@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "../echo-service.h"
 #include "app-test-util.h"
 #include "pt-pairing-dialog.h"
 #include "pt-profile-store.h"
@@ -22,52 +23,6 @@
 #include "pt-window.h"
 
 #define ECHO_BYTES (64 * 1024)
-
-/* Echo service on the main context */
-
-static void
-echo_spliced (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  GSocketConnection *connection = user_data;    /* kept alive while it echoes */
-
-  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, NULL);
-  g_object_unref (connection);
-}
-
-static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source,
-             gpointer           user_data)
-{
-  /* Splicing a stream with itself: what it reads, it writes back. */
-  g_autoptr(GInputStream) in = g_object_ref (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_autoptr(GOutputStream) out = g_object_ref (g_io_stream_get_output_stream (G_IO_STREAM (connection)));
-
-  g_output_stream_splice_async (out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT,
-                                NULL, (GAsyncReadyCallback) echo_spliced, g_object_ref (connection));
-  return TRUE;
-}
-
-static GSocketService *
-echo_service_new (guint16 *port)
-{
-  GSocketService *service = g_socket_service_new ();
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
-  g_assert_no_error (error);
-  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), NULL);
-  g_socket_service_start (service);
-  return service;
-}
 
 /* A client in a thread: blocking I/O must not stop the main context, which
  * runs the tunnel and the echo service. */
@@ -353,7 +308,8 @@ test_connect_with_pt_server (void)
       return;
     }
 
-  echo = echo_service_new (&port);
+  echo = g_socket_service_new ();
+  port = echo_service_start (echo);
   source = g_strdup_printf ("tcp://127.0.0.1:%u", port);
   sources[0] = source;
 
@@ -509,7 +465,8 @@ test_serve_from_picture (void)
   const char *locals[] = { "127.0.0.1", NULL };
   const char *tcp[] = { "127.0.0.1/32", NULL };
 
-  echo = echo_service_new (&port);
+  echo = g_socket_service_new ();
+  port = echo_service_start (echo);
 
   store = pt_profile_store_new (profiles);
   profile = pt_profile_new ();
