@@ -56,13 +56,13 @@ setting (PtApplication *self,
 static gboolean
 any_running (PtApplication *self)
 {
-  GListModel *model = pt_profile_store_get_model (self->store);
+  GListModel *services = pt_profile_store_get_services (self->store);
 
-  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+  for (guint i = 0; i < g_list_model_get_n_items (services); i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (model, i);
+      g_autoptr(PtService) service = g_list_model_get_item (services, i);
 
-      if (pt_profile_get_running (profile))
+      if (pt_service_get_running (service))
         return TRUE;
     }
   return FALSE;
@@ -73,9 +73,10 @@ any_running (PtApplication *self)
 static void
 on_tunnel_state (PtTunnel   *tunnel,
                  GParamSpec *pspec,
-                 PtProfile  *profile)
+                 PtService  *service)
 {
   PtApplication *self = PT_APPLICATION (g_application_get_default ());
+  PtProfile *profile = pt_service_get_profile (service);
   PtTunnelState state = pt_tunnel_get_state (tunnel);
   gboolean was_up = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (tunnel), "pt-was-up"));
   g_autoptr(GNotification) notification = NULL;
@@ -91,15 +92,15 @@ on_tunnel_state (PtTunnel   *tunnel,
       g_object_set_data (G_OBJECT (tunnel), "pt-was-up", GINT_TO_POINTER (TRUE));
       /* Translators: notification title; %s is the tunnel's name */
       title = g_strdup_printf (_("“%s” is up"), pt_profile_get_name (profile));
-      body = pt_profile_describe_state (profile);
+      body = pt_describe_service_state (service);
       break;
     case PT_TUNNEL_STATE_FAILED:
       title = g_strdup_printf (was_up ? _("“%s” dropped") : _("“%s” failed"),
                                pt_profile_get_name (profile));
-      body = pt_profile_describe_state (profile);
+      body = pt_describe_service_state (service);
       break;
     case PT_TUNNEL_STATE_CLOSED:
-      if (!was_up || pt_profile_get_running (profile))
+      if (!was_up || pt_service_get_running (service))
         return;
       title = g_strdup_printf (_("“%s” stopped"), pt_profile_get_name (profile));
       break;
@@ -119,16 +120,16 @@ on_tunnel_state (PtTunnel   *tunnel,
 }
 
 static void
-on_profile_tunnel (PtProfile     *profile,
+on_service_tunnel (PtService     *service,
                    GParamSpec    *pspec,
                    PtApplication *self)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
   if (tunnel != NULL && g_object_get_data (G_OBJECT (tunnel), "pt-watched") == NULL)
     {
       g_object_set_data (G_OBJECT (tunnel), "pt-watched", GINT_TO_POINTER (TRUE));
-      g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (on_tunnel_state), profile, 0);
+      g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (on_tunnel_state), service, 0);
     }
 }
 
@@ -141,9 +142,9 @@ on_items_changed (GListModel    *model,
 {
   for (guint i = position; i < position + added; i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (model, i);
+      g_autoptr(PtService) service = g_list_model_get_item (model, i);
 
-      g_signal_connect_object (profile, "notify::tunnel", G_CALLBACK (on_profile_tunnel), self, 0);
+      g_signal_connect_object (service, "notify::tunnel", G_CALLBACK (on_service_tunnel), self, 0);
     }
 }
 
@@ -541,14 +542,15 @@ toggle_tunnel_action (GSimpleAction *action,
 {
   PtApplication *self = user_data;
   PtProfile *profile = pt_profile_store_find (self->store, g_variant_get_string (param, NULL));
+  PtService *service = profile ? pt_profile_store_get_service (self->store, profile) : NULL;
   g_autoptr(GError) error = NULL;
   GtkWindow *window;
 
-  if (profile == NULL)
+  if (service == NULL)
     return;
-  if (pt_profile_get_running (profile))
+  if (pt_service_get_running (service))
     {
-      pt_profile_stop (profile);
+      pt_service_stop (service);
       return;
     }
   /* Manual pairing needs the window (the other computer's block is pasted
@@ -559,7 +561,7 @@ toggle_tunnel_action (GSimpleAction *action,
       gtk_widget_activate_action (GTK_WIDGET (window), "win.start-tunnel", "s",
                                   pt_profile_get_id (profile));
     }
-  else if (!pt_profile_start (profile, &error))
+  else if (!pt_service_start (service, &error))
     {
       g_autoptr(GNotification) notification = NULL;
       /* Translators: %s is the tunnel's name */
@@ -708,7 +710,7 @@ pt_application_startup (GApplication *app)
     gtk_icon_theme_add_search_path (gtk_icon_theme_get_for_display (gdk_display_get_default ()),
                                     PT_SOURCE_DATA_DIR "/icons");
 
-  g_signal_connect (pt_profile_store_get_model (self->store), "items-changed",
+  g_signal_connect (pt_profile_store_get_services (self->store), "items-changed",
                     G_CALLBACK (on_items_changed), self);
   /* The keyring may ask the user to unlock it: profiles do not wait for
    * that; their TURN credentials arrive when it answers. */
@@ -719,21 +721,21 @@ pt_application_startup (GApplication *app)
 
   if (g_application_get_dbus_connection (app) != NULL)
     self->tray = pt_tray_new (g_application_get_dbus_connection (app), APP_ID,
-                              G_ACTION_GROUP (app), pt_profile_store_get_model (self->store));
+                              G_ACTION_GROUP (app), pt_profile_store_get_services (self->store));
 }
 
 static void
 pt_application_shutdown (GApplication *app)
 {
   PtApplication *self = PT_APPLICATION (app);
-  GListModel *model = pt_profile_store_get_model (self->store);
+  GListModel *services = pt_profile_store_get_services (self->store);
   gint64 deadline;
 
-  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+  for (guint i = 0; i < g_list_model_get_n_items (services); i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (model, i);
+      g_autoptr(PtService) service = g_list_model_get_item (services, i);
 
-      pt_profile_stop (profile);
+      pt_service_stop (service);
     }
   /* Let closing tunnels tell their peers and release TURN allocations. */
   deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
@@ -761,7 +763,7 @@ pt_application_dispose (GObject *object)
   PtApplication *self = PT_APPLICATION (object);
 
   if (self->store != NULL)
-    g_signal_handlers_disconnect_by_data (pt_profile_store_get_model (self->store), self);
+    g_signal_handlers_disconnect_by_data (pt_profile_store_get_services (self->store), self);
   g_clear_object (&self->store);
   g_clear_object (&self->secrets);
   g_clear_object (&self->identity);
@@ -786,7 +788,7 @@ static void
 on_identity (PtIdentity *identity)
 {
   /* Nostr tunnels started from now on use it. */
-  pt_profile_set_default_key (pt_identity_get_key (identity));
+  pt_service_set_default_key (pt_identity_get_key (identity));
 }
 
 static void

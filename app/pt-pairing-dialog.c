@@ -26,8 +26,8 @@ struct _PtPairingDialog
 {
   AdwWindow       parent_instance;
 
-  PtProfile      *profile;
-  GSignalGroup   *tunnel_signals;   /* on the profile's current tunnel */
+  PtService      *service;
+  GSignalGroup   *tunnel_signals;   /* on the service's current tunnel */
 
   GtkWidget      *content_box;
   GtkWidget      *local_box;
@@ -59,11 +59,11 @@ show_error (PtPairingDialog *self,
 static void
 update (PtPairingDialog *self)
 {
-  const char *text = pt_profile_get_local_text (self->profile);
-  GBytes *payload = pt_profile_get_local_payload (self->profile);
-  gboolean server = pt_profile_get_role (self->profile) == PT_TUNNEL_ROLE_SERVER;
-  gboolean paired = pt_profile_get_paired (self->profile);
-  PtTunnel *tunnel = pt_profile_get_tunnel (self->profile);
+  const char *text = pt_service_get_local_text (self->service);
+  GBytes *payload = pt_service_get_local_payload (self->service);
+  gboolean server = pt_profile_get_role (pt_service_get_profile (self->service)) == PT_TUNNEL_ROLE_SERVER;
+  gboolean paired = pt_service_get_paired (self->service);
+  PtTunnel *tunnel = pt_service_get_tunnel (self->service);
   PtTunnelState state = tunnel ? pt_tunnel_get_state (tunnel) : PT_TUNNEL_STATE_CLOSED;
   g_autoptr(GError) error = NULL;
   const char *status = NULL;
@@ -110,7 +110,7 @@ pt_pairing_dialog_submit (PtPairingDialog  *self,
 {
   g_autoptr(GError) local_error = NULL;
 
-  if (!pt_profile_give_remote (self->profile, payload, &local_error))
+  if (!pt_service_give_remote (self->service, payload, &local_error))
     {
       show_error (self, local_error->message);
       g_propagate_error (error, g_steal_pointer (&local_error));
@@ -170,7 +170,7 @@ on_connect (PtPairingDialog *self)
 static void
 on_copy (PtPairingDialog *self)
 {
-  const char *text = pt_profile_get_local_text (self->profile);
+  const char *text = pt_service_get_local_text (self->service);
 
   if (text == NULL)
     return;
@@ -292,9 +292,9 @@ pt_pairing_dialog_dispose (GObject *object)
   if (self->tunnel_signals != NULL)
     g_signal_group_set_target (self->tunnel_signals, NULL);
   g_clear_object (&self->tunnel_signals);
-  if (self->profile != NULL)
-    g_signal_handlers_disconnect_by_data (self->profile, self);
-  g_clear_object (&self->profile);
+  if (self->service != NULL)
+    g_signal_handlers_disconnect_by_data (self->service, self);
+  g_clear_object (&self->service);
   gtk_widget_dispose_template (GTK_WIDGET (object), PT_TYPE_PAIRING_DIALOG);
   G_OBJECT_CLASS (pt_pairing_dialog_parent_class)->dispose (object);
 }
@@ -367,8 +367,9 @@ word_for_serving (PtPairingDialog *self)
 
 PtPairingDialog *
 pt_pairing_dialog_new (GtkWindow *parent,
-                       PtProfile *profile)
+                       PtService *service)
 {
+  PtProfile *profile = pt_service_get_profile (service);
   /* Translators: window title; %s is the tunnel's name */
   g_autofree char *title = g_strdup_printf (_("Pair “%s”"), pt_profile_get_name (profile));
   PtPairingDialog *self = g_object_new (PT_TYPE_PAIRING_DIALOG,
@@ -376,21 +377,21 @@ pt_pairing_dialog_new (GtkWindow *parent,
                                         "title", title,
                                         NULL);
 
-  self->profile = g_object_ref (profile);
+  self->service = g_object_ref (service);
   if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER)
     word_for_serving (self);
-  g_signal_connect_swapped (profile, "notify::local-text", G_CALLBACK (update), self);
-  g_signal_connect_swapped (profile, "notify::paired", G_CALLBACK (update), self);
-  g_object_bind_property (profile, "tunnel", self->tunnel_signals, "target", G_BINDING_SYNC_CREATE);
-  g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (update), self);
+  g_signal_connect_swapped (service, "notify::local-text", G_CALLBACK (update), self);
+  g_signal_connect_swapped (service, "notify::paired", G_CALLBACK (update), self);
+  g_object_bind_property (service, "tunnel", self->tunnel_signals, "target", G_BINDING_SYNC_CREATE);
+  g_signal_connect_swapped (service, "notify::tunnel", G_CALLBACK (update), self);
   update (self);
   return self;
 }
 
-PtProfile *
-pt_pairing_dialog_get_profile (PtPairingDialog *self)
+PtService *
+pt_pairing_dialog_get_service (PtPairingDialog *self)
 {
-  return self->profile;
+  return self->service;
 }
 
 GtkWidget *

@@ -14,8 +14,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PtPairingDialog, pt_pairing_dialog, PT, PAIRING_DIALOG, AdwWindow)
 
 PtPairingDialog *pt_pairing_dialog_new           (GtkWindow       *parent,
-                                                  PtProfile       *profile);
-PtProfile       *pt_pairing_dialog_get_profile   (PtPairingDialog *self);
+                                                  PtService       *service);
+PtService       *pt_pairing_dialog_get_service   (PtPairingDialog *self);
 /* Takes the peer's block as text or a QR payload; errors show inline too. */
 gboolean         pt_pairing_dialog_submit        (PtPairingDialog *self,
                                                   GBytes          *payload,

@@ -25,6 +25,7 @@ struct _PtProfileStore
 
   char          *path;
   GListStore    *profiles;
+  GListStore    *services;   /* of PtService: one per profile, in the same order */
   PtSecretStore *secrets;
   guint          pending;
   gboolean       loading;
@@ -93,6 +94,7 @@ pt_profile_store_dispose (GObject *object)
         }
     }
   g_clear_object (&self->profiles);
+  g_clear_object (&self->services);
   g_clear_object (&self->secrets);
   G_OBJECT_CLASS (pt_profile_store_parent_class)->dispose (object);
 }
@@ -119,6 +121,7 @@ static void
 pt_profile_store_init (PtProfileStore *self)
 {
   self->profiles = g_list_store_new (PT_TYPE_PROFILE);
+  self->services = g_list_store_new (PT_TYPE_SERVICE);
   /* Decides now, so that the engine refuses VPN profiles in a Flatpak
    * before any of this store's profiles can start. */
   (void) pt_sandbox_is_flatpak ();
@@ -345,6 +348,11 @@ pt_profile_store_add (PtProfileStore *self,
   g_return_if_fail (PT_IS_PROFILE (profile));
 
   g_signal_connect (profile, "changed", G_CALLBACK (on_profile_changed), self);
+  {
+    g_autoptr(PtService) service = pt_service_new (profile);
+
+    g_list_store_append (self->services, service);
+  }
   g_list_store_append (self->profiles, profile);
   on_profile_changed (profile, self);
 }
@@ -362,10 +370,34 @@ pt_profile_store_remove (PtProfileStore *self,
     return;
   g_object_ref (profile);    /* the list may hold the last reference */
   g_signal_handlers_disconnect_by_data (profile, self);
-  pt_profile_stop (profile);
+  pt_service_stop (pt_profile_store_get_service (self, profile));
   g_list_store_remove (self->profiles, position);
+  g_list_store_remove (self->services, position);
   if (!pt_profile_store_save (self, &error))
     g_warning ("%s", error->message);
   save_secrets (self, profile, TRUE);
   g_object_unref (profile);
+}
+
+PtService *
+pt_profile_store_get_service (PtProfileStore *self,
+                              PtProfile      *profile)
+{
+  guint position;
+  g_autoptr(PtService) service = NULL;
+
+  g_return_val_if_fail (PT_IS_PROFILE_STORE (self), NULL);
+  g_return_val_if_fail (PT_IS_PROFILE (profile), NULL);
+
+  if (!g_list_store_find (self->profiles, profile, &position))
+    return NULL;
+  service = g_list_model_get_item (G_LIST_MODEL (self->services), position);
+  return service;   /* the store keeps it */
+}
+
+GListModel *
+pt_profile_store_get_services (PtProfileStore *self)
+{
+  g_return_val_if_fail (PT_IS_PROFILE_STORE (self), NULL);
+  return G_LIST_MODEL (self->services);
 }

@@ -28,8 +28,15 @@ PtProfile      *pt_profile_store_find         (PtProfileStore *self,
                                                const char     *id);
 void            pt_profile_store_add          (PtProfileStore *self,
                                                PtProfile      *profile);
+/* Stops the profile's service first. */
 void            pt_profile_store_remove       (PtProfileStore *self,
                                                PtProfile      *profile);
+/* What runs @profile (one per profile of the store, for as long as it is
+ * in the store), or NULL for a profile of no store. */
+PtService      *pt_profile_store_get_service  (PtProfileStore *self,
+                                               PtProfile      *profile);
+/* A GListModel of PtService, in the same order as the profiles. */
+GListModel     *pt_profile_store_get_services (PtProfileStore *self);
 const char     *pt_profile_store_get_path     (PtProfileStore *self);
 /* Keeps TURN credentials in @secrets (probed already) instead of the key file;
  * set it before loading. */

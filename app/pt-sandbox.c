@@ -41,7 +41,7 @@ pt_sandbox_is_flatpak (void)
       g_debug ("%s a Flatpak sandbox%s", flatpak ? "in" : "not in",
                force != NULL && force[0] != '\0' ? " ($PT_SANDBOX)" : "");
       if (flatpak)
-        pt_profile_set_vpn_refusal (pt_sandbox_vpn_explanation ());
+        pt_service_set_vpn_refusal (pt_sandbox_vpn_explanation ());
       g_once_init_leave (&decided, 1);
     }
   return flatpak;

@@ -125,7 +125,7 @@ struct _PtTray
 
   GDBusConnection *connection;
   GActionGroup    *actions;
-  GListModel      *profiles;
+  GListModel      *services;       /* of PtService */
   char            *icon_name;
   guint            watch_id;
   guint            host_signal;
@@ -142,13 +142,13 @@ struct _PtTray
 G_DEFINE_FINAL_TYPE (PtTray, pt_tray, G_TYPE_OBJECT)
 
 static TrayState
-profile_state (PtProfile *profile)
+service_state (PtService *service)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
-  gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
+  gboolean server = pt_profile_get_role (pt_service_get_profile (service)) == PT_TUNNEL_ROLE_SERVER;
 
-  if (!pt_profile_get_running (profile))
-    return pt_profile_get_error (profile) != NULL ||
+  if (!pt_service_get_running (service))
+    return pt_service_get_error (service) != NULL ||
            (tunnel != NULL && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED)
            ? TRAY_FAILED : TRAY_OFF;
   if (tunnel == NULL)
@@ -190,11 +190,11 @@ state_label (TrayState state)
 static gboolean
 any_running (PtTray *self)
 {
-  for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+  for (guint i = 0; i < g_list_model_get_n_items (self->services); i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
+      g_autoptr(PtService) service = g_list_model_get_item (self->services, i);
 
-      if (pt_profile_get_running (profile))
+      if (pt_service_get_running (service))
         return TRUE;
     }
   return FALSE;
@@ -205,11 +205,11 @@ count_up (PtTray *self)
 {
   guint n = 0;
 
-  for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+  for (guint i = 0; i < g_list_model_get_n_items (self->services); i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
+      g_autoptr(PtService) service = g_list_model_get_item (self->services, i);
 
-      n += profile_state (profile) == TRAY_UP;
+      n += service_state (service) == TRAY_UP;
     }
   return n;
 }
@@ -221,11 +221,11 @@ icon_for_state (PtTray *self)
 {
   gboolean failed = FALSE, up = FALSE, busy = FALSE;
 
-  for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+  for (guint i = 0; i < g_list_model_get_n_items (self->services); i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
+      g_autoptr(PtService) service = g_list_model_get_item (self->services, i);
 
-      switch (profile_state (profile))
+      switch (service_state (service))
         {
         case TRAY_FAILED:     failed = TRUE; break;
         case TRAY_UP:         up = TRUE; break;
@@ -300,14 +300,14 @@ static GVariant *
 menu_layout (PtTray *self)
 {
   GVariantBuilder children;
-  guint n = g_list_model_get_n_items (self->profiles);
+  guint n = g_list_model_get_n_items (self->services);
 
   g_variant_builder_init (&children, G_VARIANT_TYPE ("av"));
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
-      const char *name = pt_profile_get_name (profile);
-      TrayState state = profile_state (profile);
+      g_autoptr(PtService) service = g_list_model_get_item (self->services, i);
+      const char *name = pt_profile_get_name (pt_service_get_profile (service));
+      TrayState state = service_state (service);
       g_autofree char *escaped = escape_mnemonic (name[0] ? name : _("Unnamed tunnel"));
       /* Translators: a tunnel in the tray menu, "Office SSH — Up" */
       g_autofree char *label = g_strdup_printf (_("%s — %s"), escaped, state_label (state));
@@ -315,8 +315,8 @@ menu_layout (PtTray *self)
 
       g_variant_builder_add (&children, "v",
                              menu_item (ID_TUNNEL + 2 * i, label, NULL,
-                                        pt_profile_get_running (profile) ? 1 : 0, NULL));
-      if (state == TRAY_UP && (address = pt_profile_dup_local_address (profile)) != NULL)
+                                        pt_service_get_running (service) ? 1 : 0, NULL));
+      if (state == TRAY_UP && (address = pt_service_dup_local_address (service)) != NULL)
         {
           g_autofree char *escaped_address = escape_mnemonic (address);
           /* Translators: %s is an address such as 127.0.0.1:2222 */
@@ -393,9 +393,9 @@ menu_changed (PtTray *self)
 }
 
 static void
-copy_address (PtProfile *profile)
+copy_address (PtService *service)
 {
-  g_autofree char *address = pt_profile_dup_local_address (profile);
+  g_autofree char *address = pt_service_dup_local_address (service);
   GdkDisplay *display = gdk_display_get_default ();
 
   if (address != NULL && display != NULL)
@@ -408,7 +408,7 @@ menu_event (PtTray     *self,
             int         id,
             const char *event)
 {
-  guint n = g_list_model_get_n_items (self->profiles);
+  guint n = g_list_model_get_n_items (self->services);
 
   if (id != ID_ROOT && id != ID_SHOW && id != ID_QUIT && id != ID_NEW && id != ID_PREFERENCES &&
       id != ID_SEPARATOR && id != ID_SEPARATOR_2 &&
@@ -433,10 +433,11 @@ menu_event (PtTray     *self,
     default:
       if (id >= ID_TUNNEL)
         {
-          g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, (id - ID_TUNNEL) / 2);
+          g_autoptr(PtService) service = g_list_model_get_item (self->services, (id - ID_TUNNEL) / 2);
+          PtProfile *profile = pt_service_get_profile (service);
 
           if ((id - ID_TUNNEL) % 2 == 1)
-            copy_address (profile);
+            copy_address (service);
           else
             g_action_group_activate_action (self->actions, "toggle-tunnel",
                                             g_variant_new_string (pt_profile_get_id (profile)));
@@ -746,9 +747,9 @@ watcher_vanished (GDBusConnection *connection,
 
 static void
 follow_tunnel (PtTray    *self,
-               PtProfile *profile)
+               PtService *service)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
   if (tunnel != NULL && g_object_get_data (G_OBJECT (tunnel), "pt-tray") == NULL)
     {
@@ -761,32 +762,32 @@ follow_tunnel (PtTray    *self,
 static void
 on_tunnel_changed (PtTray     *self,
                    GParamSpec *pspec,
-                   PtProfile  *profile)
+                   PtService  *service)
 {
-  follow_tunnel (self, profile);
+  follow_tunnel (self, service);
   menu_changed (self);
 }
 
 static void
 on_items_changed (PtTray *self)
 {
-  /* Follow each profile's name and running state. */
-  for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+  /* Follow each profile's name and its service's running state. */
+  for (guint i = 0; i < g_list_model_get_n_items (self->services); i++)
     {
-      g_autoptr(PtProfile) profile = g_list_model_get_item (self->profiles, i);
+      g_autoptr(PtService) service = g_list_model_get_item (self->services, i);
 
-      if (g_object_get_data (G_OBJECT (profile), "pt-tray") == NULL)
+      if (g_object_get_data (G_OBJECT (service), "pt-tray") == NULL)
         {
-          g_object_set_data (G_OBJECT (profile), "pt-tray", self);
-          g_signal_connect_object (profile, "notify::running", G_CALLBACK (menu_changed), self,
+          g_object_set_data (G_OBJECT (service), "pt-tray", self);
+          g_signal_connect_object (service, "notify::running", G_CALLBACK (menu_changed), self,
                                    G_CONNECT_SWAPPED);
-          g_signal_connect_object (profile, "notify::name", G_CALLBACK (menu_changed), self,
+          g_signal_connect_object (pt_service_get_profile (service), "notify::name",
+                                   G_CALLBACK (menu_changed), self, G_CONNECT_SWAPPED);
+          g_signal_connect_object (service, "notify::error", G_CALLBACK (menu_changed), self,
                                    G_CONNECT_SWAPPED);
-          g_signal_connect_object (profile, "notify::error", G_CALLBACK (menu_changed), self,
+          g_signal_connect_object (service, "notify::tunnel", G_CALLBACK (on_tunnel_changed), self,
                                    G_CONNECT_SWAPPED);
-          g_signal_connect_object (profile, "notify::tunnel", G_CALLBACK (on_tunnel_changed), self,
-                                   G_CONNECT_SWAPPED);
-          follow_tunnel (self, profile);
+          follow_tunnel (self, service);
         }
     }
   menu_changed (self);
@@ -807,18 +808,18 @@ pt_tray_dispose (GObject *object)
   if (self->menu_reg != 0)
     g_dbus_connection_unregister_object (self->connection, self->menu_reg);
   self->item_reg = self->menu_reg = 0;
-  if (self->profiles != NULL)
+  if (self->services != NULL)
     {
-      for (guint i = 0; i < g_list_model_get_n_items (self->profiles); i++)
+      for (guint i = 0; i < g_list_model_get_n_items (self->services); i++)
         {
-          g_autoptr(GObject) profile = g_list_model_get_item (self->profiles, i);
+          g_autoptr(GObject) service = g_list_model_get_item (self->services, i);
 
-          if (g_object_get_data (profile, "pt-tray") == self)
-            g_object_set_data (profile, "pt-tray", NULL);
+          if (g_object_get_data (service, "pt-tray") == self)
+            g_object_set_data (service, "pt-tray", NULL);
         }
-      g_signal_handlers_disconnect_by_data (self->profiles, self);
+      g_signal_handlers_disconnect_by_data (self->services, self);
     }
-  g_clear_object (&self->profiles);
+  g_clear_object (&self->services);
   g_clear_object (&self->actions);
   g_clear_object (&self->connection);
   G_OBJECT_CLASS (pt_tray_parent_class)->dispose (object);
@@ -852,7 +853,7 @@ PtTray *
 pt_tray_new (GDBusConnection *connection,
              const char      *icon_name,
              GActionGroup    *actions,
-             GListModel      *profiles)
+             GListModel      *services)
 {
   static const GDBusInterfaceVTable item_vtable = { item_method, item_get_property, NULL, { 0 } };
   static const GDBusInterfaceVTable menu_vtable = { menu_method, menu_get_property, NULL, { 0 } };
@@ -869,7 +870,7 @@ pt_tray_new (GDBusConnection *connection,
   self->connection = g_object_ref (connection);
   self->icon_name = g_strdup (icon_name);
   self->actions = g_object_ref (actions);
-  self->profiles = g_object_ref (profiles);
+  self->services = g_object_ref (services);
 
   self->item_reg = g_dbus_connection_register_object (connection, ITEM_PATH, item_info->interfaces[0],
                                                       &item_vtable, self, NULL, &error);
@@ -882,7 +883,7 @@ pt_tray_new (GDBusConnection *connection,
       return self;
     }
 
-  g_signal_connect_swapped (profiles, "items-changed", G_CALLBACK (on_items_changed), self);
+  g_signal_connect_swapped (services, "items-changed", G_CALLBACK (on_items_changed), self);
   on_items_changed (self);
   /* on_items_changed() may have set it already. */
   g_free (self->last_icon);

@@ -13,12 +13,12 @@ G_DECLARE_FINAL_TYPE (PtTray, pt_tray, PT, TRAY, GObject)
 
 /* Actions the menu triggers, on @actions: "show-window", "quit",
  * "new-tunnel", "preferences", and "toggle-tunnel" with the profile id
- * ("s"); "Copy Address" is done here (the display's clipboard). @profiles:
- * GListModel of PtProfile (name, running, tunnel state and address shown). */
+ * ("s"); "Copy Address" is done here (the display's clipboard). @services:
+ * GListModel of PtService (name, running, tunnel state and address shown). */
 PtTray     *pt_tray_new                (GDBusConnection *connection,
                                         const char      *icon_name,
                                         GActionGroup    *actions,
-                                        GListModel      *profiles);
+                                        GListModel      *services);
 /* TRUE once a StatusNotifierWatcher took the item and says a host shows it. */
 gboolean    pt_tray_get_host_available (PtTray          *self);
 

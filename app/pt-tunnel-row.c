@@ -2,9 +2,9 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Layout in ui/pt-tunnel-row.ui. The row follows its profile's "tunnel"
- * (a GSignalGroup moves with it) and that tunnel's state and path kind, and
- * lists a serving profile's sessions. Byte counters change with every
+ * Layout in ui/pt-tunnel-row.ui. The row shows a profile's name and its
+ * service's state: it follows the service's "tunnel" (a GSignalGroup moves
+ * with it), that tunnel's state and path kind, and a server's sessions. Byte counters change with every
  * packet, so a change only schedules a refresh at most twice a second.
  */
 #define G_LOG_DOMAIN "pt-tunnel-row"
@@ -20,8 +20,9 @@ struct _PtTunnelRow
 {
   AdwActionRow  parent_instance;
 
-  PtProfile    *profile;
-  GSignalGroup *tunnel_signals;   /* on the profile's current tunnel */
+  PtService    *service;
+  PtProfile    *profile;          /* the service's */
+  GSignalGroup *tunnel_signals;   /* on the service's current tunnel */
   GtkSwitch    *toggle;
   GtkWidget    *pair_button;
   GtkWidget    *sessions_button;  /* serving: "3 computers", a popover listing them */
@@ -49,18 +50,19 @@ pt_describe_path_kind (PtPathKind kind)
 
 /* "10.77.0.2/24 on ptvpn0 · routes 10.78.0.0/16", or NULL before the device exists. */
 static char *
-describe_vpn_device (PtProfile *profile)
+describe_vpn_device (PtService *service)
 {
-  const char *device = pt_profile_get_vpn_device (profile);
-  const char *address6 = pt_profile_get_vpn_address6 (profile);
+  PtProfile *profile = pt_service_get_profile (service);
+  const char *device = pt_service_get_vpn_device (service);
+  const char *address6 = pt_service_get_vpn_address6 (service);
   const char * const *routes = pt_profile_get_vpn_routes (profile);
   g_autofree char *addresses = NULL;
   g_autofree char *route_list = NULL;
 
   if (device == NULL)
     return NULL;
-  addresses = address6 ? g_strdup_printf ("%s, %s", pt_profile_get_vpn_address (profile), address6)
-                       : g_strdup (pt_profile_get_vpn_address (profile));
+  addresses = address6 ? g_strdup_printf ("%s, %s", pt_service_get_vpn_address (service), address6)
+                       : g_strdup (pt_service_get_vpn_address (service));
   if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER || routes[0] == NULL)
     /* Translators: "10.77.0.2/24 on ptvpn0" (an address and a network device) */
     return g_strdup_printf (_("%s on %s"), addresses, device);
@@ -70,17 +72,18 @@ describe_vpn_device (PtProfile *profile)
 }
 
 static char *
-describe_vpn_state (PtProfile *profile)
+describe_vpn_state (PtService *service)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtProfile *profile = pt_service_get_profile (service);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
   gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
-  g_autofree char *device = describe_vpn_device (profile);
-  const GError *error = pt_profile_get_error (profile);
+  g_autofree char *device = describe_vpn_device (service);
+  const GError *error = pt_service_get_error (service);
 
-  if (!pt_profile_get_running (profile))
+  if (!pt_service_get_running (service))
     /* Translators: %s says why, e.g. "authorization was refused" */
     return error ? g_strdup_printf (_("Failed: %s"), error->message) : g_strdup (_("Off"));
-  if (pt_profile_get_vpn_authorizing (profile))
+  if (pt_service_get_vpn_authorizing (service))
     return g_strdup (_("Waiting for authorization to create the VPN device"));
   if (server)
     {
@@ -126,20 +129,21 @@ describe_vpn_state (PtProfile *profile)
 }
 
 char *
-pt_profile_describe_state (PtProfile *profile)
+pt_describe_service_state (PtService *service)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtProfile *profile = pt_service_get_profile (service);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
   gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
   const GError *error;
 
   if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_VPN)
-    return describe_vpn_state (profile);
+    return describe_vpn_state (service);
   if (tunnel == NULL)
-    return g_strdup (!pt_profile_get_running (profile) ? _("Off")
+    return g_strdup (!pt_service_get_running (service) ? _("Off")
                      : server ? _("Waiting for a computer to connect through Nostr relays")
                               : _("Asking the other computer through Nostr relays"));
 
-  if (pt_profile_get_running (profile) && pt_profile_get_mode (profile) == PT_PROFILE_MODE_NOSTR)
+  if (pt_service_get_running (service) && pt_profile_get_mode (profile) == PT_PROFILE_MODE_NOSTR)
     {
       const GError *why = pt_tunnel_get_error (tunnel);
 
@@ -177,7 +181,7 @@ pt_profile_describe_state (PtProfile *profile)
       {
         g_autofree char *sent = g_format_size (pt_tunnel_get_bytes_sent (tunnel));
         g_autofree char *received = g_format_size (pt_tunnel_get_bytes_received (tunnel));
-        g_autofree char *address = pt_profile_dup_local_address (profile);
+        g_autofree char *address = pt_service_dup_local_address (service);
         const char *path = pt_describe_path_kind (pt_tunnel_get_path_kind (tunnel));
         g_autofree char *where = address
           /* Translators: %s is an address such as 127.0.0.1:2222 */
@@ -200,11 +204,11 @@ pt_profile_describe_state (PtProfile *profile)
 static void
 pt_tunnel_row_update (PtTunnelRow *self)
 {
-  g_autofree char *state = pt_profile_describe_state (self->profile);
-  PtTunnel *tunnel = pt_profile_get_tunnel (self->profile);
-  gboolean running = pt_profile_get_running (self->profile);
+  g_autofree char *state = pt_describe_service_state (self->service);
+  PtTunnel *tunnel = pt_service_get_tunnel (self->service);
+  gboolean running = pt_service_get_running (self->service);
   gboolean failed = (tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED) ||
-                    (!running && pt_profile_get_error (self->profile) != NULL);
+                    (!running && pt_service_get_error (self->service) != NULL);
   const char *name = pt_profile_get_name (self->profile);
   g_autofree char *switch_label = NULL;
 
@@ -215,7 +219,7 @@ pt_tunnel_row_update (PtTunnelRow *self)
   gtk_switch_set_active (self->toggle, running);
   self->updating = FALSE;
 
-  gtk_widget_set_visible (self->pair_button, running && !pt_profile_get_paired (self->profile));
+  gtk_widget_set_visible (self->pair_button, running && !pt_service_get_paired (self->service));
   if (failed)
     gtk_widget_add_css_class (GTK_WIDGET (self), "error");
   else
@@ -254,7 +258,7 @@ create_session_row (gpointer item,
 static void
 on_sessions_changed (PtTunnelRow *self)
 {
-  guint n = g_list_model_get_n_items (pt_profile_get_sessions (self->profile));
+  guint n = g_list_model_get_n_items (pt_service_get_sessions (self->service));
   /* Translators: on a serving tunnel's row: how many computers are connected now */
   g_autofree char *label = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u computer",
                                                          "%u computers", n), n);
@@ -273,9 +277,9 @@ on_switch_state_set (GtkSwitch   *toggle,
   /* The window's actions start (and pair) or stop the tunnel; the row follows "running". */
   gtk_widget_activate_action (GTK_WIDGET (self), state ? "win.start-tunnel" : "win.stop-tunnel",
                               "s", pt_profile_get_id (self->profile));
-  gtk_switch_set_state (toggle, pt_profile_get_running (self->profile));
+  gtk_switch_set_state (toggle, pt_service_get_running (self->service));
   self->updating = TRUE;
-  gtk_switch_set_active (toggle, pt_profile_get_running (self->profile));
+  gtk_switch_set_active (toggle, pt_service_get_running (self->service));
   self->updating = FALSE;
   return TRUE;
 }
@@ -289,12 +293,14 @@ pt_tunnel_row_dispose (GObject *object)
   if (self->tunnel_signals != NULL)
     g_signal_group_set_target (self->tunnel_signals, NULL);
   g_clear_object (&self->tunnel_signals);
-  if (self->profile != NULL)
+  if (self->service != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->profile, self);
-      g_signal_handlers_disconnect_by_data (pt_profile_get_sessions (self->profile), self);
+      g_signal_handlers_disconnect_by_data (self->service, self);
+      g_signal_handlers_disconnect_by_data (pt_service_get_sessions (self->service), self);
     }
   g_clear_object (&self->profile);
+  g_clear_object (&self->service);
   gtk_widget_dispose_template (GTK_WIDGET (object), PT_TYPE_TUNNEL_ROW);
   G_OBJECT_CLASS (pt_tunnel_row_parent_class)->dispose (object);
 }
@@ -332,15 +338,17 @@ pt_tunnel_row_init (PtTunnelRow *self)
 }
 
 GtkWidget *
-pt_tunnel_row_new (PtProfile *profile)
+pt_tunnel_row_new (PtService *service)
 {
   PtTunnelRow *self = g_object_new (PT_TYPE_TUNNEL_ROW, NULL);
+  PtProfile *profile = pt_service_get_profile (service);
   g_autoptr(GMenu) menu = g_menu_new ();
   const char *id = pt_profile_get_id (profile);
   g_autofree char *edit = g_strdup_printf ("win.edit-tunnel::%s", id);
   g_autofree char *duplicate = g_strdup_printf ("win.duplicate-tunnel::%s", id);
   g_autofree char *delete = g_strdup_printf ("win.delete-tunnel::%s", id);
 
+  self->service = g_object_ref (service);
   self->profile = g_object_ref (profile);
   g_menu_append (menu, _("_Edit"), edit);
   g_menu_append (menu, _("D_uplicate"), duplicate);
@@ -349,19 +357,25 @@ pt_tunnel_row_new (PtProfile *profile)
   gtk_actionable_set_action_target (GTK_ACTIONABLE (self->pair_button), "s", id);
 
   g_signal_connect_swapped (profile, "notify::name", G_CALLBACK (pt_tunnel_row_update), self);
-  g_signal_connect_swapped (profile, "notify::running", G_CALLBACK (pt_tunnel_row_update), self);
-  g_signal_connect_swapped (profile, "notify::paired", G_CALLBACK (pt_tunnel_row_update), self);
-  g_signal_connect_swapped (profile, "notify::error", G_CALLBACK (pt_tunnel_row_update), self);
-  g_signal_connect_swapped (profile, "notify::vpn-device", G_CALLBACK (pt_tunnel_row_update), self);
-  g_object_bind_property (profile, "tunnel", self->tunnel_signals, "target", G_BINDING_SYNC_CREATE);
-  g_signal_connect_swapped (profile, "notify::tunnel", G_CALLBACK (pt_tunnel_row_update), self);
-  gtk_list_box_bind_model (self->sessions_list, pt_profile_get_sessions (profile),
+  g_signal_connect_swapped (service, "notify::running", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (service, "notify::paired", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (service, "notify::error", G_CALLBACK (pt_tunnel_row_update), self);
+  g_signal_connect_swapped (service, "notify::vpn-device", G_CALLBACK (pt_tunnel_row_update), self);
+  g_object_bind_property (service, "tunnel", self->tunnel_signals, "target", G_BINDING_SYNC_CREATE);
+  g_signal_connect_swapped (service, "notify::tunnel", G_CALLBACK (pt_tunnel_row_update), self);
+  gtk_list_box_bind_model (self->sessions_list, pt_service_get_sessions (service),
                            create_session_row, NULL, NULL);
-  g_signal_connect_swapped (pt_profile_get_sessions (profile), "items-changed",
+  g_signal_connect_swapped (pt_service_get_sessions (service), "items-changed",
                             G_CALLBACK (on_sessions_changed), self);
   on_sessions_changed (self);
   pt_tunnel_row_update (self);
   return GTK_WIDGET (self);
+}
+
+PtService *
+pt_tunnel_row_get_service (PtTunnelRow *self)
+{
+  return self->service;
 }
 
 PtProfile *

@@ -3,8 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The list is the store's GListModel bound to a GtkListBox; each row follows
- * its profile and engine tunnel. Actions take a profile id as their target,
- * so rows, menus and the tray share them.
+ * its profile and the store's PtService for it. Actions take a profile id as
+ * their target, so rows, menus and the tray share them.
  */
 #define G_LOG_DOMAIN "pt-window"
 
@@ -38,7 +38,9 @@ static GtkWidget *
 create_row (gpointer item,
             gpointer user_data)
 {
-  return pt_tunnel_row_new (PT_PROFILE (item));
+  PtWindow *self = user_data;
+
+  return pt_tunnel_row_new (pt_profile_store_get_service (self->store, PT_PROFILE (item)));
 }
 
 static void
@@ -59,6 +61,15 @@ profile_from_param (PtWindow *self,
   if (profile == NULL)
     g_debug ("no tunnel with id %s", g_variant_get_string (param, NULL));
   return profile;
+}
+
+static PtService *
+service_from_param (PtWindow *self,
+                    GVariant *param)
+{
+  PtProfile *profile = profile_from_param (self, param);
+
+  return profile ? pt_profile_store_get_service (self->store, profile) : NULL;
 }
 
 /* Forgets a dialog once destroyed (tests may still hold a reference). */
@@ -98,18 +109,18 @@ open_editor (PtWindow  *self,
 
 static void
 open_pairing (PtWindow  *self,
-              PtProfile *profile)
+              PtService *service)
 {
   if (self->pairing != NULL)
     {
-      if (pt_pairing_dialog_get_profile (PT_PAIRING_DIALOG (self->pairing)) == profile)
+      if (pt_pairing_dialog_get_service (PT_PAIRING_DIALOG (self->pairing)) == service)
         {
           gtk_window_present (self->pairing);
           return;
         }
       gtk_window_destroy (self->pairing);
     }
-  track_dialog (self, &self->pairing, GTK_WINDOW (pt_pairing_dialog_new (GTK_WINDOW (self), profile)));
+  track_dialog (self, &self->pairing, GTK_WINDOW (pt_pairing_dialog_new (GTK_WINDOW (self), service)));
   gtk_window_present (self->pairing);
 }
 
@@ -190,18 +201,18 @@ start_tunnel_action (GtkWidget  *widget,
                      GVariant   *param)
 {
   PtWindow *self = PT_WINDOW (widget);
-  PtProfile *profile = profile_from_param (self, param);
+  PtService *service = service_from_param (self, param);
   g_autoptr(GError) error = NULL;
 
-  if (profile == NULL || pt_profile_get_running (profile))
+  if (service == NULL || pt_service_get_running (service))
     return;
-  if (!pt_profile_start (profile, &error))
+  if (!pt_service_start (service, &error))
     {
       pt_window_toast (self, error->message);
       return;
     }
-  if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_MANUAL)
-    open_pairing (self, profile);
+  if (pt_profile_get_mode (pt_service_get_profile (service)) == PT_PROFILE_MODE_MANUAL)
+    open_pairing (self, service);
 }
 
 static void
@@ -209,10 +220,10 @@ stop_tunnel_action (GtkWidget  *widget,
                     const char *action_name,
                     GVariant   *param)
 {
-  PtProfile *profile = profile_from_param (PT_WINDOW (widget), param);
+  PtService *service = service_from_param (PT_WINDOW (widget), param);
 
-  if (profile != NULL)
-    pt_profile_stop (profile);
+  if (service != NULL)
+    pt_service_stop (service);
 }
 
 static void
@@ -221,10 +232,10 @@ pair_tunnel_action (GtkWidget  *widget,
                     GVariant   *param)
 {
   PtWindow *self = PT_WINDOW (widget);
-  PtProfile *profile = profile_from_param (self, param);
+  PtService *service = service_from_param (self, param);
 
-  if (profile != NULL && pt_profile_get_running (profile))
-    open_pairing (self, profile);
+  if (service != NULL && pt_service_get_running (service))
+    open_pairing (self, service);
 }
 
 static void

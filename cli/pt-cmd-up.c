@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The file is the one the desktop app saves (docs/profiles.md): every
- * "[profile ID]" group is a tunnel, run here by the engine's PtProfile,
+ * "[profile ID]" group is a tunnel (a PtProfile), run here by a PtService
  * exactly as the app runs it. This file only chooses, starts and prints.
  */
 #define G_LOG_DOMAIN "pt"
@@ -23,7 +23,8 @@ typedef struct
 {
   Up        *up;
   PtProfile *profile;
-  GPtrArray *sessions;     /* mirror of the profile's sessions, to report who left */
+  PtService *service;
+  GPtrArray *sessions;     /* mirror of the service's sessions, to report who left */
   PtTunnel  *announced;    /* the client tunnel whose "ready" lines were printed */
   gboolean   started;
   gboolean   failed;       /* an error was printed: no "stopped" after it */
@@ -81,9 +82,10 @@ role_name (PtTunnelRole role)
 static void
 run_free (Run *run)
 {
-  g_signal_handlers_disconnect_by_data (run->profile, run);
-  g_object_set_data (G_OBJECT (run->profile), "pt-up-run", NULL);
-  g_signal_handlers_disconnect_by_data (pt_profile_get_sessions (run->profile), run);
+  g_signal_handlers_disconnect_by_data (run->service, run);
+  g_object_set_data (G_OBJECT (run->service), "pt-up-run", NULL);
+  g_signal_handlers_disconnect_by_data (pt_service_get_sessions (run->service), run);
+  g_clear_object (&run->service);
   g_clear_object (&run->profile);
   g_clear_pointer (&run->sessions, g_ptr_array_unref);
   g_free (run);
@@ -103,7 +105,7 @@ up_check_done (Up *up)
     {
       Run *run = g_ptr_array_index (up->runs, i);
 
-      if (pt_profile_get_running (run->profile))
+      if (pt_service_get_running (run->service))
         return;
     }
   pt_cli_stop_reading ();
@@ -111,13 +113,13 @@ up_check_done (Up *up)
 }
 
 static void
-on_running (PtProfile  *profile,
+on_running (PtService  *service,
             GParamSpec *pspec,
             Run        *run)
 {
-  const GError *error = pt_profile_get_error (profile);
+  const GError *error = pt_service_get_error (service);
 
-  if (pt_profile_get_running (profile))
+  if (pt_service_get_running (service))
     return;
   if (error != NULL)
     {
@@ -133,11 +135,11 @@ on_running (PtProfile  *profile,
 static void
 on_client_state (PtTunnel   *tunnel,
                  GParamSpec *pspec,
-                 PtProfile  *profile)
+                 PtService  *service)
 {
-  Run *run = g_object_get_data (G_OBJECT (profile), "pt-up-run");
+  Run *run = g_object_get_data (G_OBJECT (service), "pt-up-run");
   g_autoptr(GPtrArray) addresses = NULL;
-  const char * const *sources = pt_profile_get_sources (profile);
+  const char * const *sources = pt_profile_get_sources (pt_service_get_profile (service));
 
   if (run == NULL || pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP ||
       run->announced == tunnel)
@@ -154,11 +156,12 @@ on_client_state (PtTunnel   *tunnel,
 }
 
 static void
-on_tunnel (PtProfile  *profile,
+on_tunnel (PtService  *service,
            GParamSpec *pspec,
            Run        *run)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtProfile *profile = run->profile;
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
   /* A server's sessions are followed through the sessions model; a
    * reconnecting client gets a new tunnel each time. */
@@ -169,18 +172,18 @@ on_tunnel (PtProfile  *profile,
     return;
   pt_cli_follow_tunnel_named (tunnel, pt_profile_get_name (profile), NULL);
   if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_CLIENT)
-    g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (on_client_state), profile, 0);
+    g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (on_client_state), service, 0);
 }
 
 /* VPN mode: the device and its addresses, as pt vpn prints them. */
 static void
-on_vpn_device (PtProfile  *profile,
+on_vpn_device (PtService  *service,
                GParamSpec *pspec,
                Run        *run)
 {
-  const char *ifname = pt_profile_get_vpn_device (profile);
-  const char *address = pt_profile_get_vpn_address (profile);
-  const char *address6 = pt_profile_get_vpn_address6 (profile);
+  const char *ifname = pt_service_get_vpn_device (service);
+  const char *address = pt_service_get_vpn_address (service);
+  const char *address6 = pt_service_get_vpn_address6 (service);
 
   if (ifname == NULL)
     return;
@@ -223,7 +226,7 @@ on_sessions_changed (GListModel *sessions,
 }
 
 static void
-on_relay_state (PtProfile  *profile,
+on_relay_state (PtService  *service,
                 const char *url,
                 gboolean    connected,
                 Run        *run)
@@ -232,7 +235,7 @@ on_relay_state (PtProfile  *profile,
 }
 
 static void
-on_attempt_failed (PtProfile *profile,
+on_attempt_failed (PtService *service,
                    GError    *error,
                    guint      retry_in,
                    Run       *run)
@@ -241,7 +244,7 @@ on_attempt_failed (PtProfile *profile,
 }
 
 static void
-on_request_refused (PtProfile  *profile,
+on_request_refused (PtService  *service,
                     const char *peer,
                     const char *session,
                     const char *reason,
@@ -252,11 +255,11 @@ on_request_refused (PtProfile  *profile,
 
 /* Manual mode: our block out on stdout, the other side's in from stdin. */
 static void
-on_local_text (PtProfile  *profile,
+on_local_text (PtService  *service,
                GParamSpec *pspec,
                Run        *run)
 {
-  const char *text = pt_profile_get_local_text (profile);
+  const char *text = pt_service_get_local_text (service);
 
   if (text == NULL)
     return;
@@ -264,10 +267,10 @@ on_local_text (PtProfile  *profile,
     {
       run->failed = TRUE;
       run->up->status = PT_EXIT_FAILURE;
-      pt_profile_stop (profile);
+      pt_service_stop (service);
       return;
     }
-  if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_CLIENT)
+  if (pt_profile_get_role (run->profile) == PT_TUNNEL_ROLE_CLIENT)
     RUN_EVENT (run, pt_cli_info ("give the offer above to the server, then paste its answer here"));
 }
 
@@ -281,17 +284,17 @@ manual_block_cb (const char *block,
 
   if (block == NULL)
     {
-      if (!pt_profile_get_paired (run->profile))
+      if (!pt_service_get_paired (run->service))
         {
           RUN_EVENT (run, pt_cli_error ("standard input ended before the other side’s block arrived"));
           run->failed = TRUE;
           run->up->status = PT_EXIT_FAILURE;
-          pt_profile_stop (run->profile);
+          pt_service_stop (run->service);
         }
       return;
     }
   payload = g_bytes_new (block, strlen (block));
-  if (!pt_profile_give_remote (run->profile, payload, &error))
+  if (!pt_service_give_remote (run->service, payload, &error))
     {
       RUN_EVENT (run, pt_cli_error ("the block cannot be used: %s", error->message));
       return;
@@ -365,7 +368,7 @@ terminate (Up *up)
     {
       Run *run = g_ptr_array_index (up->runs, i);
 
-      pt_profile_stop (run->profile);
+      pt_service_stop (run->service);
     }
   g_main_loop_quit (up->loop);
 }
@@ -477,8 +480,9 @@ pt_cmd_up (int    argc,
       run = g_new0 (Run, 1);
       run->up = &up;
       run->profile = g_object_ref (profile);
+      run->service = pt_service_new (profile);
       run->sessions = g_ptr_array_new_with_free_func (g_object_unref);
-      g_object_set_data (G_OBJECT (profile), "pt-up-run", run);
+      g_object_set_data (G_OBJECT (run->service), "pt-up-run", run);
       g_ptr_array_add (up.runs, run);
     }
   for (guint i = 0; names[i]; i++)
@@ -543,7 +547,7 @@ pt_cmd_up (int    argc,
           return PT_EXIT_USAGE;
         }
     }
-  pt_profile_set_default_key (key);
+  pt_service_set_default_key (key);
 
   loop = g_main_loop_new (NULL, FALSE);
   up.loop = loop;
@@ -552,20 +556,23 @@ pt_cmd_up (int    argc,
     {
       Run *run = g_ptr_array_index (up.runs, i);
       PtProfile *profile = run->profile;
+      PtService *service = run->service;
 
-      g_signal_connect (profile, "notify::running", G_CALLBACK (on_running), run);
-      g_signal_connect (profile, "notify::tunnel", G_CALLBACK (on_tunnel), run);
-      g_signal_connect (profile, "notify::vpn-device", G_CALLBACK (on_vpn_device), run);
-      g_signal_connect (profile, "relay-state", G_CALLBACK (on_relay_state), run);
-      g_signal_connect (profile, "attempt-failed", G_CALLBACK (on_attempt_failed), run);
-      g_signal_connect (profile, "request-refused", G_CALLBACK (on_request_refused), run);
-      g_signal_connect (pt_profile_get_sessions (profile), "items-changed",
-                        G_CALLBACK (on_sessions_changed), run);
-      if (run == up.manual)
-        g_signal_connect (profile, "notify::local-text", G_CALLBACK (on_local_text), run);
+      g_signal_connect (service, "notify::running", G_CALLBACK (on_running), run);
+      g_signal_connect (service, "notify::tunnel", G_CALLBACK (on_tunnel), run);
+      g_signal_connect (service, "notify::vpn-device", G_CALLBACK (on_vpn_device), run);
+      g_signal_connect (service, "relay-state", G_CALLBACK (on_relay_state), run);
+      g_signal_connect (service, "attempt-failed", G_CALLBACK (on_attempt_failed), run);
+      g_signal_connect (service, "request-refused", G_CALLBACK (on_request_refused), run);
+      /* A manual server's one session is its tunnel, followed as it comes. */
+      if (run != up.manual)
+        g_signal_connect (pt_service_get_sessions (service), "items-changed",
+                          G_CALLBACK (on_sessions_changed), run);
+      else
+        g_signal_connect (service, "notify::local-text", G_CALLBACK (on_local_text), run);
       RUN_EVENT (run, pt_cli_event ("starting", "mode", mode_name (pt_profile_get_mode (profile)),
                                     "role", role_name (pt_profile_get_role (profile)), NULL));
-      if (!pt_profile_start (profile, &error))
+      if (!pt_service_start (service, &error))
         {
           RUN_EVENT (run, pt_cli_error ("%s", error->message));
           g_clear_error (&error);
@@ -573,7 +580,7 @@ pt_cmd_up (int    argc,
           continue;
         }
       run->started = TRUE;
-      on_tunnel (profile, NULL, run);
+      on_tunnel (service, NULL, run);
       if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER && needs_key (profile))
         {
           g_autofree char *npub = pt_public_key_to_npub (pt_secret_key_get_public (key));
@@ -591,7 +598,7 @@ pt_cmd_up (int    argc,
 
   pt_cli_on_terminate (G_CALLBACK (terminate), &up);
   for (guint i = 0; i < up.runs->len; i++)
-    if (pt_profile_get_running (((Run *) g_ptr_array_index (up.runs, i))->profile))
+    if (pt_service_get_running (((Run *) g_ptr_array_index (up.runs, i))->service))
       {
         g_main_loop_run (loop);
         break;
@@ -600,9 +607,9 @@ pt_cmd_up (int    argc,
   pt_cli_stop_reading ();
 
   for (guint i = 0; i < up.runs->len; i++)
-    pt_profile_stop (((Run *) g_ptr_array_index (up.runs, i))->profile);
+    pt_service_stop (((Run *) g_ptr_array_index (up.runs, i))->service);
   g_clear_pointer (&runs, g_ptr_array_unref);
-  pt_profile_set_default_key (NULL);
+  pt_service_set_default_key (NULL);
   pt_cli_drain ();
   return up.status;
 }

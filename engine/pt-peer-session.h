@@ -2,8 +2,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * A serving PtProfile lists the sessions it carries as a GListModel of
- * these (pt_profile_get_sessions()): who the client is, since when, and
+ * A serving PtService lists the sessions it carries as a GListModel of
+ * these (pt_service_get_sessions()): who the client is, since when, and
  * the tunnel (state, path, bytes) that a row binds to.
  */
 #pragma once

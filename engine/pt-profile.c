@@ -1,4 +1,4 @@
-/* pt-profile.c — one tunnel as the user configured it, and its running engine tunnel
+/* pt-profile.c — one tunnel as the user configured it
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pt.h"
+#include "pt-profile-private.h"
 
 struct _PtProfile
 {
@@ -36,7 +37,6 @@ struct _PtProfile
   char          *shared_name;
   char          *expose;
   gboolean       any_peer;
-  GCancellable  *deriving;
   gboolean       no_stun;
   char          *vpn_network;
   char          *vpn_network6;
@@ -44,23 +44,6 @@ struct _PtProfile
   GStrv          vpn_dns;
   GStrv          vpn_routes;
   gboolean       vpn_ipv6;
-
-  PtNostrClient *nostr_client;
-  PtNostrServer *nostr_server;
-
-  PtTunnel      *tunnel;
-  GListStore    *sessions;       /* of PtPeerSession: a server's clients */
-  GCancellable  *cancellable;
-  GBytes        *local_payload;
-  char          *local_text;
-  gboolean       running;
-  gboolean       paired;
-  GError        *error;          /* why it stopped by itself */
-  GCancellable  *tun_cancellable; /* while the helper makes the VPN device */
-  char          *vpn_device;
-  char          *vpn_address;
-  char          *vpn_address6;
-  int            vpn_lock;       /* VPN client: the per-computer lock, or -1 */
 };
 
 enum
@@ -70,21 +53,12 @@ enum
   PROP_NAME,
   PROP_ROLE,
   PROP_MODE,
-  PROP_RUNNING,
-  PROP_TUNNEL,
-  PROP_LOCAL_TEXT,
-  PROP_PAIRED,
-  PROP_ERROR,
-  PROP_VPN_DEVICE,
   N_PROPS
 };
 
 enum
 {
   CHANGED,
-  RELAY_STATE,
-  ATTEMPT_FAILED,
-  REQUEST_REFUSED,
   N_SIGNALS
 };
 
@@ -154,27 +128,6 @@ static GParamSpec *setting_pspecs[N_SETTINGS];
 #define SETTING_PTR(self, i) ((gpointer) (((guint8 *) (self)) + settings[i].offset))
 
 G_DEFINE_QUARK (pt-profile-error-quark, pt_profile_error)
-
-static PtSecretKey *default_key;
-static char *vpn_refusal;
-
-static void stop_nostr (PtProfile *self);
-static void stop_vpn (PtProfile *self);
-
-void
-pt_profile_set_default_key (const PtSecretKey *key)
-{
-  g_clear_pointer (&default_key, pt_secret_key_free);
-  if (key != NULL)
-    default_key = pt_secret_key_copy (key);
-}
-
-void
-pt_profile_set_vpn_refusal (const char *why)
-{
-  g_free (vpn_refusal);
-  vpn_refusal = g_strdup (why);
-}
 
 G_DEFINE_FINAL_TYPE (PtProfile, pt_profile, G_TYPE_OBJECT)
 
@@ -312,34 +265,6 @@ copy_setting (PtProfile *self,
 }
 
 static void
-pt_profile_clear_runtime (PtProfile *self)
-{
-  if (self->cancellable != NULL)
-    g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
-  g_clear_pointer (&self->local_payload, g_bytes_unref);
-  g_clear_pointer (&self->local_text, g_free);
-}
-
-static void
-pt_profile_dispose (GObject *object)
-{
-  PtProfile *self = PT_PROFILE (object);
-
-  pt_profile_clear_runtime (self);
-  stop_nostr (self);
-  stop_vpn (self);
-  if (self->tunnel != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->tunnel, self);
-      pt_tunnel_close (self->tunnel);
-      g_clear_object (&self->tunnel);
-    }
-  g_list_store_remove_all (self->sessions);
-  G_OBJECT_CLASS (pt_profile_parent_class)->dispose (object);
-}
-
-static void
 pt_profile_finalize (GObject *object)
 {
   PtProfile *self = PT_PROFILE (object);
@@ -363,8 +288,6 @@ pt_profile_finalize (GObject *object)
       case SETTING_UINT:
         break;
       }
-  g_clear_error (&self->error);
-  g_clear_object (&self->sessions);
   G_OBJECT_CLASS (pt_profile_parent_class)->finalize (object);
 }
 
@@ -389,24 +312,6 @@ pt_profile_get_property (GObject    *object,
       break;
     case PROP_MODE:
       g_value_set_int (value, self->mode);
-      break;
-    case PROP_RUNNING:
-      g_value_set_boolean (value, self->running);
-      break;
-    case PROP_TUNNEL:
-      g_value_set_object (value, self->tunnel);
-      break;
-    case PROP_LOCAL_TEXT:
-      g_value_set_string (value, self->local_text);
-      break;
-    case PROP_PAIRED:
-      g_value_set_boolean (value, self->paired);
-      break;
-    case PROP_ERROR:
-      g_value_set_boxed (value, self->error);
-      break;
-    case PROP_VPN_DEVICE:
-      g_value_set_string (value, self->vpn_device);
       break;
     default:
       if (prop_id >= N_PROPS && prop_id < N_PROPS + N_SETTINGS)
@@ -488,7 +393,6 @@ pt_profile_class_init (PtProfileClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->dispose = pt_profile_dispose;
   object_class->finalize = pt_profile_finalize;
   object_class->get_property = pt_profile_get_property;
   object_class->set_property = pt_profile_set_property;
@@ -505,24 +409,6 @@ pt_profile_class_init (PtProfileClass *klass)
     g_param_spec_int ("mode", NULL, NULL, PT_PROFILE_MODE_MANUAL, PT_PROFILE_MODE_VPN,
                       PT_PROFILE_MODE_MANUAL,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_RUNNING] =
-    g_param_spec_boolean ("running", NULL, NULL, FALSE,
-                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_TUNNEL] =
-    g_param_spec_object ("tunnel", NULL, NULL, PT_TYPE_TUNNEL,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_LOCAL_TEXT] =
-    g_param_spec_string ("local-text", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_PAIRED] =
-    g_param_spec_boolean ("paired", NULL, NULL, FALSE,
-                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_ERROR] =
-    g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR,
-                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
-  properties[PROP_VPN_DEVICE] =
-    g_param_spec_string ("vpn-device", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   for (guint i = 0; i < N_SETTINGS; i++)
@@ -551,25 +437,11 @@ pt_profile_class_init (PtProfileClass *klass)
   /* Settings changed (not running state): time to save. */
   signals[CHANGED] = g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                    0, NULL, NULL, NULL, G_TYPE_NONE, 0);
-  /* What the rendezvous says while running (Nostr, shared name, VPN), as
-   * PtNostrServer and PtNostrClient say it: a relay connected or not
-   * (url, connected); a client's attempt failed (error, seconds to the
-   * next); a server refused a request (peer npub, session, reason). */
-  signals[RELAY_STATE] =
-    g_signal_new ("relay-state", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
-  signals[ATTEMPT_FAILED] =
-    g_signal_new ("attempt-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_ERROR, G_TYPE_UINT);
-  signals[REQUEST_REFUSED] =
-    g_signal_new ("request-refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
 pt_profile_init (PtProfile *self)
 {
-  self->sessions = g_list_store_new (PT_TYPE_PEER_SESSION);
   self->id = g_uuid_string_random ();
   self->name = g_strdup ("");
   self->role = PT_TUNNEL_ROLE_CLIENT;
@@ -577,7 +449,6 @@ pt_profile_init (PtProfile *self)
   for (guint i = 0; i < N_SETTINGS; i++)
     if (settings[i].kind == SETTING_STRV)
       *(GStrv *) SETTING_PTR (self, i) = g_new0 (char *, 1);
-  self->vpn_lock = -1;
 }
 
 PtProfile *
@@ -1195,46 +1066,11 @@ pt_profile_set_vpn (PtProfile          *self,
     pt_profile_changed (self);
 }
 
-const GError *
-pt_profile_get_error (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return self->error;
-}
-
-const char *
-pt_profile_get_vpn_device (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return self->vpn_device;
-}
-
-const char *
-pt_profile_get_vpn_address (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return self->vpn_address;
-}
-
-const char *
-pt_profile_get_vpn_address6 (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return self->vpn_address6;
-}
-
-gboolean
-pt_profile_get_vpn_authorizing (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
-  return self->tun_cancellable != NULL;
-}
-
 /* Turning settings into engine objects */
 
-static PtIceConfig *
-make_ice_config (PtProfile  *self,
-                 GError    **error)
+PtIceConfig *
+_pt_profile_make_ice_config (PtProfile  *self,
+                             GError    **error)
 {
   g_autoptr(PtIceConfig) config = pt_ice_config_new ();
 
@@ -1271,10 +1107,8 @@ make_allow_list (GStrv        cidrs,
   return g_steal_pointer (&list);
 }
 
-/* A serving profile's allowed services (validated before: bad entries
- * cannot remain). */
-static PtServerPolicy *
-make_policy (PtProfile *self)
+PtServerPolicy *
+_pt_profile_make_policy (PtProfile *self)
 {
   PtServerPolicy *policy = pt_server_policy_new ();
   g_autoptr(PtAllowList) tcp = make_allow_list (self->allowed_tcp, NULL);
@@ -1286,12 +1120,12 @@ make_policy (PtProfile *self)
 }
 
 /* "tcp://127.0.0.1:22" → the address (a literal: the server connects to it). */
-static GSocketAddress *
-expose_address (const char  *expose,
-                PtProto     *proto,
-                GError     **error)
+GSocketAddress *
+_pt_profile_expose_address (PtProfile  *self,
+                            PtProto    *proto,
+                            GError    **error)
 {
-  g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (expose, error);
+  g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->expose, error);
   g_autoptr(GInetAddress) address = NULL;
 
   if (spec == NULL)
@@ -1429,7 +1263,7 @@ pt_profile_validate (PtProfile  *self,
 
   g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
 
-  if (!(ice = make_ice_config (self, error)))
+  if (!(ice = _pt_profile_make_ice_config (self, error)))
     return FALSE;
   if (self->mode == PT_PROFILE_MODE_NAME)
     {
@@ -1466,7 +1300,7 @@ pt_profile_validate (PtProfile  *self,
                                    _("Say which service of this computer to expose, e.g. tcp://127.0.0.1:22"));
               return FALSE;
             }
-          target = expose_address (self->expose, NULL, error);
+          target = _pt_profile_expose_address (self, NULL, error);
           return target != NULL;
         }
     }
@@ -1525,928 +1359,4 @@ pt_profile_validate (PtProfile  *self,
         return FALSE;
     }
   return TRUE;
-}
-
-/* Running */
-
-static void
-set_local_signal (PtProfile *self,
-                  PtSignal  *signal)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) payload = pt_signal_encode (signal, &error);
-  g_autofree char *text = payload ? pt_signal_armor (signal, &error) : NULL;
-
-  if (text == NULL)
-    {
-      g_warning ("cannot encode our own signal: %s", error->message);
-      return;
-    }
-  g_clear_pointer (&self->local_payload, g_bytes_unref);
-  self->local_payload = g_steal_pointer (&payload);
-  g_free (self->local_text);
-  self->local_text = g_steal_pointer (&text);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
-}
-
-static void
-set_running (PtProfile *self,
-             gboolean   running)
-{
-  if (self->running == running)
-    return;
-  self->running = running;
-  g_debug ("profile %s: %s", self->id, running ? "running" : "stopped");
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
-}
-
-static void
-on_tunnel_state (PtTunnel   *tunnel,
-                 GParamSpec *pspec,
-                 PtProfile  *self)
-{
-  PtTunnelState state = pt_tunnel_get_state (tunnel);
-
-  g_debug ("profile %s: tunnel %s", self->id, pt_tunnel_state_to_string (state));
-  switch (state)
-    {
-    case PT_TUNNEL_STATE_CLOSED:
-    case PT_TUNNEL_STATE_FAILED:
-      /* In Nostr mode the engine tries again (or serves the next session). */
-      if (self->nostr_client != NULL || self->nostr_server != NULL)
-        break;
-      pt_profile_clear_runtime (self);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
-      set_running (self, FALSE);
-      break;
-
-    case PT_TUNNEL_STATE_NEW:
-    case PT_TUNNEL_STATE_GATHERING:
-    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
-    case PT_TUNNEL_STATE_CHECKING:
-    case PT_TUNNEL_STATE_HANDSHAKE:
-    case PT_TUNNEL_STATE_UP:
-      break;
-    }
-}
-
-static void
-offer_ready_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(PtProfile) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PtSignal) offer = pt_tunnel_create_offer_finish (PT_TUNNEL (object), result, &error);
-
-  if (offer == NULL)
-    {
-      /* A failed tunnel reports why through its state; a cancelled one was stopped. */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("profile %s: no offer: %s", self->id, error->message);
-      return;
-    }
-  if (self->tunnel == PT_TUNNEL (object))
-    set_local_signal (self, offer);
-}
-
-static void
-answer_ready_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(PtProfile) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PtSignal) answer = pt_tunnel_accept_offer_finish (PT_TUNNEL (object), result, &error);
-
-  if (answer == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("profile %s: no answer: %s", self->id, error->message);
-      return;
-    }
-  if (self->tunnel == PT_TUNNEL (object))
-    set_local_signal (self, answer);
-}
-
-/* "tunnel" becomes @tunnel; the previous one is closed, unless it is one
- * of a server's sessions (they end by themselves, or with stop()). */
-static void
-set_tunnel (PtProfile *self,
-            PtTunnel  *tunnel)
-{
-  if (self->tunnel != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->tunnel, self);
-      if (self->nostr_server == NULL)
-        pt_tunnel_close (self->tunnel);
-      g_clear_object (&self->tunnel);
-    }
-  self->tunnel = tunnel ? g_object_ref (tunnel) : NULL;
-  if (tunnel != NULL)
-    g_signal_connect (tunnel, "notify::state", G_CALLBACK (on_tunnel_state), self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TUNNEL]);
-}
-
-/* Nostr mode: the engine finds the peer and makes (and remakes) tunnels;
- * "tunnel" follows the newest one. */
-
-static void
-on_nostr_tunnel (PtNostrClient *client,
-                 GParamSpec    *pspec,
-                 PtProfile     *self)
-{
-  set_tunnel (self, pt_nostr_client_get_tunnel (client));
-}
-
-static void
-on_session_started (PtNostrServer *server,
-                    PtTunnel      *tunnel,
-                    const char    *peer_npub,
-                    const char    *session,
-                    PtProfile     *self)
-{
-  g_autoptr(PtPeerSession) item = pt_peer_session_new (tunnel, peer_npub, session);
-
-  g_debug ("profile %s: session %s from %s", self->id, session, peer_npub);
-  /* Every client stays up: "tunnel" shows the newest, "sessions" all. */
-  g_list_store_append (self->sessions, item);
-  set_tunnel (self, tunnel);
-}
-
-static void
-on_session_ended (PtNostrServer *server,
-                  PtTunnel      *tunnel,
-                  const char    *session,
-                  PtProfile     *self)
-{
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->sessions));
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(PtPeerSession) item = g_list_model_get_item (G_LIST_MODEL (self->sessions), i);
-
-      if (pt_peer_session_get_tunnel (item) != tunnel)
-        continue;
-      g_debug ("profile %s: session %s ended", self->id, session);
-      g_list_store_remove (self->sessions, i);
-      n--;
-      break;
-    }
-  /* The row follows a client that is still there; with none left, the
-   * last one stays to show how it ended. */
-  if (tunnel == self->tunnel && n > 0)
-    {
-      g_autoptr(PtPeerSession) newest = g_list_model_get_item (G_LIST_MODEL (self->sessions), n - 1);
-
-      set_tunnel (self, pt_peer_session_get_tunnel (newest));
-    }
-}
-
-static void
-on_relay_state (GObject    *rendezvous,
-                const char *url,
-                gboolean    connected,
-                PtProfile  *self)
-{
-  g_signal_emit (self, signals[RELAY_STATE], 0, url, connected);
-}
-
-static void
-on_attempt_failed (PtNostrClient *client,
-                   GError        *error,
-                   guint          retry_in,
-                   PtProfile     *self)
-{
-  g_signal_emit (self, signals[ATTEMPT_FAILED], 0, error, retry_in);
-}
-
-static void
-on_request_refused (PtNostrServer *server,
-                    const char    *peer,
-                    const char    *session,
-                    const char    *reason,
-                    PtProfile     *self)
-{
-  g_signal_emit (self, signals[REQUEST_REFUSED], 0, peer, session, reason);
-}
-
-/* VPN mode: the device comes from the helper, asynchronously (pkexec may
- * show an authorization prompt for as long as the user likes). */
-
-static void
-set_error (PtProfile *self,
-           GError    *error)   /* taken */
-{
-  if (self->error == NULL && error == NULL)
-    return;
-  g_clear_error (&self->error);
-  self->error = error;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
-}
-
-static void
-set_vpn_device (PtProfile  *self,
-                const char *device,
-                const char *address,
-                const char *address6)
-{
-  g_free (self->vpn_device);
-  self->vpn_device = g_strdup (device);
-  g_free (self->vpn_address);
-  self->vpn_address = g_strdup (address);
-  g_free (self->vpn_address6);
-  self->vpn_address6 = g_strdup (address6);
-  g_debug ("profile %s: VPN device %s", self->id, device ? device : "(none)");
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
-}
-
-/* One VPN client per user, as pt vpn client: the same lock (the engine's
- * pt_vpn_client_lock_acquire(), $PT_VPN_CLIENT_LOCK for tests), naming its
- * holder. Another user's client may run beside it: the overlap check keeps
- * their routes apart. The fd, or -1 after saying who holds it; -2 when no
- * lock can be taken (no private directory for it): go without. */
-static int
-take_vpn_client_lock (PtProfile  *self,
-                      GError    **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *holder = NULL;
-  int fd = pt_vpn_client_lock_acquire ("PeerTunnel app", &holder, &local_error);
-
-  if (fd >= 0)
-    return fd;
-  if (!g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_BUSY))
-    {
-      g_debug ("profile %s: %s", self->id, local_error->message);
-      return -2;
-    }
-  g_set_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
-               /* Translators: %s names the holder, e.g. "pid 1234, pt vpn client" */
-               _("Another of your VPN connections is already on (%s). Turn it off first."),
-               holder);
-  return -1;
-}
-
-static void
-stop_vpn (PtProfile *self)
-{
-  if (self->vpn_lock >= 0)
-    {
-      close (self->vpn_lock);
-      self->vpn_lock = -1;
-    }
-  if (self->tun_cancellable != NULL)
-    {
-      g_cancellable_cancel (self->tun_cancellable);
-      g_clear_object (&self->tun_cancellable);
-    }
-  if (self->vpn_device != NULL || self->vpn_address != NULL)
-    set_vpn_device (self, NULL, NULL, NULL);
-}
-
-/* Says what the user can do about it; keeps the domain and code. */
-static GError *
-explain_tun_error (const GError *error)
-{
-  if (g_error_matches (error, PT_TUN_ERROR, PT_TUN_ERROR_HELPER))
-    /* Translators: %s is the system's reason */
-    return g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_HELPER,
-                        _("Cannot create the VPN device (authorization refused, or the helper "
-                          "missing): %s"), error->message);
-  if (g_error_matches (error, PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP))
-    /* Translators: %s says which of the VPN's networks overlaps which of this computer's */
-    return g_error_new (PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP,
-                        _("The VPN would take over part of a network this computer already "
-                          "uses, so it was not connected. Ask the server's owner for another "
-                          "VPN network. (%s)"), error->message);
-  return g_error_new (error->domain, error->code, _("Cannot create the VPN device: %s"),
-                      error->message);
-}
-
-static void
-fail_vpn (PtProfile *self,
-          GError    *error)      /* taken */
-{
-  /* Shown in the tunnel's row; not a warning of the program's. */
-  g_debug ("profile %s: %s", self->id, error->message);
-  stop_nostr (self);
-  stop_vpn (self);
-  set_error (self, error);
-  set_running (self, FALSE);
-}
-
-typedef struct
-{
-  PtProfile    *profile;
-  GCancellable *cancellable;
-  char         *address;
-  char         *address6;
-} TunRequest;
-
-static void
-vpn_device_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  TunRequest *request = user_data;
-  g_autoptr(PtProfile) self = request->profile;
-  g_autoptr(GCancellable) cancellable = request->cancellable;
-  g_autofree char *address = request->address;
-  g_autofree char *address6 = request->address6;
-  g_autofree char *ifname = NULL;
-  g_autoptr(GError) error = NULL;
-  int fd = pt_tun_open_finish (result, &ifname, &error);
-
-  g_free (request);
-  if (cancellable != self->tun_cancellable || g_cancellable_is_cancelled (cancellable))
-    {
-      if (fd >= 0)
-        close (fd);
-      return;
-    }
-  g_clear_object (&self->tun_cancellable);
-  if (fd < 0)
-    {
-      fail_vpn (self, explain_tun_error (error));
-      return;
-    }
-  if (self->nostr_server != NULL)
-    {
-      const char * const *dns = (const char * const *) self->vpn_dns;
-
-      if (!pt_nostr_server_set_vpn (self->nostr_server, self->vpn_network, self->vpn_network6, fd,
-                                    self->vpn_mtu ? self->vpn_mtu : PT_PROFILE_VPN_DEFAULT_MTU,
-                                    dns[0] ? dns : NULL, &error))
-        {
-          fail_vpn (self, g_steal_pointer (&error));
-          return;
-        }
-      set_vpn_device (self, ifname, address, address6);
-      pt_nostr_server_start (self->nostr_server);
-    }
-  else if (self->nostr_client != NULL)
-    {
-      if (!pt_nostr_client_attach_tun (self->nostr_client, fd, &error))
-        {
-          fail_vpn (self, g_steal_pointer (&error));
-          return;
-        }
-      set_vpn_device (self, ifname, address, address6);
-    }
-  else
-    close (fd);
-}
-
-static void
-open_vpn_device (PtProfile          *self,
-                 guint               mtu,
-                 const char         *address,
-                 const char         *address6,
-                 const char * const *routes)
-{
-  TunRequest *request = g_new0 (TunRequest, 1);
-
-  if (self->tun_cancellable != NULL)
-    g_cancellable_cancel (self->tun_cancellable);
-  g_clear_object (&self->tun_cancellable);
-  self->tun_cancellable = g_cancellable_new ();
-  request->profile = g_object_ref (self);
-  request->cancellable = g_object_ref (self->tun_cancellable);
-  request->address = g_strdup (address);
-  request->address6 = g_strdup (address6);
-  g_debug ("profile %s: asking the helper for a VPN device (%s)", self->id, address);
-  /* No opt-in for overlapping networks here: a profile's VPN never routes
-   * over what the computer already has (pt vpn --allow-overlap can). */
-  pt_tun_open_async (NULL, mtu, address, address6, routes && routes[0] ? routes : NULL,
-                     PT_TUN_FLAGS_NONE, self->tun_cancellable, vpn_device_cb, request);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
-}
-
-/* Client: the server assigned addresses (again, if they changed). */
-static void
-on_vpn_config (PtNostrClient *client,
-               PtProfile     *self)
-{
-  g_autoptr(PtVpnSettings) assigned = pt_nostr_client_dup_vpn_settings (client);
-
-  if (assigned == NULL)
-    return;
-  open_vpn_device (self, assigned->mtu, assigned->address4, assigned->address6,
-                   (const char * const *) self->vpn_routes);
-}
-
-static void
-stop_nostr (PtProfile *self)
-{
-  if (self->deriving != NULL)
-    {
-      g_cancellable_cancel (self->deriving);
-      g_clear_object (&self->deriving);
-    }
-  if (self->nostr_client != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->nostr_client, self);
-      pt_nostr_client_stop (self->nostr_client);
-      g_clear_object (&self->nostr_client);
-    }
-  if (self->nostr_server != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->nostr_server, self);
-      pt_nostr_server_stop (self->nostr_server);
-      g_clear_object (&self->nostr_server);
-    }
-  g_list_store_remove_all (self->sessions);
-}
-
-static gboolean
-start_named_nostr (PtProfile          *self,
-                   PtIceConfig        *ice,
-                   const PtSecretKey  *key,
-                   const char         *token,
-                   const char * const *relays,
-                   GError            **error)
-{
-  if (self->role == PT_TUNNEL_ROLE_SERVER)
-    {
-      PtProto proto = PT_PROTO_TCP;
-      g_autoptr(GSocketAddress) target = expose_address (self->expose, &proto, error);
-      g_autoptr(PtNostrServer) server = NULL;
-      g_autoptr(PtServerPolicy) policy = NULL;
-      g_autoptr(GPtrArray) tokens = NULL;
-
-      if (target == NULL)
-        return FALSE;
-      server = pt_nostr_server_new (key, relays, ice, error);
-      if (server == NULL)
-        return FALSE;
-      tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) pt_secret_string_free);
-      g_ptr_array_add (tokens, g_strdup (token));
-      pt_nostr_server_set_any_peer (server, TRUE);
-      pt_nostr_server_set_tokens (server, tokens);
-      policy = pt_server_policy_new ();
-      pt_server_policy_set_exposed (policy, proto, G_INET_SOCKET_ADDRESS (target));
-      pt_nostr_server_set_policy (server, policy);
-      g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
-      g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
-      g_signal_connect (server, "relay-state", G_CALLBACK (on_relay_state), self);
-      g_signal_connect (server, "request-refused", G_CALLBACK (on_request_refused), self);
-      self->nostr_server = g_steal_pointer (&server);
-      pt_nostr_server_start (self->nostr_server);
-    }
-  else
-    {
-      g_autoptr(PtNostrClient) client = pt_nostr_client_new (NULL, pt_secret_key_get_public (key),
-                                                             relays, ice, error);
-
-      if (client == NULL)
-        return FALSE;
-      pt_nostr_client_set_token (client, token);
-      for (guint i = 0; self->sources[i] != NULL; i++)
-        {
-          g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
-
-          if (spec == NULL || !pt_nostr_client_add_forward (client, spec, self->targets[i], error))
-            {
-              pt_nostr_client_stop (client);
-              return FALSE;
-            }
-        }
-      g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
-      g_signal_connect (client, "relay-state", G_CALLBACK (on_relay_state), self);
-      g_signal_connect (client, "attempt-failed", G_CALLBACK (on_attempt_failed), self);
-      self->nostr_client = g_steal_pointer (&client);
-      pt_nostr_client_start (self->nostr_client);
-      set_tunnel (self, pt_nostr_client_get_tunnel (self->nostr_client));
-    }
-  return TRUE;
-}
-
-static gboolean
-start_nostr (PtProfile          *self,
-             PtIceConfig        *ice,
-             const PtSecretKey  *named_key,
-             const char         *named_token,
-             GError            **error)
-{
-  const char * const *relays = self->relays[0] ? (const char * const *) self->relays : NULL;
-  gboolean vpn = self->mode == PT_PROFILE_MODE_VPN;
-
-  if (named_key != NULL)
-    return start_named_nostr (self, ice, named_key, named_token, relays, error);
-  if (default_key == NULL)
-    {
-      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
-                           _("This computer has no key yet: make one in Preferences"));
-      return FALSE;
-    }
-
-  if (self->role == PT_TUNNEL_ROLE_SERVER)
-    {
-      g_autoptr(PtNostrServer) server = NULL;
-      g_autofree char *address = NULL;
-      g_autofree char *address6 = NULL;
-
-      if (vpn && ((address = pt_vpn_server_address (self->vpn_network, error)) == NULL ||
-                  (self->vpn_network6 != NULL &&
-                   (address6 = pt_vpn_server_address (self->vpn_network6, error)) == NULL)))
-        return FALSE;
-      server = pt_nostr_server_new (default_key, relays, ice, error);
-      if (server == NULL)
-        return FALSE;
-      for (guint i = 0; self->peers[i] != NULL; i++)
-        {
-          PtPublicKey peer;
-
-          if (pt_public_key_parse (self->peers[i], &peer, NULL))
-            pt_nostr_server_add_peer (server, &peer);
-        }
-      if (self->token != NULL)
-        {
-          g_autoptr(GPtrArray) tokens = pt_token_list_parse (self->token, _("the tunnel’s token"), error);
-
-          if (tokens == NULL)
-            return FALSE;
-          pt_nostr_server_set_tokens (server, tokens);
-        }
-      pt_nostr_server_set_any_peer (server, self->any_peer);
-      if (!vpn)
-        {
-          g_autoptr(PtServerPolicy) policy = make_policy (self);
-
-          pt_nostr_server_set_policy (server, policy);
-        }
-      g_signal_connect (server, "session-started", G_CALLBACK (on_session_started), self);
-      g_signal_connect (server, "session-ended", G_CALLBACK (on_session_ended), self);
-      g_signal_connect (server, "relay-state", G_CALLBACK (on_relay_state), self);
-      g_signal_connect (server, "request-refused", G_CALLBACK (on_request_refused), self);
-      self->nostr_server = g_steal_pointer (&server);
-      /* A VPN server answers once its device exists. */
-      if (vpn)
-        open_vpn_device (self, self->vpn_mtu ? self->vpn_mtu : PT_PROFILE_VPN_DEFAULT_MTU,
-                         address, address6, NULL);
-      else
-        pt_nostr_server_start (self->nostr_server);
-    }
-  else
-    {
-      PtPublicKey server_key;
-      g_autoptr(PtNostrClient) client = NULL;
-
-      if (!pt_public_key_parse (self->peers[0], &server_key, error))
-        return FALSE;
-      client = pt_nostr_client_new (default_key, &server_key, relays, ice, error);
-      if (client == NULL)
-        return FALSE;
-      if (vpn)
-        {
-          int lock = take_vpn_client_lock (self, error);
-
-          if (lock == -1)
-            {
-              pt_nostr_client_stop (client);
-              return FALSE;
-            }
-          if (self->vpn_lock >= 0)
-            close (self->vpn_lock);
-          self->vpn_lock = lock;
-        }
-      if (self->token != NULL)
-        pt_nostr_client_set_token (client, self->token);
-      if (vpn)
-        {
-          pt_nostr_client_set_vpn (client, self->vpn_ipv6);
-          g_signal_connect (client, "vpn-config", G_CALLBACK (on_vpn_config), self);
-        }
-      for (guint i = 0; !vpn && self->sources[i] != NULL; i++)
-        {
-          g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
-
-          if (spec == NULL || !pt_nostr_client_add_forward (client, spec, self->targets[i], error))
-            {
-              pt_nostr_client_stop (client);
-              return FALSE;
-            }
-        }
-      g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
-      g_signal_connect (client, "relay-state", G_CALLBACK (on_relay_state), self);
-      g_signal_connect (client, "attempt-failed", G_CALLBACK (on_attempt_failed), self);
-      self->nostr_client = g_steal_pointer (&client);
-      pt_nostr_client_start (self->nostr_client);
-    }
-
-  pt_profile_clear_runtime (self);
-  self->paired = TRUE;       /* nothing to pair by hand */
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
-  /* The client's first tunnel exists from the start (later ones are notified). */
-  set_tunnel (self, self->nostr_client ? pt_nostr_client_get_tunnel (self->nostr_client) : NULL);
-  set_running (self, TRUE);
-  return TRUE;
-}
-
-/* Shared name: the rendezvous key and token come from the name through a
- * slow KDF (Argon2id, 64 MiB), in a thread; then it is Nostr mode with
- * them: the server lets any key in with the token and exposes one service,
- * the client uses a throwaway key. */
-
-typedef struct
-{
-  char        *name;
-  PtSecretKey *key;
-  char        *token;
-  PtIceConfig *ice;
-} Derivation;
-
-static void
-derivation_free (Derivation *d)
-{
-  pt_secret_string_free (d->name);
-  g_clear_pointer (&d->key, pt_secret_key_free);
-  pt_secret_string_free (d->token);
-  g_clear_pointer (&d->ice, pt_ice_config_unref);
-  g_free (d);
-}
-
-static void
-derive_thread (GTask        *task,
-               gpointer      source,
-               gpointer      data,
-               GCancellable *cancellable)
-{
-  Derivation *d = data;
-  GError *error = NULL;
-
-  if (pt_named_rendezvous_derive (d->name, &d->key, &d->token, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
-static void
-derived_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  PtProfile *self = PT_PROFILE (source);
-  Derivation *d = g_task_get_task_data (G_TASK (result));
-  g_autoptr(GError) error = NULL;
-
-  if (!g_task_propagate_boolean (G_TASK (result), &error) ||
-      !start_nostr (self, d->ice, d->key, d->token, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_warning ("“%s”: %s", self->name, error->message);
-          set_running (self, FALSE);
-        }
-    }
-}
-
-static gboolean
-start_named (PtProfile    *self,
-             PtIceConfig  *ice,
-             GError      **error)
-{
-  Derivation *d = g_new0 (Derivation, 1);
-  g_autoptr(GTask) task = NULL;
-
-  d->name = g_strdup (self->shared_name);
-  d->ice = pt_ice_config_ref (ice);
-  g_clear_object (&self->deriving);
-  self->deriving = g_cancellable_new ();
-  task = g_task_new (self, self->deriving, derived_cb, NULL);
-  g_task_set_task_data (task, d, (GDestroyNotify) derivation_free);
-  g_task_set_return_on_cancel (task, TRUE);
-  g_task_run_in_thread (task, derive_thread);
-
-  pt_profile_clear_runtime (self);
-  self->paired = TRUE;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
-  set_tunnel (self, NULL);
-  set_running (self, TRUE);
-  return TRUE;
-}
-
-gboolean
-pt_profile_start (PtProfile  *self,
-                  GError    **error)
-{
-  g_autoptr(PtIceConfig) ice = NULL;
-  g_autoptr(PtTunnel) tunnel = NULL;
-
-  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
-
-  if (self->running)
-    {
-      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
-                           _("This tunnel is running already"));
-      return FALSE;
-    }
-  /* E.g. no pkexec and no setuid in a Flatpak: the helper could never make
-   * the device, so do not ask it. The caller's UI keeps saying why. */
-  if (self->mode == PT_PROFILE_MODE_VPN && vpn_refusal != NULL)
-    {
-      GError *why = g_error_new_literal (PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED,
-                                         vpn_refusal);
-
-      g_propagate_error (error, g_error_copy (why));
-      set_error (self, why);
-      return FALSE;
-    }
-  if (!pt_profile_validate (self, error))
-    return FALSE;
-  set_error (self, NULL);
-
-  ice = make_ice_config (self, error);
-  if (self->mode == PT_PROFILE_MODE_NOSTR || self->mode == PT_PROFILE_MODE_VPN)
-    return start_nostr (self, ice, NULL, NULL, error);
-  if (self->mode == PT_PROFILE_MODE_NAME)
-    return start_named (self, ice, error);
-  tunnel = pt_tunnel_new (self->role, ice);
-
-  if (self->role == PT_TUNNEL_ROLE_SERVER)
-    {
-      g_autoptr(PtServerPolicy) policy = make_policy (self);
-
-      pt_tunnel_set_policy (tunnel, policy);
-    }
-  else
-    {
-      for (guint i = 0; self->sources[i] != NULL; i++)
-        {
-          g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (self->sources[i], error);
-
-          if (spec == NULL || !pt_tunnel_add_forward (tunnel, spec, self->targets[i], error))
-            {
-              pt_tunnel_close (tunnel);
-              return FALSE;
-            }
-        }
-    }
-
-  pt_profile_clear_runtime (self);
-  self->cancellable = g_cancellable_new ();
-  self->paired = FALSE;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
-  set_tunnel (self, tunnel);
-  set_running (self, TRUE);
-
-  if (self->role == PT_TUNNEL_ROLE_CLIENT)
-    pt_tunnel_create_offer_async (tunnel, self->cancellable, offer_ready_cb, g_object_ref (self));
-
-  return TRUE;
-}
-
-void
-pt_profile_stop (PtProfile *self)
-{
-  g_return_if_fail (PT_IS_PROFILE (self));
-
-  if (!self->running)
-    return;
-  pt_profile_clear_runtime (self);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
-  stop_nostr (self);
-  stop_vpn (self);   /* the device went with the client or server */
-  if (self->tunnel != NULL)
-    pt_tunnel_close (self->tunnel);   /* → CLOSED → not running */
-  set_running (self, FALSE);
-}
-
-gboolean
-pt_profile_get_running (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
-  return self->running;
-}
-
-GListModel *
-pt_profile_get_sessions (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return G_LIST_MODEL (self->sessions);
-}
-
-PtTunnel *
-pt_profile_get_tunnel (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return self->tunnel;
-}
-
-GBytes *
-pt_profile_get_local_payload (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return self->local_payload;
-}
-
-const char *
-pt_profile_get_local_text (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-  return self->local_text;
-}
-
-gboolean
-pt_profile_get_paired (PtProfile *self)
-{
-  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
-  return self->paired;
-}
-
-static PtSignal *
-decode_remote (GBytes        *payload,
-               PtSignalKind   expected,
-               GError       **error)
-{
-  gsize len = 0;
-  const guint8 *data = g_bytes_get_data (payload, &len);
-  g_autofree char *text = NULL;
-
-  /* Text when it looks like an armored block, else a QR code's binary payload. */
-  if (len > 0 && g_strstr_len ((const char *) data, MIN (len, 4096), "PEERTUNNEL") != NULL)
-    {
-      text = g_strndup ((const char *) data, len);
-      return pt_signal_dearmor (text, expected, error);
-    }
-  if (len == 0)
-    {
-      g_set_error_literal (error, PT_SIGNAL_ERROR, PT_SIGNAL_ERROR_NO_BLOCK,
-                           _("Nothing to read: paste the block the other computer shows"));
-      return NULL;
-    }
-
-  {
-    g_autoptr(PtSignal) signal = pt_signal_decode (data, len, error);
-
-    if (signal == NULL)
-      return NULL;
-    if (signal->kind != expected)
-      {
-        g_set_error_literal (error, PT_SIGNAL_ERROR, PT_SIGNAL_ERROR_WRONG_KIND,
-                             expected == PT_SIGNAL_KIND_ANSWER
-                             ? _("This is an offer, not an answer: scan the code the serving computer shows")
-                             : _("This is an answer, not an offer: scan the code the connecting computer shows"));
-        return NULL;
-      }
-    return g_steal_pointer (&signal);
-  }
-}
-
-gboolean
-pt_profile_give_remote (PtProfile  *self,
-                        GBytes     *payload,
-                        GError    **error)
-{
-  g_autoptr(PtSignal) signal = NULL;
-  gboolean server;
-
-  g_return_val_if_fail (PT_IS_PROFILE (self), FALSE);
-  g_return_val_if_fail (payload != NULL, FALSE);
-
-  server = self->role == PT_TUNNEL_ROLE_SERVER;
-  if (!self->running || self->paired || (!server && self->local_payload == NULL))
-    {
-      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
-                           _("This tunnel is not waiting for the other computer’s block"));
-      return FALSE;
-    }
-
-  signal = decode_remote (payload, server ? PT_SIGNAL_KIND_OFFER : PT_SIGNAL_KIND_ANSWER, error);
-  if (signal == NULL)
-    return FALSE;
-
-  if (server)
-    {
-      if (!pt_signal_check_fresh (signal, g_get_real_time () / G_USEC_PER_SEC, error))
-        return FALSE;
-      pt_tunnel_accept_offer_async (self->tunnel, signal, self->cancellable,
-                                    answer_ready_cb, g_object_ref (self));
-    }
-  else if (!pt_tunnel_set_answer (self->tunnel, signal, error))
-    return FALSE;
-
-  self->paired = TRUE;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAIRED]);
-  return TRUE;
-}
-
-char *
-pt_profile_dup_local_address (PtProfile *self)
-{
-  g_autoptr(GPtrArray) addresses = NULL;
-
-  g_return_val_if_fail (PT_IS_PROFILE (self), NULL);
-
-  if (self->nostr_client != NULL)
-    addresses = pt_nostr_client_dup_listen_addresses (self->nostr_client);
-  else if (self->tunnel == NULL || self->role != PT_TUNNEL_ROLE_CLIENT)
-    return NULL;
-  else
-    addresses = pt_tunnel_dup_listen_addresses (self->tunnel);
-  if (addresses == NULL || addresses->len == 0)
-    return NULL;
-  return g_strdup (g_ptr_array_index (addresses, 0));
 }

@@ -1,4 +1,4 @@
-/* pt-profile.h — one tunnel as the user configured it, and its running engine tunnel
+/* pt-profile.h — one tunnel as the user configured it
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -11,7 +11,6 @@
 #include <gio/gio.h>
 
 #include "pt-keys.h"
-#include "pt-tunnel.h"
 #include "pt-types.h"
 
 G_BEGIN_DECLS
@@ -152,54 +151,8 @@ void           pt_profile_apply_secrets      (PtProfile    *self,
 /* The key-file keys that pt_profile_dup_secrets() covers. */
 extern const char * const pt_profile_secret_keys[];
 
-/* This computer's key for Nostr profiles (a copy is kept; NULL forgets it). */
-void           pt_profile_set_default_key    (const PtSecretKey *key);
-/* Why VPN profiles cannot start in this process (e.g. inside a Flatpak), in
- * the front end's words, or NULL (the default) when they can. */
-void           pt_profile_set_vpn_refusal    (const char        *why);
-
 /* Checks every setting as the engine would; the message says which one is wrong. */
 gboolean       pt_profile_validate           (PtProfile    *self,
                                               GError      **error);
-
-/* Running. Connect: start() makes the tunnel and its offer ("local-signal"
- * becomes non-NULL), then give_remote() takes the answer. Serve: start()
- * makes the tunnel, give_remote() takes the offer and "local-signal" becomes
- * the answer. stop() closes the tunnel; "tunnel" stays set until the next
- * start so the last state and error remain visible. */
-gboolean       pt_profile_start              (PtProfile    *self,
-                                              GError      **error);
-void           pt_profile_stop               (PtProfile    *self);
-gboolean       pt_profile_get_running        (PtProfile    *self);
-PtTunnel      *pt_profile_get_tunnel         (PtProfile    *self);
-/* Serving through a rendezvous (Nostr, shared name, VPN): every client's
- * session while it lasts, a GListModel of PtPeerSession in arrival order
- * ("tunnel" is the newest of them). Empty otherwise. */
-GListModel    *pt_profile_get_sessions       (PtProfile    *self);
-/* While running through a rendezvous, "relay-state" (url, connected),
- * "attempt-failed" (GError, seconds until the next try: connecting) and
- * "request-refused" (peer npub, session, reason: serving) say what the
- * relays and peers did, as pt's events print it. */
-/* The block to show the peer: binary payload (for QR codes) and armored text. */
-GBytes        *pt_profile_get_local_payload  (PtProfile    *self);
-const char    *pt_profile_get_local_text     (PtProfile    *self);
-/* The peer's block as pasted text (armored) or a QR payload (binary or armored). */
-gboolean       pt_profile_give_remote        (PtProfile    *self,
-                                              GBytes       *payload,
-                                              GError      **error);
-gboolean       pt_profile_get_paired         (PtProfile    *self);
-/* Why the profile stopped by itself (e.g. authorization for the VPN device
- * was refused), or NULL; cleared by the next start ("error" is notified). */
-const GError  *pt_profile_get_error          (PtProfile    *self);
-/* VPN mode while running: the device's name once it exists (NULL before),
- * and its addresses ("10.77.0.2/24", and "fd00:77::2/64" or NULL); the
- * server's own when serving. "vpn-device" is notified when they change. */
-const char    *pt_profile_get_vpn_device     (PtProfile    *self);
-const char    *pt_profile_get_vpn_address    (PtProfile    *self);
-const char    *pt_profile_get_vpn_address6   (PtProfile    *self);
-/* TRUE while waiting for the helper (and the authorization prompt). */
-gboolean       pt_profile_get_vpn_authorizing (PtProfile   *self);
-/* The first listen address once the tunnel is up (connect role), or NULL. */
-char          *pt_profile_dup_local_address  (PtProfile    *self);
 
 G_END_DECLS

@@ -24,4 +24,5 @@
 # include "pt-process.h"
 # include "pt-peer-session.h"
 # include "pt-profile.h"
+# include "pt-service.h"
 #undef PT_INSIDE

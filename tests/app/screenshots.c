@@ -71,9 +71,9 @@ serve_profile (const char *name)
 }
 
 static gboolean
-is_up (PtProfile *profile)
+is_up (PtService *service)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
   return tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_UP;
 }
@@ -88,6 +88,7 @@ main (int    argc,
   PtProfileStore *store;
   PtWindow *window;
   PtProfile *ssh, *serve, *printer;
+  PtService *ssh_service, *serve_service;
   GtkWindow *dialog;
   GtkWidget *prefs;
 
@@ -116,18 +117,20 @@ main (int    argc,
   pt_profile_store_add (store, ssh);
   pt_profile_store_add (store, printer);
   pt_profile_store_add (store, serve);
+  ssh_service = pt_profile_store_get_service (store, ssh);
+  serve_service = pt_profile_store_get_service (store, serve);
 
   gtk_widget_activate_action (GTK_WIDGET (window), "win.start-tunnel", "s", pt_profile_get_id (ssh));
-  SPIN_UNTIL (pt_profile_get_local_payload (ssh) != NULL, 15000);
+  SPIN_UNTIL (pt_service_get_local_payload (ssh_service) != NULL, 15000);
   spin_for_ms (600);
   dialog = pt_window_get_pairing (window);
   save (GTK_WIDGET (dialog), out, "pairing.png");
 
-  pt_profile_start (serve, NULL);
-  pt_profile_give_remote (serve, pt_profile_get_local_payload (ssh), NULL);
-  SPIN_UNTIL (pt_profile_get_local_payload (serve) != NULL, 15000);
-  pt_profile_give_remote (ssh, pt_profile_get_local_payload (serve), NULL);
-  SPIN_UNTIL (is_up (ssh) && is_up (serve), 20000);
+  pt_service_start (serve_service, NULL);
+  pt_service_give_remote (serve_service, pt_service_get_local_payload (ssh_service), NULL);
+  SPIN_UNTIL (pt_service_get_local_payload (serve_service) != NULL, 15000);
+  pt_service_give_remote (ssh_service, pt_service_get_local_payload (serve_service), NULL);
+  SPIN_UNTIL (is_up (ssh_service) && is_up (serve_service), 20000);
   spin_for_ms (800);
   save (GTK_WIDGET (window), out, "main-tunnels.png");
 
@@ -149,8 +152,8 @@ main (int    argc,
     save (GTK_WIDGET (editor), out, "editor.png");
     gtk_window_destroy (GTK_WINDOW (editor));
   }
-  pt_profile_stop (ssh);
-  pt_profile_stop (serve);
+  pt_service_stop (ssh_service);
+  pt_service_stop (serve_service);
   gtk_window_destroy (GTK_WINDOW (window));
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
   g_object_unref (ssh);

@@ -74,6 +74,7 @@ on_activate (PtApplication *app)
 {
   static gboolean once;
   PtProfile *profile;
+  PtService *service;
   GtkWindow *window;
 
   if (once)
@@ -82,13 +83,14 @@ on_activate (PtApplication *app)
 
   g_assert_cmpuint (g_list_model_get_n_items (pt_profile_store_get_model (pt_application_get_store (app))), ==, 1);
   profile = first_profile (app);
+  service = pt_profile_store_get_service (pt_application_get_store (app), profile);
   window = main_window (app);
   g_assert_nonnull (window);
 
   /* Start it the way the tray does: the pairing window opens. */
   g_action_group_activate_action (G_ACTION_GROUP (app), "toggle-tunnel",
                                   g_variant_new_string (pt_profile_get_id (profile)));
-  g_assert_true (pt_profile_get_running (profile));
+  g_assert_true (pt_service_get_running (service));
   g_assert_nonnull (pt_window_get_pairing (PT_WINDOW (window)));
 
   /* Close the window: it goes (with its dialog), the tunnel and the app stay. */
@@ -96,8 +98,8 @@ on_activate (PtApplication *app)
   spin_for_ms (300);
   g_assert_null (main_window (app));
   g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
-  g_assert_true (pt_profile_get_running (profile));
-  g_assert_nonnull (pt_profile_get_tunnel (profile));
+  g_assert_true (pt_service_get_running (service));
+  g_assert_nonnull (pt_service_get_tunnel (service));
   /* …and says how to get back. */
   SPIN_UNTIL (was_notified ("PeerTunnel is still running"), 3000);
   g_assert_true (was_notified ("PeerTunnel is still running"));
@@ -105,13 +107,13 @@ on_activate (PtApplication *app)
   /* From the tray, without a window: stop it… */
   g_action_group_activate_action (G_ACTION_GROUP (app), "toggle-tunnel",
                                   g_variant_new_string (pt_profile_get_id (profile)));
-  g_assert_false (pt_profile_get_running (profile));
+  g_assert_false (pt_service_get_running (service));
   spin_for_ms (100);
 
   /* …and start it again: the window comes back to pair. */
   g_action_group_activate_action (G_ACTION_GROUP (app), "toggle-tunnel",
                                   g_variant_new_string (pt_profile_get_id (profile)));
-  g_assert_true (pt_profile_get_running (profile));
+  g_assert_true (pt_service_get_running (service));
   window = main_window (app);
   g_assert_nonnull (window);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
@@ -197,22 +199,24 @@ on_activate (PtApplication *app)
     const char *sources[] = { "tcp://127.0.0.1:9", NULL };
     const char *targets[] = { "127.0.0.1:0", NULL };
     const char *locals[] = { "127.0.0.1", NULL };
+    PtService *client_service;
 
     pt_profile_set_name (client, "Client");
     pt_profile_set_forwards (client, sources, targets);
     pt_profile_set_ice (client, NULL, NULL, locals, TRUE);
     pt_profile_store_add (pt_application_get_store (app), client);
-    g_assert_true (pt_profile_start (client, NULL));
-    SPIN_UNTIL (pt_profile_get_local_payload (client) != NULL, 15000);
-    g_assert_true (pt_profile_give_remote (profile, pt_profile_get_local_payload (client), NULL));
-    SPIN_UNTIL (pt_profile_get_local_payload (profile) != NULL, 15000);
-    g_assert_true (pt_profile_give_remote (client, pt_profile_get_local_payload (profile), NULL));
+    client_service = pt_profile_store_get_service (pt_application_get_store (app), client);
+    g_assert_true (pt_service_start (client_service, NULL));
+    SPIN_UNTIL (pt_service_get_local_payload (client_service) != NULL, 15000);
+    g_assert_true (pt_service_give_remote (service, pt_service_get_local_payload (client_service), NULL));
+    SPIN_UNTIL (pt_service_get_local_payload (service) != NULL, 15000);
+    g_assert_true (pt_service_give_remote (client_service, pt_service_get_local_payload (service), NULL));
     SPIN_UNTIL (was_notified ("“Background” is up") && was_notified ("“Client” is up"), 20000);
     g_assert_true (was_notified ("“Background” is up"));
     g_assert_true (was_notified ("“Client” is up"));
 
     /* Stopping one side: the other sees it drop. */
-    pt_profile_stop (client);
+    pt_service_stop (client_service);
     SPIN_UNTIL (was_notified ("“Client” stopped") &&
                 (was_notified ("“Background” dropped") || was_notified ("“Background” stopped")), 10000);
     g_assert_true (was_notified ("“Client” stopped"));

@@ -51,9 +51,9 @@ echo_thread (gpointer user_data)
 }
 
 static gboolean
-is_up (PtProfile *profile)
+is_up (PtService *service)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
   return tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_UP;
 }
@@ -79,6 +79,7 @@ test_connect_with_pt_server_nostr (void)
   g_autoptr(PtSecretKey) server_key = NULL;
   g_autofree char *app_npub = NULL;
   g_autoptr(PtProfile) profile = NULL;
+  PtService *service = NULL;
   g_autoptr(GError) error = NULL;
   Lines lines = { g_string_new (NULL), FALSE };
   Echo echo = { 0 };
@@ -135,23 +136,24 @@ test_connect_with_pt_server_nostr (void)
     pt_profile_set_nostr (profile, relays, peers);
     pt_profile_set_token (profile, token);
   }
+  service = pt_service_new (profile);
   g_assert_true (pt_profile_validate (profile, &error));
 
   /* Without this computer's key there is nothing to start with. */
-  pt_profile_set_default_key (NULL);
-  g_assert_false (pt_profile_start (profile, &error));
+  pt_service_set_default_key (NULL);
+  g_assert_false (pt_service_start (service, &error));
   g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
   g_clear_error (&error);
 
-  pt_profile_set_default_key (app_key);
-  g_assert_true (pt_profile_start (profile, &error));
+  pt_service_set_default_key (app_key);
+  g_assert_true (pt_service_start (service, &error));
   g_assert_no_error (error);
-  g_assert_true (pt_profile_get_running (profile));
-  g_assert_true (pt_profile_get_paired (profile));        /* nothing to pair by hand */
-  SPIN_UNTIL (is_up (profile), 45000);
-  g_assert_true (is_up (profile));
+  g_assert_true (pt_service_get_running (service));
+  g_assert_true (pt_service_get_paired (service));        /* nothing to pair by hand */
+  SPIN_UNTIL (is_up (service), 45000);
+  g_assert_true (is_up (service));
 
-  address = pt_profile_dup_local_address (profile);
+  address = pt_service_dup_local_address (service);
   g_assert_nonnull (address);
   echo.address = address;
   thread = g_thread_new ("echo", echo_thread, &echo);
@@ -159,8 +161,8 @@ test_connect_with_pt_server_nostr (void)
   g_thread_join (thread);
   g_assert_true (echo.ok);
 
-  pt_profile_stop (profile);
-  g_assert_false (pt_profile_get_running (profile));
+  pt_service_stop (service);
+  g_assert_false (pt_service_get_running (service));
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
 
   g_subprocess_send_signal (server, SIGTERM);
@@ -172,7 +174,8 @@ test_connect_with_pt_server_nostr (void)
   SPIN_UNTIL (lines.eof, 5000);
   g_assert_true (lines.eof);
   g_socket_service_stop (echo_service);
-  pt_profile_set_default_key (NULL);
+  pt_service_set_default_key (NULL);
+  g_assert_finalize_object (service);
   g_assert_finalize_object (g_steal_pointer (&profile));
   g_string_free (lines.text, TRUE);
   g_unlink (nsec_file);
@@ -254,6 +257,7 @@ test_named_with_pt_tcp (void)
   g_autoptr(GSocketService) echo_service = g_socket_service_new ();
   guint echo_port;
   g_autoptr(PtProfile) profile = NULL;
+  PtService *service = NULL;
   g_autoptr(GError) error = NULL;
   const char *name = "correct horse battery staple for the app test";
   Lines lines = { g_string_new (NULL), FALSE };
@@ -293,15 +297,16 @@ test_named_with_pt_tcp (void)
     pt_profile_set_nostr (profile, relays, NULL);
     pt_profile_set_shared_name (profile, name);
   }
+  service = pt_service_new (profile);
   g_assert_true (pt_profile_validate (profile, &error));
   g_assert_no_error (error);
-  g_assert_true (pt_profile_start (profile, &error));   /* derives in a thread: no key needed */
+  g_assert_true (pt_service_start (service, &error));   /* derives in a thread: no key needed */
   g_assert_no_error (error);
-  g_assert_true (pt_profile_get_running (profile));
-  SPIN_UNTIL (is_up (profile), 60000);
-  g_assert_true (is_up (profile));
+  g_assert_true (pt_service_get_running (service));
+  SPIN_UNTIL (is_up (service), 60000);
+  g_assert_true (is_up (service));
 
-  address = pt_profile_dup_local_address (profile);
+  address = pt_service_dup_local_address (service);
   g_assert_nonnull (address);
   echo.address = address;
   thread = g_thread_new ("echo", echo_thread, &echo);
@@ -309,7 +314,7 @@ test_named_with_pt_tcp (void)
   g_thread_join (thread);
   g_assert_true (echo.ok);
 
-  pt_profile_stop (profile);
+  pt_service_stop (service);
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
   g_subprocess_send_signal (server, SIGTERM);
   g_subprocess_wait (server, NULL, NULL);
@@ -320,6 +325,7 @@ test_named_with_pt_tcp (void)
   SPIN_UNTIL (lines.eof, 5000);
   g_assert_true (lines.eof);
   g_socket_service_stop (echo_service);
+  g_assert_finalize_object (service);
   g_assert_finalize_object (g_steal_pointer (&profile));
   g_string_free (lines.text, TRUE);
   g_unlink (id_file);
@@ -347,6 +353,7 @@ test_serve_for_pt_client (void)
   g_autoptr(PtSecretKey) app_key = NULL;
   g_autoptr(PtSecretKey) client_key = NULL;
   g_autoptr(PtProfile) profile = NULL;
+  PtService *service = NULL;
   g_autoptr(GError) error = NULL;
   Lines lines = { g_string_new (NULL), FALSE };
   Lines err_lines = { g_string_new (NULL), FALSE };
@@ -390,8 +397,9 @@ test_serve_for_pt_client (void)
     pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
     pt_profile_set_nostr (profile, relays, peers);
   }
-  pt_profile_set_default_key (app_key);
-  g_assert_true (pt_profile_start (profile, &error));
+  service = pt_service_new (profile);
+  pt_service_set_default_key (app_key);
+  g_assert_true (pt_service_start (service, &error));
   g_assert_no_error (error);
 
   client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
@@ -405,8 +413,8 @@ test_serve_for_pt_client (void)
   if (ready == NULL)
     g_printerr ("%s", err_lines.text->str);
   g_assert_nonnull (ready);
-  SPIN_UNTIL (is_up (profile), 20000);
-  g_assert_true (is_up (profile));     /* the row follows the session's tunnel */
+  SPIN_UNTIL (is_up (service), 20000);
+  g_assert_true (is_up (service));     /* the row follows the session's tunnel */
 
   echo.address = g_strndup (ready + strlen ("ready "), strcspn (ready + strlen ("ready "), "\n"));
   thread = g_thread_new ("echo", echo_thread, &echo);
@@ -418,7 +426,7 @@ test_serve_for_pt_client (void)
   g_subprocess_send_signal (client, SIGTERM);
   g_subprocess_wait (client, NULL, NULL);
   SPIN_UNTIL (err_lines.eof, 5000);
-  pt_profile_stop (profile);
+  pt_service_stop (service);
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
   g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);
   g_subprocess_send_signal (relay, SIGTERM);
@@ -426,7 +434,8 @@ test_serve_for_pt_client (void)
   SPIN_UNTIL (lines.eof, 5000);
   g_assert_true (lines.eof && err_lines.eof);
   g_socket_service_stop (echo_service);
-  pt_profile_set_default_key (NULL);
+  pt_service_set_default_key (NULL);
+  g_assert_finalize_object (service);
   g_assert_finalize_object (g_steal_pointer (&profile));
   g_string_free (lines.text, TRUE);
   g_string_free (err_lines.text, TRUE);
@@ -533,6 +542,7 @@ test_serve_three_clients (void)
   char *addresses[N_CLIENTS] = { NULL };
   Lines lines = { g_string_new (NULL), FALSE };
   PtProfileStore *store;
+  PtService *service;
   PtWindow *window;
   GtkListBoxRow *row;
   GListModel *sessions;
@@ -584,15 +594,16 @@ test_serve_three_clients (void)
   store = pt_profile_store_new (profiles_path);
   window = pt_window_new (NULL, store);
   pt_profile_store_add (store, profile);
+  service = pt_profile_store_get_service (store, profile);
   g_object_ref (window);
   gtk_window_present (GTK_WINDOW (window));
   row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 0);
   g_assert_true (PT_IS_TUNNEL_ROW (row));
   list = pt_tunnel_row_get_sessions_list (PT_TUNNEL_ROW (row));
-  sessions = pt_profile_get_sessions (profile);
+  sessions = pt_service_get_sessions (service);
 
-  pt_profile_set_default_key (app_key);
-  g_assert_true (pt_profile_start (profile, &error));
+  pt_service_set_default_key (app_key);
+  g_assert_true (pt_service_start (service, &error));
   g_assert_no_error (error);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (pt_tunnel_row_get_sessions_button (PT_TUNNEL_ROW (row)))));
 
@@ -683,7 +694,7 @@ test_serve_three_clients (void)
       g_free (npubs[i]);
       g_free (addresses[i]);
     }
-  pt_profile_stop (profile);
+  pt_service_stop (service);
   g_assert_cmpuint (g_list_model_get_n_items (sessions), ==, 0);
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
   gtk_window_destroy (GTK_WINDOW (window));
@@ -694,7 +705,7 @@ test_serve_three_clients (void)
   g_subprocess_wait (relay, NULL, NULL);
   SPIN_UNTIL (lines.eof, 5000);
   g_socket_service_stop (echo_service);
-  pt_profile_set_default_key (NULL);
+  pt_service_set_default_key (NULL);
   g_assert_finalize_object (g_steal_pointer (&profile));
   g_string_free (lines.text, TRUE);
   g_unlink (profiles_path);

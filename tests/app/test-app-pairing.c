@@ -240,24 +240,18 @@ read_line_cb (GObject      *source,
                                        read_line_cb, reader);
 }
 
-static PtTunnel *
-profile_tunnel (PtProfile *profile)
-{
-  return pt_profile_get_tunnel (profile);
-}
-
 static gboolean
-is_up (PtProfile *profile)
+is_up (PtService *service)
 {
-  PtTunnel *tunnel = profile_tunnel (profile);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
   return tunnel && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_UP;
 }
 
 static gboolean
-has_ended (PtProfile *profile)
+has_ended (PtService *service)
 {
-  PtTunnel *tunnel = profile_tunnel (profile);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
   return tunnel && (pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED ||
                     pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_CLOSED);
@@ -295,6 +289,7 @@ test_connect_with_pt_server (void)
   PtProfileStore *store;
   PtWindow *window;
   PtProfile *profile;
+  PtService *service;
   PtPairingDialog *dialog;
   GtkListBoxRow *row;
   guint16 port;
@@ -319,6 +314,7 @@ test_connect_with_pt_server (void)
   pt_profile_set_forwards (profile, sources, targets);
   pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
   pt_profile_store_add (store, profile);
+  service = pt_profile_store_get_service (store, profile);
 
   window = pt_window_new (NULL, store);
   g_object_ref (window);
@@ -336,14 +332,14 @@ test_connect_with_pt_server (void)
               gtk_widget_get_mapped (pt_pairing_dialog_get_qr_code (dialog)) &&
               gtk_widget_get_width (pt_pairing_dialog_get_qr_code (dialog)) > 0, 15000);
   spin_for_ms (100);
-  g_assert_nonnull (pt_profile_get_local_text (profile));
+  g_assert_nonnull (pt_service_get_local_text (service));
 
   /* Captured the way a second machine's camera or a screenshot would see it. */
   captured = capture_widget (pt_pairing_dialog_get_qr_code (dialog));
   g_assert_true (gdk_texture_save_to_png (captured, png));
   payload = pt_qr_decode_file (png_file, &error);
   g_assert_no_error (error);
-  g_assert_true (g_bytes_equal (payload, pt_profile_get_local_payload (profile)));
+  g_assert_true (g_bytes_equal (payload, pt_service_get_local_payload (service)));
   check_with_zbarimg (png, payload);
 
   /* pt server manual reads the offer as text on stdin and prints its answer. */
@@ -367,21 +363,21 @@ test_connect_with_pt_server (void)
   gtk_text_buffer_set_text (pt_pairing_dialog_get_remote_buffer (dialog), armored, -1);
   g_signal_emit_by_name (pt_pairing_dialog_get_connect_button (dialog), "clicked");
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (pt_pairing_dialog_get_error_label (dialog))));
-  g_assert_false (pt_profile_get_paired (profile));
+  g_assert_false (pt_service_get_paired (service));
 
   /* The answer, pasted as the user would. */
   gtk_text_buffer_set_text (pt_pairing_dialog_get_remote_buffer (dialog), reader.out->str, -1);
   g_signal_emit_by_name (pt_pairing_dialog_get_connect_button (dialog), "clicked");
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (pt_pairing_dialog_get_error_label (dialog))));
-  SPIN_UNTIL (is_up (profile) || has_ended (profile), 20000);
-  g_assert_true (is_up (profile));
+  SPIN_UNTIL (is_up (service) || has_ended (service), 20000);
+  g_assert_true (is_up (service));
 
   /* The dialog closes itself; the row says where to connect. */
   SPIN_UNTIL (!gtk_widget_get_visible (GTK_WIDGET (dialog)), 2000);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (dialog)));
   g_assert_finalize_object (g_steal_pointer (&dialog));
   g_assert_null (pt_window_get_pairing (window));
-  address = pt_profile_dup_local_address (profile);
+  address = pt_service_dup_local_address (service);
   g_assert_nonnull (address);
   row_text = g_strdup (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
   g_assert_true (g_str_has_prefix (row_text, "Up, "));
@@ -397,7 +393,7 @@ test_connect_with_pt_server (void)
 
   /* Off again: the tunnel closes, the server sees it and exits. */
   gtk_switch_set_active (pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row)), FALSE);
-  g_assert_false (pt_profile_get_running (profile));
+  g_assert_false (pt_service_get_running (service));
   {
     gboolean exited = FALSE;
 
@@ -460,6 +456,7 @@ test_serve_from_picture (void)
   PtProfileStore *store;
   PtWindow *window;
   PtProfile *profile;
+  PtService *service;
   PtPairingDialog *dialog;
   guint16 port;
   const char *locals[] = { "127.0.0.1", NULL };
@@ -475,6 +472,7 @@ test_serve_from_picture (void)
   pt_profile_set_allowed (profile, tcp, NULL);
   pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
   pt_profile_store_add (store, profile);
+  service = pt_profile_store_get_service (store, profile);
   window = pt_window_new (NULL, store);
   g_object_ref (window);
   gtk_window_present (GTK_WINDOW (window));
@@ -524,21 +522,21 @@ test_serve_from_picture (void)
     g_assert_no_error (error);
     gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (dialog)), from_png);
     pt_pairing_dialog_paste (dialog);
-    SPIN_UNTIL (pt_profile_get_paired (profile), 5000);
-    g_assert_true (pt_profile_get_paired (profile));
+    SPIN_UNTIL (pt_service_get_paired (service), 5000);
+    g_assert_true (pt_service_get_paired (service));
   }
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (pt_pairing_dialog_get_error_label (dialog))));
 
   /* Our answer appears; the client takes it as text. */
-  SPIN_UNTIL (pt_profile_get_local_text (profile) != NULL, 15000);
-  g_assert_nonnull (pt_profile_get_local_text (profile));
-  answer = pt_signal_dearmor (pt_profile_get_local_text (profile), PT_SIGNAL_KIND_ANSWER, &error);
+  SPIN_UNTIL (pt_service_get_local_text (service) != NULL, 15000);
+  g_assert_nonnull (pt_service_get_local_text (service));
+  answer = pt_signal_dearmor (pt_service_get_local_text (service), PT_SIGNAL_KIND_ANSWER, &error);
   g_assert_no_error (error);
   g_assert_true (pt_tunnel_set_answer (client, answer, &error));
   g_assert_no_error (error);
-  SPIN_UNTIL ((is_up (profile) && pt_tunnel_get_state (client) == PT_TUNNEL_STATE_UP) ||
-              has_ended (profile), 20000);
-  g_assert_true (is_up (profile));
+  SPIN_UNTIL ((is_up (service) && pt_tunnel_get_state (client) == PT_TUNNEL_STATE_UP) ||
+              has_ended (service), 20000);
+  g_assert_true (is_up (service));
   SPIN_UNTIL (!gtk_widget_get_visible (GTK_WIDGET (dialog)), 2000);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (dialog)));
   g_assert_finalize_object (g_steal_pointer (&dialog));
@@ -546,8 +544,25 @@ test_serve_from_picture (void)
   listen = pt_tunnel_dup_listen_addresses (client);
   assert_echo_through (g_ptr_array_index (listen, 0));
 
+  /* The row lists its one client, as a Nostr server's row lists each. */
+  {
+    GtkListBoxRow *row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 0);
+    GtkMenuButton *button = pt_tunnel_row_get_sessions_button (PT_TUNNEL_ROW (row));
+    GListModel *sessions = pt_service_get_sessions (service);
+    g_autoptr(PtPeerSession) session = NULL;
+
+    g_assert_cmpuint (g_list_model_get_n_items (sessions), ==, 1);
+    session = g_list_model_get_item (sessions, 0);
+    g_assert_null (pt_peer_session_get_peer (session));   /* a pasted offer names no key */
+    g_assert_true (pt_peer_session_get_tunnel (session) == pt_service_get_tunnel (service));
+    g_assert_true (gtk_widget_get_visible (GTK_WIDGET (button)));
+    g_assert_cmpstr (gtk_menu_button_get_label (button), ==, "1 computer");
+    g_assert_nonnull (gtk_list_box_get_row_at_index (pt_tunnel_row_get_sessions_list (PT_TUNNEL_ROW (row)), 0));
+  }
+
   pt_tunnel_close (client);
   gtk_widget_activate_action (GTK_WIDGET (window), "win.stop-tunnel", "s", pt_profile_get_id (profile));
+  g_assert_cmpuint (g_list_model_get_n_items (pt_service_get_sessions (service)), ==, 0);
   gtk_window_destroy (GTK_WINDOW (window));
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
   drain_main_context ();

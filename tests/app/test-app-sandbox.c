@@ -160,6 +160,7 @@ test_start_refused (void)
   g_autoptr(PtSecretKey) key = pt_secret_key_generate (NULL);
   g_autoptr(GError) error = NULL;
   const GError *why;
+  PtService *service;
   GtkListBoxRow *row;
   GtkSwitch *toggle;
 
@@ -167,13 +168,14 @@ test_start_refused (void)
   g_assert_no_error (error);
   g_setenv ("PT_TUN_HELPER", helper, TRUE);
   pt_profile_store_add (store, profile);
-  pt_profile_set_default_key (key);
+  service = pt_profile_store_get_service (store, profile);
+  pt_service_set_default_key (key);
 
   /* Directly: the caller gets the sentence. */
-  g_assert_false (pt_profile_start (profile, &error));
+  g_assert_false (pt_service_start (service, &error));
   g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED);
   g_assert_cmpstr (error->message, ==, pt_sandbox_vpn_explanation ());
-  g_assert_false (pt_profile_get_running (profile));
+  g_assert_false (pt_service_get_running (service));
   g_clear_error (&error);
 
   /* From the row's switch: it stays off and the row says why. */
@@ -183,22 +185,22 @@ test_start_refused (void)
   toggle = pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row));
   gtk_switch_set_active (toggle, TRUE);
   spin_for_ms (500);
-  g_assert_false (pt_profile_get_running (profile));
+  g_assert_false (pt_service_get_running (service));
   g_assert_false (gtk_switch_get_active (toggle));
-  why = pt_profile_get_error (profile);
+  why = pt_service_get_error (service);
   g_assert_error ((GError *) why, PT_PROFILE_ERROR, PT_PROFILE_ERROR_UNSUPPORTED);
   g_assert_cmpstr (why->message, ==, pt_sandbox_vpn_explanation ());
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==, expected);
   g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (row), "error"));
-  g_assert_null (pt_profile_get_vpn_device (profile));
-  g_assert_false (pt_profile_get_vpn_authorizing (profile));
+  g_assert_null (pt_service_get_vpn_device (service));
+  g_assert_false (pt_service_get_vpn_authorizing (service));
   g_assert_false (g_file_test (mark, G_FILE_TEST_EXISTS));
 
   if (old_helper != NULL)
     g_setenv ("PT_TUN_HELPER", old_helper, TRUE);
   else
     g_unsetenv ("PT_TUN_HELPER");
-  pt_profile_set_default_key (NULL);
+  pt_service_set_default_key (NULL);
   gtk_window_destroy (GTK_WINDOW (window));
   drain_main_context ();
   g_assert_finalize_object (window);

@@ -279,6 +279,7 @@ test_row_authorization_refused (void)
   const char *relays[] = { "ws://127.0.0.1:9", NULL };
   const char *locals[] = { "127.0.0.1", NULL };
   const char *helpers[] = { NULL, "/nonexistent/peertunnel-tun-helper" };
+  PtService *service;
   GtkListBoxRow *row;
   GtkSwitch *toggle;
   g_autoptr(GError) error = NULL;
@@ -301,7 +302,8 @@ test_row_authorization_refused (void)
   pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
   pt_profile_set_vpn (profile, "10.99.0.0/24", NULL, 0, NULL, NULL, FALSE);
   pt_profile_store_add (store, profile);
-  pt_profile_set_default_key (key);
+  service = pt_profile_store_get_service (store, profile);
+  pt_service_set_default_key (key);
 
   g_object_ref (window);
   gtk_window_present (GTK_WINDOW (window));
@@ -314,17 +316,17 @@ test_row_authorization_refused (void)
 
       g_setenv ("PT_TUN_HELPER", helpers[i], TRUE);
       gtk_switch_set_active (toggle, TRUE);
-      g_assert_true (pt_profile_get_running (profile));
-      SPIN_UNTIL (!pt_profile_get_running (profile), 20000);
-      g_assert_false (pt_profile_get_running (profile));
-      why = pt_profile_get_error (profile);
+      g_assert_true (pt_service_get_running (service));
+      SPIN_UNTIL (!pt_service_get_running (service), 20000);
+      g_assert_false (pt_service_get_running (service));
+      why = pt_service_get_error (service);
       g_assert_error ((GError *) why, PT_TUN_ERROR, PT_TUN_ERROR_HELPER);
       g_test_message ("%s", why->message);
       g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Failed: "));
       g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), why->message));
       g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (row), "error"));
       g_assert_false (gtk_switch_get_active (toggle));
-      g_assert_null (pt_profile_get_vpn_device (profile));
+      g_assert_null (pt_service_get_vpn_device (service));
     }
 
   /* Off by hand clears nothing; the next start clears the old error. */
@@ -332,7 +334,7 @@ test_row_authorization_refused (void)
     g_setenv ("PT_TUN_HELPER", old_helper, TRUE);
   else
     g_unsetenv ("PT_TUN_HELPER");
-  pt_profile_set_default_key (NULL);
+  pt_service_set_default_key (NULL);
   gtk_window_destroy (GTK_WINDOW (window));
   drain_main_context ();
   g_assert_finalize_object (window);
@@ -363,8 +365,10 @@ make_connect_profile (const char *name)
 static void
 test_one_client (void)
 {
-  g_autoptr(PtProfile) first = make_connect_profile ("First VPN");
-  g_autoptr(PtProfile) second = make_connect_profile ("Second VPN");
+  g_autoptr(PtProfile) first_profile = make_connect_profile ("First VPN");
+  g_autoptr(PtProfile) second_profile = make_connect_profile ("Second VPN");
+  PtService *first = pt_service_new (first_profile);
+  PtService *second = pt_service_new (second_profile);
   g_autoptr(PtSecretKey) key = pt_secret_key_generate (NULL);
   g_autoptr(GError) error = NULL;
   const char *path = g_getenv ("PT_VPN_CLIENT_LOCK");
@@ -374,30 +378,32 @@ test_one_client (void)
   g_assert_cmpint (flock (fd, LOCK_EX | LOCK_NB), ==, 0);
   g_assert_cmpint (ftruncate (fd, 0), ==, 0);
   g_assert_cmpint (pwrite (fd, "pid 1, pt vpn client\n", 21, 0), ==, 21);
-  pt_profile_set_default_key (key);
+  pt_service_set_default_key (key);
 
-  g_assert_false (pt_profile_start (first, &error));
+  g_assert_false (pt_service_start (first, &error));
   g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE);
   g_assert_nonnull (strstr (error->message, "pid 1, pt vpn client"));
-  g_assert_false (pt_profile_get_running (first));
+  g_assert_false (pt_service_get_running (first));
   g_clear_error (&error);
   close (fd);
 
-  g_assert_true (pt_profile_start (first, &error));
+  g_assert_true (pt_service_start (first, &error));
   g_assert_no_error (error);
-  g_assert_false (pt_profile_start (second, &error));
+  g_assert_false (pt_service_start (second, &error));
   g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE);
   g_assert_nonnull (strstr (error->message, "PeerTunnel app"));
   g_clear_error (&error);
 
-  pt_profile_stop (first);
-  g_assert_true (pt_profile_start (second, &error));
+  pt_service_stop (first);
+  g_assert_true (pt_service_start (second, &error));
   g_assert_no_error (error);
-  pt_profile_stop (second);
+  pt_service_stop (second);
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
-  pt_profile_set_default_key (NULL);
-  g_assert_finalize_object (g_steal_pointer (&first));
-  g_assert_finalize_object (g_steal_pointer (&second));
+  pt_service_set_default_key (NULL);
+  g_assert_finalize_object (first);
+  g_assert_finalize_object (second);
+  g_assert_finalize_object (g_steal_pointer (&first_profile));
+  g_assert_finalize_object (g_steal_pointer (&second_profile));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -463,11 +469,11 @@ run_quietly (const char  *command,
 }
 
 static gboolean
-vpn_is_up (PtProfile *profile)
+vpn_is_up (PtService *service)
 {
-  PtTunnel *tunnel = pt_profile_get_tunnel (profile);
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
 
-  return pt_profile_get_vpn_device (profile) != NULL && tunnel != NULL &&
+  return pt_service_get_vpn_device (service) != NULL && tunnel != NULL &&
          pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_UP;
 }
 
@@ -541,6 +547,7 @@ test_end_to_end (void)
   PtProfileStore *store;
   PtWindow *window;
   PtProfile *profile;
+  PtService *service;
   GtkListBoxRow *row;
 
   if (netns_problem != NULL)
@@ -659,33 +666,34 @@ test_end_to_end (void)
     pt_profile_set_vpn (profile, NULL, NULL, 0, NULL, routes, TRUE);
   }
   pt_profile_store_add (store, profile);
+  service = pt_profile_store_get_service (store, profile);
   g_object_unref (profile);           /* the store keeps it */
-  pt_profile_set_default_key (app_key);
+  pt_service_set_default_key (app_key);
 
   g_object_ref (window);
   gtk_window_present (GTK_WINDOW (window));
   row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 0);
   gtk_switch_set_active (pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row)), TRUE);
-  g_assert_no_error ((GError *) pt_profile_get_error (profile));
-  g_assert_true (pt_profile_get_running (profile));
-  SPIN_UNTIL (vpn_is_up (profile) || !pt_profile_get_running (profile), 60000);
-  if (pt_profile_get_error (profile) != NULL)
-    g_error ("%s", pt_profile_get_error (profile)->message);
-  g_assert_true (vpn_is_up (profile));
+  g_assert_no_error ((GError *) pt_service_get_error (service));
+  g_assert_true (pt_service_get_running (service));
+  SPIN_UNTIL (vpn_is_up (service) || !pt_service_get_running (service), 60000);
+  if (pt_service_get_error (service) != NULL)
+    g_error ("%s", pt_service_get_error (service)->message);
+  g_assert_true (vpn_is_up (service));
   /* The server picks a free address from the client's key. */
-  g_assert_true (g_str_has_prefix (pt_profile_get_vpn_address (profile), "10.77.0."));
-  g_assert_true (g_str_has_suffix (pt_profile_get_vpn_address (profile), "/24"));
-  g_assert_cmpstr (pt_profile_get_vpn_address (profile), !=, "10.77.0.1/24");
-  g_assert_true (g_str_has_prefix (pt_profile_get_vpn_address6 (profile), "fd00:77::"));
+  g_assert_true (g_str_has_prefix (pt_service_get_vpn_address (service), "10.77.0."));
+  g_assert_true (g_str_has_suffix (pt_service_get_vpn_address (service), "/24"));
+  g_assert_cmpstr (pt_service_get_vpn_address (service), !=, "10.77.0.1/24");
+  g_assert_true (g_str_has_prefix (pt_service_get_vpn_address6 (service), "fd00:77::"));
 
   /* The row: address, device and routes. */
   subtitle = g_strdup (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
   g_test_message ("row: %s", subtitle);
   {
     g_autofree char *expected = g_strdup_printf ("Up, VPN %s, %s on %s · routes 10.78.0.0/16 · ",
-                                                 pt_profile_get_vpn_address (profile),
-                                                 pt_profile_get_vpn_address6 (profile),
-                                                 pt_profile_get_vpn_device (profile));
+                                                 pt_service_get_vpn_address (service),
+                                                 pt_service_get_vpn_address6 (service),
+                                                 pt_service_get_vpn_device (service));
 
     g_assert_true (g_str_has_prefix (subtitle, expected));
   }
@@ -713,7 +721,7 @@ test_end_to_end (void)
 
   /* The server goes away: the profile keeps its device and says it reconnects. */
   {
-    g_autofree char *device = g_strdup (pt_profile_get_vpn_device (profile));
+    g_autofree char *device = g_strdup (pt_service_get_vpn_device (service));
 
     g_subprocess_send_signal (server, SIGTERM);
     g_subprocess_wait (server, NULL, NULL);
@@ -723,14 +731,14 @@ test_end_to_end (void)
     g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
                                      "Reconnecting (keeps "));
     g_assert_nonnull (strstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), device));
-    g_assert_true (pt_profile_get_running (profile));
-    g_assert_cmpstr (pt_profile_get_vpn_device (profile), ==, device);
+    g_assert_true (pt_service_get_running (service));
+    g_assert_cmpstr (pt_service_get_vpn_device (service), ==, device);
   }
 
   /* Off: the device and its routes go. */
   gtk_switch_set_active (pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row)), FALSE);
-  g_assert_false (pt_profile_get_running (profile));
-  g_assert_null (pt_profile_get_vpn_device (profile));
+  g_assert_false (pt_service_get_running (service));
+  g_assert_null (pt_service_get_vpn_device (service));
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==, "Off");
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
   g_assert_false (run_quietly ("ip route get 10.78.0.1", NULL) &&
@@ -744,7 +752,7 @@ test_end_to_end (void)
   g_socket_listener_close (G_SOCKET_LISTENER (forward_service));
   run_quietly ("ip link del ptva0", NULL);   /* gone with the server's namespace already */
 
-  pt_profile_set_default_key (NULL);
+  pt_service_set_default_key (NULL);
   gtk_window_destroy (GTK_WINDOW (window));
   drain_main_context ();
   g_assert_finalize_object (window);

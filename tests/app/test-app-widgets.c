@@ -330,6 +330,7 @@ test_row_follows_tunnel (void)
   g_autoptr(PtProfile) profile = pt_profile_new ();
   const char *tcp[] = { "127.0.0.1/32", NULL };
   const char *locals[] = { "127.0.0.1", NULL };
+  PtService *service;
   GtkListBoxRow *row;
   GtkSwitch *toggle;
 
@@ -338,22 +339,24 @@ test_row_follows_tunnel (void)
   pt_profile_set_allowed (profile, tcp, NULL);
   pt_profile_set_ice (profile, NULL, NULL, locals, TRUE);
   pt_profile_store_add (store, profile);
+  service = pt_profile_store_get_service (store, profile);
 
   g_object_ref (window);
   gtk_window_present (GTK_WINDOW (window));
   row = gtk_list_box_get_row_at_index (pt_window_get_list (window), 0);
   toggle = pt_tunnel_row_get_switch (PT_TUNNEL_ROW (row));
+  g_assert_true (pt_tunnel_row_get_service (PT_TUNNEL_ROW (row)) == service);
 
   /* The switch starts the tunnel through the window, which opens the pairing dialog. */
   gtk_switch_set_active (toggle, TRUE);
-  g_assert_true (pt_profile_get_running (profile));
+  g_assert_true (pt_service_get_running (service));
   g_assert_true (gtk_switch_get_active (toggle));
   g_assert_nonnull (pt_window_get_pairing (window));
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==,
                    "Waiting for the other computer’s offer");
 
   gtk_switch_set_active (toggle, FALSE);
-  g_assert_false (pt_profile_get_running (profile));
+  g_assert_false (pt_service_get_running (service));
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), ==, "Off");
 
   gtk_window_destroy (GTK_WINDOW (window));
