@@ -31,6 +31,8 @@ struct _PtProfile
   GStrv          stun_servers;
   GStrv          turn_servers;
   GStrv          local_addresses;
+  gboolean       relay_only;
+  char          *turn_ca_file;
   GStrv          relays;
   GStrv          peers;
   char          *token;
@@ -96,6 +98,8 @@ static const Setting settings[] = {
   { "stun-servers",    SETTING_STRV,    FIELD (stun_servers) },
   { "turn-servers",    SETTING_STRV,    FIELD (turn_servers), TRUE },
   { "local-addresses", SETTING_STRV,    FIELD (local_addresses) },
+  { "relay-only",      SETTING_BOOLEAN, FIELD (relay_only) },
+  { "turn-ca-file",    SETTING_STRING,  FIELD (turn_ca_file) },
   { "relays",          SETTING_STRV,    FIELD (relays) },
   { "peers",           SETTING_STRV,    FIELD (peers) },
   { "no-stun",         SETTING_BOOLEAN, FIELD (no_stun) },
@@ -116,7 +120,7 @@ static const Setting settings[] = {
 enum
 {
   S_SOURCES, S_TARGETS, S_ALLOWED_TCP, S_ALLOWED_UDP, S_STUN_SERVERS, S_TURN_SERVERS,
-  S_LOCAL_ADDRESSES, S_RELAYS, S_PEERS, S_NO_STUN, S_ANY_PEER, S_TOKEN, S_SHARED_NAME,
+  S_LOCAL_ADDRESSES, S_RELAY_ONLY, S_TURN_CA_FILE, S_RELAYS, S_PEERS, S_NO_STUN, S_ANY_PEER, S_TOKEN, S_SHARED_NAME,
   S_EXPOSE, S_VPN_NETWORK, S_VPN_NETWORK6, S_VPN_MTU, S_VPN_DNS, S_VPN_ROUTES, S_VPN_IPV6,
   N_SETTINGS
 };
@@ -1091,6 +1095,14 @@ _pt_profile_make_ice_config (PtProfile  *self,
   for (guint i = 0; self->local_addresses[i] != NULL; i++)
     if (!pt_ice_config_add_local_address (config, self->local_addresses[i], error))
       return NULL;
+  if (self->relay_only && self->turn_servers[0] == NULL)
+    {
+      g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
+                           _("Relaying every connection needs a TURN server"));
+      return NULL;
+    }
+  pt_ice_config_set_relay_only (config, self->relay_only);
+  pt_ice_config_set_turn_ca_file (config, self->turn_ca_file);
 
   return g_steal_pointer (&config);
 }

@@ -14,7 +14,7 @@
 /* The keys of docs/profiles.md beyond name, role and mode. */
 static const char * const setting_keys[] = {
   "sources", "targets", "allowed-tcp", "allowed-udp", "stun-servers", "turn-servers",
-  "local-addresses", "relays", "peers", "no-stun", "any-peer", "token", "shared-name",
+  "local-addresses", "relay-only", "turn-ca-file", "relays", "peers", "no-stun", "any-peer", "token", "shared-name",
   "expose", "vpn-network", "vpn-network6", "vpn-mtu", "vpn-dns", "vpn-routes", "vpn-ipv6",
   NULL
 };
@@ -190,6 +190,30 @@ test_secrets_entry (void)
   g_assert_null (pt_profile_get_expose (other));      /* not a secret */
 }
 
+/* relay-only and turn-ca-file reach the ICE configuration; relaying
+ * without a TURN server is refused by name. */
+static void
+test_relay_only (void)
+{
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  g_autoptr(GError) error = NULL;
+  const char *sources[] = { "tcp://127.0.0.1:22", NULL };
+  const char *targets[] = { "127.0.0.1:0", NULL };
+  const char *turn[] = { "turn://user:pass@127.0.0.1:3478", NULL };
+
+  pt_profile_set_forwards (profile, sources, targets);
+  g_object_set (profile, "relay-only", TRUE, NULL);
+  g_assert_false (pt_profile_validate (profile, &error));
+  g_assert_error (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "TURN server"));
+  g_clear_error (&error);
+
+  pt_profile_set_ice (profile, NULL, turn, NULL, TRUE);
+  g_object_set (profile, "turn-ca-file", "/etc/ssl/certs/ca-certificates.crt", NULL);
+  g_assert_true (pt_profile_validate (profile, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -199,5 +223,6 @@ main (int    argc,
   g_test_add_func ("/profile/key-file-round-trip", test_key_file_round_trip);
   g_test_add_func ("/profile/defaults-left-out", test_defaults_left_out);
   g_test_add_func ("/profile/secrets-entry", test_secrets_entry);
+  g_test_add_func ("/profile/relay-only", test_relay_only);
   return g_test_run ();
 }
