@@ -17,6 +17,8 @@ struct _PtService
   GObject        parent_instance;
 
   PtProfile     *profile;
+  PtSecretKey   *key;            /* instead of the default key, or NULL */
+  gboolean       no_reconnect;
 
   PtNostrClient *nostr_client;
   PtNostrServer *nostr_server;
@@ -66,6 +68,8 @@ static char *vpn_refusal;
 
 static void stop_nostr (PtService *self);
 static void stop_vpn (PtService *self);
+static void fail (PtService *self,
+                  GError    *error);
 
 G_DEFINE_FINAL_TYPE (PtService, pt_service, G_TYPE_OBJECT)
 
@@ -120,6 +124,7 @@ pt_service_finalize (GObject *object)
   g_clear_error (&self->error);
   g_clear_object (&self->sessions);
   g_clear_object (&self->profile);
+  g_clear_pointer (&self->key, pt_secret_key_free);
   G_OBJECT_CLASS (pt_service_parent_class)->finalize (object);
 }
 
@@ -234,6 +239,25 @@ pt_service_get_profile (PtService *self)
 {
   g_return_val_if_fail (PT_IS_SERVICE (self), NULL);
   return self->profile;
+}
+
+void
+pt_service_set_key (PtService         *self,
+                    const PtSecretKey *key)
+{
+  g_return_if_fail (PT_IS_SERVICE (self));
+
+  g_clear_pointer (&self->key, pt_secret_key_free);
+  if (key != NULL)
+    self->key = pt_secret_key_copy (key);
+}
+
+void
+pt_service_set_reconnect (PtService *self,
+                          gboolean   reconnect)
+{
+  g_return_if_fail (PT_IS_SERVICE (self));
+  self->no_reconnect = !reconnect;
 }
 
 const GError *
@@ -509,6 +533,32 @@ on_attempt_failed (PtNostrClient *client,
   g_signal_emit (self, signals[ATTEMPT_FAILED], 0, error, retry_in);
 }
 
+/* A client that gave up (refused, or no retry wanted) stops the service
+ * with its reason; the last tunnel stays to show how it ended. */
+static void
+on_nostr_client_state (PtNostrClient *client,
+                       GParamSpec    *pspec,
+                       PtService     *self)
+{
+  g_autoptr(PtNostrClient) hold = NULL;
+
+  if (pt_nostr_client_get_state (client) != PT_NOSTR_CLIENT_STATE_FAILED)
+    return;
+  hold = g_object_ref (client);
+  fail (self, g_error_copy (pt_nostr_client_get_error (client)));
+}
+
+static void
+watch_nostr_client (PtService     *self,
+                    PtNostrClient *client)
+{
+  g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
+  g_signal_connect (client, "notify::state", G_CALLBACK (on_nostr_client_state), self);
+  g_signal_connect (client, "relay-state", G_CALLBACK (on_relay_state), self);
+  g_signal_connect (client, "attempt-failed", G_CALLBACK (on_attempt_failed), self);
+  pt_nostr_client_set_reconnect (client, !self->no_reconnect);
+}
+
 static void
 on_request_refused (PtNostrServer *server,
                     const char    *peer,
@@ -612,9 +662,10 @@ explain_tun_error (const GError *error)
                       error->message);
 }
 
+/* Stopped by itself, for @error. */
 static void
-fail_vpn (PtService *self,
-          GError    *error)      /* taken */
+fail (PtService *self,
+      GError    *error)      /* taken */
 {
   /* Shown in the tunnel's row; not a warning of the program's. */
   g_debug ("profile %s: %s", pt_profile_get_id (self->profile), error->message);
@@ -656,7 +707,7 @@ vpn_device_cb (GObject      *source,
   g_clear_object (&self->tun_cancellable);
   if (fd < 0)
     {
-      fail_vpn (self, explain_tun_error (error));
+      fail (self, explain_tun_error (error));
       return;
     }
   if (self->nostr_server != NULL)
@@ -667,7 +718,7 @@ vpn_device_cb (GObject      *source,
                                     pt_profile_get_vpn_network6 (self->profile), fd, vpn_mtu (self),
                                     dns[0] ? dns : NULL, &error))
         {
-          fail_vpn (self, g_steal_pointer (&error));
+          fail (self, g_steal_pointer (&error));
           return;
         }
       set_vpn_device (self, ifname, address, address6);
@@ -677,7 +728,7 @@ vpn_device_cb (GObject      *source,
     {
       if (!pt_nostr_client_attach_tun (self->nostr_client, fd, &error))
         {
-          fail_vpn (self, g_steal_pointer (&error));
+          fail (self, g_steal_pointer (&error));
           return;
         }
       set_vpn_device (self, ifname, address, address6);
@@ -795,9 +846,7 @@ start_named_nostr (PtService          *self,
           pt_nostr_client_stop (client);
           return FALSE;
         }
-      g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
-      g_signal_connect (client, "relay-state", G_CALLBACK (on_relay_state), self);
-      g_signal_connect (client, "attempt-failed", G_CALLBACK (on_attempt_failed), self);
+      watch_nostr_client (self, client);
       self->nostr_client = g_steal_pointer (&client);
       pt_nostr_client_start (self->nostr_client);
       set_tunnel (self, pt_nostr_client_get_tunnel (self->nostr_client));
@@ -817,13 +866,13 @@ start_nostr (PtService          *self,
   const char * const *peers = pt_profile_get_peers (profile);
   const char *token = pt_profile_get_token (profile);
   gboolean vpn = pt_profile_get_mode (profile) == PT_PROFILE_MODE_VPN;
+  const PtSecretKey *key = self->key ? self->key : default_key;
 
   if (relays[0] == NULL)
     relays = NULL;   /* the engine's default relays */
-
   if (named_key != NULL)
     return start_named_nostr (self, ice, named_key, named_token, relays, error);
-  if (default_key == NULL)
+  if (key == NULL)
     {
       g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,
                            _("This computer has no key yet: make one in Preferences"));
@@ -841,7 +890,7 @@ start_nostr (PtService          *self,
       if (vpn && ((address = pt_vpn_server_address (pt_profile_get_vpn_network (profile), error)) == NULL ||
                   (network6 != NULL && (address6 = pt_vpn_server_address (network6, error)) == NULL)))
         return FALSE;
-      server = pt_nostr_server_new (default_key, relays, ice, error);
+      server = pt_nostr_server_new (key, relays, ice, error);
       if (server == NULL)
         return FALSE;
       for (guint i = 0; peers[i] != NULL; i++)
@@ -884,7 +933,7 @@ start_nostr (PtService          *self,
 
       if (!pt_public_key_parse (peers[0], &server_key, error))
         return FALSE;
-      client = pt_nostr_client_new (default_key, &server_key, relays, ice, error);
+      client = pt_nostr_client_new (key, &server_key, relays, ice, error);
       if (client == NULL)
         return FALSE;
       if (vpn)
@@ -912,9 +961,7 @@ start_nostr (PtService          *self,
           pt_nostr_client_stop (client);
           return FALSE;
         }
-      g_signal_connect (client, "notify::tunnel", G_CALLBACK (on_nostr_tunnel), self);
-      g_signal_connect (client, "relay-state", G_CALLBACK (on_relay_state), self);
-      g_signal_connect (client, "attempt-failed", G_CALLBACK (on_attempt_failed), self);
+      watch_nostr_client (self, client);
       self->nostr_client = g_steal_pointer (&client);
       pt_nostr_client_start (self->nostr_client);
     }

@@ -37,6 +37,16 @@ void           pt_service_set_default_key    (const PtSecretKey *key);
  * the front end's words, or NULL (the default) when they can. */
 void           pt_service_set_vpn_refusal    (const char        *why);
 
+/* This service's own key for Nostr profiles (pt: --nsec-file), instead of
+ * the default key; NULL goes back to the default. */
+void           pt_service_set_key            (PtService         *self,
+                                              const PtSecretKey *key);
+/* Connecting through a rendezvous: whether a tunnel that drops is asked for
+ * again (the default) or the service stops with the reason. A client that
+ * is refused, or never came up, stops either way. */
+void           pt_service_set_reconnect      (PtService         *self,
+                                              gboolean           reconnect);
+
 /* Connect: start() makes the tunnel and its offer ("local-text" becomes
  * non-NULL), then give_remote() takes the answer. Serve: start() makes the
  * tunnel, give_remote() takes the offer and "local-text" becomes the answer.
