@@ -610,6 +610,22 @@ usage:
   return NULL;
 }
 
+gboolean
+pt_cli_profile_set_ice (PtProfile   *profile,
+                        PtCliCommon *common)
+{
+  g_autoptr(PtIceConfig) checked = pt_cli_make_ice_config (common);
+
+  if (checked == NULL)
+    return FALSE;
+  pt_profile_set_ice (profile, (const char * const *) common->stun_servers,
+                      (const char * const *) common->turn_servers,
+                      (const char * const *) common->local_addresses, common->no_stun);
+  g_object_set (profile, "relay-only", common->relay_only, "turn-ca-file", common->turn_ca_file,
+                NULL);
+  return TRUE;
+}
+
 static PtAllowList *
 parse_allow_list (char       **cidrs,
                   const char  *option)

@@ -58,6 +58,9 @@ void            pt_cli_setup_output      (gboolean            json,
                                           gboolean            verbose);
 /* NULL after printing a usage error. */
 PtIceConfig    *pt_cli_make_ice_config   (PtCliCommon        *common);
+/* The same options as @profile's settings; FALSE after a usage error. */
+gboolean        pt_cli_profile_set_ice   (PtProfile          *profile,
+                                          PtCliCommon        *common);
 /* Parses each --source and listens on its --target; an exit status
  * (PT_EXIT_OK, or after printing why). */
 int             pt_cli_add_forwards      (PtTunnel           *tunnel,

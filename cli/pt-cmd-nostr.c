@@ -355,12 +355,12 @@ out:
 
 typedef struct
 {
-  GMainLoop     *loop;
-  PtNostrClient *client;
-  char         **sources;
-  gboolean       announced;
-  gboolean       user_stopped;
-  int            status;
+  GMainLoop *loop;
+  PtService *service;
+  char     **sources;
+  gboolean   announced;
+  gboolean   user_stopped;
+  int        status;
 } Client;
 
 static void
@@ -399,48 +399,82 @@ pt_cli_follow_nostr_client (PtNostrClient *nostr)
 }
 
 static void
-client_state (PtNostrClient *nostr,
-              GParamSpec    *pspec,
-              Client        *client)
+client_relay_state (PtService  *service,
+                    const char *url,
+                    gboolean    connected,
+                    Client     *client)
 {
-  switch (pt_nostr_client_get_state (nostr))
+  pt_cli_print_relay_state (url, connected);
+}
+
+static void
+client_attempt_failed (PtService *service,
+                       GError    *error,
+                       guint      retry_in,
+                       Client    *client)
+{
+  pt_cli_print_retry (error, retry_in);
+}
+
+/* "ready ADDRESS" for each forward, once: the first tunnel up opens them
+ * (later tunnels share the listeners). */
+static void
+client_tunnel_state (PtTunnel   *tunnel,
+                     GParamSpec *pspec,
+                     PtService  *service)
+{
+  Client *client = g_object_get_data (G_OBJECT (service), "pt-cli-client");
+  g_autoptr(GPtrArray) addresses = NULL;
+
+  if (client == NULL || client->announced || pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP)
+    return;
+  client->announced = TRUE;
+  addresses = pt_tunnel_dup_listen_addresses (tunnel);
+  for (guint i = 0; i < addresses->len; i++)
     {
-    case PT_NOSTR_CLIENT_STATE_UP:
-      if (!client->announced)
+      const char *addr = g_ptr_array_index (addresses, i);
+
+      if (pt_cli_is_json ())
+        pt_cli_event ("ready", "listen", addr, "source", client->sources[i], NULL);
+      else
         {
-          g_autoptr(GPtrArray) addresses = pt_nostr_client_dup_listen_addresses (nostr);
-
-          client->announced = TRUE;
-          for (guint i = 0; i < addresses->len; i++)
-            {
-              const char *addr = g_ptr_array_index (addresses, i);
-
-              if (pt_cli_is_json ())
-                pt_cli_event ("ready", "listen", addr, "source", client->sources[i], NULL);
-              else
-                {
-                  g_printerr ("forwarding %s → %s\n", addr, client->sources[i]);
-                  g_printerr ("ready %s\n", addr);
-                }
-            }
+          g_printerr ("forwarding %s → %s\n", addr, client->sources[i]);
+          g_printerr ("ready %s\n", addr);
         }
-      break;
-
-    case PT_NOSTR_CLIENT_STATE_FAILED:
-      pt_cli_error ("%s", pt_nostr_client_get_error (nostr)->message);
-      client->status = PT_EXIT_FAILURE;
-      g_main_loop_quit (client->loop);
-      break;
-
-    case PT_NOSTR_CLIENT_STATE_STOPPED:
-      g_main_loop_quit (client->loop);
-      break;
-
-    case PT_NOSTR_CLIENT_STATE_IDLE:
-    case PT_NOSTR_CLIENT_STATE_CONNECTING:
-    case PT_NOSTR_CLIENT_STATE_RECONNECTING:
-      break;
     }
+}
+
+/* Each attempt is a new tunnel: its events are printed as it goes. */
+static void
+client_tunnel (PtService  *service,
+               GParamSpec *pspec,
+               Client     *client)
+{
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
+
+  if (tunnel == NULL || g_object_get_data (G_OBJECT (tunnel), "pt-cli-label") != NULL)
+    return;
+  pt_cli_follow_tunnel (tunnel, NULL);
+  g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (client_tunnel_state), service, 0);
+  client_tunnel_state (tunnel, NULL, service);
+}
+
+/* Stopped: by a signal (status 0), or by itself with the reason. */
+static void
+client_running (PtService  *service,
+                GParamSpec *pspec,
+                Client     *client)
+{
+  const GError *error = pt_service_get_error (service);
+
+  if (pt_service_get_running (service))
+    return;
+  if (!client->user_stopped)
+    {
+      pt_cli_error ("%s", error ? error->message : "the tunnel stopped");
+      client->status = PT_EXIT_FAILURE;
+    }
+  g_main_loop_quit (client->loop);
 }
 
 static void
@@ -448,77 +482,101 @@ client_terminate (Client *client)
 {
   client->user_stopped = TRUE;
   client->status = PT_EXIT_OK;
-  if (pt_nostr_client_get_state (client->client) == PT_NOSTR_CLIENT_STATE_FAILED)
-    g_main_loop_quit (client->loop);
+  if (pt_service_get_running (client->service))
+    pt_service_stop (client->service);   /* → not running → quit */
   else
-    pt_nostr_client_stop (client->client); /* → STOPPED → quit */
+    g_main_loop_quit (client->loop);
 }
 
-/* Adds the forwards, runs until failure or a signal. */
+/* Starting failed: a --target that is no local address is a usage error. */
 static int
-run_client (PtNostrClient *nostr,
-            char         **sources,
-            char         **targets)
+client_start_error (const GError *error)
 {
-  g_autoptr(GMainLoop) loop = NULL;
-  g_autofree char *npub = NULL;
-  Client client = { 0 };
-  int status;
-
-  /* The first tunnel opens the listeners; its successors share them. */
-  status = pt_cli_add_forwards (pt_nostr_client_get_tunnel (nostr), sources, targets);
-  if (status != PT_EXIT_OK)
-    return status;
-
-  loop = g_main_loop_new (NULL, FALSE);
-  client.loop = loop;
-  client.client = nostr;
-  client.sources = sources;
-  client.status = PT_EXIT_FAILURE;
-
-  npub = pt_public_key_to_npub (pt_nostr_client_get_public_key (nostr));
-  g_debug ("this client is %s", npub);
-  pt_cli_follow_nostr_client (nostr);
-  g_signal_connect (nostr, "notify::state", G_CALLBACK (client_state), &client);
-  pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
-
-  pt_nostr_client_start (nostr);
-  g_main_loop_run (loop);
-  pt_cli_on_terminate (NULL, NULL);
-
-  g_signal_handlers_disconnect_by_data (nostr, &client);
-  pt_nostr_client_stop (nostr);
-  return client.status;
+  if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
+      strstr (error->message, "not a local listen address") != NULL)
+    {
+      pt_cli_usage_error ("--target: %s", error->message);
+      return PT_EXIT_USAGE;
+    }
+  pt_cli_error ("%s", error->message);
+  return PT_EXIT_FAILURE;
 }
 
-/* Makes the client, runs it and lets TURN allocations go; an exit status. */
+/* @profile (ICE settings made) asks @server through Nostr, as @key (NULL: a
+ * throwaway key) with @token, for each source; runs it until it fails or a
+ * signal, then lets TURN allocations go. An exit status. */
 static int
-start_client (const PtSecretKey *key,
+start_client (PtProfile         *profile,
+              const PtSecretKey *key,
               const PtPublicKey *server,
               char             **relays,
-              PtIceConfig       *ice_config,
               const char        *token,
               gboolean           reconnect,
               char             **sources,
               char             **targets)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(PtNostrClient) nostr = NULL;
-  int status;
+  g_autoptr(PtSecretKey) throwaway = NULL;
+  g_autoptr(PtService) service = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autofree char *server_npub = pt_public_key_to_npub (server);
+  g_autofree char *npub = NULL;
+  const char *peers[] = { server_npub, NULL };
+  Client client = { 0 };
 
-  nostr = pt_nostr_client_new (key, server, (const char * const *) relays, ice_config, &error);
-  if (nostr == NULL)
+  for (guint i = 0; sources[i] != NULL; i++)
     {
-      pt_cli_usage_error ("%s", error->message);
-      return PT_EXIT_USAGE;
-    }
-  pt_nostr_client_set_token (nostr, token);
-  pt_nostr_client_set_reconnect (nostr, reconnect);
+      g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (sources[i], &error);
 
-  status = run_client (nostr, sources, targets);
-  g_clear_object (&nostr);
+      if (spec == NULL)
+        {
+          pt_cli_usage_error ("--source: %s", error->message);
+          return PT_EXIT_USAGE;
+        }
+    }
+  if (key == NULL && (key = throwaway = pt_secret_key_generate (&error)) == NULL)
+    {
+      pt_cli_error ("%s", error->message);
+      return PT_EXIT_FAILURE;
+    }
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_NOSTR);
+  pt_profile_set_forwards (profile, (const char * const *) sources, (const char * const *) targets);
+  pt_profile_set_nostr (profile, (const char * const *) relays, peers);
+  pt_profile_set_token (profile, token);
+
+  service = pt_service_new (profile);
+  pt_service_set_key (service, key);
+  pt_service_set_reconnect (service, reconnect);
+  loop = g_main_loop_new (NULL, FALSE);
+  client.loop = loop;
+  client.service = service;
+  client.sources = sources;
+  client.status = PT_EXIT_FAILURE;
+  g_object_set_data (G_OBJECT (service), "pt-cli-client", &client);
+  npub = pt_public_key_to_npub (pt_secret_key_get_public (key));
+  g_debug ("this client is %s", npub);
+
+  g_signal_connect (service, "relay-state", G_CALLBACK (client_relay_state), &client);
+  g_signal_connect (service, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
+  g_signal_connect (service, "notify::tunnel", G_CALLBACK (client_tunnel), &client);
+  g_signal_connect (service, "notify::running", G_CALLBACK (client_running), &client);
+  if (!pt_service_start (service, &error))
+    {
+      g_signal_handlers_disconnect_by_data (service, &client);
+      return client_start_error (error);
+    }
+  client_tunnel (service, NULL, &client);
+  pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
+  if (pt_service_get_running (service))
+    g_main_loop_run (loop);
+  pt_cli_on_terminate (NULL, NULL);
+
+  g_signal_handlers_disconnect_by_data (service, &client);
+  g_object_set_data (G_OBJECT (service), "pt-cli-client", NULL);
+  pt_service_stop (service);
+  g_clear_object (&service);
   pt_cli_drain ();
-  return status;
+  return client.status;
 }
 
 /* --auth-token-file (first token), else $PT_AUTH_TOKEN, else none. */
@@ -604,7 +662,7 @@ pt_cmd_client_nostr (int    argc,
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtProfile) profile = pt_profile_new ();
   g_autoptr(PtSecretKey) key = NULL;
   g_autoptr(PtSecretString) token = NULL;
   g_autoptr(GError) error = NULL;
@@ -644,17 +702,14 @@ pt_cmd_client_nostr (int    argc,
                           g_strv_length (sources), g_strv_length (targets));
       goto out;
     }
-  if (!pt_cli_check_relays (relays))
-    goto out;
-  ice_config = pt_cli_make_ice_config (&common);
-  if (ice_config == NULL)
+  if (!pt_cli_check_relays (relays) || !pt_cli_profile_set_ice (profile, &common))
     goto out;
 
   status = PT_EXIT_FAILURE;
   if (!pt_cli_load_secret_key (nsec_file, &key) || !pt_cli_load_client_token (token_file, &token))
     goto out;
 
-  status = start_client (key, &server, relays, ice_config, token, !no_reconnect, sources, targets);
+  status = start_client (profile, key, &server, relays, token, !no_reconnect, sources, targets);
 
 out:
   pt_cli_common_clear (&common);
@@ -837,7 +892,7 @@ pt_cmd_bind (int    argc,
     "the tunnel is up, and re-establishes it by itself if it drops.\n\n%s\n"
     "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n", named_description);
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(PtIceConfig) ice_config = NULL;
+  g_autoptr(PtProfile) profile = pt_profile_new ();
   g_autoptr(PtSecretKey) server_key = NULL;
   g_autoptr(PtSecretString) token = NULL;
   g_autofree char *source = NULL;
@@ -861,10 +916,7 @@ pt_cmd_bind (int    argc,
       pt_cli_usage_error ("which port? give --port PORT (0–65535) to listen on");
       goto out;
     }
-  if (!pt_cli_check_relays (relays))
-    goto out;
-  ice_config = pt_cli_make_ice_config (&common);
-  if (ice_config == NULL)
+  if (!pt_cli_check_relays (relays) || !pt_cli_profile_set_ice (profile, &common))
     goto out;
   if (!derive_name (id, id_file, &server_key, &token, &status))
     goto out;
@@ -880,7 +932,7 @@ pt_cmd_bind (int    argc,
   targets[0] = target;
 
   /* A throwaway key: the token is what the server checks. */
-  status = start_client (NULL, pt_secret_key_get_public (server_key), relays, ice_config, token,
+  status = start_client (profile, NULL, pt_secret_key_get_public (server_key), relays, token,
                          !no_reconnect, sources, targets);
 
 out:
