@@ -39,6 +39,7 @@ struct _PtProfile
   char          *shared_name;
   char          *expose;
   gboolean       any_peer;
+  guint          max_sessions;
   gboolean       no_stun;
   char          *vpn_network;
   char          *vpn_network6;
@@ -104,6 +105,7 @@ static const Setting settings[] = {
   { "peers",           SETTING_STRV,    FIELD (peers) },
   { "no-stun",         SETTING_BOOLEAN, FIELD (no_stun) },
   { "any-peer",        SETTING_BOOLEAN, FIELD (any_peer) },
+  { "max-sessions",    SETTING_UINT,    FIELD (max_sessions), FALSE, PT_PROFILE_NO_SESSION_LIMIT },
   { "token",           SETTING_STRING,  FIELD (token), TRUE },
   { "shared-name",     SETTING_STRING,  FIELD (shared_name), TRUE },
   { "expose",          SETTING_STRING,  FIELD (expose) },
@@ -120,7 +122,8 @@ static const Setting settings[] = {
 enum
 {
   S_SOURCES, S_TARGETS, S_ALLOWED_TCP, S_ALLOWED_UDP, S_STUN_SERVERS, S_TURN_SERVERS,
-  S_LOCAL_ADDRESSES, S_RELAY_ONLY, S_TURN_CA_FILE, S_RELAYS, S_PEERS, S_NO_STUN, S_ANY_PEER, S_TOKEN, S_SHARED_NAME,
+  S_LOCAL_ADDRESSES, S_RELAY_ONLY, S_TURN_CA_FILE, S_RELAYS, S_PEERS, S_NO_STUN, S_ANY_PEER,
+  S_MAX_SESSIONS, S_TOKEN, S_SHARED_NAME,
   S_EXPOSE, S_VPN_NETWORK, S_VPN_NETWORK6, S_VPN_MTU, S_VPN_DNS, S_VPN_ROUTES, S_VPN_IPV6,
   N_SETTINGS
 };

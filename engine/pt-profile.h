@@ -33,6 +33,8 @@ typedef enum
 } PtProfileMode;
 
 #define PT_PROFILE_VPN_DEFAULT_MTU 1400
+/* "max-sessions": absent (0) is the server's default, this value no limit. */
+#define PT_PROFILE_NO_SESSION_LIMIT 65535
 
 #define PT_TYPE_PROFILE (pt_profile_get_type ())
 G_DECLARE_FINAL_TYPE (PtProfile, pt_profile, PT, PROFILE, GObject)

@@ -321,6 +321,18 @@ add_forwards (PtService   *self,
   return TRUE;
 }
 
+/* The "max-sessions" setting as PtNostrServer counts: 0 there is no limit. */
+static guint
+server_max_sessions (PtProfile *profile)
+{
+  guint max = 0;
+
+  g_object_get (profile, "max-sessions", &max, NULL);
+  if (max == 0)
+    return PT_NOSTR_DEFAULT_MAX_SESSIONS;
+  return max == PT_PROFILE_NO_SESSION_LIMIT ? 0 : max;
+}
+
 static guint
 vpn_mtu (PtService *self)
 {
@@ -823,6 +835,7 @@ start_named_nostr (PtService          *self,
       g_ptr_array_add (tokens, g_strdup (token));
       pt_nostr_server_set_any_peer (server, TRUE);
       pt_nostr_server_set_tokens (server, tokens);
+      pt_nostr_server_set_max_sessions (server, server_max_sessions (self->profile));
       policy = pt_server_policy_new ();
       pt_server_policy_set_exposed (policy, proto, G_INET_SOCKET_ADDRESS (target));
       pt_nostr_server_set_policy (server, policy);
@@ -909,6 +922,7 @@ start_nostr (PtService          *self,
           pt_nostr_server_set_tokens (server, tokens);
         }
       pt_nostr_server_set_any_peer (server, pt_profile_get_any_peer (profile));
+      pt_nostr_server_set_max_sessions (server, server_max_sessions (profile));
       if (!vpn)
         {
           g_autoptr(PtServerPolicy) policy = _pt_profile_make_policy (self->profile);
