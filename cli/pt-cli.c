@@ -863,6 +863,67 @@ pt_cli_follow_tunnel (PtTunnel   *tunnel,
   pt_cli_follow_tunnel_named (tunnel, NULL, session);
 }
 
+/* Server sessions */
+
+typedef struct
+{
+  GPtrArray *sessions;   /* mirror of the model: who left is gone from it */
+  char      *name;
+} SessionFollower;
+
+static void
+session_follower_free (SessionFollower *follower)
+{
+  g_ptr_array_unref (follower->sessions);
+  g_free (follower->name);
+  g_free (follower);
+}
+
+static void
+on_sessions_changed (GListModel      *sessions,
+                     guint            position,
+                     guint            removed,
+                     guint            added,
+                     SessionFollower *follower)
+{
+  char *outer = pt_cli_set_event_tunnel (follower->name);
+
+  for (guint i = 0; i < removed; i++)
+    {
+      PtPeerSession *session = g_ptr_array_index (follower->sessions, position + i);
+
+      pt_cli_print_session_closed (pt_peer_session_get_tunnel (session),
+                                   pt_peer_session_get_id (session));
+    }
+  g_ptr_array_remove_range (follower->sessions, position, removed);
+  for (guint i = 0; i < added; i++)
+    {
+      PtPeerSession *session = g_list_model_get_item (sessions, position + i);
+      const char *peer = pt_peer_session_get_peer (session);
+
+      g_ptr_array_insert (follower->sessions, (int) (position + i), session);
+      pt_cli_event ("request", "peer", peer ? peer : "", "session",
+                    pt_peer_session_get_id (session), NULL);
+      pt_cli_follow_tunnel_named (pt_peer_session_get_tunnel (session), follower->name,
+                                  pt_peer_session_get_id (session));
+    }
+  pt_cli_restore_event_tunnel (outer);
+}
+
+void
+pt_cli_follow_sessions (PtService  *service,
+                        const char *name)
+{
+  SessionFollower *follower = g_new0 (SessionFollower, 1);
+
+  follower->sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  follower->name = g_strdup (name);
+  g_object_set_data_full (G_OBJECT (service), "pt-cli-sessions", follower,
+                          (GDestroyNotify) session_follower_free);
+  g_signal_connect (pt_service_get_sessions (service), "items-changed",
+                    G_CALLBACK (on_sessions_changed), follower);
+}
+
 /* Standard input */
 
 #define READ_CHUNK 16384

@@ -103,6 +103,11 @@ void            pt_cli_follow_tunnel     (PtTunnel           *tunnel,
 void            pt_cli_follow_tunnel_named (PtTunnel         *tunnel,
                                           const char         *name,
                                           const char         *session);
+/* A serving PtService's sessions: "request" and the session's events as
+ * each arrives, "closed" as it goes; @name as pt_cli_follow_tunnel_named()
+ * takes it. Until the service is finalized. */
+void            pt_cli_follow_sessions   (PtService          *service,
+                                          const char         *name);
 /* pt up runs several tunnels: events and messages until the restore say
  * which one (JSON "tunnel", text "pt: NAME: …"). Returns the previous name,
  * which pt_cli_restore_event_tunnel() takes back. */

@@ -24,7 +24,6 @@ typedef struct
   Up        *up;
   PtProfile *profile;
   PtService *service;
-  GPtrArray *sessions;     /* mirror of the service's sessions, to report who left */
   PtTunnel  *announced;    /* the client tunnel whose "ready" lines were printed */
   gboolean   started;
   gboolean   failed;       /* an error was printed: no "stopped" after it */
@@ -84,10 +83,8 @@ run_free (Run *run)
 {
   g_signal_handlers_disconnect_by_data (run->service, run);
   g_object_set_data (G_OBJECT (run->service), "pt-up-run", NULL);
-  g_signal_handlers_disconnect_by_data (pt_service_get_sessions (run->service), run);
   g_clear_object (&run->service);
   g_clear_object (&run->profile);
-  g_clear_pointer (&run->sessions, g_ptr_array_unref);
   g_free (run);
 }
 
@@ -189,40 +186,6 @@ on_vpn_device (PtService  *service,
     return;
   RUN_EVENT (run, pt_cli_event ("vpn", "ifname", ifname, "address", address ? address : "",
                                 address6 ? "address6" : NULL, address6, NULL));
-}
-
-static void
-session_closed (Run           *run,
-                PtPeerSession *session)
-{
-  PtTunnel *tunnel = pt_peer_session_get_tunnel (session);
-  const char *id = pt_peer_session_get_id (session);
-
-  RUN_EVENT (run, pt_cli_print_session_closed (tunnel, id));
-}
-
-static void
-on_sessions_changed (GListModel *sessions,
-                     guint       position,
-                     guint       removed,
-                     guint       added,
-                     Run        *run)
-{
-  for (guint i = 0; i < removed; i++)
-    session_closed (run, g_ptr_array_index (run->sessions, position + i));
-  g_ptr_array_remove_range (run->sessions, position, removed);
-  for (guint i = 0; i < added; i++)
-    {
-      PtPeerSession *session = g_list_model_get_item (sessions, position + i);
-      const char *peer = pt_peer_session_get_peer (session);
-
-      g_ptr_array_insert (run->sessions, (int) (position + i), session);
-      RUN_EVENT (run, pt_cli_event ("request", "peer", peer ? peer : "",
-                                    "session", pt_peer_session_get_id (session), NULL));
-      pt_cli_follow_tunnel_named (pt_peer_session_get_tunnel (session),
-                                  pt_profile_get_name (run->profile),
-                                  pt_peer_session_get_id (session));
-    }
 }
 
 static void
@@ -481,7 +444,6 @@ pt_cmd_up (int    argc,
       run->up = &up;
       run->profile = g_object_ref (profile);
       run->service = pt_service_new (profile);
-      run->sessions = g_ptr_array_new_with_free_func (g_object_unref);
       g_object_set_data (G_OBJECT (run->service), "pt-up-run", run);
       g_ptr_array_add (up.runs, run);
     }
@@ -566,8 +528,7 @@ pt_cmd_up (int    argc,
       g_signal_connect (service, "request-refused", G_CALLBACK (on_request_refused), run);
       /* A manual server's one session is its tunnel, followed as it comes. */
       if (run != up.manual)
-        g_signal_connect (pt_service_get_sessions (service), "items-changed",
-                          G_CALLBACK (on_sessions_changed), run);
+        pt_cli_follow_sessions (service, pt_profile_get_name (profile));
       else
         g_signal_connect (service, "notify::local-text", G_CALLBACK (on_local_text), run);
       RUN_EVENT (run, pt_cli_event ("starting", "mode", mode_name (pt_profile_get_mode (profile)),
