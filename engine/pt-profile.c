@@ -1329,8 +1329,16 @@ pt_profile_validate (PtProfile  *self,
                          self->relays[i]);
             return FALSE;
           }
-      if (self->token != NULL && !pt_token_validate (self->token, error))
-        return FALSE;
+      if (self->token != NULL)
+        {
+          /* Serving, it is a list (one per line); connecting, one token. */
+          g_autoptr(GPtrArray) tokens = self->role == PT_TUNNEL_ROLE_SERVER
+            ? pt_token_list_parse (self->token, _("the tunnel’s token"), error) : NULL;
+
+          if (self->role == PT_TUNNEL_ROLE_SERVER ? tokens == NULL
+                                                  : !pt_token_validate (self->token, error))
+            return FALSE;
+        }
       if (self->role == PT_TUNNEL_ROLE_SERVER && self->any_peer && self->token == NULL)
         {
           g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_INVALID,

@@ -214,6 +214,40 @@ test_relay_only (void)
   g_assert_no_error (error);
 }
 
+/* A serving profile holds several tokens, one per line; a connecting one, one. */
+static void
+test_token_list (void)
+{
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  g_autoptr(PtSecretString) first = pt_token_generate (NULL);
+  g_autoptr(PtSecretString) second = pt_token_generate (NULL);
+  g_autofree char *both = g_strdup_printf ("%s\n%s\n", first, second);
+  g_autoptr(PtSecretKey) server = pt_secret_key_generate (NULL);
+  g_autofree char *server_npub = pt_public_key_to_npub (pt_secret_key_get_public (server));
+  g_autoptr(GError) error = NULL;
+  const char *peers[] = { NULL };
+  const char *server_peer[] = { server_npub, NULL };
+
+  pt_profile_set_role (profile, PT_TUNNEL_ROLE_SERVER);
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_NOSTR);
+  pt_profile_set_nostr (profile, NULL, peers);
+  pt_profile_set_any_peer (profile, TRUE);
+  pt_profile_set_token (profile, both);
+  g_assert_true (pt_profile_validate (profile, &error));
+  g_assert_no_error (error);
+
+  pt_profile_set_role (profile, PT_TUNNEL_ROLE_CLIENT);
+  pt_profile_set_nostr (profile, NULL, server_peer);
+  g_assert_false (pt_profile_validate (profile, &error));
+  g_assert_error (error, PT_TOKEN_ERROR, PT_TOKEN_ERROR_LENGTH);
+  g_clear_error (&error);
+  pt_profile_set_token (profile, first);
+  pt_profile_set_forwards (profile, (const char *[]) { "tcp://127.0.0.1:22", NULL },
+                           (const char *[]) { "127.0.0.1:0", NULL });
+  g_assert_true (pt_profile_validate (profile, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -224,5 +258,6 @@ main (int    argc,
   g_test_add_func ("/profile/defaults-left-out", test_defaults_left_out);
   g_test_add_func ("/profile/secrets-entry", test_secrets_entry);
   g_test_add_func ("/profile/relay-only", test_relay_only);
+  g_test_add_func ("/profile/token-list", test_token_list);
   return g_test_run ();
 }
