@@ -259,6 +259,117 @@ pt_cli_nostr_server_options_clear (PtCliNostrServerOptions *o)
   g_clear_pointer (&o->relays, g_strfreev);
 }
 
+/* The admission options of pt server nostr as a serving profile's
+ * settings, and the server's key; FALSE after saying what is wrong. */
+static gboolean
+server_profile_set_admission (PtProfile                     *profile,
+                              const PtCliNostrServerOptions *o,
+                              PtSecretKey                  **key,
+                              int                           *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
+  g_autoptr(PtSecretString) token_text = NULL;
+
+  *status = PT_EXIT_FAILURE;
+  if (!pt_cli_load_secret_key (o->nsec_file, key))
+    return FALSE;
+  if (*key == NULL)
+    {
+      pt_cli_usage_error ("a server needs its key: --nsec-file FILE (make one with “pt keygen "
+                          "--output FILE”) or PT_NSEC");
+      *status = PT_EXIT_USAGE;
+      return FALSE;
+    }
+  if (o->token_file != NULL)
+    {
+      if ((tokens = pt_token_file_load (o->token_file, &error)) == NULL)
+        {
+          pt_cli_error ("%s", error->message);
+          return FALSE;
+        }
+      g_ptr_array_add (tokens, NULL);
+      token_text = g_strjoinv ("\n", (char **) tokens->pdata);
+    }
+  for (guint i = 0; o->peers && o->peers[i]; i++)
+    {
+      PtPublicKey peer;
+
+      if (!pt_public_key_parse (o->peers[i], &peer, &error))
+        {
+          pt_cli_usage_error ("--peer-npub %s: %s", o->peers[i], error->message);
+          *status = PT_EXIT_USAGE;
+          return FALSE;
+        }
+    }
+  pt_profile_set_role (profile, PT_TUNNEL_ROLE_SERVER);
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_NOSTR);
+  pt_profile_set_nostr (profile, (const char * const *) o->relays, (const char * const *) o->peers);
+  pt_profile_set_any_peer (profile, o->any_peer);
+  pt_profile_set_token (profile, token_text);
+  g_object_set (profile, "max-sessions",
+                o->max_sessions == 0 ? PT_PROFILE_NO_SESSION_LIMIT
+                                     : (guint) MIN (o->max_sessions, PT_PROFILE_NO_SESSION_LIMIT - 1),
+                NULL);
+  *status = PT_EXIT_OK;
+  return TRUE;
+}
+
+static void
+service_relay_state (PtService  *service,
+                     const char *url,
+                     gboolean    connected,
+                     gpointer    unused)
+{
+  pt_cli_print_relay_state (url, connected);
+}
+
+static void
+service_request_refused (PtService  *service,
+                         const char *peer_npub,
+                         const char *session,
+                         const char *reason,
+                         gpointer    unused)
+{
+  pt_cli_print_refused (peer_npub, session, reason);
+}
+
+static void
+service_terminate (GMainLoop *loop)
+{
+  g_main_loop_quit (loop);
+}
+
+/* Serves @profile as @key until a signal; then lets TURN allocations go. */
+static int
+run_server_profile (PtProfile         *profile,
+                    const PtSecretKey *key)
+{
+  g_autoptr(PtService) service = pt_service_new (profile);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autofree char *npub = pt_public_key_to_npub (pt_secret_key_get_public (key));
+  g_autoptr(GError) error = NULL;
+
+  pt_service_set_key (service, key);
+  g_signal_connect (service, "relay-state", G_CALLBACK (service_relay_state), NULL);
+  g_signal_connect (service, "request-refused", G_CALLBACK (service_request_refused), NULL);
+  pt_cli_follow_sessions (service, NULL);
+  if (!pt_service_start (service, &error))
+    {
+      pt_cli_error ("%s", error->message);
+      return PT_EXIT_FAILURE;
+    }
+  pt_cli_event ("listening", "npub", npub, NULL);
+  pt_cli_on_terminate (G_CALLBACK (service_terminate), loop);
+  g_main_loop_run (loop);
+  pt_cli_on_terminate (NULL, NULL);
+
+  pt_service_stop (service);
+  g_clear_object (&service);
+  pt_cli_drain ();
+  return PT_EXIT_OK;
+}
+
 static const char server_description[] =
   "Waits for clients on Nostr relays and serves each accepted request as a tunnel\n"
   "of its own. Clients find this server by its public key (npub): print it with\n"
@@ -309,9 +420,9 @@ pt_cmd_server_nostr (int    argc,
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(PtIceConfig) ice_config = NULL;
   g_autoptr(PtServerPolicy) policy = NULL;
-  g_autoptr(PtNostrServer) nostr = NULL;
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  g_autoptr(PtSecretKey) key = NULL;
   int status = PT_EXIT_USAGE;
 
   context = pt_cli_context_new ("server nostr", "--nsec-file FILE (--peer-npub NPUB…|--any-peer)",
@@ -327,22 +438,17 @@ pt_cmd_server_nostr (int    argc,
   if (!pt_cli_check_nostr_server_options (&who))
     goto out;
 
+  /* Checked here, in pt's words; the profile holds them as text. */
   policy = pt_cli_parse_policy (allowed_tcp, allowed_udp);
   if (policy == NULL)
     goto out;
-
-  ice_config = pt_cli_make_ice_config (&common);
-  if (ice_config == NULL)
+  pt_profile_set_allowed (profile, (const char * const *) allowed_tcp,
+                          (const char * const *) allowed_udp);
+  if (!pt_cli_profile_set_ice (profile, &common) ||
+      !server_profile_set_admission (profile, &who, &key, &status))
     goto out;
 
-  nostr = pt_cli_make_nostr_server (&who, ice_config, &status);
-  if (nostr == NULL)
-    goto out;
-  pt_nostr_server_set_policy (nostr, policy);
-
-  status = pt_cli_run_nostr_server (nostr);
-  g_clear_object (&nostr);
-  pt_cli_drain ();
+  status = run_server_profile (profile, key);
 
 out:
   pt_cli_nostr_server_options_clear (&who);
