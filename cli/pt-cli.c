@@ -665,6 +665,40 @@ pt_cli_parse_policy (char **allowed_tcp,
 }
 
 int
+pt_cli_report_forward_error (const GError *error)
+{
+  if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
+      strstr (error->message, "not a local listen address") != NULL)
+    {
+      pt_cli_usage_error ("--target: %s", error->message);
+      return PT_EXIT_USAGE;
+    }
+  pt_cli_error ("%s", error->message);
+  return PT_EXIT_FAILURE;
+}
+
+void
+pt_cli_print_ready (PtTunnel  *tunnel,
+                    char     **sources)
+{
+  g_autoptr(GPtrArray) addresses = pt_tunnel_dup_listen_addresses (tunnel);
+
+  for (guint i = 0; i < addresses->len; i++)
+    {
+      const char *addr = g_ptr_array_index (addresses, i);
+
+      if (pt_cli_is_json ())
+        pt_cli_event ("ready", "listen", addr, "source", sources[i], NULL);
+      else
+        {
+          /* Scripts wait for exactly this line. */
+          g_printerr ("forwarding %s → %s\n", addr, sources[i]);
+          g_printerr ("ready %s\n", addr);
+        }
+    }
+}
+
+int
 pt_cli_add_forwards (PtTunnel  *tunnel,
                      char     **sources,
                      char     **targets)
@@ -680,16 +714,7 @@ pt_cli_add_forwards (PtTunnel  *tunnel,
           return PT_EXIT_USAGE;
         }
       if (!pt_tunnel_add_forward (tunnel, spec, targets[i], &error))
-        {
-          if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
-              strstr (error->message, "not a local listen address") != NULL)
-            {
-              pt_cli_usage_error ("--target: %s", error->message);
-              return PT_EXIT_USAGE;
-            }
-          pt_cli_error ("%s", error->message);
-          return PT_EXIT_FAILURE;
-        }
+        return pt_cli_report_forward_error (error);
     }
   return PT_EXIT_OK;
 }

@@ -103,6 +103,13 @@ void            pt_cli_follow_tunnel     (PtTunnel           *tunnel,
 void            pt_cli_follow_tunnel_named (PtTunnel         *tunnel,
                                           const char         *name,
                                           const char         *session);
+/* A connecting tunnel is up: "ready ADDRESS" (after "forwarding ADDRESS →
+ * SOURCE" in text) for each of @tunnel's listeners, @sources in order. */
+void            pt_cli_print_ready       (PtTunnel           *tunnel,
+                                          char              **sources);
+/* Adding a forward failed: a --target that is no local address is a usage
+ * error, anything else a failure. Prints it; the exit status. */
+int             pt_cli_report_forward_error (const GError    *error);
 /* A serving PtService's sessions: "request" and the session's events as
  * each arrives, "closed" as it goes; @name as pt_cli_follow_tunnel_named()
  * takes it. Until the service is finalized. */

@@ -53,23 +53,7 @@ on_state (PtTunnel   *tunnel,
   switch (pt_tunnel_get_state (tunnel))
     {
     case PT_TUNNEL_STATE_UP:
-      {
-        g_autoptr(GPtrArray) addresses = pt_tunnel_dup_listen_addresses (tunnel);
-
-        for (guint i = 0; i < addresses->len; i++)
-          {
-            const char *addr = g_ptr_array_index (addresses, i);
-
-            if (pt_cli_is_json ())
-              pt_cli_event ("ready", "listen", addr, "source", client->sources[i], NULL);
-            else
-              {
-                /* Scripts wait for exactly this line. */
-                g_printerr ("forwarding %s → %s\n", addr, client->sources[i]);
-                g_printerr ("ready %s\n", addr);
-              }
-          }
-      }
+      pt_cli_print_ready (tunnel, client->sources);
       break;
 
     case PT_TUNNEL_STATE_FAILED:

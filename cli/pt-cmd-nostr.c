@@ -530,24 +530,11 @@ client_tunnel_state (PtTunnel   *tunnel,
                      PtService  *service)
 {
   Client *client = g_object_get_data (G_OBJECT (service), "pt-cli-client");
-  g_autoptr(GPtrArray) addresses = NULL;
 
   if (client == NULL || client->announced || pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP)
     return;
   client->announced = TRUE;
-  addresses = pt_tunnel_dup_listen_addresses (tunnel);
-  for (guint i = 0; i < addresses->len; i++)
-    {
-      const char *addr = g_ptr_array_index (addresses, i);
-
-      if (pt_cli_is_json ())
-        pt_cli_event ("ready", "listen", addr, "source", client->sources[i], NULL);
-      else
-        {
-          g_printerr ("forwarding %s → %s\n", addr, client->sources[i]);
-          g_printerr ("ready %s\n", addr);
-        }
-    }
+  pt_cli_print_ready (tunnel, client->sources);
 }
 
 /* Each attempt is a new tunnel: its events are printed as it goes. */
@@ -592,20 +579,6 @@ client_terminate (Client *client)
     pt_service_stop (client->service);   /* → not running → quit */
   else
     g_main_loop_quit (client->loop);
-}
-
-/* Starting failed: a --target that is no local address is a usage error. */
-static int
-client_start_error (const GError *error)
-{
-  if (g_error_matches (error, PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_LISTEN) &&
-      strstr (error->message, "not a local listen address") != NULL)
-    {
-      pt_cli_usage_error ("--target: %s", error->message);
-      return PT_EXIT_USAGE;
-    }
-  pt_cli_error ("%s", error->message);
-  return PT_EXIT_FAILURE;
 }
 
 /* @profile (ICE settings made) asks @server through Nostr, as @key (NULL: a
@@ -669,7 +642,7 @@ start_client (PtProfile         *profile,
   if (!pt_service_start (service, &error))
     {
       g_signal_handlers_disconnect_by_data (service, &client);
-      return client_start_error (error);
+      return pt_cli_report_forward_error (error);
     }
   client_tunnel (service, NULL, &client);
   pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
