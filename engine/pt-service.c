@@ -36,6 +36,7 @@ struct _PtService
   char          *vpn_device;
   char          *vpn_address;
   char          *vpn_address6;
+  char          *npub;           /* serving through a rendezvous: where clients ask */
   int            vpn_lock;       /* VPN client: the per-computer lock, or -1 */
 };
 
@@ -49,6 +50,7 @@ enum
   PROP_PAIRED,
   PROP_ERROR,
   PROP_VPN_DEVICE,
+  PROP_NPUB,
   N_PROPS
 };
 
@@ -125,6 +127,7 @@ pt_service_finalize (GObject *object)
   g_clear_object (&self->sessions);
   g_clear_object (&self->profile);
   g_clear_pointer (&self->key, pt_secret_key_free);
+  g_free (self->npub);
   G_OBJECT_CLASS (pt_service_parent_class)->finalize (object);
 }
 
@@ -158,6 +161,9 @@ pt_service_get_property (GObject    *object,
       break;
     case PROP_VPN_DEVICE:
       g_value_set_string (value, self->vpn_device);
+      break;
+    case PROP_NPUB:
+      g_value_set_string (value, self->npub);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -202,6 +208,7 @@ pt_service_class_init (PtServiceClass *klass)
   properties[PROP_PAIRED] = g_param_spec_boolean ("paired", NULL, NULL, FALSE, state);
   properties[PROP_ERROR] = g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR, state);
   properties[PROP_VPN_DEVICE] = g_param_spec_string ("vpn-device", NULL, NULL, NULL, state);
+  properties[PROP_NPUB] = g_param_spec_string ("npub", NULL, NULL, NULL, state);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /* What the rendezvous says while running (Nostr, shared name, VPN), as
@@ -286,6 +293,13 @@ pt_service_get_vpn_address6 (PtService *self)
 {
   g_return_val_if_fail (PT_IS_SERVICE (self), NULL);
   return self->vpn_address6;
+}
+
+const char *
+pt_service_get_npub (PtService *self)
+{
+  g_return_val_if_fail (PT_IS_SERVICE (self), NULL);
+  return self->npub;
 }
 
 gboolean
@@ -787,6 +801,21 @@ on_vpn_config (PtNostrClient *client,
                    pt_profile_get_vpn_routes (self->profile));
 }
 
+/* The serving key (@server's, or none), notified when it changes. */
+static void
+set_npub (PtService     *self,
+          PtNostrServer *server)
+{
+  g_autofree char *npub = server ? pt_public_key_to_npub (pt_nostr_server_get_public_key (server))
+                                 : NULL;
+
+  if (g_strcmp0 (npub, self->npub) == 0)
+    return;
+  g_free (self->npub);
+  self->npub = g_steal_pointer (&npub);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NPUB]);
+}
+
 static void
 stop_nostr (PtService *self)
 {
@@ -806,6 +835,7 @@ stop_nostr (PtService *self)
       g_signal_handlers_disconnect_by_data (self->nostr_server, self);
       pt_nostr_server_stop (self->nostr_server);
       g_clear_object (&self->nostr_server);
+      set_npub (self, NULL);
     }
   g_list_store_remove_all (self->sessions);
 }
@@ -844,6 +874,7 @@ start_named_nostr (PtService          *self,
       g_signal_connect (server, "relay-state", G_CALLBACK (on_relay_state), self);
       g_signal_connect (server, "request-refused", G_CALLBACK (on_request_refused), self);
       self->nostr_server = g_steal_pointer (&server);
+      set_npub (self, self->nostr_server);
       pt_nostr_server_start (self->nostr_server);
     }
   else
@@ -934,6 +965,7 @@ start_nostr (PtService          *self,
       g_signal_connect (server, "relay-state", G_CALLBACK (on_relay_state), self);
       g_signal_connect (server, "request-refused", G_CALLBACK (on_request_refused), self);
       self->nostr_server = g_steal_pointer (&server);
+      set_npub (self, self->nostr_server);
       /* A VPN server answers once its device exists. */
       if (vpn)
         open_vpn_device (self, vpn_mtu (self), address, address6, NULL);
@@ -1040,10 +1072,7 @@ derived_cb (GObject      *source,
       !start_nostr (self, d->ice, d->key, d->token, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_warning ("“%s”: %s", pt_profile_get_name (self->profile), error->message);
-          set_running (self, FALSE);
-        }
+        fail (self, g_steal_pointer (&error));
     }
 }
 

@@ -82,6 +82,10 @@ const GError  *pt_service_get_error          (PtService         *self);
 const char    *pt_service_get_vpn_device     (PtService         *self);
 const char    *pt_service_get_vpn_address    (PtService         *self);
 const char    *pt_service_get_vpn_address6   (PtService         *self);
+/* Serving through a rendezvous: the npub clients find this service by,
+ * once its server exists (a shared name's after the name is derived), or
+ * NULL; "npub" is notified. */
+const char    *pt_service_get_npub           (PtService         *self);
 /* TRUE while waiting for the helper (and the authorization prompt). */
 gboolean       pt_service_get_vpn_authorizing (PtService        *self);
 /* The first listen address once the tunnel is up (connect role), or NULL. */
