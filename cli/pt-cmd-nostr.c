@@ -259,6 +259,17 @@ pt_cli_nostr_server_options_clear (PtCliNostrServerOptions *o)
   g_clear_pointer (&o->relays, g_strfreev);
 }
 
+/* --max-sessions N (checked ≥ 0; 0 is no limit) as the profile's setting. */
+static void
+set_max_sessions (PtProfile *profile,
+                  int        max_sessions)
+{
+  guint value = max_sessions == 0 ? PT_PROFILE_NO_SESSION_LIMIT
+                                  : (guint) MIN (max_sessions, PT_PROFILE_NO_SESSION_LIMIT - 1);
+
+  g_object_set (profile, "max-sessions", value, NULL);
+}
+
 /* The admission options of pt server nostr as a serving profile's
  * settings, and the server's key; FALSE after saying what is wrong. */
 static gboolean
@@ -307,10 +318,7 @@ server_profile_set_admission (PtProfile                     *profile,
   pt_profile_set_nostr (profile, (const char * const *) o->relays, (const char * const *) o->peers);
   pt_profile_set_any_peer (profile, o->any_peer);
   pt_profile_set_token (profile, token_text);
-  g_object_set (profile, "max-sessions",
-                o->max_sessions == 0 ? PT_PROFILE_NO_SESSION_LIMIT
-                                     : (guint) MIN (o->max_sessions, PT_PROFILE_NO_SESSION_LIMIT - 1),
-                NULL);
+  set_max_sessions (profile, o->max_sessions);
   *status = PT_EXIT_OK;
   return TRUE;
 }
@@ -334,40 +342,69 @@ service_request_refused (PtService  *service,
   pt_cli_print_refused (peer_npub, session, reason);
 }
 
+/* The server exists (a shared name's once derived): clients can ask. */
+static void
+service_npub (PtService  *service,
+              GParamSpec *pspec,
+              gpointer    unused)
+{
+  if (pt_service_get_npub (service) != NULL)
+    pt_cli_event ("listening", "npub", pt_service_get_npub (service), NULL);
+}
+
+/* A shared name cannot be derived (out of memory): nothing will listen. */
+static void
+service_running (PtService  *service,
+                 GParamSpec *pspec,
+                 GMainLoop  *loop)
+{
+  const GError *error = pt_service_get_error (service);
+
+  if (pt_service_get_running (service))
+    return;
+  pt_cli_error ("%s", error ? error->message : "the server stopped");
+  g_object_set_data (G_OBJECT (service), "pt-cli-failed", GINT_TO_POINTER (TRUE));
+  g_main_loop_quit (loop);
+}
+
 static void
 service_terminate (GMainLoop *loop)
 {
   g_main_loop_quit (loop);
 }
 
-/* Serves @profile as @key until a signal; then lets TURN allocations go. */
+/* Serves @profile (as @key, or the key a shared name gives) until a signal;
+ * then lets TURN allocations go. */
 static int
 run_server_profile (PtProfile         *profile,
                     const PtSecretKey *key)
 {
   g_autoptr(PtService) service = pt_service_new (profile);
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autofree char *npub = pt_public_key_to_npub (pt_secret_key_get_public (key));
   g_autoptr(GError) error = NULL;
+  int status;
 
   pt_service_set_key (service, key);
   g_signal_connect (service, "relay-state", G_CALLBACK (service_relay_state), NULL);
   g_signal_connect (service, "request-refused", G_CALLBACK (service_request_refused), NULL);
+  g_signal_connect (service, "notify::npub", G_CALLBACK (service_npub), NULL);
   pt_cli_follow_sessions (service, NULL);
   if (!pt_service_start (service, &error))
     {
       pt_cli_error ("%s", error->message);
       return PT_EXIT_FAILURE;
     }
-  pt_cli_event ("listening", "npub", npub, NULL);
+  g_signal_connect (service, "notify::running", G_CALLBACK (service_running), loop);
   pt_cli_on_terminate (G_CALLBACK (service_terminate), loop);
   g_main_loop_run (loop);
   pt_cli_on_terminate (NULL, NULL);
 
+  g_signal_handlers_disconnect_by_data (service, loop);
+  status = g_object_get_data (G_OBJECT (service), "pt-cli-failed") ? PT_EXIT_FAILURE : PT_EXIT_OK;
   pt_service_stop (service);
   g_clear_object (&service);
   pt_cli_drain ();
-  return PT_EXIT_OK;
+  return status;
 }
 
 static const char server_description[] =
@@ -862,15 +899,10 @@ named_expose (int         argc,
     "Exit status: 0 stopped by a signal, 1 failure, 2 usage error.\n",
     proto == PT_PROTO_TCP ? "TCP" : "UDP", proto == PT_PROTO_TCP ? "" : " --udp", named_description);
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtSecretKey) key = NULL;
-  g_autoptr(PtSecretString) token = NULL;
-  g_autoptr(GPtrArray) tokens = NULL;
-  g_autoptr(PtNostrServer) nostr = NULL;
-  g_autoptr(GInetAddress) loopback = NULL;
-  g_autoptr(GSocketAddress) target = NULL;
-  g_autoptr(PtServerPolicy) policy = NULL;
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  g_autoptr(PtSecretString) name = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *expose = NULL;
   int status = PT_EXIT_USAGE;
 
   context = pt_cli_context_new (command, "--port PORT --id-file FILE", summary, description,
@@ -893,34 +925,29 @@ named_expose (int         argc,
       pt_cli_usage_error ("--max-sessions %d: give a number of sessions, or 0 for no limit", max_sessions);
       goto out;
     }
-  if (!pt_cli_check_relays (relays))
+  if (!pt_cli_check_relays (relays) || !pt_cli_profile_set_ice (profile, &common))
     goto out;
-  ice_config = pt_cli_make_ice_config (&common);
-  if (ice_config == NULL)
-    goto out;
-  if (!derive_name (id, id_file, &key, &token, &status))
-    goto out;
-
-  nostr = pt_nostr_server_new (key, (const char * const *) relays, ice_config, &error);
-  if (nostr == NULL)
+  if ((name = load_name (id, id_file)) == NULL)
+    {
+      status = id_file != NULL ? PT_EXIT_FAILURE : PT_EXIT_USAGE;
+      goto out;
+    }
+  if (!pt_named_name_check (name, &error))
     {
       pt_cli_usage_error ("%s", error->message);
       goto out;
     }
-  tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) pt_secret_string_free);
-  g_ptr_array_add (tokens, g_steal_pointer (&token));
-  loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  target = g_inet_socket_address_new (loopback, (guint16) port);
-  pt_nostr_server_set_any_peer (nostr, TRUE);
-  pt_nostr_server_set_tokens (nostr, tokens);
-  policy = pt_server_policy_new ();
-  pt_server_policy_set_exposed (policy, proto, G_INET_SOCKET_ADDRESS (target));
-  pt_nostr_server_set_policy (nostr, policy);
-  pt_nostr_server_set_max_sessions (nostr, (guint) max_sessions);
 
-  status = pt_cli_run_nostr_server (nostr);
-  g_clear_object (&nostr);
-  pt_cli_drain ();
+  /* The service derives the key and token from the name (in a thread) and
+   * serves 127.0.0.1:PORT to whoever has them. */
+  expose = g_strdup_printf ("%s://127.0.0.1:%d", command, port);
+  pt_profile_set_role (profile, PT_TUNNEL_ROLE_SERVER);
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_NAME);
+  pt_profile_set_nostr (profile, (const char * const *) relays, NULL);
+  pt_profile_set_shared_name (profile, name);
+  pt_profile_set_expose (profile, expose);
+  set_max_sessions (profile, max_sessions);
+  status = run_server_profile (profile, NULL);
 
 out:
   pt_cli_common_clear (&common);
