@@ -165,6 +165,24 @@ test_connect_with_pt_server_nostr (void)
   g_assert_false (pt_service_get_running (service));
   SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
 
+  /* Another computer's key is refused: the service stops and says why,
+   * rather than showing a retry that never comes. */
+  {
+    g_autoptr(PtSecretKey) stranger = pt_secret_key_generate (NULL);
+    g_autoptr(PtService) other = pt_service_new (profile);
+    const GError *why;
+
+    pt_service_set_key (other, stranger);
+    g_assert_true (pt_service_start (other, &error));
+    g_assert_no_error (error);
+    SPIN_UNTIL (!pt_service_get_running (other), 30000);
+    g_assert_false (pt_service_get_running (other));
+    why = pt_service_get_error (other);
+    g_assert_error ((GError *) why, PT_NOSTR_ERROR, PT_NOSTR_ERROR_REFUSED);
+    g_assert_nonnull (strstr (why->message, "does not allow this client's key"));
+  }
+  SPIN_UNTIL (!pt_tunnel_is_anything_closing (), 3000);
+
   g_subprocess_send_signal (server, SIGTERM);
   g_subprocess_wait (server, NULL, NULL);
   g_output_stream_close (g_subprocess_get_stdin_pipe (relay), NULL, NULL);   /* the relay exits */
