@@ -428,6 +428,25 @@ on_tunnel_state (PtTunnel   *tunnel,
     }
 }
 
+/* Our offer or answer is ready, or not: a failed tunnel says why through
+ * its state, a cancelled one was stopped. */
+static void
+local_signal_ready (PtService    *self,
+                    GObject      *tunnel,
+                    PtSignal     *signal,
+                    const GError *error,
+                    const char   *what)
+{
+  if (signal == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("profile %s: no %s: %s", pt_profile_get_id (self->profile), what, error->message);
+      return;
+    }
+  if (G_OBJECT (self->tunnel) == tunnel)
+    set_local_signal (self, signal);
+}
+
 static void
 offer_ready_cb (GObject      *object,
                 GAsyncResult *result,
@@ -437,15 +456,7 @@ offer_ready_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autoptr(PtSignal) offer = pt_tunnel_create_offer_finish (PT_TUNNEL (object), result, &error);
 
-  if (offer == NULL)
-    {
-      /* A failed tunnel reports why through its state; a cancelled one was stopped. */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("profile %s: no offer: %s", pt_profile_get_id (self->profile), error->message);
-      return;
-    }
-  if (self->tunnel == PT_TUNNEL (object))
-    set_local_signal (self, offer);
+  local_signal_ready (self, object, offer, error, "offer");
 }
 
 static void
@@ -457,14 +468,7 @@ answer_ready_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autoptr(PtSignal) answer = pt_tunnel_accept_offer_finish (PT_TUNNEL (object), result, &error);
 
-  if (answer == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("profile %s: no answer: %s", pt_profile_get_id (self->profile), error->message);
-      return;
-    }
-  if (self->tunnel == PT_TUNNEL (object))
-    set_local_signal (self, answer);
+  local_signal_ready (self, object, answer, error, "answer");
 }
 
 /* "tunnel" becomes @tunnel; the previous one is closed, unless it is one
