@@ -699,9 +699,7 @@ pt_cli_print_ready (PtTunnel  *tunnel,
 }
 
 int
-pt_cli_add_forwards (PtTunnel  *tunnel,
-                     char     **sources,
-                     char     **targets)
+pt_cli_check_sources (char **sources)
 {
   for (guint i = 0; sources[i] != NULL; i++)
     {
@@ -713,8 +711,6 @@ pt_cli_add_forwards (PtTunnel  *tunnel,
           pt_cli_usage_error ("--source: %s", error->message);
           return PT_EXIT_USAGE;
         }
-      if (!pt_tunnel_add_forward (tunnel, spec, targets[i], &error))
-        return pt_cli_report_forward_error (error);
     }
   return PT_EXIT_OK;
 }

@@ -61,11 +61,9 @@ PtIceConfig    *pt_cli_make_ice_config   (PtCliCommon        *common);
 /* The same options as @profile's settings; FALSE after a usage error. */
 gboolean        pt_cli_profile_set_ice   (PtProfile          *profile,
                                           PtCliCommon        *common);
-/* Parses each --source and listens on its --target; an exit status
- * (PT_EXIT_OK, or after printing why). */
-int             pt_cli_add_forwards      (PtTunnel           *tunnel,
-                                          char              **sources,
-                                          char              **targets);
+/* Checks that each --source parses; an exit status (PT_EXIT_OK, or
+ * PT_EXIT_USAGE after printing why). */
+int             pt_cli_check_sources     (char              **sources);
 /* --allowed-tcp and --allowed-udp as a server's policy; says so when they
  * allow nothing. NULL after printing a usage error. */
 PtServerPolicy *pt_cli_parse_policy      (char              **allowed_tcp,

@@ -1,6 +1,9 @@
 /* pt-cmd-client.c — pt client manual
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Options → a connecting manual PtProfile → PtService; what is left here is
+ * the copy-paste on standard input and output, and the printing.
  */
 #define G_LOG_DOMAIN "pt"
 
@@ -13,10 +16,11 @@
 typedef struct
 {
   GMainLoop *loop;
-  PtTunnel  *tunnel;
+  PtService *service;
   int        status;
   gboolean   user_stopped;
-  gboolean   answered;
+  gboolean   offered;
+  gboolean   announced;
   char     **sources;
 } Client;
 
@@ -46,39 +50,51 @@ client_quit (Client *client,
 }
 
 static void
-on_state (PtTunnel   *tunnel,
-          GParamSpec *pspec,
-          Client     *client)
+tunnel_state (PtTunnel   *tunnel,
+              GParamSpec *pspec,
+              Client     *client)
 {
-  switch (pt_tunnel_get_state (tunnel))
+  if (!client->announced && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_UP)
     {
-    case PT_TUNNEL_STATE_UP:
+      client->announced = TRUE;
       pt_cli_print_ready (tunnel, client->sources);
-      break;
-
-    case PT_TUNNEL_STATE_FAILED:
-      pt_cli_error ("%s", pt_tunnel_get_error (tunnel)->message);
-      client_quit (client, PT_EXIT_FAILURE);
-      break;
-
-    case PT_TUNNEL_STATE_CLOSED:
-      pt_cli_event ("closed",
-                    "#bytes_sent", pt_tunnel_get_bytes_sent (tunnel),
-                    "#bytes_received", pt_tunnel_get_bytes_received (tunnel),
-                    "#refused", pt_tunnel_get_refused_connections (tunnel),
-                    NULL);
-      if (!client->user_stopped)
-        pt_cli_error ("the server closed the tunnel");
-      client_quit (client, client->user_stopped ? PT_EXIT_OK : PT_EXIT_FAILURE);
-      break;
-
-    case PT_TUNNEL_STATE_NEW:
-    case PT_TUNNEL_STATE_GATHERING:
-    case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
-    case PT_TUNNEL_STATE_CHECKING:
-    case PT_TUNNEL_STATE_HANDSHAKE:
-      break;
     }
+}
+
+/* The one tunnel of this run: its events are printed as it goes. */
+static void
+service_tunnel (PtService  *service,
+                GParamSpec *pspec,
+                Client     *client)
+{
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
+
+  if (tunnel == NULL || g_object_get_data (G_OBJECT (tunnel), "pt-cli-label") != NULL)
+    return;
+  pt_cli_follow_tunnel (tunnel, NULL);
+  g_signal_connect (tunnel, "notify::state", G_CALLBACK (tunnel_state), client);
+}
+
+/* Stopped: by a signal (status 0), or because the tunnel ended. */
+static void
+service_running (PtService  *service,
+                 GParamSpec *pspec,
+                 Client     *client)
+{
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
+
+  if (pt_service_get_running (service))
+    return;
+  if (client->user_stopped)
+    {
+      client_quit (client, PT_EXIT_OK);
+      return;
+    }
+  if (tunnel != NULL && pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_FAILED)
+    pt_cli_error ("%s", pt_tunnel_get_error (tunnel)->message);
+  else
+    pt_cli_error ("the server closed the tunnel");
+  client_quit (client, PT_EXIT_FAILURE);
 }
 
 static void
@@ -87,9 +103,9 @@ answer_block_cb (const char *block,
 {
   Client *client = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(PtSignal) answer = NULL;
+  g_autoptr(GBytes) payload = NULL;
 
-  if (client->answered)
+  if (pt_service_get_paired (client->service))
     return;
 
   if (block == NULL)
@@ -99,43 +115,27 @@ answer_block_cb (const char *block,
       return;
     }
 
-  answer = pt_signal_dearmor (block, PT_SIGNAL_KIND_ANSWER, &error);
-  if (answer == NULL || !pt_tunnel_set_answer (client->tunnel, answer, &error))
+  payload = g_bytes_new (block, strlen (block));
+  if (!pt_service_give_remote (client->service, payload, &error))
     {
       pt_cli_error ("the answer cannot be used: %s", error->message);
       client_quit (client, PT_EXIT_FAILURE);
       return;
     }
-
-  client->answered = TRUE;
   pt_cli_stop_reading ();
 }
 
+/* Our offer is ready: print it, then read the answer. */
 static void
-offer_ready_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
+service_local_text (PtService  *service,
+                    GParamSpec *pspec,
+                    Client     *client)
 {
-  Client *client = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PtSignal) offer = NULL;
-  g_autofree char *armored = NULL;
+  const char *armored = pt_service_get_local_text (service);
 
-  offer = pt_tunnel_create_offer_finish (PT_TUNNEL (object), result, &error);
-  if (offer != NULL)
-    armored = pt_signal_armor (offer, &error);
-  if (armored == NULL)
-    {
-      /* A failed tunnel has said why already (see on_state). */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-          pt_tunnel_get_state (client->tunnel) != PT_TUNNEL_STATE_FAILED)
-        {
-          pt_cli_error ("cannot make an offer: %s", error->message);
-          client_quit (client, PT_EXIT_FAILURE);
-        }
-      return;
-    }
-
+  if (armored == NULL || client->offered)
+    return;
+  client->offered = TRUE;
   if (!pt_cli_write_stdout (armored))
     {
       client_quit (client, PT_EXIT_FAILURE);
@@ -149,11 +149,10 @@ static void
 terminate (Client *client)
 {
   client->user_stopped = TRUE;
-  if (pt_tunnel_get_state (client->tunnel) == PT_TUNNEL_STATE_CLOSED ||
-      pt_tunnel_get_state (client->tunnel) == PT_TUNNEL_STATE_FAILED)
-    client_quit (client, PT_EXIT_OK);
+  if (pt_service_get_running (client->service))
+    pt_service_stop (client->service);   /* → not running → quit */
   else
-    pt_tunnel_close (client->tunnel); /* → CLOSED → quit */
+    client_quit (client, PT_EXIT_OK);
 }
 
 int
@@ -171,9 +170,10 @@ pt_cmd_client (int    argc,
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtTunnel) tunnel = NULL;
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  g_autoptr(PtService) service = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GError) error = NULL;
   Client client = { 0 };
   int status = PT_EXIT_USAGE;
 
@@ -222,33 +222,44 @@ pt_cmd_client (int    argc,
       goto out;
     }
 
-  ice_config = pt_cli_make_ice_config (&common);
-  if (ice_config == NULL)
-    goto out;
-
-  tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, ice_config);
-  status = pt_cli_add_forwards (tunnel, sources, targets);
+  status = pt_cli_check_sources (sources);
   if (status != PT_EXIT_OK)
     goto out;
+  status = PT_EXIT_USAGE;
+  if (!pt_cli_profile_set_ice (profile, &common))
+    goto out;
+  pt_profile_set_role (profile, PT_TUNNEL_ROLE_CLIENT);
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_MANUAL);
+  pt_profile_set_forwards (profile, (const char * const *) sources, (const char * const *) targets);
 
+  service = pt_service_new (profile);
   loop = g_main_loop_new (NULL, FALSE);
   client.loop = loop;
-  client.tunnel = tunnel;
+  client.service = service;
   client.sources = sources;
   client.status = PT_EXIT_FAILURE;
 
-  pt_cli_follow_tunnel (tunnel, NULL);
-  g_signal_connect (tunnel, "notify::state", G_CALLBACK (on_state), &client);
+  g_signal_connect (service, "notify::tunnel", G_CALLBACK (service_tunnel), &client);
+  g_signal_connect (service, "notify::local-text", G_CALLBACK (service_local_text), &client);
+  g_signal_connect (service, "notify::running", G_CALLBACK (service_running), &client);
+  if (!pt_service_start (service, &error))
+    {
+      g_signal_handlers_disconnect_by_data (service, &client);
+      status = pt_cli_report_forward_error (error);
+      goto out;
+    }
   pt_cli_on_terminate (G_CALLBACK (terminate), &client);
-
-  pt_tunnel_create_offer_async (tunnel, NULL, offer_ready_cb, &client);
-  g_main_loop_run (loop);
+  if (pt_service_get_running (service))
+    g_main_loop_run (loop);
   /* A late SIGTERM must not reach objects torn down below. */
   pt_cli_on_terminate (NULL, NULL);
+  pt_cli_stop_reading ();
 
-  g_signal_handlers_disconnect_by_data (tunnel, &client);
-  pt_tunnel_close (tunnel);
-  g_clear_object (&tunnel);
+  g_signal_handlers_disconnect_by_data (service, &client);
+  if (pt_service_get_tunnel (service) != NULL)
+    g_signal_handlers_disconnect_by_data (pt_service_get_tunnel (service), &client);
+  pt_service_stop (service);
+  g_clear_object (&service);
   pt_cli_drain ();
   status = client.status;
 

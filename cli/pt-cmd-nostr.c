@@ -640,16 +640,8 @@ start_client (PtProfile         *profile,
   const char *peers[] = { server_npub, NULL };
   Client client = { 0 };
 
-  for (guint i = 0; sources[i] != NULL; i++)
-    {
-      g_autoptr(PtForwardSpec) spec = pt_forward_spec_parse (sources[i], &error);
-
-      if (spec == NULL)
-        {
-          pt_cli_usage_error ("--source: %s", error->message);
-          return PT_EXIT_USAGE;
-        }
-    }
+  if (pt_cli_check_sources (sources) != PT_EXIT_OK)
+    return PT_EXIT_USAGE;
   if (key == NULL && (key = throwaway = pt_secret_key_generate (&error)) == NULL)
     {
       pt_cli_error ("%s", error->message);
