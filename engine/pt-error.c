@@ -17,6 +17,28 @@ G_DEFINE_QUARK (pt-key-error-quark, pt_key_error)
 G_DEFINE_QUARK (pt-token-error-quark, pt_token_error)
 G_DEFINE_QUARK (pt-nostr-error-quark, pt_nostr_error)
 G_DEFINE_QUARK (pt-tun-error-quark, pt_tun_error)
+G_DEFINE_QUARK (pt-admission-error-quark, pt_admission_error)
+
+const char *
+pt_admission_error_to_reason (const GError *error)
+{
+  static const char * const reasons[] = {
+    [PT_ADMISSION_ERROR_UNAUTHORIZED] = "unauthorized",
+    [PT_ADMISSION_ERROR_NO_TOKEN] = "no-token",
+    [PT_ADMISSION_ERROR_BAD_TOKEN] = "bad-token",
+    [PT_ADMISSION_ERROR_BUSY] = "max-sessions",
+    [PT_ADMISSION_ERROR_PENDING] = "max-pending",
+    [PT_ADMISSION_ERROR_STALE] = "stale",
+    [PT_ADMISSION_ERROR_REPLAYED] = "replayed",
+    [PT_ADMISSION_ERROR_TOO_OLD] = "too-old",
+  };
+
+  if (error == NULL || error->domain != PT_ADMISSION_ERROR)
+    return NULL;
+  if (error->code < 0 || (gsize) error->code >= G_N_ELEMENTS (reasons))
+    return "refused";
+  return reasons[error->code];
+}
 
 const char *
 pt_proto_to_string (PtProto proto)

@@ -21,6 +21,7 @@ G_BEGIN_DECLS
 #define PT_TOKEN_ERROR  (pt_token_error_quark ())
 #define PT_NOSTR_ERROR  (pt_nostr_error_quark ())
 #define PT_TUN_ERROR    (pt_tun_error_quark ())
+#define PT_ADMISSION_ERROR (pt_admission_error_quark ())
 
 typedef enum
 {
@@ -120,6 +121,23 @@ typedef enum
   PT_TUN_ERROR_OVERLAP,         /* a network overlaps a route or address the machine has */
 } PtTunDeviceError;             /* not PtTunError: helper/pt-tun-request.h has that name */
 
+/* Why a server refused an offer (every way of pairing; see pt-admission). */
+typedef enum
+{
+  PT_ADMISSION_ERROR_UNAUTHORIZED,  /* a key that is not listed */
+  PT_ADMISSION_ERROR_NO_TOKEN,      /* tokens are required and none was given */
+  PT_ADMISSION_ERROR_BAD_TOKEN,     /* a token that is not one of ours */
+  PT_ADMISSION_ERROR_BUSY,          /* max sessions running */
+  PT_ADMISSION_ERROR_PENDING,       /* max answered sessions waiting for their client */
+  PT_ADMISSION_ERROR_STALE,         /* the offer is too old, or dated in the future */
+  PT_ADMISSION_ERROR_REPLAYED,      /* the offer was answered before */
+  PT_ADMISSION_ERROR_TOO_OLD,       /* older than the record of answered offers covers */
+} PtAdmissionError;
+
+/* The refusal's word for events and logs ("max-sessions", "replayed"…),
+ * or NULL for an error of another domain. */
+const char *pt_admission_error_to_reason (const GError *error);
+
 GQuark pt_signal_error_quark (void);
 GQuark pt_ice_error_quark    (void);
 GQuark pt_quic_error_quark   (void);
@@ -129,5 +147,6 @@ GQuark pt_key_error_quark    (void);
 GQuark pt_token_error_quark  (void);
 GQuark pt_nostr_error_quark  (void);
 GQuark pt_tun_error_quark    (void);
+GQuark pt_admission_error_quark (void);
 
 G_END_DECLS

@@ -9,13 +9,15 @@
  * and copies of an event seen long ago, are replays: refused and reported.
  *
  * Checks, cheapest first: event signature (relay pool), kind/recipient/age
- * (pt-rendezvous), decryption, then who asks: a listed key, or any key if
- * --any-peer, and a token when tokens are configured. Every request is
+ * (pt-rendezvous), decryption, then the admission (pt-admission): who asks
+ * (a listed key, or any key if --any-peer, and a token when tokens are
+ * configured), how many sessions run, the offer's age. Every request is
  * checked, at once and in constant time: a 96-bit token cannot be guessed
  * online, so nothing stands between a valid token and its tunnel. What is
- * limited is what a failure costs us: each one drains two token buckets
- * (per key and global), and while either is empty the refusal is not sent
- * back (no NIP-44 sealing, no signature, nothing published).
+ * limited is what a failure costs us: each one drains the admission's two
+ * token buckets (per key and global), and while either is empty the
+ * refusal is not sent back (no NIP-44 sealing, no signature, nothing
+ * published).
  */
 #define G_LOG_DOMAIN "pt-nostr-server"
 
@@ -23,6 +25,7 @@
 
 #include <string.h>
 
+#include "pt-admission-private.h"
 #include "pt-nip44-private.h"
 #include "pt-relay-pool-private.h"
 #include "pt-rendezvous-private.h"
@@ -37,18 +40,7 @@
  * their events could still pass the age check. */
 #define REMEMBER_US             ((gint64) (PT_RENDEZVOUS_MAX_AGE_S + PT_SIGNAL_SKEW_SECONDS + 60) \
                                  * G_USEC_PER_SEC)
-#define KEY_REFILL_US           (12 * G_USEC_PER_SEC)
-#define GLOBAL_REFILL_US        (2 * G_USEC_PER_SEC)
-#define LIMIT_LOG_INTERVAL_US   (60 * G_USEC_PER_SEC)
-#define MAX_BUCKETS             4096
 #define MAX_SEEN                65536
-
-typedef struct
-{
-  double  tokens;
-  gint64  updated;       /* monotonic µs */
-  gint64  last_logged;
-} Bucket;
 
 typedef struct
 {
@@ -84,11 +76,8 @@ struct _PtNostrServer
   PtIceConfig   *ice_config;
   PtRelayPool   *pool;
 
-  GArray        *peers;          /* PtPublicKey */
-  gboolean       any_peer;
-  GPtrArray     *tokens;         /* PtSecretString */
+  PtAdmission   *admission;
   PtServerPolicy *policy;       /* every session's tunnel shares it */
-  guint          max_sessions;
   PtVpnRouter   *vpn_router;
 
   gboolean       started;
@@ -96,8 +85,6 @@ struct _PtNostrServer
   GHashTable    *sessions;       /* "peer hex/session hex" → Session* */
   guint          n_live;
   GHashTable    *seen;           /* event id hex → Seen* */
-  GHashTable    *buckets;        /* peer hex → Bucket* */
-  Bucket         global;
   GSource       *prune;
 };
 
@@ -126,72 +113,20 @@ session_free (Session *session)
   g_free (session);
 }
 
-/* Rate limiting */
-
-static void
-bucket_refill (Bucket *bucket,
-               double  capacity,
-               gint64  refill_us,
-               gint64  now)
-{
-  if (bucket->updated == 0)
-    bucket->tokens = capacity;
-  else
-    bucket->tokens = MIN (capacity, bucket->tokens + (double) (now - bucket->updated) / refill_us);
-  bucket->updated = now;
-}
-
-static Bucket *
-peer_bucket (PtNostrServer *self,
-             const char    *peer_hex,
-             gint64         now)
-{
-  Bucket *bucket = g_hash_table_lookup (self->buckets, peer_hex);
-
-  if (bucket == NULL)
-    {
-      if (g_hash_table_size (self->buckets) >= MAX_BUCKETS)
-        {
-          /* Under a flood of fresh keys, the global bucket is what protects:
-           * forget per-key history rather than grow without bound. */
-          g_hash_table_remove_all (self->buckets);
-        }
-      bucket = g_new0 (Bucket, 1);
-      g_hash_table_insert (self->buckets, g_strdup (peer_hex), bucket);
-    }
-  bucket_refill (bucket, PT_NOSTR_SERVER_FAILURES_PER_KEY, KEY_REFILL_US, now);
-  bucket_refill (&self->global, PT_NOSTR_SERVER_FAILURES_GLOBAL, GLOBAL_REFILL_US, now);
-  return bucket;
-}
-
-/* Takes one unit from @peer's bucket and from the global one for a failed
- * attempt. TRUE when both had one: the refusal may be sent back. Otherwise
- * the request gets no answer, and a line says so once a minute. */
+/* Takes a unit from @peer's bucket and from everyone's for a failed
+ * attempt. TRUE when the refusal may be sent back; otherwise the request
+ * gets no answer, and a line says so once a minute. */
 static gboolean
 count_failure (PtNostrServer *self,
                const char    *peer_hex,
                const char    *peer_npub)
 {
-  gint64 now = g_get_monotonic_time ();
-  Bucket *bucket = peer_bucket (self, peer_hex, now);
-  Bucket *which;
-  gboolean may_answer = bucket->tokens >= 1.0 && self->global.tokens >= 1.0;
+  g_autofree char *limited = NULL;
 
-  which = bucket->tokens < 1.0 ? bucket : &self->global;
-  bucket->tokens = MAX (0.0, bucket->tokens - 1.0);
-  self->global.tokens = MAX (0.0, self->global.tokens - 1.0);
-  if (may_answer)
+  if (_pt_admission_count_failure (self->admission, peer_hex, g_get_monotonic_time (), &limited))
     return TRUE;
-
-  if (which->last_logged == 0 || now - which->last_logged >= LIMIT_LOG_INTERVAL_US)
-    {
-      which->last_logged = now;
-      g_signal_emit (self, signals[REQUEST_REFUSED], 0, peer_npub, "",
-                     which == bucket
-                     ? "too many failed attempts from this key: they are not answered for a while"
-                     : "too many failed attempts from all clients: they are not answered for a "
-                       "while (valid requests still are)");
-    }
+  if (limited != NULL)
+    g_signal_emit (self, signals[REQUEST_REFUSED], 0, peer_npub, "", limited);
   return FALSE;
 }
 
@@ -237,8 +172,10 @@ refuse (PtNostrServer             *self,
 
   memcpy (reply->session_id, request->session_id, sizeof reply->session_id);
   reply->reason = g_strdup (reason);
+  g_autofree char *line = g_strdup_printf ("refused: %s", why);
+
   publish (self, peer, reply, NULL);
-  g_signal_emit (self, signals[REQUEST_REFUSED], 0, peer_npub, hex, why);
+  g_signal_emit (self, signals[REQUEST_REFUSED], 0, peer_npub, hex, line);
 }
 
 /* Sessions */
@@ -343,16 +280,6 @@ start_session (PtNostrServer             *self,
   pt_tunnel_accept_offer_async (session->tunnel, request->signal, NULL, answer_ready_cb, NULL);
 }
 
-static gboolean
-is_listed (PtNostrServer     *self,
-           const PtPublicKey *peer)
-{
-  for (guint i = 0; i < self->peers->len; i++)
-    if (pt_public_key_equal (&g_array_index (self->peers, PtPublicKey, i), peer))
-      return TRUE;
-  return FALSE;
-}
-
 static void
 handle_request (PtNostrServer             *self,
                 const PtNostrEvent        *event,
@@ -362,8 +289,7 @@ handle_request (PtNostrServer             *self,
   g_autofree char *peer_npub = pt_public_key_to_npub (&event->pubkey);
   g_autofree char *hex = _pt_rendezvous_session_to_hex (request->session_id);
   g_autofree char *key = g_strdup_printf ("%s/%s", peer_hex, hex);
-  gboolean listed = is_listed (self, &event->pubkey);
-  gboolean need_token = self->tokens != NULL && self->tokens->len > 0;
+  g_autoptr(GError) refusal = NULL;
   Session *session;
 
   session = g_hash_table_lookup (self->sessions, key);
@@ -383,50 +309,35 @@ handle_request (PtNostrServer             *self,
       return;
     }
 
-  if (!listed && !self->any_peer)
+  if (_pt_admission_check (self->admission, &event->pubkey, request->token, request->signal,
+                           self->n_live, 0, g_get_real_time () / G_USEC_PER_SEC, &refusal))
     {
+      start_session (self, &event->pubkey, peer_npub, key, request);
+      return;
+    }
+  switch (refusal->code)
+    {
+    case PT_ADMISSION_ERROR_UNAUTHORIZED:
+    case PT_ADMISSION_ERROR_NO_TOKEN:
+    case PT_ADMISSION_ERROR_BAD_TOKEN:
+      /* What a guess costs is limited; guessing itself is hopeless. */
       if (count_failure (self, peer_hex, peer_npub))
-        refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_UNAUTHORIZED,
-                "refused: this key is not allowed (add it with --peer-npub)");
-      return;
-    }
+        refuse (self, &event->pubkey, peer_npub, request,
+                refusal->code == PT_ADMISSION_ERROR_UNAUTHORIZED ? PT_RENDEZVOUS_REFUSED_UNAUTHORIZED
+                                                                 : PT_RENDEZVOUS_REFUSED_TOKEN,
+                refusal->message);
+      break;
 
-  if (need_token)
-    {
-      gboolean valid;
+    case PT_ADMISSION_ERROR_BUSY:
+    case PT_ADMISSION_ERROR_PENDING:
+      refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_BUSY, refusal->message);
+      break;
 
-      /* Checked every time, whatever the buckets say: a flood of wrong
-       * tokens must never delay a right one. The format check leaks nothing
-       * about the configured tokens; the comparison is constant-time. */
-      valid = request->token != NULL && pt_token_validate (request->token, NULL) &&
-              pt_token_list_contains (self->tokens, request->token);
-      if (!valid)
-        {
-          if (count_failure (self, peer_hex, peer_npub))
-            refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_TOKEN,
-                    request->token == NULL ? "refused: no token (this server needs one)"
-                                           : "refused: wrong token");
-          return;
-        }
-    }
-
-  if (self->max_sessions > 0 && self->n_live >= self->max_sessions)
-    {
-      g_autofree char *why = g_strdup_printf ("refused: %u sessions already (--max-sessions)",
-                                              self->n_live);
-
-      refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_BUSY, why);
-      return;
-    }
-
-  if (!pt_signal_check_fresh (request->signal, g_get_real_time () / G_USEC_PER_SEC, NULL))
-    {
+    default:
       refuse (self, &event->pubkey, peer_npub, request, PT_RENDEZVOUS_REFUSED_INVALID,
-              "refused: the offer in the request is stale or dated in the future");
-      return;
+              refusal->message);
+      break;
     }
-
-  start_session (self, &event->pubkey, peer_npub, key, request);
 }
 
 static void
@@ -570,15 +481,7 @@ prune_cb (gpointer user_data)
     if (now - ((Seen *) value)->first >= REMEMBER_US)
       g_hash_table_iter_remove (&iter);
 
-  g_hash_table_iter_init (&iter, self->buckets);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Bucket *bucket = value;
-
-      bucket_refill (bucket, PT_NOSTR_SERVER_FAILURES_PER_KEY, KEY_REFILL_US, now);
-      if (bucket->tokens >= PT_NOSTR_SERVER_FAILURES_PER_KEY)
-        g_hash_table_iter_remove (&iter);
-    }
+  _pt_admission_prune (self->admission, now);
   return G_SOURCE_CONTINUE;
 }
 
@@ -626,8 +529,7 @@ pt_nostr_server_add_peer (PtNostrServer     *self,
                           const PtPublicKey *peer)
 {
   g_return_if_fail (PT_IS_NOSTR_SERVER (self));
-  if (!is_listed (self, peer))
-    g_array_append_val (self->peers, *peer);
+  _pt_admission_add_peer (self->admission, peer);
 }
 
 void
@@ -635,7 +537,7 @@ pt_nostr_server_set_any_peer (PtNostrServer *self,
                               gboolean       any_peer)
 {
   g_return_if_fail (PT_IS_NOSTR_SERVER (self));
-  self->any_peer = any_peer;
+  _pt_admission_set_any_peer (self->admission, any_peer);
 }
 
 void
@@ -643,9 +545,7 @@ pt_nostr_server_set_tokens (PtNostrServer *self,
                             GPtrArray     *tokens)
 {
   g_return_if_fail (PT_IS_NOSTR_SERVER (self));
-  g_clear_pointer (&self->tokens, g_ptr_array_unref);
-  if (tokens != NULL)
-    self->tokens = g_ptr_array_ref (tokens);
+  _pt_admission_set_tokens (self->admission, tokens);
 }
 
 void
@@ -691,7 +591,7 @@ pt_nostr_server_set_max_sessions (PtNostrServer *self,
                                   guint          max_sessions)
 {
   g_return_if_fail (PT_IS_NOSTR_SERVER (self));
-  self->max_sessions = max_sessions;
+  _pt_admission_set_max_sessions (self->admission, max_sessions);
 }
 
 void
@@ -795,12 +695,10 @@ pt_nostr_server_finalize (GObject *object)
 
   g_clear_pointer (&self->key, pt_secret_key_free);
   g_clear_pointer (&self->ice_config, pt_ice_config_unref);
-  g_clear_pointer (&self->peers, g_array_unref);
-  g_clear_pointer (&self->tokens, g_ptr_array_unref);
+  g_clear_pointer (&self->admission, _pt_admission_free);
   g_clear_pointer (&self->policy, pt_server_policy_unref);
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->seen, g_hash_table_unref);
-  g_clear_pointer (&self->buckets, g_hash_table_unref);
   G_OBJECT_CLASS (pt_nostr_server_parent_class)->finalize (object);
 }
 
@@ -859,10 +757,9 @@ pt_nostr_server_class_init (PtNostrServerClass *klass)
 static void
 pt_nostr_server_init (PtNostrServer *self)
 {
-  self->max_sessions = PT_NOSTR_DEFAULT_MAX_SESSIONS;
-  self->peers = g_array_new (FALSE, FALSE, sizeof (PtPublicKey));
+  self->admission = _pt_admission_new ();
+  _pt_admission_set_max_sessions (self->admission, PT_NOSTR_DEFAULT_MAX_SESSIONS);
   self->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) session_free);
   self->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) seen_free);
-  self->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }

@@ -68,12 +68,10 @@ gboolean pt_named_rendezvous_derive (const char      *name,
 #define PT_TYPE_NOSTR_SERVER (pt_nostr_server_get_type ())
 G_DECLARE_FINAL_TYPE (PtNostrServer, pt_nostr_server, PT, NOSTR_SERVER, GObject)
 
-/* Failed attempts (bad token, key not allowed) answered with a refusal before
- * further failures go unanswered for a while: per peer key, and from everyone
- * together. Every request is still checked at once: a valid token is never
- * delayed by failures, its own key's or anyone else's. */
-#define PT_NOSTR_SERVER_FAILURES_PER_KEY     5      /* then one more per 12 s */
-#define PT_NOSTR_SERVER_FAILURES_GLOBAL      30     /* then one more per 2 s */
+/* Failed attempts (bad token, key not allowed) are answered with a refusal
+ * only up to a rate (pt-admission-private.h); every request is still
+ * checked at once: a valid token is never delayed by failures, its own
+ * key's or anyone else's. */
 
 /* Connects to @relays (NULL: the default list). */
 PtNostrServer *pt_nostr_server_new            (const PtSecretKey   *key,

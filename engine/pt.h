@@ -15,6 +15,7 @@
 # include "pt-config.h"
 # include "pt-ice-config.h"
 # include "pt-tunnel.h"
+# include "pt-manual-server.h"
 # include "pt-keys.h"
 # include "pt-token.h"
 # include "pt-nostr.h"

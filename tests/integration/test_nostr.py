@@ -414,7 +414,7 @@ class TestNostr(NostrBase):
             sent = [int(l.split()[1]) for l in flood.out_lines if l.startswith("sent ")]
         answered = [e for e in srv.events_named("refused")
                     if e.get("reason", "").startswith("refused: ")]
-        # 30 at once, then one per 2 s (PT_NOSTR_SERVER_FAILURES_GLOBAL).
+        # 30 at once, then one per 2 s (PT_ADMISSION_FAILURES_GLOBAL).
         self.assertLess(len(answered), 30 + (time.monotonic() - start + 20) / 2 + 5,
                         "the server answered too many of the flood's requests")
         sys.stderr.write("a valid client through %.1f s into the flood; >= %d requests sent, %d answered\n"
