@@ -149,25 +149,9 @@ gboolean        pt_cli_load_secret_key   (const char         *nsec_file,
 gboolean        pt_cli_load_client_token (const char         *token_file,
                                           PtSecretString    **token);
 gboolean        pt_cli_check_relays      (char              **relays);
-/* What a manual server takes on at once (0: no limit, except the timeout). */
-typedef struct
-{
-  int max_sessions;      /* sessions at once, pending or up */
-  int max_pending;       /* answered, client not connected yet */
-  int pending_timeout;   /* seconds a client has to connect after its answer */
-} PtCliManualLimits;
-
-#define PT_CLI_MANUAL_DEFAULT_MAX_SESSIONS     64
-#define PT_CLI_MANUAL_DEFAULT_MAX_PENDING      8
-#define PT_CLI_MANUAL_DEFAULT_PENDING_TIMEOUT  120
-
 /* pt server manual's loop (offers on stdin, answers on stdout) until stdin
- * ends and no session is left, or a signal; VPN mode with @router.
- * @limits NULL: the defaults. */
-int             pt_cli_run_manual_server (PtIceConfig        *ice_config,
-                                          PtServerPolicy     *policy,
-                                          PtVpnRouter        *router,
-                                          const PtCliManualLimits *limits);
+ * ends and no session is left, or a signal. */
+int             pt_cli_run_manual_server (PtManualServer     *manual);
 /* Prints a Nostr client's relay, retry and tunnel events. */
 void            pt_cli_follow_nostr_client (PtNostrClient    *nostr);
 /* Who may connect to a Nostr server (pt server nostr, pt vpn server):

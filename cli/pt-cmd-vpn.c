@@ -104,6 +104,7 @@ run_manual_server (PtIceConfig  *ice_config,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PtVpnRouter) router = NULL;
+  g_autoptr(PtManualServer) manual = NULL;
   g_autofree char *ifname = NULL;
   int status;
   int fd;
@@ -122,7 +123,9 @@ run_manual_server (PtIceConfig  *ice_config,
     }
   pt_cli_event ("vpn", "ifname", ifname, "address", address4,
                 address6 ? "address6" : NULL, address6, NULL);
-  status = pt_cli_run_manual_server (ice_config, NULL, router, NULL);
+  manual = pt_manual_server_new (ice_config);
+  pt_manual_server_set_vpn_router (manual, router);
+  status = pt_cli_run_manual_server (manual);
   pt_cli_event ("vpn-stats", "#spoofed_dropped", pt_vpn_router_get_spoofed (router), NULL);
   return status;
 }
