@@ -22,6 +22,7 @@ struct _PtService
 
   PtNostrClient *nostr_client;
   PtNostrServer *nostr_server;
+  PtManualServer *manual_server; /* serving by copy-paste */
   GCancellable  *deriving;       /* shared name: while the key is derived */
 
   PtTunnel      *tunnel;
@@ -69,6 +70,7 @@ static PtSecretKey *default_key;
 static char *vpn_refusal;
 
 static void stop_nostr (PtService *self);
+static void stop_manual (PtService *self);
 static void stop_vpn (PtService *self);
 static void fail (PtService *self,
                   GError    *error);
@@ -107,6 +109,7 @@ pt_service_dispose (GObject *object)
 
   pt_service_clear_runtime (self);
   stop_nostr (self);
+  stop_manual (self);
   stop_vpn (self);
   if (self->tunnel != NULL)
     {
@@ -398,8 +401,9 @@ on_tunnel_state (PtTunnel   *tunnel,
     {
     case PT_TUNNEL_STATE_CLOSED:
     case PT_TUNNEL_STATE_FAILED:
-      /* In Nostr mode the engine tries again (or serves the next session). */
-      if (self->nostr_client != NULL || self->nostr_server != NULL)
+      /* In Nostr mode the engine tries again; a server serves the next
+       * session. */
+      if (self->nostr_client != NULL || self->nostr_server != NULL || self->manual_server != NULL)
         break;
       g_list_store_remove_all (self->sessions);
       pt_service_clear_runtime (self);
@@ -408,17 +412,6 @@ on_tunnel_state (PtTunnel   *tunnel,
       break;
 
     case PT_TUNNEL_STATE_UP:
-      /* A manual server's one client is a session like a rendezvous's
-       * (no npub: the pasted offer was its only introduction). */
-      if (self->nostr_server == NULL && pt_tunnel_get_role (tunnel) == PT_TUNNEL_ROLE_SERVER &&
-          g_list_model_get_n_items (G_LIST_MODEL (self->sessions)) == 0)
-        {
-          g_autoptr(PtPeerSession) item = pt_peer_session_new (tunnel, NULL, "manual");
-
-          g_list_store_append (self->sessions, item);
-        }
-      break;
-
     case PT_TUNNEL_STATE_NEW:
     case PT_TUNNEL_STATE_GATHERING:
     case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
@@ -428,25 +421,8 @@ on_tunnel_state (PtTunnel   *tunnel,
     }
 }
 
-/* Our offer or answer is ready, or not: a failed tunnel says why through
- * its state, a cancelled one was stopped. */
-static void
-local_signal_ready (PtService    *self,
-                    GObject      *tunnel,
-                    PtSignal     *signal,
-                    const GError *error,
-                    const char   *what)
-{
-  if (signal == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("profile %s: no %s: %s", pt_profile_get_id (self->profile), what, error->message);
-      return;
-    }
-  if (G_OBJECT (self->tunnel) == tunnel)
-    set_local_signal (self, signal);
-}
-
+/* Our offer is ready, or not: a failed tunnel says why through its
+ * state, a cancelled one was stopped. */
 static void
 offer_ready_cb (GObject      *object,
                 GAsyncResult *result,
@@ -456,19 +432,14 @@ offer_ready_cb (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autoptr(PtSignal) offer = pt_tunnel_create_offer_finish (PT_TUNNEL (object), result, &error);
 
-  local_signal_ready (self, object, offer, error, "offer");
-}
-
-static void
-answer_ready_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  g_autoptr(PtService) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PtSignal) answer = pt_tunnel_accept_offer_finish (PT_TUNNEL (object), result, &error);
-
-  local_signal_ready (self, object, answer, error, "answer");
+  if (offer == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("profile %s: no offer: %s", pt_profile_get_id (self->profile), error->message);
+      return;
+    }
+  if (G_OBJECT (self->tunnel) == object)
+    set_local_signal (self, offer);
 }
 
 /* "tunnel" becomes @tunnel; the previous one is closed, unless it is one
@@ -480,7 +451,7 @@ set_tunnel (PtService *self,
   if (self->tunnel != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->tunnel, self);
-      if (self->nostr_server == NULL)
+      if (self->nostr_server == NULL && self->manual_server == NULL)
         pt_tunnel_close (self->tunnel);
       g_clear_object (&self->tunnel);
     }
@@ -516,8 +487,53 @@ on_session_started (PtNostrServer *server,
   set_tunnel (self, tunnel);
 }
 
+/* Serving by copy-paste: each pasted offer is a session, listed like a
+ * rendezvous's (no npub: the offer was its only introduction). */
 static void
-on_session_ended (PtNostrServer *server,
+on_manual_session_started (PtManualServer *server,
+                           PtTunnel       *tunnel,
+                           const char     *session,
+                           const PtSignal *offer,
+                           PtService      *self)
+{
+  g_autoptr(PtPeerSession) item = pt_peer_session_new (tunnel, NULL, session);
+
+  g_list_store_append (self->sessions, item);
+  set_tunnel (self, tunnel);
+}
+
+static void
+on_manual_answered (PtManualServer *server,
+                    const char     *session,
+                    const PtSignal *answer,
+                    PtService      *self)
+{
+  set_local_signal (self, (PtSignal *) answer);
+}
+
+static void
+on_manual_session_dropped (PtManualServer *server,
+                           const char     *session,
+                           const char     *reason,
+                           const char     *message,
+                           PtService      *self)
+{
+  g_signal_emit (self, signals[REQUEST_REFUSED], 0, NULL, session, message);
+}
+
+static void
+stop_manual (PtService *self)
+{
+  if (self->manual_server == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->manual_server, self);
+  pt_manual_server_stop (self->manual_server);
+  g_clear_object (&self->manual_server);
+  g_list_store_remove_all (self->sessions);
+}
+
+static void
+on_session_ended (GObject       *server,
                   PtTunnel      *tunnel,
                   const char    *session,
                   PtService     *self)
@@ -1142,16 +1158,26 @@ pt_service_start (PtService  *self,
     return start_nostr (self, ice, NULL, NULL, error);
   if (mode == PT_PROFILE_MODE_NAME)
     return start_named (self, ice, error);
-  tunnel = pt_tunnel_new (pt_profile_get_role (self->profile), ice);
-
   if (pt_profile_get_role (self->profile) == PT_TUNNEL_ROLE_SERVER)
     {
       g_autoptr(PtServerPolicy) policy = _pt_profile_make_policy (self->profile);
 
-      pt_tunnel_set_policy (tunnel, policy);
+      stop_manual (self);
+      self->manual_server = pt_manual_server_new (ice);
+      pt_manual_server_set_policy (self->manual_server, policy);
+      pt_manual_server_set_limits (self->manual_server, server_max_sessions (self->profile),
+                                   PT_MANUAL_DEFAULT_MAX_PENDING,
+                                   PT_MANUAL_DEFAULT_PENDING_TIMEOUT);
+      g_signal_connect (self->manual_server, "session-started",
+                        G_CALLBACK (on_manual_session_started), self);
+      g_signal_connect (self->manual_server, "session-ended", G_CALLBACK (on_session_ended), self);
+      g_signal_connect (self->manual_server, "answered", G_CALLBACK (on_manual_answered), self);
+      g_signal_connect (self->manual_server, "session-dropped",
+                        G_CALLBACK (on_manual_session_dropped), self);
     }
   else
     {
+      tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, ice);
       if (!add_forwards (self, (AddForward) pt_tunnel_add_forward, tunnel, error))
         {
           pt_tunnel_close (tunnel);
@@ -1167,7 +1193,7 @@ pt_service_start (PtService  *self,
   set_tunnel (self, tunnel);
   set_running (self, TRUE);
 
-  if (pt_profile_get_role (self->profile) == PT_TUNNEL_ROLE_CLIENT)
+  if (tunnel != NULL)
     pt_tunnel_create_offer_async (tunnel, self->cancellable, offer_ready_cb, g_object_ref (self));
 
   return TRUE;
@@ -1183,6 +1209,7 @@ pt_service_stop (PtService *self)
   pt_service_clear_runtime (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCAL_TEXT]);
   stop_nostr (self);
+  stop_manual (self);
   stop_vpn (self);   /* the device went with the client or server */
   if (self->tunnel != NULL)
     pt_tunnel_close (self->tunnel);   /* → CLOSED → not running */
@@ -1270,6 +1297,36 @@ decode_remote (GBytes        *payload,
   }
 }
 
+/* A refused offer, in the words of someone pasting it in the app. */
+static GError *
+explain_refusal (const GError *refusal)
+{
+  const char *text;
+
+  if (refusal->domain != PT_ADMISSION_ERROR)
+    return g_error_copy (refusal);
+  switch (refusal->code)
+    {
+    case PT_ADMISSION_ERROR_REPLAYED:
+    case PT_ADMISSION_ERROR_TOO_OLD:
+      text = _("This offer was answered already: ask the other computer for a new one");
+      break;
+    case PT_ADMISSION_ERROR_STALE:
+      text = _("This offer is too old, or dated in the future: ask the other computer for a "
+               "new one, and check that both clocks are right");
+      break;
+    case PT_ADMISSION_ERROR_BUSY:
+      text = _("This tunnel serves as many computers as it allows: try again once one has left");
+      break;
+    case PT_ADMISSION_ERROR_PENDING:
+      text = _("Too many computers were answered and have not connected yet: try again in a minute");
+      break;
+    default:
+      return g_error_copy (refusal);
+    }
+  return g_error_new_literal (PT_ADMISSION_ERROR, refusal->code, text);
+}
+
 gboolean
 pt_service_give_remote (PtService  *self,
                         GBytes     *payload,
@@ -1282,7 +1339,9 @@ pt_service_give_remote (PtService  *self,
   g_return_val_if_fail (payload != NULL, FALSE);
 
   server = pt_profile_get_role (self->profile) == PT_TUNNEL_ROLE_SERVER;
-  if (!self->running || self->paired || (!server && self->local_payload == NULL))
+  /* A server takes one offer after another; a client one answer. */
+  if (!self->running || (server ? self->manual_server == NULL
+                                : self->paired || self->local_payload == NULL))
     {
       g_set_error_literal (error, PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
                            _("This tunnel is not waiting for the other computer’s block"));
@@ -1295,10 +1354,13 @@ pt_service_give_remote (PtService  *self,
 
   if (server)
     {
-      if (!pt_signal_check_fresh (signal, g_get_real_time () / G_USEC_PER_SEC, error))
-        return FALSE;
-      pt_tunnel_accept_offer_async (self->tunnel, signal, self->cancellable,
-                                    answer_ready_cb, g_object_ref (self));
+      g_autoptr(GError) refusal = NULL;
+
+      if (!pt_manual_server_give_offer (self->manual_server, signal, &refusal))
+        {
+          g_propagate_error (error, explain_refusal (refusal));
+          return FALSE;
+        }
     }
   else if (!pt_tunnel_set_answer (self->tunnel, signal, error))
     return FALSE;

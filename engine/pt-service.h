@@ -48,10 +48,12 @@ void           pt_service_set_reconnect      (PtService         *self,
                                               gboolean           reconnect);
 
 /* Connect: start() makes the tunnel and its offer ("local-text" becomes
- * non-NULL), then give_remote() takes the answer. Serve: start() makes the
- * tunnel, give_remote() takes the offer and "local-text" becomes the answer.
- * stop() closes the tunnel; "tunnel" stays set until the next start so the
- * last state and error remain visible. */
+ * non-NULL), then give_remote() takes the answer. Serve: start() waits;
+ * each give_remote() takes an offer, which the admission judges (a refusal
+ * is a PT_ADMISSION_ERROR in the app's words) and which becomes a session
+ * of its own; "local-text" becomes its answer. stop() closes every tunnel;
+ * "tunnel" stays set until the next start so the last state and error
+ * remain visible. */
 gboolean       pt_service_start              (PtService         *self,
                                               GError           **error);
 void           pt_service_stop               (PtService         *self);
@@ -59,7 +61,8 @@ gboolean       pt_service_get_running        (PtService         *self);
 PtTunnel      *pt_service_get_tunnel         (PtService         *self);
 /* Serving: every client's session while it lasts, a GListModel of
  * PtPeerSession in arrival order ("tunnel" is the newest of them); a manual
- * server's one client is listed too, once paired. Empty when connecting. */
+ * server's clients too, from their offer on (peer NULL, as a pasted offer
+ * names no key). Empty when connecting. */
 GListModel    *pt_service_get_sessions       (PtService         *self);
 /* While running through a rendezvous, "relay-state" (url, connected),
  * "attempt-failed" (GError, seconds until the next try: connecting) and
