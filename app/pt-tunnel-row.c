@@ -138,10 +138,17 @@ pt_describe_service_state (PtService *service)
 
   if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_VPN)
     return describe_vpn_state (service);
+  gboolean manual = pt_profile_get_mode (profile) == PT_PROFILE_MODE_MANUAL;
+
   if (tunnel == NULL)
     return g_strdup (!pt_service_get_running (service) ? _("Off")
+                     : manual ? _("Waiting for the other computer’s offer")
                      : server ? _("Waiting for a computer to connect through Nostr relays")
                               : _("Asking the other computer through Nostr relays"));
+  /* Serving by copy-paste: a client left, the next one may come. */
+  if (pt_service_get_running (service) && manual && server &&
+      pt_tunnel_get_state (tunnel) == PT_TUNNEL_STATE_CLOSED)
+    return g_strdup (_("Waiting for the other computer’s offer"));
 
   if (pt_service_get_running (service) && pt_profile_get_mode (profile) == PT_PROFILE_MODE_NOSTR)
     {
