@@ -27,6 +27,7 @@ typedef struct
   PtTunnel  *announced;    /* the client tunnel whose "ready" lines were printed */
   gboolean   started;
   gboolean   failed;       /* an error was printed: no "stopped" after it */
+  gboolean   input_ended;  /* manual: standard input ended */
 } Run;
 
 struct _Up
@@ -82,6 +83,7 @@ static void
 run_free (Run *run)
 {
   g_signal_handlers_disconnect_by_data (run->service, run);
+  g_signal_handlers_disconnect_by_data (pt_service_get_sessions (run->service), run);
   g_object_set_data (G_OBJECT (run->service), "pt-up-run", NULL);
   g_clear_object (&run->service);
   g_clear_object (&run->profile);
@@ -164,8 +166,7 @@ on_tunnel (PtService  *service,
    * reconnecting client gets a new tunnel each time. */
   if (tunnel == NULL || g_object_get_data (G_OBJECT (tunnel), "pt-cli-label") != NULL)
     return;
-  if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER &&
-      pt_profile_get_mode (profile) != PT_PROFILE_MODE_MANUAL)
+  if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER)
     return;
   pt_cli_follow_tunnel_named (tunnel, pt_profile_get_name (profile), NULL);
   if (pt_profile_get_role (profile) == PT_TUNNEL_ROLE_CLIENT)
@@ -237,16 +238,30 @@ on_local_text (PtService  *service,
     RUN_EVENT (run, pt_cli_info ("give the offer above to the server, then paste its answer here"));
 }
 
+/* A manual server whose input has ended stops with its last session. */
+static void
+manual_sessions_changed (GListModel *sessions,
+                         guint       position,
+                         guint       removed,
+                         guint       added,
+                         Run        *run)
+{
+  if (run->input_ended && g_list_model_get_n_items (sessions) == 0)
+    pt_service_stop (run->service);
+}
+
 static void
 manual_block_cb (const char *block,
                  gpointer    user_data)
 {
   Run *run = user_data;
+  gboolean server = pt_profile_get_role (run->profile) == PT_TUNNEL_ROLE_SERVER;
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) payload = NULL;
 
   if (block == NULL)
     {
+      run->input_ended = TRUE;
       if (!pt_service_get_paired (run->service))
         {
           RUN_EVENT (run, pt_cli_error ("standard input ended before the other side’s block arrived"));
@@ -254,6 +269,8 @@ manual_block_cb (const char *block,
           run->up->status = PT_EXIT_FAILURE;
           pt_service_stop (run->service);
         }
+      else if (server)
+        manual_sessions_changed (pt_service_get_sessions (run->service), 0, 0, 0, run);
       return;
     }
   payload = g_bytes_new (block, strlen (block));
@@ -262,7 +279,9 @@ manual_block_cb (const char *block,
       RUN_EVENT (run, pt_cli_error ("the block cannot be used: %s", error->message));
       return;
     }
-  pt_cli_stop_reading ();
+  /* A server takes one client's offer after another. */
+  if (!server)
+    pt_cli_stop_reading ();
 }
 
 /* Secrets the app keeps outside the profiles file. */
@@ -526,11 +545,13 @@ pt_cmd_up (int    argc,
       g_signal_connect (service, "relay-state", G_CALLBACK (on_relay_state), run);
       g_signal_connect (service, "attempt-failed", G_CALLBACK (on_attempt_failed), run);
       g_signal_connect (service, "request-refused", G_CALLBACK (on_request_refused), run);
-      /* A manual server's one session is its tunnel, followed as it comes. */
-      if (run != up.manual)
-        pt_cli_follow_sessions (service, pt_profile_get_name (profile));
-      else
-        g_signal_connect (service, "notify::local-text", G_CALLBACK (on_local_text), run);
+      pt_cli_follow_sessions (service, pt_profile_get_name (profile));
+      if (run == up.manual)
+        {
+          g_signal_connect (service, "notify::local-text", G_CALLBACK (on_local_text), run);
+          g_signal_connect (pt_service_get_sessions (service), "items-changed",
+                            G_CALLBACK (manual_sessions_changed), run);
+        }
       RUN_EVENT (run, pt_cli_event ("starting", "mode", mode_name (pt_profile_get_mode (profile)),
                                     "role", role_name (pt_profile_get_role (profile)), NULL));
       if (!pt_service_start (service, &error))

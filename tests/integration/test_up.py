@@ -9,7 +9,8 @@ first is not dropped when the others arrive; manual profiles pair with
 `pt server manual` and `pt client manual`; a connecting Nostr profile with
 `pt server nostr`; shared-name profiles with `pt bind` and `pt tcp`; bad
 files and missing secrets are usage errors that say
-what to do.
+what to do. A serving manual profile takes one pasted offer after another
+and holds three clients at once too.
 
 Run: PT_BUILD_DIR=$PWD/_build python3 tests/integration/test_up.py [TestUp.test_…]
 """
@@ -20,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
-from test_manual import Base, T_READY, T_USAGE, PT, main  # noqa: E402
+from test_manual import Base, T_BLOCK, T_READY, T_USAGE, PT, main  # noqa: E402
 from test_nostr import ICE, NostrBase, T_NOSTR  # noqa: E402
 
 ICE_KEYS = "local-addresses=127.0.0.1;\nno-stun=true\n"
@@ -80,6 +81,37 @@ class TestUpManual(UpMixin, Base):
         self.assert_echo(addr, 1024 * 1024)
         ev = up.wait_event("state", self.deadline.bound(5), state="up")
         self.assertEqual(ev["tunnel"], "Desk", "events name the tunnel")
+
+    def test_manual_server_profile_many_clients(self):
+        """A serving manual profile takes one pasted offer after another: three
+        clients at once, each carrying checked data, the first not dropped when
+        the others arrive; the same offer pasted again is refused, and the
+        profile goes on serving."""
+        echo = self.tcp_service(H.echo_handler, "echo")
+        path = self.profiles_file(
+            "[profile 5f]\nname=Desk\nrole=serve\nmode=manual\n"
+            "allowed-tcp=127.0.0.1/32;\n" + ICE_KEYS)
+        up = self.up(path)
+        clients = []
+        for i in range(3):
+            cli = self.client(echo.uri, name="client%d" % i)
+            offer = cli.read_block("OFFER", self.deadline.bound(T_BLOCK))
+            up.write(offer)
+            cli.write(up.read_block("ANSWER", self.deadline.bound(T_BLOCK)))
+            (addr,) = cli.wait_ready(self.deadline.bound(T_READY))
+            self.assert_echo(addr, 256 * 1024)
+            clients.append((cli, addr, offer))
+        # Everyone is still up: the first has not been dropped.
+        for cli, addr, _ in clients:
+            self.assertTrue(cli.alive(), "a client was dropped when another arrived")
+            self.assert_echo(addr, 256 * 1024)
+        self.assertEqual(up.events_named("closed"), [], "no session was dropped")
+
+        up.write(clients[0][2])
+        up.wait_err(lambda line, ev: "answered already" in line, self.deadline.bound(T_BLOCK),
+                    "the replayed offer's refusal")
+        self.assertTrue(up.alive(), "pt up stopped after a replayed offer")
+        self.assert_echo(clients[1][1], 64 * 1024)
 
     def test_usage_errors(self):
         path = self.profiles_file(
