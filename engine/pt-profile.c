@@ -47,6 +47,7 @@ struct _PtProfile
   GStrv          vpn_dns;
   GStrv          vpn_routes;
   gboolean       vpn_ipv6;
+  gboolean       vpn_allow_overlap;
 };
 
 enum
@@ -115,6 +116,7 @@ static const Setting settings[] = {
   { "vpn-dns",         SETTING_STRV,    FIELD (vpn_dns) },
   { "vpn-routes",      SETTING_STRV,    FIELD (vpn_routes) },
   { "vpn-ipv6",        SETTING_BOOLEAN, FIELD (vpn_ipv6) },
+  { "vpn-allow-overlap", SETTING_BOOLEAN, FIELD (vpn_allow_overlap) },
 };
 
 #undef FIELD
@@ -125,6 +127,7 @@ enum
   S_LOCAL_ADDRESSES, S_RELAY_ONLY, S_TURN_CA_FILE, S_RELAYS, S_PEERS, S_NO_STUN, S_ANY_PEER,
   S_MAX_SESSIONS, S_TOKEN, S_SHARED_NAME,
   S_EXPOSE, S_VPN_NETWORK, S_VPN_NETWORK6, S_VPN_MTU, S_VPN_DNS, S_VPN_ROUTES, S_VPN_IPV6,
+  S_VPN_ALLOW_OVERLAP,
   N_SETTINGS
 };
 

@@ -16,6 +16,7 @@ static const char * const setting_keys[] = {
   "sources", "targets", "allowed-tcp", "allowed-udp", "stun-servers", "turn-servers",
   "local-addresses", "relay-only", "turn-ca-file", "relays", "peers", "no-stun", "any-peer", "max-sessions", "token", "shared-name",
   "expose", "vpn-network", "vpn-network6", "vpn-mtu", "vpn-dns", "vpn-routes", "vpn-ipv6",
+  "vpn-allow-overlap",
   NULL
 };
 
