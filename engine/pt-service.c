@@ -68,6 +68,7 @@ static guint signals[N_SIGNALS];
 
 static PtSecretKey *default_key;
 static char *vpn_refusal;
+static char *vpn_holder;
 
 static void stop_nostr (PtService *self);
 static void stop_manual (PtService *self);
@@ -90,6 +91,13 @@ pt_service_set_vpn_refusal (const char *why)
 {
   g_free (vpn_refusal);
   vpn_refusal = g_strdup (why);
+}
+
+void
+pt_service_set_vpn_holder (const char *who)
+{
+  g_free (vpn_holder);
+  vpn_holder = g_strdup (who);
 }
 
 static void
@@ -656,7 +664,8 @@ take_vpn_client_lock (PtService  *self,
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree char *holder = NULL;
-  int fd = pt_vpn_client_lock_acquire ("PeerTunnel app", &holder, &local_error);
+  int fd = pt_vpn_client_lock_acquire (vpn_holder ? vpn_holder : "PeerTunnel app", &holder,
+                                       &local_error);
 
   if (fd >= 0)
     return fd;
@@ -791,6 +800,7 @@ open_vpn_device (PtService          *self,
                  const char * const *routes)
 {
   TunRequest *request = g_new0 (TunRequest, 1);
+  gboolean allow_overlap = FALSE;
 
   if (self->tun_cancellable != NULL)
     g_cancellable_cancel (self->tun_cancellable);
@@ -801,10 +811,12 @@ open_vpn_device (PtService          *self,
   request->address = g_strdup (address);
   request->address6 = g_strdup (address6);
   g_debug ("profile %s: asking the helper for a VPN device (%s)", pt_profile_get_id (self->profile), address);
-  /* No opt-in for overlapping networks here: a profile's VPN never routes
-   * over what the computer already has (pt vpn --allow-overlap can). */
+  /* A VPN never routes over what the computer already has, unless its
+   * profile says so (vpn-allow-overlap, pt vpn --allow-overlap). */
+  g_object_get (self->profile, "vpn-allow-overlap", &allow_overlap, NULL);
   pt_tun_open_async (NULL, mtu, address, address6, routes && routes[0] ? routes : NULL,
-                     PT_TUN_FLAGS_NONE, self->tun_cancellable, vpn_device_cb, request);
+                     allow_overlap ? PT_TUN_FLAGS_ALLOW_OVERLAP : PT_TUN_FLAGS_NONE,
+                     self->tun_cancellable, vpn_device_cb, request);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_VPN_DEVICE]);
 }
 
@@ -1386,4 +1398,20 @@ pt_service_dup_local_address (PtService *self)
   if (addresses == NULL || addresses->len == 0)
     return NULL;
   return g_strdup (g_ptr_array_index (addresses, 0));
+}
+
+PtVpnSettings *
+pt_service_dup_vpn_settings (PtService *self)
+{
+  g_return_val_if_fail (PT_IS_SERVICE (self), NULL);
+  if (self->nostr_client == NULL || pt_profile_get_mode (self->profile) != PT_PROFILE_MODE_VPN)
+    return NULL;
+  return pt_nostr_client_dup_vpn_settings (self->nostr_client);
+}
+
+guint64
+pt_service_get_vpn_spoofed (PtService *self)
+{
+  g_return_val_if_fail (PT_IS_SERVICE (self), 0);
+  return self->nostr_server ? pt_nostr_server_get_vpn_spoofed (self->nostr_server) : 0;
 }

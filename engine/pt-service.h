@@ -37,6 +37,10 @@ void           pt_service_set_default_key    (const PtSecretKey *key);
  * the front end's words, or NULL (the default) when they can. */
 void           pt_service_set_vpn_refusal    (const char        *why);
 
+/* How a VPN client of this process names itself to a second one that finds
+ * the per-user lock taken ("pt vpn client"); default "PeerTunnel app". */
+void           pt_service_set_vpn_holder     (const char        *who);
+
 /* This service's own key for Nostr profiles (pt: --nsec-file), instead of
  * the default key; NULL goes back to the default. */
 void           pt_service_set_key            (PtService         *self,
@@ -89,6 +93,11 @@ const char    *pt_service_get_vpn_address6   (PtService         *self);
  * once its server exists (a shared name's after the name is derived), or
  * NULL; "npub" is notified. */
 const char    *pt_service_get_npub           (PtService         *self);
+/* VPN client: what the server assigned (addresses, MTU, the resolvers it
+ * pushes), once it has; NULL otherwise. */
+PtVpnSettings *pt_service_dup_vpn_settings   (PtService         *self);
+/* VPN server: packets dropped because a client used an address not its own. */
+guint64        pt_service_get_vpn_spoofed    (PtService         *self);
 /* TRUE while waiting for the helper (and the authorization prompt). */
 gboolean       pt_service_get_vpn_authorizing (PtService        *self);
 /* The first listen address once the tunnel is up (connect role), or NULL. */
