@@ -678,6 +678,19 @@ pt_cli_report_forward_error (const GError *error)
 }
 
 void
+pt_cli_print_service_error (const GError *error,
+                            const char   *otherwise)
+{
+  if (error == NULL)
+    pt_cli_error ("%s", otherwise);
+  else if (g_error_matches (error, PT_TUN_ERROR, PT_TUN_ERROR_OVERLAP))
+    pt_cli_error ("%s If it should go through the VPN anyway, allow the overlap "
+                  "(--allow-overlap)", error->message);
+  else
+    pt_cli_error ("%s", error->message);
+}
+
+void
 pt_cli_print_ready (PtTunnel  *tunnel,
                     char     **sources)
 {

@@ -152,8 +152,6 @@ gboolean        pt_cli_check_relays      (char              **relays);
 /* pt server manual's loop (offers on stdin, answers on stdout) until stdin
  * ends and no session is left, or a signal. */
 int             pt_cli_run_manual_server (PtManualServer     *manual);
-/* Prints a Nostr client's relay, retry and tunnel events. */
-void            pt_cli_follow_nostr_client (PtNostrClient    *nostr);
 /* Who may connect to a Nostr server (pt server nostr, pt vpn server):
  * option targets, cleared by pt_cli_nostr_server_options_clear(). */
 typedef struct
@@ -169,14 +167,22 @@ typedef struct
 /* FALSE after printing a usage error (nobody allowed, --any-peer without
  * tokens, a negative --max-sessions, a bad relay URL). */
 gboolean        pt_cli_check_nostr_server_options (const PtCliNostrServerOptions *options);
-/* Loads the key and tokens and makes the server with its peers, tokens and
- * session limit; NULL after printing why, with *status the exit status. */
-PtNostrServer  *pt_cli_make_nostr_server (const PtCliNostrServerOptions *options,
-                                          PtIceConfig        *ice_config,
-                                          int                *status);
 void            pt_cli_nostr_server_options_clear (PtCliNostrServerOptions *options);
-/* Prints the server's events and runs it until a signal; an exit status. */
-int             pt_cli_run_nostr_server  (PtNostrServer      *nostr);
+/* The admission options of pt server nostr as a serving profile's
+ * settings (role serve, mode nostr), and the server's key; FALSE after
+ * saying what is wrong (*@status: the exit status). */
+gboolean        pt_cli_server_profile_set_admission (PtProfile                     *profile,
+                                                     const PtCliNostrServerOptions *options,
+                                                     PtSecretKey                  **key,
+                                                     int                           *status);
+/* Serves @profile (as @key, or the key a shared name gives) until a signal
+ * or until it stops by itself; then lets TURN allocations go. */
+int             pt_cli_run_server_profile (PtProfile         *profile,
+                                           const PtSecretKey *key);
+/* Why a service stopped by itself (or @otherwise), with what pt can do
+ * about it: --allow-overlap for an overlapping VPN network. */
+void            pt_cli_print_service_error (const GError    *error,
+                                            const char      *otherwise);
 
 int pt_cmd_client (int argc, char **argv);
 int pt_cmd_server (int argc, char **argv);

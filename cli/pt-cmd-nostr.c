@@ -98,82 +98,6 @@ pt_cli_check_relays (char **relays)
 /* ---------------------------------------------------------------------- */
 /* Server */
 
-typedef struct
-{
-  GMainLoop     *loop;
-  PtNostrServer *server;
-} Server;
-
-static void
-server_relay_state (PtNostrServer *nostr,
-                    const char    *url,
-                    gboolean       connected,
-                    Server        *server)
-{
-  pt_cli_print_relay_state (url, connected);
-}
-
-static void
-server_session_started (PtNostrServer *nostr,
-                        PtTunnel      *tunnel,
-                        const char    *peer_npub,
-                        const char    *session,
-                        Server        *server)
-{
-  pt_cli_event ("request", "peer", peer_npub, "session", session, NULL);
-  pt_cli_follow_tunnel (tunnel, session);
-}
-
-static void
-server_session_ended (PtNostrServer *nostr,
-                      PtTunnel      *tunnel,
-                      const char    *session,
-                      Server        *server)
-{
-  pt_cli_print_session_closed (tunnel, session);
-}
-
-static void
-server_request_refused (PtNostrServer *nostr,
-                        const char    *peer_npub,
-                        const char    *session,
-                        const char    *reason,
-                        Server        *server)
-{
-  pt_cli_print_refused (peer_npub, session, reason);
-}
-
-static void
-server_terminate (Server *server)
-{
-  pt_nostr_server_stop (server->server);
-  g_main_loop_quit (server->loop);
-}
-
-/* Runs @nostr until a signal; the caller configured it. */
-int
-pt_cli_run_nostr_server (PtNostrServer *nostr)
-{
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autofree char *npub = pt_public_key_to_npub (pt_nostr_server_get_public_key (nostr));
-  Server server = { loop, nostr };
-
-  g_signal_connect (nostr, "relay-state", G_CALLBACK (server_relay_state), &server);
-  g_signal_connect (nostr, "session-started", G_CALLBACK (server_session_started), &server);
-  g_signal_connect (nostr, "session-ended", G_CALLBACK (server_session_ended), &server);
-  g_signal_connect (nostr, "request-refused", G_CALLBACK (server_request_refused), &server);
-  pt_cli_on_terminate (G_CALLBACK (server_terminate), &server);
-
-  pt_nostr_server_start (nostr);
-  pt_cli_event ("listening", "npub", npub, NULL);
-  g_main_loop_run (loop);
-  pt_cli_on_terminate (NULL, NULL);
-
-  g_signal_handlers_disconnect_by_data (nostr, &server);
-  pt_nostr_server_stop (nostr);
-  return PT_EXIT_OK;
-}
-
 gboolean
 pt_cli_check_nostr_server_options (const PtCliNostrServerOptions *o)
 {
@@ -198,58 +122,6 @@ pt_cli_check_nostr_server_options (const PtCliNostrServerOptions *o)
   return pt_cli_check_relays (o->relays);
 }
 
-PtNostrServer *
-pt_cli_make_nostr_server (const PtCliNostrServerOptions *o,
-                          PtIceConfig                   *ice_config,
-                          int                           *status)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PtSecretKey) key = NULL;
-  g_autoptr(GPtrArray) tokens = NULL;
-  g_autoptr(PtNostrServer) nostr = NULL;
-
-  *status = PT_EXIT_FAILURE;
-  if (!pt_cli_load_secret_key (o->nsec_file, &key))
-    return NULL;
-  if (key == NULL)
-    {
-      pt_cli_usage_error ("a server needs its key: --nsec-file FILE (make one with “pt keygen "
-                          "--output FILE”) or PT_NSEC");
-      *status = PT_EXIT_USAGE;
-      return NULL;
-    }
-  if (o->token_file != NULL && (tokens = pt_token_file_load (o->token_file, &error)) == NULL)
-    {
-      pt_cli_error ("%s", error->message);
-      return NULL;
-    }
-
-  nostr = pt_nostr_server_new (key, (const char * const *) o->relays, ice_config, &error);
-  if (nostr == NULL)
-    {
-      pt_cli_usage_error ("%s", error->message);
-      *status = PT_EXIT_USAGE;
-      return NULL;
-    }
-  for (guint i = 0; o->peers && o->peers[i]; i++)
-    {
-      PtPublicKey peer;
-
-      if (!pt_public_key_parse (o->peers[i], &peer, &error))
-        {
-          pt_cli_usage_error ("--peer-npub %s: %s", o->peers[i], error->message);
-          *status = PT_EXIT_USAGE;
-          return NULL;
-        }
-      pt_nostr_server_add_peer (nostr, &peer);
-    }
-  pt_nostr_server_set_any_peer (nostr, o->any_peer);
-  pt_nostr_server_set_tokens (nostr, tokens);
-  pt_nostr_server_set_max_sessions (nostr, (guint) o->max_sessions);
-  *status = PT_EXIT_OK;
-  return g_steal_pointer (&nostr);
-}
-
 void
 pt_cli_nostr_server_options_clear (PtCliNostrServerOptions *o)
 {
@@ -270,10 +142,8 @@ set_max_sessions (PtProfile *profile,
   g_object_set (profile, "max-sessions", value, NULL);
 }
 
-/* The admission options of pt server nostr as a serving profile's
- * settings, and the server's key; FALSE after saying what is wrong. */
-static gboolean
-server_profile_set_admission (PtProfile                     *profile,
+gboolean
+pt_cli_server_profile_set_admission (PtProfile                     *profile,
                               const PtCliNostrServerOptions *o,
                               PtSecretKey                  **key,
                               int                           *status)
@@ -352,7 +222,23 @@ service_npub (PtService  *service,
     pt_cli_event ("listening", "npub", pt_service_get_npub (service), NULL);
 }
 
-/* A shared name cannot be derived (out of memory): nothing will listen. */
+/* VPN mode: the device exists, with the server's addresses. */
+static void
+service_vpn_device (PtService  *service,
+                    GParamSpec *pspec,
+                    gpointer    unused)
+{
+  const char *address6 = pt_service_get_vpn_address6 (service);
+
+  if (pt_service_get_vpn_device (service) == NULL)
+    return;
+  pt_cli_event ("vpn", "ifname", pt_service_get_vpn_device (service),
+                "address", pt_service_get_vpn_address (service),
+                address6 ? "address6" : NULL, address6, NULL);
+}
+
+/* It stopped by itself: a shared name that cannot be derived (out of
+ * memory), a VPN device that cannot be made. Nothing will listen. */
 static void
 service_running (PtService  *service,
                  GParamSpec *pspec,
@@ -362,7 +248,7 @@ service_running (PtService  *service,
 
   if (pt_service_get_running (service))
     return;
-  pt_cli_error ("%s", error ? error->message : "the server stopped");
+  pt_cli_print_service_error (error, "the server stopped");
   g_object_set_data (G_OBJECT (service), "pt-cli-failed", GINT_TO_POINTER (TRUE));
   g_main_loop_quit (loop);
 }
@@ -373,11 +259,9 @@ service_terminate (GMainLoop *loop)
   g_main_loop_quit (loop);
 }
 
-/* Serves @profile (as @key, or the key a shared name gives) until a signal;
- * then lets TURN allocations go. */
-static int
-run_server_profile (PtProfile         *profile,
-                    const PtSecretKey *key)
+int
+pt_cli_run_server_profile (PtProfile         *profile,
+                           const PtSecretKey *key)
 {
   g_autoptr(PtService) service = pt_service_new (profile);
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
@@ -388,6 +272,7 @@ run_server_profile (PtProfile         *profile,
   g_signal_connect (service, "relay-state", G_CALLBACK (service_relay_state), NULL);
   g_signal_connect (service, "request-refused", G_CALLBACK (service_request_refused), NULL);
   g_signal_connect (service, "notify::npub", G_CALLBACK (service_npub), NULL);
+  g_signal_connect (service, "notify::vpn-device", G_CALLBACK (service_vpn_device), NULL);
   pt_cli_follow_sessions (service, NULL);
   if (!pt_service_start (service, &error))
     {
@@ -400,7 +285,10 @@ run_server_profile (PtProfile         *profile,
   pt_cli_on_terminate (NULL, NULL);
 
   g_signal_handlers_disconnect_by_data (service, loop);
+  g_signal_handlers_disconnect_by_func (service, service_vpn_device, NULL);
   status = g_object_get_data (G_OBJECT (service), "pt-cli-failed") ? PT_EXIT_FAILURE : PT_EXIT_OK;
+  if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_VPN)
+    pt_cli_event ("vpn-stats", "#spoofed_dropped", pt_service_get_vpn_spoofed (service), NULL);
   pt_service_stop (service);
   g_clear_object (&service);
   pt_cli_drain ();
@@ -482,10 +370,10 @@ pt_cmd_server_nostr (int    argc,
   pt_profile_set_allowed (profile, (const char * const *) allowed_tcp,
                           (const char * const *) allowed_udp);
   if (!pt_cli_profile_set_ice (profile, &common) ||
-      !server_profile_set_admission (profile, &who, &key, &status))
+      !pt_cli_server_profile_set_admission (profile, &who, &key, &status))
     goto out;
 
-  status = run_server_profile (profile, key);
+  status = pt_cli_run_server_profile (profile, key);
 
 out:
   pt_cli_nostr_server_options_clear (&who);
@@ -505,41 +393,6 @@ typedef struct
   gboolean   user_stopped;
   int        status;
 } Client;
-
-static void
-nostr_client_relay_state (PtNostrClient *nostr,
-                          const char    *url,
-                          gboolean       connected,
-                          gpointer       unused)
-{
-  pt_cli_print_relay_state (url, connected);
-}
-
-static void
-nostr_client_attempt_failed (PtNostrClient *nostr,
-                             GError        *error,
-                             guint          retry_in,
-                             gpointer       unused)
-{
-  pt_cli_print_retry (error, retry_in);
-}
-
-static void
-nostr_client_tunnel_changed (PtNostrClient *nostr,
-                             GParamSpec    *pspec,
-                             gpointer       unused)
-{
-  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
-}
-
-void
-pt_cli_follow_nostr_client (PtNostrClient *nostr)
-{
-  g_signal_connect (nostr, "relay-state", G_CALLBACK (nostr_client_relay_state), NULL);
-  g_signal_connect (nostr, "attempt-failed", G_CALLBACK (nostr_client_attempt_failed), NULL);
-  g_signal_connect (nostr, "notify::tunnel", G_CALLBACK (nostr_client_tunnel_changed), NULL);
-  pt_cli_follow_tunnel (pt_nostr_client_get_tunnel (nostr), NULL);
-}
 
 static void
 client_relay_state (PtService  *service,
@@ -939,7 +792,7 @@ named_expose (int         argc,
   pt_profile_set_shared_name (profile, name);
   pt_profile_set_expose (profile, expose);
   set_max_sessions (profile, max_sessions);
-  status = run_server_profile (profile, NULL);
+  status = pt_cli_run_server_profile (profile, NULL);
 
 out:
   pt_cli_common_clear (&common);

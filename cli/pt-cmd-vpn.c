@@ -172,12 +172,11 @@ pt_cmd_vpn_server (int    argc,
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtNostrServer) nostr = NULL;
+  g_autoptr(PtProfile) profile = pt_profile_new ();
+  g_autoptr(PtSecretKey) key = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *address4 = NULL;
   g_autofree char *address6 = NULL;
-  g_autofree char *ifname = NULL;
-  int fd;
   int status = PT_EXIT_USAGE;
 
   context = pt_cli_context_new ("vpn server", "--network CIDR --nsec-file FILE (--peer-npub NPUB…|--any-peer)",
@@ -235,41 +234,20 @@ pt_cmd_vpn_server (int    argc,
                                   allow_overlap ? PT_TUN_FLAGS_ALLOW_OVERLAP : PT_TUN_FLAGS_NONE);
       goto out;
     }
-  if (!pt_cli_check_nostr_server_options (&who))
+  if (!pt_cli_check_nostr_server_options (&who) || !pt_cli_profile_set_ice (profile, &common) ||
+      !pt_cli_server_profile_set_admission (profile, &who, &key, &status))
     goto out;
-  ice_config = pt_cli_make_ice_config (&common);
-  if (ice_config == NULL)
-    goto out;
-  nostr = pt_cli_make_nostr_server (&who, ice_config, &status);
-  if (nostr == NULL)
-    goto out;
-
-  status = PT_EXIT_FAILURE;
-  fd = open_tun ((guint) mtu, address4, address6, NULL,
-                 allow_overlap ? PT_TUN_FLAGS_ALLOW_OVERLAP : PT_TUN_FLAGS_NONE, &ifname, &error);
-  if (fd < 0)
-    {
-      pt_cli_error ("%s", error->message);
-      goto out;
-    }
-  if (!pt_nostr_server_set_vpn (nostr, network, network6, fd, (guint) mtu,
-                                (const char * const *) dns, &error))
+  pt_profile_set_mode (profile, PT_PROFILE_MODE_VPN);
+  pt_profile_set_vpn (profile, network, network6, (guint) mtu, (const char * const *) dns, NULL,
+                      FALSE);
+  g_object_set (profile, "vpn-allow-overlap", allow_overlap, NULL);
+  if (!pt_profile_validate (profile, &error))
     {
       pt_cli_usage_error ("%s", error->message);
       status = PT_EXIT_USAGE;
       goto out;
     }
-  pt_cli_event ("vpn", "ifname", ifname, "address", address4,
-                address6 ? "address6" : NULL, address6, NULL);
-
-  status = pt_cli_run_nostr_server (nostr);
-  {
-    guint64 spoofed = pt_nostr_server_get_vpn_spoofed (nostr);
-
-    pt_cli_event ("vpn-stats", "#spoofed_dropped", spoofed, NULL);
-  }
-  g_clear_object (&nostr);
-  pt_cli_drain ();
+  status = pt_cli_run_server_profile (profile, key);
 
 out:
   pt_cli_nostr_server_options_clear (&who);
@@ -292,12 +270,12 @@ typedef struct
 typedef struct
 {
   GMainLoop     *loop;
-  PtNostrClient *client;
+  PtService     *service;
   DeviceOptions *device;
-  gboolean       announced;
-  gboolean       failed;
+  char          *shown;        /* the device and address last announced */
+  gboolean       announced;    /* "ready" printed */
+  gboolean       user_stopped;
   int            status;
-  char          *ifname;
 } Client;
 
 static gboolean
@@ -409,68 +387,169 @@ open_client_device (const PtVpnSettings  *settings,
   return fd;
 }
 
+/* "ready" once the tunnel is up and the device exists. */
 static void
-client_vpn_config (PtNostrClient *nostr,
-                   Client        *client)
+client_maybe_ready (Client *client)
 {
-  g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (nostr);
-  g_autoptr(GError) error = NULL;
-  int fd = open_client_device (settings, client->device, &client->ifname);
+  PtTunnel *tunnel = pt_service_get_tunnel (client->service);
+  const char *ifname = pt_service_get_vpn_device (client->service);
+  g_autoptr(PtVpnSettings) settings = NULL;
 
-  if (fd < 0 || !pt_nostr_client_attach_tun (nostr, fd, &error))
-    {
-      if (error != NULL)
-        pt_cli_error ("%s", error->message);
-      client->failed = TRUE;
-      pt_nostr_client_stop (nostr);
-    }
+  if (client->announced || ifname == NULL || tunnel == NULL ||
+      pt_tunnel_get_state (tunnel) != PT_TUNNEL_STATE_UP)
+    return;
+  settings = pt_service_dup_vpn_settings (client->service);
+  if (settings == NULL)
+    return;
+  client->announced = TRUE;
+  if (pt_cli_is_json ())
+    pt_cli_event ("ready", "listen", settings->address4, "ifname", ifname, NULL);
+  else
+    g_printerr ("ready %s on %s\n", settings->address4, ifname);
 }
 
 static void
-client_state (PtNostrClient *nostr,
-              GParamSpec    *pspec,
-              Client        *client)
+client_tunnel_state (PtTunnel   *tunnel,
+                     GParamSpec *pspec,
+                     PtService  *service)
 {
-  switch (pt_nostr_client_get_state (nostr))
+  Client *client = g_object_get_data (G_OBJECT (service), "pt-cli-vpn-client");
+
+  if (client != NULL)
+    client_maybe_ready (client);
+}
+
+/* Each attempt is a new tunnel: its events are printed as it goes. */
+static void
+client_tunnel (PtService  *service,
+               GParamSpec *pspec,
+               Client     *client)
+{
+  PtTunnel *tunnel = pt_service_get_tunnel (service);
+
+  if (tunnel == NULL || g_object_get_data (G_OBJECT (tunnel), "pt-cli-label") != NULL)
+    return;
+  pt_cli_follow_tunnel (tunnel, NULL);
+  g_signal_connect_object (tunnel, "notify::state", G_CALLBACK (client_tunnel_state), service, 0);
+}
+
+/* The device exists (again, after the server changed our addresses). */
+static void
+client_vpn_device (PtService  *service,
+                   GParamSpec *pspec,
+                   Client     *client)
+{
+  const char *ifname = pt_service_get_vpn_device (service);
+  g_autoptr(PtVpnSettings) settings = NULL;
+  g_autofree char *shown = NULL;
+  g_autofree char *route_list = NULL;
+
+  if (ifname == NULL || (settings = pt_service_dup_vpn_settings (service)) == NULL)
+    return;
+  shown = g_strdup_printf ("%s %s %s", ifname, settings->address4,
+                           settings->address6 ? settings->address6 : "");
+  if (g_strcmp0 (shown, client->shown) == 0)
+    return;
+  g_free (client->shown);
+  client->shown = g_steal_pointer (&shown);
+  route_list = client->device->routes ? g_strjoinv (",", client->device->routes) : g_strdup ("");
+  pt_cli_event ("vpn", "ifname", ifname, "address", settings->address4,
+                "server", settings->server4, "routes", route_list,
+                settings->address6 ? "address6" : NULL, settings->address6, NULL);
+  apply_dns (ifname, settings->dns, client->device);
+  client_maybe_ready (client);
+}
+
+static void
+client_relay_state (PtService  *service,
+                    const char *url,
+                    gboolean    connected,
+                    Client     *client)
+{
+  pt_cli_print_relay_state (url, connected);
+}
+
+static void
+client_attempt_failed (PtService *service,
+                       GError    *error,
+                       guint      retry_in,
+                       Client    *client)
+{
+  pt_cli_print_retry (error, retry_in);
+}
+
+/* Stopped: by a signal (status 0), or by itself with the reason. */
+static void
+client_running (PtService  *service,
+                GParamSpec *pspec,
+                Client     *client)
+{
+  if (pt_service_get_running (service))
+    return;
+  if (!client->user_stopped)
     {
-    case PT_NOSTR_CLIENT_STATE_UP:
-      if (!client->announced)
-        {
-          g_autoptr(PtVpnSettings) settings = pt_nostr_client_dup_vpn_settings (nostr);
-
-          client->announced = TRUE;
-          if (pt_cli_is_json ())
-            pt_cli_event ("ready", "listen", settings->address4, "ifname", client->ifname, NULL);
-          else
-            g_printerr ("ready %s on %s\n", settings->address4, client->ifname);
-        }
-      break;
-
-    case PT_NOSTR_CLIENT_STATE_FAILED:
-      pt_cli_error ("%s", pt_nostr_client_get_error (nostr)->message);
-      client->failed = TRUE;
-      g_main_loop_quit (client->loop);
-      break;
-
-    case PT_NOSTR_CLIENT_STATE_STOPPED:
-      g_main_loop_quit (client->loop);
-      break;
-
-    case PT_NOSTR_CLIENT_STATE_IDLE:
-    case PT_NOSTR_CLIENT_STATE_CONNECTING:
-    case PT_NOSTR_CLIENT_STATE_RECONNECTING:
-      break;
+      pt_cli_print_service_error (pt_service_get_error (service), "the tunnel stopped");
+      client->status = PT_EXIT_FAILURE;
     }
+  g_main_loop_quit (client->loop);
 }
 
 static void
 client_terminate (Client *client)
 {
+  client->user_stopped = TRUE;
   client->status = PT_EXIT_OK;
-  if (pt_nostr_client_get_state (client->client) == PT_NOSTR_CLIENT_STATE_FAILED)
-    g_main_loop_quit (client->loop);
+  if (pt_service_get_running (client->service))
+    pt_service_stop (client->service);   /* → not running → quit */
   else
-    pt_nostr_client_stop (client->client);
+    g_main_loop_quit (client->loop);
+}
+
+/* Runs the VPN client @profile as @key until it fails or a signal; the
+ * device, its addresses and routes go with it. An exit status. */
+static int
+run_client (PtProfile         *profile,
+            const PtSecretKey *key,
+            gboolean           reconnect,
+            DeviceOptions     *device)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PtService) service = pt_service_new (profile);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  Client client = { 0 };
+
+  pt_service_set_key (service, key);
+  pt_service_set_reconnect (service, reconnect);
+  client.loop = loop;
+  client.service = service;
+  client.device = device;
+  client.status = PT_EXIT_FAILURE;
+  g_object_set_data (G_OBJECT (service), "pt-cli-vpn-client", &client);
+  g_signal_connect (service, "relay-state", G_CALLBACK (client_relay_state), &client);
+  g_signal_connect (service, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
+  g_signal_connect (service, "notify::tunnel", G_CALLBACK (client_tunnel), &client);
+  g_signal_connect (service, "notify::vpn-device", G_CALLBACK (client_vpn_device), &client);
+  g_signal_connect (service, "notify::running", G_CALLBACK (client_running), &client);
+  if (!pt_service_start (service, &error))
+    {
+      g_signal_handlers_disconnect_by_data (service, &client);
+      g_object_set_data (G_OBJECT (service), "pt-cli-vpn-client", NULL);
+      pt_cli_error ("%s", error->message);
+      return PT_EXIT_FAILURE;
+    }
+  client_tunnel (service, NULL, &client);
+  pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
+  if (pt_service_get_running (service))
+    g_main_loop_run (loop);
+  pt_cli_on_terminate (NULL, NULL);
+
+  g_signal_handlers_disconnect_by_data (service, &client);
+  g_object_set_data (G_OBJECT (service), "pt-cli-vpn-client", NULL);
+  pt_service_stop (service);
+  g_clear_object (&service);
+  pt_cli_drain ();
+  g_free (client.shown);
+  return client.status;
 }
 
 /* One VPN client per user (the app takes the same lock): the lock names its
@@ -715,11 +794,9 @@ pt_cmd_vpn_client (int    argc,
   g_autoptr(PtIceConfig) ice_config = NULL;
   g_autoptr(PtSecretKey) key = NULL;
   g_autoptr(PtSecretString) token = NULL;
-  g_autoptr(PtNostrClient) nostr = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(PtProfile) profile = pt_profile_new ();
   g_autoptr(GError) error = NULL;
   PtPublicKey server;
-  Client client = { 0 };
   int lock = -1;
   int status = PT_EXIT_USAGE;
 
@@ -776,50 +853,38 @@ pt_cmd_vpn_client (int    argc,
       pt_cli_usage_error ("--peer-npub %s: %s", peer, error->message);
       goto out;
     }
-  if (!pt_cli_check_relays (relays))
-    goto out;
-  ice_config = pt_cli_make_ice_config (&common);
-  if (ice_config == NULL)
+  if (!pt_cli_check_relays (relays) || !pt_cli_profile_set_ice (profile, &common))
     goto out;
 
   status = PT_EXIT_FAILURE;
   if (!pt_cli_load_secret_key (nsec_file, &key) || !pt_cli_load_client_token (token_file, &token))
     goto out;
-  lock = take_client_lock ();
-  if (lock < 0)
-    goto out;
+  /* Without a key of its own, a throwaway one (the server must then take
+   * any key with a token). */
+  if (key == NULL && (key = pt_secret_key_generate (&error)) == NULL)
+    {
+      pt_cli_error ("%s", error->message);
+      goto out;
+    }
+  {
+    const char *peers[] = { peer, NULL };
 
-  nostr = pt_nostr_client_new (key, &server, (const char * const *) relays, ice_config, &error);
-  if (nostr == NULL)
+    pt_profile_set_role (profile, PT_TUNNEL_ROLE_CLIENT);
+    pt_profile_set_mode (profile, PT_PROFILE_MODE_VPN);
+    pt_profile_set_nostr (profile, (const char * const *) relays, peers);
+    pt_profile_set_token (profile, token);
+    pt_profile_set_vpn (profile, NULL, NULL, 0, NULL, (const char * const *) routes, ipv6);
+    g_object_set (profile, "vpn-allow-overlap", allow_overlap, NULL);
+  }
+  if (!pt_profile_validate (profile, &error))
     {
       pt_cli_usage_error ("%s", error->message);
       status = PT_EXIT_USAGE;
       goto out;
     }
-  pt_nostr_client_set_token (nostr, token);
-  pt_nostr_client_set_reconnect (nostr, !no_reconnect);
-  pt_nostr_client_set_vpn (nostr, ipv6);
-
-  loop = g_main_loop_new (NULL, FALSE);
-  client.loop = loop;
-  client.client = nostr;
-  client.device = &device;
-  client.status = PT_EXIT_FAILURE;
-  pt_cli_follow_nostr_client (nostr);
-  g_signal_connect (nostr, "notify::state", G_CALLBACK (client_state), &client);
-  g_signal_connect (nostr, "vpn-config", G_CALLBACK (client_vpn_config), &client);
-  pt_cli_on_terminate (G_CALLBACK (client_terminate), &client);
-
-  pt_nostr_client_start (nostr);
-  g_main_loop_run (loop);
-  pt_cli_on_terminate (NULL, NULL);
-
-  g_signal_handlers_disconnect_by_data (nostr, &client);
-  pt_nostr_client_stop (nostr);   /* closes the device: its routes go with it */
-  g_clear_object (&nostr);
-  pt_cli_drain ();
-  status = client.failed ? PT_EXIT_FAILURE : client.status;
-  g_free (client.ifname);
+  /* The per-user lock (the app takes the same) names us to a second client. */
+  pt_service_set_vpn_holder ("pt vpn client");
+  status = run_client (profile, key, !no_reconnect, &device);
 
 out:
   if (lock >= 0)

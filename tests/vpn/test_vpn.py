@@ -419,8 +419,8 @@ def main():
                   "echo second=$?; kill $!")
         p = run(["env", "XDG_RUNTIME_DIR=" + runtime, "sh", "-c", script, PT, snpub],
                 check=False, timeout=40)
-        check("second=1" in p.stdout and "another VPN client of this user is running (pid"
-              in p.stderr, "a second VPN client of one user is refused, naming the first "
+        check("second=1" in p.stdout and "VPN connections is already on (pid" in p.stderr and
+              "pt vpn client)" in p.stderr, "a second VPN client of one user is refused, naming the first "
               "(%r)" % p.stderr.strip().splitlines()[-1:])
         mode = os.stat(os.path.join(runtime, "peertunnel", "vpn-client.lock")).st_mode & 0o777
         check(mode == 0o600, "the lock file is 0600 (%o)" % mode)
