@@ -2,9 +2,10 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * A throwaway echo service, a server tunnel and a client tunnel in one
- * process, paired through the same armored blocks a user would copy and
- * paste; then data goes through the tunnel and comes back, checked by SHA-256.
+ * A throwaway echo service and two tunnels in one process, a serving and a
+ * connecting profile run by PtService as the app runs them, paired through
+ * the same armored blocks a user would copy and paste; then data goes
+ * through the tunnel and comes back, checked by SHA-256.
  */
 #define G_LOG_DOMAIN "pt"
 
@@ -23,8 +24,8 @@ typedef struct
   GMainLoop        *loop;
   int               status;
   gsize             size;
-  PtTunnel         *server;
-  PtTunnel         *client;
+  PtService        *server;
+  PtService        *client;
   GSocketService   *service;
   GSocketConnection *connection;
   GBytes           *payload;
@@ -218,64 +219,51 @@ client_state_cb (PtTunnel   *tunnel,
     }
 }
 
-static void
-answer_cb (GObject      *object,
-           GAsyncResult *result,
-           gpointer      user_data)
+/* A block shown by one side, pasted into the other. */
+static gboolean
+paste (Demo       *demo,
+       PtService  *into,
+       const char *text,
+       const char *what)
 {
-  Demo *demo = user_data;
+  g_autoptr(GBytes) pasted = g_bytes_new (text, strlen (text));
   g_autoptr(GError) error = NULL;
-  g_autoptr(PtSignal) answer = NULL;
-  g_autoptr(PtSignal) pasted = NULL;
-  g_autofree char *armored = NULL;
 
-  answer = pt_tunnel_accept_offer_finish (PT_TUNNEL (object), result, &error);
-  if (answer != NULL)
-    armored = pt_signal_armor (answer, &error);
-  if (armored != NULL)
-    pasted = pt_signal_dearmor (armored, PT_SIGNAL_KIND_ANSWER, &error);
-  demo->answer_us = g_get_monotonic_time ();
-  if (pasted == NULL || !pt_tunnel_set_answer (demo->client, pasted, &error))
+  if (!pt_service_give_remote (into, pasted, &error))
     {
-      demo_fail (demo, "answering: %s", error->message);
-      return;
+      demo_fail (demo, "%s: %s", what, error->message);
+      return FALSE;
     }
+  return TRUE;
 }
 
 static void
-offer_cb (GObject      *object,
-          GAsyncResult *result,
-          gpointer      user_data)
+client_offer_cb (PtService  *client,
+                 GParamSpec *pspec,
+                 Demo       *demo)
 {
-  Demo *demo = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PtSignal) offer = NULL;
-  g_autoptr(PtSignal) pasted = NULL;
-  g_autoptr(GBytes) raw = NULL;
-  g_autofree char *armored = NULL;
+  const char *armored = pt_service_get_local_text (client);
+  GBytes *raw = pt_service_get_local_payload (client);
 
-  offer = pt_tunnel_create_offer_finish (PT_TUNNEL (object), result, &error);
-  if (offer != NULL)
-    armored = pt_signal_armor (offer, &error);
-  if (armored != NULL)
-    raw = pt_signal_encode (offer, &error);
-  if (raw == NULL)
-    {
-      demo_fail (demo, "making the offer: %s", error->message);
-      return;
-    }
-
+  if (armored == NULL || pt_service_get_paired (client))
+    return;
   g_printerr ("The client's offer (%zu bytes: a QR code could carry it) — in real use you\n"
               "would paste this into “pt server manual” on the other machine:\n\n%s\n",
               g_bytes_get_size (raw), armored);
+  paste (demo, demo->server, armored, "giving the offer to the server");
+}
 
-  pasted = pt_signal_dearmor (armored, PT_SIGNAL_KIND_OFFER, &error);
-  if (pasted == NULL)
-    {
-      demo_fail (demo, "reading the offer back: %s", error->message);
-      return;
-    }
-  pt_tunnel_accept_offer_async (demo->server, pasted, NULL, answer_cb, demo);
+static void
+server_answer_cb (PtService  *server,
+                  GParamSpec *pspec,
+                  Demo       *demo)
+{
+  const char *armored = pt_service_get_local_text (server);
+
+  if (armored == NULL)
+    return;
+  demo->answer_us = g_get_monotonic_time ();
+  paste (demo, demo->client, armored, "giving the answer to the client");
 }
 
 static gboolean
@@ -315,10 +303,8 @@ pt_cmd_demo (int    argc,
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(PtIceConfig) ice_config = NULL;
-  g_autoptr(PtAllowList) allowed = NULL;
-  g_autoptr(PtServerPolicy) policy = NULL;
-  g_autoptr(PtForwardSpec) spec = NULL;
+  g_autoptr(PtProfile) serving = pt_profile_new ();
+  g_autoptr(PtProfile) connecting = pt_profile_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = NULL;
   g_autofree guint8 *payload = NULL;
@@ -374,36 +360,44 @@ pt_cmd_demo (int    argc,
   demo.received_sum = g_checksum_new (G_CHECKSUM_SHA256);
 
   /* Loopback only, no STUN: the demo needs no network at all. */
-  ice_config = pt_ice_config_new ();
-  pt_ice_config_add_local_address (ice_config, "127.0.0.1", NULL);
+  {
+    const char *locals[] = { "127.0.0.1", NULL };
+    const char *tcp[] = { "127.0.0.1/32", NULL };
+    const char *sources[] = { NULL, NULL };
+    const char *targets[] = { "127.0.0.1:0", NULL };
 
-  allowed = pt_allow_list_new ();
-  pt_allow_list_add (allowed, "127.0.0.1/32", NULL);
-
-  demo.server = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, ice_config);
-  policy = pt_server_policy_new ();
-  pt_server_policy_set_allow_list (policy, PT_PROTO_TCP, allowed);
-  pt_tunnel_set_policy (demo.server, policy);
-  demo.client = pt_tunnel_new (PT_TUNNEL_ROLE_CLIENT, ice_config);
-
-  source = g_strdup_printf ("tcp://127.0.0.1:%u", port);
-  spec = pt_forward_spec_parse (source, NULL);
-  if (!pt_tunnel_add_forward (demo.client, spec, "127.0.0.1:0", &error))
-    {
-      pt_cli_error ("%s", error->message);
-      demo.status = PT_EXIT_FAILURE;
-      goto out;
-    }
+    source = g_strdup_printf ("tcp://127.0.0.1:%u", port);
+    sources[0] = source;
+    pt_profile_set_name (serving, "Demo server");
+    pt_profile_set_role (serving, PT_TUNNEL_ROLE_SERVER);
+    pt_profile_set_allowed (serving, tcp, NULL);
+    pt_profile_set_ice (serving, NULL, NULL, locals, TRUE);
+    pt_profile_set_name (connecting, "Demo client");
+    pt_profile_set_role (connecting, PT_TUNNEL_ROLE_CLIENT);
+    pt_profile_set_forwards (connecting, sources, targets);
+    pt_profile_set_ice (connecting, NULL, NULL, locals, TRUE);
+  }
+  demo.server = pt_service_new (serving);
+  demo.client = pt_service_new (connecting);
 
   g_printerr ("PeerTunnel demo: an echo service on 127.0.0.1:%u, a server allowed to reach it,\n"
               "and a client asking for %s — all on this machine.\n\n", port, source);
 
-  pt_cli_follow_tunnel (demo.client, NULL);
-  g_signal_connect (demo.client, "notify::state", G_CALLBACK (client_state_cb), &demo);
-
+  g_signal_connect (demo.client, "notify::local-text", G_CALLBACK (client_offer_cb), &demo);
+  g_signal_connect (demo.server, "notify::local-text", G_CALLBACK (server_answer_cb), &demo);
   timeout = g_timeout_add_seconds (DEMO_TIMEOUT_S, timeout_cb, &demo);
   demo.start_us = g_get_monotonic_time ();
-  pt_tunnel_create_offer_async (demo.client, NULL, offer_cb, &demo);
+  if (!pt_service_start (demo.server, &error) || !pt_service_start (demo.client, &error))
+    {
+      pt_cli_error ("%s", error->message);
+      demo.status = PT_EXIT_FAILURE;
+      g_source_remove (timeout);
+      pt_cli_on_terminate (NULL, NULL);
+      goto out;
+    }
+  pt_cli_follow_tunnel (pt_service_get_tunnel (demo.client), NULL);
+  g_signal_connect (pt_service_get_tunnel (demo.client), "notify::state",
+                    G_CALLBACK (client_state_cb), &demo);
   g_main_loop_run (loop);
   /* A late SIGTERM must not reach objects torn down below. */
   pt_cli_on_terminate (NULL, NULL);
@@ -414,7 +408,7 @@ pt_cmd_demo (int    argc,
       g_printerr ("\nThe tunnel works:\n"
                   "  path                   %s (ICE candidate pair kind)\n"
                   "  bytes                  %zu sent, %zu echoed back, SHA-256 identical\n",
-                  pt_path_kind_to_string (pt_tunnel_get_path_kind (demo.client)),
+                  pt_path_kind_to_string (pt_tunnel_get_path_kind (pt_service_get_tunnel (demo.client))),
                   demo.size, demo.size);
       g_printerr ("  answer to first byte   %.1f ms\n",
                   (demo.first_byte_us - demo.answer_us) / 1000.0);
@@ -424,8 +418,11 @@ pt_cmd_demo (int    argc,
 
 out:
   g_signal_handlers_disconnect_by_data (demo.client, &demo);
-  pt_tunnel_close (demo.client);
-  pt_tunnel_close (demo.server);
+  g_signal_handlers_disconnect_by_data (demo.server, &demo);
+  if (pt_service_get_tunnel (demo.client) != NULL)
+    g_signal_handlers_disconnect_by_data (pt_service_get_tunnel (demo.client), &demo);
+  pt_service_stop (demo.client);
+  pt_service_stop (demo.server);
   g_clear_object (&demo.connection);
   g_socket_service_stop (demo.service);
   g_socket_listener_close (G_SOCKET_LISTENER (demo.service));

@@ -795,6 +795,22 @@ class TestManual(Base):
                          "--target on the command line did not override the file")
         self.assert_echo(addr2, 64 * 1024)
 
+    # ---------------------------------------------------------------------
+    def test_demo(self):
+        """pt demo (the quick start without a display) pairs a serving and a
+        connecting tunnel in one process with real blocks and checks the
+        echoed data; a bad --size is a usage error."""
+        out = subprocess.run([PT, "demo", "--size", "512"], capture_output=True, text=True,
+                             timeout=T_EXIT, stdin=subprocess.DEVNULL)
+        self.assertEqual(out.returncode, 0, "pt demo failed:\n" + out.stderr)
+        self.assertIn("-----BEGIN PEERTUNNEL OFFER-----", out.stderr, "the offer is not shown")
+        self.assertIn("524288 sent, 524288 echoed back, SHA-256 identical", out.stderr)
+        bad = subprocess.run([PT, "demo", "--size", "-1"], capture_output=True, text=True,
+                             timeout=T_USAGE, stdin=subprocess.DEVNULL)
+        self.assertEqual(bad.returncode, 2, "a bad --size must be a usage error")
+        self.assertIn("--size", bad.stderr)
+
+
 
 # --------------------------------------------------------------------------
 # Runner
