@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """scripts/check-layers: the tree passes; an upward include, a file in no
-layer and app/ reaching past <pt.h> each fail, naming the file and line.
+layer or outside its layer's folder, and app/ reaching past <pt.h> each
+fail, naming the file and line.
 
 Run: python3 tests/test_layers.py
 """
@@ -40,21 +41,31 @@ class TestLayers(unittest.TestCase):
 
     def test_upward_include_fails(self):
         # quic may not use the tunnel layer
-        self.append("engine/pt-quic-conn.c", '#include "pt-tunnel-private.h"\n')
+        self.append("engine/quic/pt-quic-conn.c", '#include "pt-tunnel-private.h"\n')
         out = self.check(self.tmp)
         self.assertEqual(out.returncode, 1)
-        self.assertRegex(out.stderr, r"engine/pt-quic-conn\.c:\d+: includes pt-tunnel-private\.h "
+        self.assertRegex(out.stderr, r"engine/quic/pt-quic-conn\.c:\d+: includes pt-tunnel-private\.h "
                                      r"\(layer tunnel\) from layer quic")
 
     def test_downward_include_passes(self):
-        self.append("engine/pt-tunnel.c", '#include "pt-keys-private.h"\n')
+        self.append("engine/tunnel/pt-tunnel.c", '#include "pt-keys-private.h"\n')
         self.assertEqual(self.check(self.tmp).returncode, 0)
 
     def test_file_in_no_layer_fails(self):
-        self.append("engine/pt-new-thing.c", '#include "config.h"\n')
+        self.append("engine/base/pt-new-thing.c", '#include "config.h"\n')
         out = self.check(self.tmp)
         self.assertEqual(out.returncode, 1)
         self.assertIn("engine/pt-new-thing.*: in no layer; add it to engine/LAYERS", out.stderr)
+
+    def test_file_outside_its_layer_folder_fails(self):
+        os.rename(os.path.join(self.tmp, "engine/quic/pt-quic-conn.c"),
+                  os.path.join(self.tmp, "engine/base/pt-quic-conn.c"))
+        self.append("engine/pt-loose.c", '#include "config.h"\n')
+        out = self.check(self.tmp)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("engine/base/pt-quic-conn.c: engine/LAYERS puts it in layer quic: "
+                      "move it to engine/quic/", out.stderr)
+        self.assertIn("engine/pt-loose.c: a source file belongs in its layer's folder", out.stderr)
 
     def test_app_past_the_public_header_fails(self):
         self.append("app/pt-window.c", '#include "pt-session-private.h"\n')
