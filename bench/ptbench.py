@@ -65,7 +65,7 @@ SECTIONS = ["throughput", "latency", "setup", "nostr-setup", "udp", "scale", "no
             "veth", "upgrade", "vpn", "floor"]
 VETH_ADDR = {"srv": "10.98.0.1", "cli": "10.98.0.2"}   # the veth between two namespaces
 VPN_ADDR = VETH_ADDR
-VPN_OVPN_CIPHER = "AES-128-GCM"   # what pt's QUIC negotiates too (engine/pt-quic-conn.c)
+VPN_OVPN_CIPHER = "AES-128-GCM"   # what pt's QUIC negotiates too (engine/quic/pt-quic-conn.c)
 VPN_LABELS = {"direct": "direct (veth, no tunnel)", "pt": "pt vpn (manual pairing)",
               "openvpn": "OpenVPN (UDP, TLS, %s)" % VPN_OVPN_CIPHER,
               "wireguard-go": "wireguard-go (Debian's, user space)"}

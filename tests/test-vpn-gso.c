@@ -1,5 +1,5 @@
 /* test-vpn-gso.c — cutting a TUN device's TCP super-packets and joining them
- * back (engine/pt-vpn-gso.c)
+ * back (engine/vpn/pt-vpn-gso.c)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *

@@ -7,7 +7,7 @@
  * "[profile ID]" group) and, without a keyring, the passwords file (a
  * "[secrets]" group whose values are each one profile's secrets, a key file
  * in their turn); `pt up` reads the same tunnels file. The input goes
- * through the engine's decoders (engine/pt-profile.c): pt_profile_parse_key_file(),
+ * through the engine's decoders (engine/service/pt-profile.c): pt_profile_parse_key_file(),
  * pt_profile_list_from_key_file() and pt_profile_apply_secrets().
  * Oracles: an error never quotes the input (a line may be a password);
  * what loads saves and loads back the same; secrets survive a round trip.
