@@ -25,6 +25,7 @@
 #include "pt-tray.h"
 #include "pt-tunnel-row.h"
 #include "pt-window.h"
+#include "pt-error-text.h"
 
 struct _PtApplication
 {
@@ -566,9 +567,10 @@ toggle_tunnel_action (GSimpleAction *action,
       g_autoptr(GNotification) notification = NULL;
       /* Translators: %s is the tunnel's name */
       g_autofree char *title = g_strdup_printf (_("“%s” did not start"), pt_profile_get_name (profile));
+      g_autofree char *why = pt_describe_error (error);
 
       notification = g_notification_new (title);
-      g_notification_set_body (notification, error->message);
+      g_notification_set_body (notification, why);
       g_notification_set_default_action (notification, "app.show-window");
       g_application_send_notification (G_APPLICATION (self), "start-failed", notification);
     }

@@ -21,6 +21,7 @@
 #include "pt-gtk-compat.h"
 #include "pt-pairing-dialog.h"
 #include "pt-qr.h"
+#include "pt-error-text.h"
 
 struct _PtPairingDialog
 {
@@ -66,6 +67,7 @@ update (PtPairingDialog *self)
   PtTunnel *tunnel = pt_service_get_tunnel (self->service);
   PtTunnelState state = tunnel ? pt_tunnel_get_state (tunnel) : PT_TUNNEL_STATE_CLOSED;
   g_autoptr(GError) error = NULL;
+  g_autofree char *why = NULL;
   const char *status = NULL;
 
   gtk_text_buffer_set_text (self->local_buffer, text ? text : "", -1);
@@ -81,7 +83,7 @@ update (PtPairingDialog *self)
       status = _("Connected");
       break;
     case PT_TUNNEL_STATE_FAILED:
-      status = pt_tunnel_get_error (tunnel) ? pt_tunnel_get_error (tunnel)->message : _("Failed");
+      status = why = pt_describe_error (pt_tunnel_get_error (tunnel));
       break;
     case PT_TUNNEL_STATE_CLOSED:
       status = _("Stopped");
@@ -112,7 +114,9 @@ pt_pairing_dialog_submit (PtPairingDialog  *self,
 
   if (!pt_service_give_remote (self->service, payload, &local_error))
     {
-      show_error (self, local_error->message);
+      g_autofree char *why = pt_describe_error (local_error);
+
+      show_error (self, why);
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }

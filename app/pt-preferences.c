@@ -16,6 +16,7 @@
 #include "pt-adw-compat.h"
 #include "pt-preferences.h"
 #include "pt-qr.h"
+#include "pt-error-text.h"
 
 struct _PtPreferences
 {
@@ -88,7 +89,9 @@ on_import_key (PtPreferences *self)
     return;
   if (!pt_identity_import (self->identity, gtk_editable_get_text (self->import_row), &error))
     {
-      toast (self, error->message);
+      g_autofree char *why = pt_describe_error (error);
+
+      toast (self, why);
       return;
     }
   gtk_editable_set_text (self->import_row, "");

@@ -15,6 +15,7 @@
 
 #include "pt-session-row.h"
 #include "pt-tunnel-row.h"
+#include "pt-error-text.h"
 
 struct _PtSessionRow
 {
@@ -54,9 +55,9 @@ describe (PtTunnel *tunnel)
       }
     case PT_TUNNEL_STATE_FAILED:
       {
-        const GError *error = pt_tunnel_get_error (tunnel);
+        g_autofree char *why = pt_describe_error (pt_tunnel_get_error (tunnel));
 
-        return g_strdup_printf (_("Failed: %s"), error ? error->message : _("unknown reason"));
+        return g_strdup_printf (_("Failed: %s"), why);
       }
     case PT_TUNNEL_STATE_CLOSED:
       return g_strdup (_("Disconnected"));

@@ -15,6 +15,7 @@
 
 #include "pt-tunnel-row.h"
 #include "pt-session-row.h"
+#include "pt-error-text.h"
 
 struct _PtTunnelRow
 {
@@ -82,7 +83,11 @@ describe_vpn_state (PtService *service)
 
   if (!pt_service_get_running (service))
     /* Translators: %s says why, e.g. "authorization was refused" */
-    return error ? g_strdup_printf (_("Failed: %s"), error->message) : g_strdup (_("Off"));
+    {
+      g_autofree char *why = error ? pt_describe_error (error) : NULL;
+
+      return why ? g_strdup_printf (_("Failed: %s"), why) : g_strdup (_("Off"));
+    }
   if (pt_service_get_vpn_authorizing (service))
     return g_strdup (_("Waiting for authorization to create the VPN device"));
   if (server)
@@ -109,13 +114,14 @@ describe_vpn_state (PtService *service)
     case PT_TUNNEL_STATE_CLOSED:
     case PT_TUNNEL_STATE_FAILED:
       {
-        const GError *why = pt_tunnel_get_error (tunnel);
+        const GError *closed = pt_tunnel_get_error (tunnel);
+        g_autofree char *why = closed ? pt_describe_error (closed) : NULL;
 
         if (device != NULL)
           /* Translators: "Reconnecting (keeps 10.77.0.2/24 on ptvpn0): <reason>" */
           return g_strdup_printf (_("Reconnecting (keeps %s): %s"), device,
-                                  why ? why->message : _("the tunnel closed"));
-        return g_strdup_printf (_("Trying again: %s"), why ? why->message : _("unknown reason"));
+                                  why ? why : _("the tunnel closed"));
+        return g_strdup_printf (_("Trying again: %s"), why ? why : _("unknown reason"));
       }
     case PT_TUNNEL_STATE_NEW:
     case PT_TUNNEL_STATE_GATHERING:
@@ -134,7 +140,6 @@ pt_describe_service_state (PtService *service)
   PtProfile *profile = pt_service_get_profile (service);
   PtTunnel *tunnel = pt_service_get_tunnel (service);
   gboolean server = pt_profile_get_role (profile) == PT_TUNNEL_ROLE_SERVER;
-  const GError *error;
 
   if (pt_profile_get_mode (profile) == PT_PROFILE_MODE_VPN)
     return describe_vpn_state (service);
@@ -152,7 +157,7 @@ pt_describe_service_state (PtService *service)
 
   if (pt_service_get_running (service) && pt_profile_get_mode (profile) == PT_PROFILE_MODE_NOSTR)
     {
-      const GError *why = pt_tunnel_get_error (tunnel);
+      g_autofree char *why = pt_describe_error (pt_tunnel_get_error (tunnel));
 
       switch (pt_tunnel_get_state (tunnel))
         {
@@ -161,7 +166,7 @@ pt_describe_service_state (PtService *service)
                                   : _("Reconnecting"));
         case PT_TUNNEL_STATE_FAILED:
           /* Translators: %s says why the last attempt failed */
-          return g_strdup_printf (_("Trying again: %s"), why ? why->message : _("unknown reason"));
+          return g_strdup_printf (_("Trying again: %s"), why);
         case PT_TUNNEL_STATE_NEW:
         case PT_TUNNEL_STATE_GATHERING:
         case PT_TUNNEL_STATE_WAITING_FOR_ANSWER:
@@ -201,9 +206,12 @@ pt_describe_service_state (PtService *service)
     case PT_TUNNEL_STATE_CLOSED:
       return g_strdup (_("Off"));
     case PT_TUNNEL_STATE_FAILED:
-      error = pt_tunnel_get_error (tunnel);
-      /* Translators: %s says why, e.g. "connectivity checks failed: no path to the peer" */
-      return g_strdup_printf (_("Failed: %s"), error ? error->message : _("unknown reason"));
+      {
+        g_autofree char *why = pt_describe_error (pt_tunnel_get_error (tunnel));
+
+        /* Translators: %s says why, e.g. "The other computer stopped answering" */
+        return g_strdup_printf (_("Failed: %s"), why);
+      }
     }
   return g_strdup ("");
 }

@@ -17,6 +17,7 @@
 #include "pt-profile-editor.h"
 #include "pt-tunnel-row.h"
 #include "pt-window.h"
+#include "pt-error-text.h"
 
 struct _PtWindow
 {
@@ -208,7 +209,9 @@ start_tunnel_action (GtkWidget  *widget,
     return;
   if (!pt_service_start (service, &error))
     {
-      pt_window_toast (self, error->message);
+      g_autofree char *why = pt_describe_error (error);
+
+      pt_window_toast (self, why);
       return;
     }
   if (pt_profile_get_mode (pt_service_get_profile (service)) == PT_PROFILE_MODE_MANUAL)

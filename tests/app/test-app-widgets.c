@@ -9,6 +9,7 @@
 
 #include "app-test-util.h"
 #include "pt-adw-compat.h"
+#include "pt-error-text.h"
 #include "pt-gtk-compat.h"
 #include "pt-identity.h"
 #include "pt-preferences.h"
@@ -532,6 +533,35 @@ test_preferences (void)
   g_rmdir (dir);
 }
 
+/* The engine's errors reach the user in the app's words: network failures
+ * by code, the specifics in parentheses where they matter, the service's
+ * own (already the app's) unchanged. */
+static void
+test_error_text (void)
+{
+  g_autoptr(GError) ice = g_error_new_literal (PT_ICE_ERROR, PT_ICE_ERROR_FAILED,
+                                               "connectivity checks failed: no path to the peer");
+  g_autoptr(GError) rejected = g_error_new_literal (PT_TUNNEL_ERROR, PT_TUNNEL_ERROR_REJECTED,
+                                                    "server refused tcp://10.0.0.5:22");
+  g_autoptr(GError) stale = g_error_new_literal (PT_SIGNAL_ERROR, PT_SIGNAL_ERROR_STALE,
+                                                 "the offer is 20 minutes old");
+  g_autoptr(GError) profile = g_error_new_literal (PT_PROFILE_ERROR, PT_PROFILE_ERROR_STATE,
+                                                   "This tunnel is running already");
+  g_autofree char *ice_text = pt_describe_error (ice);
+  g_autofree char *rejected_text = pt_describe_error (rejected);
+  g_autofree char *stale_text = pt_describe_error (stale);
+  g_autofree char *profile_text = pt_describe_error (profile);
+  g_autofree char *none = pt_describe_error (NULL);
+
+  g_assert_nonnull (strstr (ice_text, "No way through to the other computer"));
+  g_assert_null (strstr (ice_text, "connectivity checks"));
+  g_assert_cmpstr (rejected_text, ==, "The other computer does not allow what this tunnel asks "
+                                      "for (server refused tcp://10.0.0.5:22)");
+  g_assert_cmpstr (stale_text, ==, "This block is too old: ask the other computer for a new one");
+  g_assert_cmpstr (profile_text, ==, "This tunnel is running already");
+  g_assert_cmpstr (none, ==, "unknown reason");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -546,5 +576,6 @@ main (int    argc,
   g_test_add_func ("/app/row/follows-tunnel", test_row_follows_tunnel);
   g_test_add_func ("/app/compat/open-file-cancelled", test_open_file_cancelled);
   g_test_add_func ("/app/preferences", test_preferences);
+  g_test_add_func ("/app/error-text", test_error_text);
   return g_test_run ();
 }
