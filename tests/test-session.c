@@ -6,8 +6,9 @@
  * functions queue packets for each other (delivered from an idle source, so
  * no call re-enters a connection), and the tunnel protocol's two sessions
  * on top. A TCP forward carries 1 MiB to an echo service and back,
- * checksummed; a forward the server does not allow fails the session with
- * an error that names it. Every wait has a deadline.
+ * checksummed; a UDP forward carries datagrams to a UDP echo service and
+ * back, each checked; a forward the server does not allow fails the session
+ * with an error that names it. Every wait has a deadline.
  */
 #define G_LOG_DOMAIN "test-session"
 
@@ -226,7 +227,8 @@ socket_port (GSocket *socket)
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
 }
 
-/* @sources: the client's forwards; the server allows 127.0.0.1:@echo_port only. */
+/* @sources: the client's forwards; the server allows 127.0.0.1:@echo_port
+ * only, for the protocol of the first source. */
 static void
 run_sessions (const char * const *sources,
               guint16             echo_port,
@@ -243,7 +245,9 @@ run_sessions (const char * const *sources,
 
   g_assert_true (pt_allow_list_add (allowed, entry, &error));
   g_assert_no_error (error);
-  pt_server_policy_set_allow_list (policy, PT_PROTO_TCP, allowed);
+  pt_server_policy_set_allow_list (policy, g_str_has_prefix (sources[0], "udp:") ? PT_PROTO_UDP
+                                                                                 : PT_PROTO_TCP,
+                                   allowed);
   for (guint i = 0; sources[i] != NULL; i++)
     {
       PtForwardSpec *spec = pt_forward_spec_parse (sources[i], &error);
@@ -251,7 +255,7 @@ run_sessions (const char * const *sources,
 
       g_assert_no_error (error);
       g_ptr_array_add (forwards, spec);
-      socket = _pt_session_bind_forward (PT_PROTO_TCP, "127.0.0.1:0", &error);
+      socket = _pt_session_bind_forward (spec->proto, "127.0.0.1:0", &error);
       g_assert_no_error (error);
       g_ptr_array_add (sockets, socket);
     }
@@ -313,6 +317,109 @@ test_tcp_echo (void)
   end_clear (&server);
 }
 
+/* A UDP echo service: each datagram goes back to its sender. */
+static gboolean
+udp_echo_cb (GSocket      *socket,
+             GIOCondition  condition,
+             gpointer      user_data)
+{
+  guint8 buffer[2048];
+  GSocketAddress *from = NULL;
+  gssize n = g_socket_receive_from (socket, &from, (char *) buffer, sizeof buffer, NULL, NULL);
+
+  if (n > 0)
+    g_socket_send_to (socket, from, (const char *) buffer, (gsize) n, NULL, NULL);
+  g_clear_object (&from);
+  return G_SOURCE_CONTINUE;
+}
+
+#define UDP_DATAGRAMS 64
+#define UDP_SIZE      1000
+
+/* What a user of a UDP forward does: sends a datagram, waits for its echo
+ * (up to 5 s), checks it, and goes on with the next. */
+typedef struct
+{
+  guint16  port;
+  guint    echoed;    /* datagrams back intact */
+  gboolean done;
+} UdpUser;
+
+static gpointer
+udp_user_thread (gpointer data)
+{
+  UdpUser *user = data;
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                            G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) to = g_inet_socket_address_new (loopback, user->port);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (17);
+  guint8 sent[UDP_SIZE], got[UDP_SIZE + 1];
+
+  g_socket_set_timeout (socket, 5);
+  for (guint i = 0; socket != NULL && i < UDP_DATAGRAMS; i++)
+    {
+      gssize n;
+
+      for (gsize j = 0; j < sizeof sent; j++)
+        sent[j] = (guint8) g_rand_int (rand);
+      memcpy (sent, &i, sizeof i);
+      if (g_socket_send_to (socket, to, (const char *) sent, sizeof sent, NULL, NULL) < 0)
+        break;
+      n = g_socket_receive (socket, (char *) got, sizeof got, NULL, NULL);
+      if (n != (gssize) sizeof sent || memcmp (got, sent, sizeof sent) != 0)
+        break;
+      user->echoed++;
+    }
+  g_atomic_int_set (&user->done, TRUE);
+  return NULL;
+}
+
+static void
+test_udp_echo (void)
+{
+  g_autoptr(GSocket) echo = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                                          G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSource) echo_source = NULL;
+  g_autoptr(GPtrArray) sockets = NULL;
+  g_autofree char *source = NULL;
+  End client = { 0 }, server = { 0 };
+  UdpUser user = { 0 };
+  GThread *thread;
+  guint16 port;
+
+  g_assert_true (g_socket_bind (echo, any, TRUE, NULL));
+  port = socket_port (echo);
+  g_socket_set_blocking (echo, FALSE);
+  echo_source = g_socket_create_source (echo, G_IO_IN, NULL);
+  g_source_set_callback (echo_source, (GSourceFunc) udp_echo_cb, NULL, NULL);
+  g_source_attach (echo_source, NULL);
+  source = g_strdup_printf ("udp://127.0.0.1:%u", port);
+
+  {
+    const char *sources[] = { source, NULL };
+
+    run_sessions (sources, port, &client, &server, &sockets);
+  }
+  g_assert_no_error (client.failed);
+  g_assert_true (client.up);
+  RUN_UNTIL (server.up, "the server session to come up");
+
+  user.port = socket_port (sockets->pdata[0]);
+  thread = g_thread_new ("udp-user", udp_user_thread, &user);
+  RUN_UNTIL (g_atomic_int_get (&user.done), "the UDP echoes through the forward");
+  g_thread_join (thread);
+  g_assert_cmpuint (user.echoed, ==, UDP_DATAGRAMS);
+  g_assert_cmpuint (_pt_session_get_bytes_sent (client.session), >=, UDP_DATAGRAMS * UDP_SIZE);
+  g_assert_no_error (server.failed);
+
+  g_source_destroy (echo_source);
+  end_clear (&client);
+  end_clear (&server);
+}
+
 /* A forward outside the server's allow-list: the server refuses the
  * session, and the client's error names that forward and why; the data of
  * the allowed forward beside it never flows. */
@@ -347,6 +454,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/session/tcp-echo", test_tcp_echo);
+  g_test_add_func ("/session/udp-echo", test_udp_echo);
   g_test_add_func ("/session/refused-forward", test_refused_forward);
   return g_test_run ();
 }
