@@ -677,6 +677,42 @@ pt_cli_report_forward_error (const GError *error)
   return PT_EXIT_FAILURE;
 }
 
+static void
+rendezvous_relay_state (PtService  *service,
+                        const char *url,
+                        gboolean    connected,
+                        gpointer    unused)
+{
+  pt_cli_print_relay_state (url, connected);
+}
+
+static void
+rendezvous_attempt_failed (PtService *service,
+                           GError    *error,
+                           guint      retry_in,
+                           gpointer   unused)
+{
+  pt_cli_print_retry (error, retry_in);
+}
+
+static void
+rendezvous_request_refused (PtService  *service,
+                            const char *peer_npub,
+                            const char *session,
+                            const char *reason,
+                            gpointer    unused)
+{
+  pt_cli_print_refused (peer_npub, session, reason);
+}
+
+void
+pt_cli_follow_rendezvous (PtService *service)
+{
+  g_signal_connect (service, "relay-state", G_CALLBACK (rendezvous_relay_state), NULL);
+  g_signal_connect (service, "attempt-failed", G_CALLBACK (rendezvous_attempt_failed), NULL);
+  g_signal_connect (service, "request-refused", G_CALLBACK (rendezvous_request_refused), NULL);
+}
+
 void
 pt_cli_print_service_error (const GError *error,
                             const char   *otherwise)

@@ -179,6 +179,9 @@ gboolean        pt_cli_server_profile_set_admission (PtProfile                  
  * or until it stops by itself; then lets TURN allocations go. */
 int             pt_cli_run_server_profile (PtProfile         *profile,
                                            const PtSecretKey *key);
+/* Prints what the relays and peers of @service's rendezvous do: relays
+ * connecting, attempts failing (connecting), requests refused (serving). */
+void            pt_cli_follow_rendezvous (PtService          *service);
 /* Why a service stopped by itself (or @otherwise), with what pt can do
  * about it: --allow-overlap for an overlapping VPN network. */
 void            pt_cli_print_service_error (const GError    *error,

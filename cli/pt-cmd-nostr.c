@@ -193,25 +193,6 @@ pt_cli_server_profile_set_admission (PtProfile                     *profile,
   return TRUE;
 }
 
-static void
-service_relay_state (PtService  *service,
-                     const char *url,
-                     gboolean    connected,
-                     gpointer    unused)
-{
-  pt_cli_print_relay_state (url, connected);
-}
-
-static void
-service_request_refused (PtService  *service,
-                         const char *peer_npub,
-                         const char *session,
-                         const char *reason,
-                         gpointer    unused)
-{
-  pt_cli_print_refused (peer_npub, session, reason);
-}
-
 /* The server exists (a shared name's once derived): clients can ask. */
 static void
 service_npub (PtService  *service,
@@ -269,8 +250,7 @@ pt_cli_run_server_profile (PtProfile         *profile,
   int status;
 
   pt_service_set_key (service, key);
-  g_signal_connect (service, "relay-state", G_CALLBACK (service_relay_state), NULL);
-  g_signal_connect (service, "request-refused", G_CALLBACK (service_request_refused), NULL);
+  pt_cli_follow_rendezvous (service);
   g_signal_connect (service, "notify::npub", G_CALLBACK (service_npub), NULL);
   g_signal_connect (service, "notify::vpn-device", G_CALLBACK (service_vpn_device), NULL);
   pt_cli_follow_sessions (service, NULL);
@@ -394,24 +374,6 @@ typedef struct
   int        status;
 } Client;
 
-static void
-client_relay_state (PtService  *service,
-                    const char *url,
-                    gboolean    connected,
-                    Client     *client)
-{
-  pt_cli_print_relay_state (url, connected);
-}
-
-static void
-client_attempt_failed (PtService *service,
-                       GError    *error,
-                       guint      retry_in,
-                       Client    *client)
-{
-  pt_cli_print_retry (error, retry_in);
-}
-
 /* "ready ADDRESS" for each forward, once: the first tunnel up opens them
  * (later tunnels share the listeners). */
 static void
@@ -517,8 +479,7 @@ start_client (PtProfile         *profile,
   npub = pt_public_key_to_npub (pt_secret_key_get_public (key));
   g_debug ("this client is %s", npub);
 
-  g_signal_connect (service, "relay-state", G_CALLBACK (client_relay_state), &client);
-  g_signal_connect (service, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
+  pt_cli_follow_rendezvous (service);
   g_signal_connect (service, "notify::tunnel", G_CALLBACK (client_tunnel), &client);
   g_signal_connect (service, "notify::running", G_CALLBACK (client_running), &client);
   if (!pt_service_start (service, &error))

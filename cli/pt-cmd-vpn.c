@@ -460,24 +460,6 @@ client_vpn_device (PtService  *service,
   client_maybe_ready (client);
 }
 
-static void
-client_relay_state (PtService  *service,
-                    const char *url,
-                    gboolean    connected,
-                    Client     *client)
-{
-  pt_cli_print_relay_state (url, connected);
-}
-
-static void
-client_attempt_failed (PtService *service,
-                       GError    *error,
-                       guint      retry_in,
-                       Client    *client)
-{
-  pt_cli_print_retry (error, retry_in);
-}
-
 /* Stopped: by a signal (status 0), or by itself with the reason. */
 static void
 client_running (PtService  *service,
@@ -525,8 +507,7 @@ run_client (PtProfile         *profile,
   client.device = device;
   client.status = PT_EXIT_FAILURE;
   g_object_set_data (G_OBJECT (service), "pt-cli-vpn-client", &client);
-  g_signal_connect (service, "relay-state", G_CALLBACK (client_relay_state), &client);
-  g_signal_connect (service, "attempt-failed", G_CALLBACK (client_attempt_failed), &client);
+  pt_cli_follow_rendezvous (service);
   g_signal_connect (service, "notify::tunnel", G_CALLBACK (client_tunnel), &client);
   g_signal_connect (service, "notify::vpn-device", G_CALLBACK (client_vpn_device), &client);
   g_signal_connect (service, "notify::running", G_CALLBACK (client_running), &client);
