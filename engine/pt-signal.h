@@ -77,6 +77,8 @@ GBytes     *pt_signal_encode       (const PtSignal   *signal,
 PtSignal   *pt_signal_decode       (const guint8     *data,
                                     gsize             len,
                                     GError          **error);
+/* "0123456789abcdef": a session id as events and logs name it. */
+char       *pt_signal_session_to_hex (const guint8   *session_id);
 /* STALE when older than PT_SIGNAL_FRESH_SECONDS, FUTURE when ahead by more than the skew. */
 gboolean    pt_signal_check_fresh  (const PtSignal   *signal,
                                     gint64            now,

@@ -168,7 +168,7 @@ refuse (PtNostrServer             *self,
         const char                *why)
 {
   g_autoptr(PtRendezvousMessage) reply = _pt_rendezvous_message_new (PT_RENDEZVOUS_REFUSED);
-  g_autofree char *hex = _pt_rendezvous_session_to_hex (request->session_id);
+  g_autofree char *hex = pt_signal_session_to_hex (request->session_id);
 
   memcpy (reply->session_id, request->session_id, sizeof reply->session_id);
   reply->reason = g_strdup (reason);
@@ -262,7 +262,7 @@ start_session (PtNostrServer             *self,
   session->server = self;
   session->peer = *peer;
   session->peer_npub = g_strdup (peer_npub);
-  session->hex = _pt_rendezvous_session_to_hex (request->session_id);
+  session->hex = pt_signal_session_to_hex (request->session_id);
   session->tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, self->ice_config);
   pt_tunnel_set_policy (session->tunnel, self->policy);
   if (self->vpn_router != NULL)
@@ -287,7 +287,7 @@ handle_request (PtNostrServer             *self,
 {
   g_autofree char *peer_hex = pt_public_key_to_hex (&event->pubkey);
   g_autofree char *peer_npub = pt_public_key_to_npub (&event->pubkey);
-  g_autofree char *hex = _pt_rendezvous_session_to_hex (request->session_id);
+  g_autofree char *hex = pt_signal_session_to_hex (request->session_id);
   g_autofree char *key = g_strdup_printf ("%s/%s", peer_hex, hex);
   g_autoptr(GError) refusal = NULL;
   Session *session;
@@ -400,7 +400,7 @@ on_event (PtRelayPool   *pool,
   if (seen != NULL)
     {
       g_autofree char *peer_hex = pt_public_key_to_hex (&event->pubkey);
-      g_autofree char *hex = _pt_rendezvous_session_to_hex (msg->session_id);
+      g_autofree char *hex = pt_signal_session_to_hex (msg->session_id);
 
       seen->session_key = g_strdup_printf ("%s/%s", peer_hex, hex);
     }

@@ -89,9 +89,6 @@ PtRendezvousMessage *_pt_rendezvous_open  (const PtPublicKey         *me,
  * docs/protocol.md ("Named rendezvous"); 0 for text that is not UTF-8. */
 double               _pt_named_name_bits (const char *name);
 
-/* "0123456789abcdef" for a session id. */
-char                *_pt_rendezvous_session_to_hex (const guint8 *session_id);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PtRendezvousMessage, _pt_rendezvous_message_free)
 
 G_END_DECLS

@@ -56,16 +56,6 @@ _pt_rendezvous_type_to_string (PtRendezvousType type)
   return "invalid";
 }
 
-char *
-_pt_rendezvous_session_to_hex (const guint8 *session_id)
-{
-  GString *out = g_string_sized_new (2 * PT_SIGNAL_SESSION_ID_LEN);
-
-  for (guint i = 0; i < PT_SIGNAL_SESSION_ID_LEN; i++)
-    g_string_append_printf (out, "%02x", session_id[i]);
-  return g_string_free (out, FALSE);
-}
-
 static gboolean
 is_reason_word (const char *reason)
 {
@@ -127,7 +117,7 @@ _pt_rendezvous_message_encode (const PtRendezvousMessage  *msg,
                        "a refusal needs a reason word");
           return NULL;
         }
-      session = _pt_rendezvous_session_to_hex (msg->session_id);
+      session = pt_signal_session_to_hex (msg->session_id);
       g_string_append_printf (out, ",\"session\":\"%s\",\"reason\":", session);
       _pt_nostr_json_append_string (out, msg->reason);
       break;

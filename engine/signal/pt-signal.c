@@ -1045,6 +1045,16 @@ pt_signal_check_fresh (const PtSignal  *signal,
 /* Armor */
 
 char *
+pt_signal_session_to_hex (const guint8 *session_id)
+{
+  GString *out = g_string_sized_new (2 * PT_SIGNAL_SESSION_ID_LEN);
+
+  for (guint i = 0; i < PT_SIGNAL_SESSION_ID_LEN; i++)
+    g_string_append_printf (out, "%02x", session_id[i]);
+  return g_string_free (out, FALSE);
+}
+
+char *
 pt_signal_armor (const PtSignal  *signal,
                  GError         **error)
 {

@@ -150,11 +150,7 @@ pt_manual_server_give_offer (PtManualServer  *self,
 
   session = g_new0 (Session, 1);
   session->server = self;
-  session->hex = g_strdup_printf ("%02x%02x%02x%02x%02x%02x%02x%02x",
-                                  offer->session_id[0], offer->session_id[1],
-                                  offer->session_id[2], offer->session_id[3],
-                                  offer->session_id[4], offer->session_id[5],
-                                  offer->session_id[6], offer->session_id[7]);
+  session->hex = pt_signal_session_to_hex (offer->session_id);
   session->tunnel = pt_tunnel_new (PT_TUNNEL_ROLE_SERVER, self->ice_config);
   pt_tunnel_set_policy (session->tunnel, self->policy);
   if (self->vpn_router != NULL)
