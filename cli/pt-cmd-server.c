@@ -197,10 +197,7 @@ offer_block_cb (const char *block,
       pt_cli_error ("offer refused: %s", error->message);
       return;
     }
-  session = g_strdup_printf ("%02x%02x%02x%02x%02x%02x%02x%02x",
-                             offer->session_id[0], offer->session_id[1], offer->session_id[2],
-                             offer->session_id[3], offer->session_id[4], offer->session_id[5],
-                             offer->session_id[6], offer->session_id[7]);
+  session = pt_signal_session_to_hex (offer->session_id);
   {
     g_autofree char *message = g_strdup_printf ("offer refused: %s", error->message);
 
