@@ -140,8 +140,28 @@ app_text (const GError *error,
       case PT_KEY_ERROR_RANDOM:
         return _("This computer’s random number generator failed; try again");
       }
-  /* PT_PROFILE_ERROR, PT_TUN_ERROR and PT_ADMISSION_ERROR as the service
-   * gives them are the app's words already; the rest is the system's. */
+  if (error->domain == PT_ADMISSION_ERROR)
+    switch ((PtAdmissionError) error->code)
+      {
+      case PT_ADMISSION_ERROR_REPLAYED:
+      case PT_ADMISSION_ERROR_TOO_OLD:
+        return _("This offer was answered already: ask the other computer for a new one");
+      case PT_ADMISSION_ERROR_STALE:
+        return _("This offer is too old, or dated in the future: ask the other computer for a "
+                 "new one, and check that both clocks are right");
+      case PT_ADMISSION_ERROR_BUSY:
+        return _("This tunnel serves as many computers as it allows: try again once one has left");
+      case PT_ADMISSION_ERROR_PENDING:
+        return _("Too many computers were answered and have not connected yet: try again in a "
+                 "minute");
+      case PT_ADMISSION_ERROR_UNAUTHORIZED:
+        return _("This computer’s key is not among the ones this tunnel allows");
+      case PT_ADMISSION_ERROR_NO_TOKEN:
+      case PT_ADMISSION_ERROR_BAD_TOKEN:
+        return _("This tunnel needs a valid token");
+      }
+  /* PT_PROFILE_ERROR and PT_TUN_ERROR as the service gives them are the
+   * app's words already; the rest is the system's. */
   return NULL;
 }
 

@@ -54,7 +54,7 @@ void           pt_service_set_reconnect      (PtService         *self,
 /* Connect: start() makes the tunnel and its offer ("local-text" becomes
  * non-NULL), then give_remote() takes the answer. Serve: start() waits;
  * each give_remote() takes an offer, which the admission judges (a refusal
- * is a PT_ADMISSION_ERROR in the app's words) and which becomes a session
+ * is a PT_ADMISSION_ERROR) and which becomes a session
  * of its own; "local-text" becomes its answer. stop() closes every tunnel;
  * "tunnel" stays set until the next start so the last state and error
  * remain visible. */

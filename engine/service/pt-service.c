@@ -367,8 +367,8 @@ vpn_mtu (PtService *self)
 }
 
 static void
-set_local_signal (PtService *self,
-                  PtSignal  *signal)
+set_local_signal (PtService      *self,
+                  const PtSignal *signal)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) payload = pt_signal_encode (signal, &error);
@@ -516,7 +516,7 @@ on_manual_answered (PtManualServer *server,
                     const PtSignal *answer,
                     PtService      *self)
 {
-  set_local_signal (self, (PtSignal *) answer);
+  set_local_signal (self, answer);
 }
 
 static void
@@ -1309,36 +1309,6 @@ decode_remote (GBytes        *payload,
   }
 }
 
-/* A refused offer, in the words of someone pasting it in the app. */
-static GError *
-explain_refusal (const GError *refusal)
-{
-  const char *text;
-
-  if (refusal->domain != PT_ADMISSION_ERROR)
-    return g_error_copy (refusal);
-  switch (refusal->code)
-    {
-    case PT_ADMISSION_ERROR_REPLAYED:
-    case PT_ADMISSION_ERROR_TOO_OLD:
-      text = _("This offer was answered already: ask the other computer for a new one");
-      break;
-    case PT_ADMISSION_ERROR_STALE:
-      text = _("This offer is too old, or dated in the future: ask the other computer for a "
-               "new one, and check that both clocks are right");
-      break;
-    case PT_ADMISSION_ERROR_BUSY:
-      text = _("This tunnel serves as many computers as it allows: try again once one has left");
-      break;
-    case PT_ADMISSION_ERROR_PENDING:
-      text = _("Too many computers were answered and have not connected yet: try again in a minute");
-      break;
-    default:
-      return g_error_copy (refusal);
-    }
-  return g_error_new_literal (PT_ADMISSION_ERROR, refusal->code, text);
-}
-
 gboolean
 pt_service_give_remote (PtService  *self,
                         GBytes     *payload,
@@ -1366,13 +1336,8 @@ pt_service_give_remote (PtService  *self,
 
   if (server)
     {
-      g_autoptr(GError) refusal = NULL;
-
-      if (!pt_manual_server_give_offer (self->manual_server, signal, &refusal))
-        {
-          g_propagate_error (error, explain_refusal (refusal));
-          return FALSE;
-        }
+      if (!pt_manual_server_give_offer (self->manual_server, signal, error))
+        return FALSE;
     }
   else if (!pt_tunnel_set_answer (self->tunnel, signal, error))
     return FALSE;

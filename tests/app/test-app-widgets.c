@@ -552,6 +552,9 @@ test_error_text (void)
   g_autofree char *stale_text = pt_describe_error (stale);
   g_autofree char *profile_text = pt_describe_error (profile);
   g_autofree char *none = pt_describe_error (NULL);
+  g_autoptr(GError) replayed = g_error_new_literal (PT_ADMISSION_ERROR, PT_ADMISSION_ERROR_REPLAYED,
+                                                    "this offer was already answered");
+  g_autofree char *replayed_text = pt_describe_error (replayed);
 
   g_assert_nonnull (strstr (ice_text, "No way through to the other computer"));
   g_assert_null (strstr (ice_text, "connectivity checks"));
@@ -560,6 +563,8 @@ test_error_text (void)
   g_assert_cmpstr (stale_text, ==, "This block is too old: ask the other computer for a new one");
   g_assert_cmpstr (profile_text, ==, "This tunnel is running already");
   g_assert_cmpstr (none, ==, "unknown reason");
+  g_assert_cmpstr (replayed_text, ==, "This offer was answered already: ask the other computer "
+                                      "for a new one");
 }
 
 int

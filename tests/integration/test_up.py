@@ -108,7 +108,7 @@ class TestUpManual(UpMixin, Base):
         self.assertEqual(up.events_named("closed"), [], "no session was dropped")
 
         up.write(clients[0][2])
-        up.wait_err(lambda line, ev: "answered already" in line, self.deadline.bound(T_BLOCK),
+        up.wait_err(lambda line, ev: "already answered" in line, self.deadline.bound(T_BLOCK),
                     "the replayed offer's refusal")
         self.assertTrue(up.alive(), "pt up stopped after a replayed offer")
         self.assert_echo(clients[1][1], 64 * 1024)
